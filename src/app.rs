@@ -1,0 +1,181 @@
+//! The application: `Application::build` opens the store, binds the listener and assembles the
+//! router; `run_until_stopped` serves until a shutdown signal, then drains requests in flight.
+//!
+//! Everything a handler needs is built here once and passed down in `AppState`; nothing lives in
+//! globals, so tests can run many independent apps in one process.
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use anyhow::Context as _;
+use axum::Router;
+use tokio::net::TcpListener;
+use utoipa_swagger_ui::SwaggerUi;
+
+use crate::config::Config;
+use crate::metrics::Metrics;
+use crate::store::local::LocalStore;
+use crate::store::metered::MeteredStore;
+use crate::store::SharedStore;
+use crate::{middleware, routes};
+
+/// Shared, cheaply cloned state for handlers and middleware.
+#[derive(Clone)]
+pub struct AppState {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    store: SharedStore,
+    metrics: Arc<Metrics>,
+    config: Arc<Config>,
+}
+
+impl AppState {
+    /// Assembles state from its parts.
+    pub fn new(store: SharedStore, metrics: Arc<Metrics>, config: Arc<Config>) -> Self {
+        Self {
+            inner: Arc::new(Inner {
+                store,
+                metrics,
+                config,
+            }),
+        }
+    }
+
+    /// The store adapter, wrapped in metrics.
+    pub fn store(&self) -> &SharedStore {
+        &self.inner.store
+    }
+
+    /// The metrics registry.
+    pub fn metrics(&self) -> &Arc<Metrics> {
+        &self.inner.metrics
+    }
+
+    /// The configuration the app was built with.
+    pub fn config(&self) -> &Config {
+        &self.inner.config
+    }
+}
+
+/// A built, bound, not yet serving gateway.
+pub struct Application {
+    listener: TcpListener,
+    router: Router,
+    config: Arc<Config>,
+}
+
+impl Application {
+    /// Opens the store and binds `config.addr` (port 0 picks a free port; see [`Self::port`]).
+    pub async fn build(config: Config) -> anyhow::Result<Self> {
+        let config = Arc::new(config);
+        let data_dir = config.data_dir.clone();
+        let local = tokio::task::spawn_blocking(move || LocalStore::open(&data_dir))
+            .await
+            .context("opening the embedded store")??;
+        let adapter: SharedStore = Arc::new(local);
+        let metrics = Arc::new(Metrics::new(adapter.adapter()).context("registering metrics")?);
+        let store: SharedStore = Arc::new(MeteredStore::new(adapter, Arc::clone(&metrics)));
+        let state = AppState::new(store, metrics, Arc::clone(&config));
+        let router = router(state);
+        let listener = TcpListener::bind(config.addr)
+            .await
+            .with_context(|| format!("binding GATEWAY_ADDR {}", config.addr))?;
+        Ok(Self {
+            listener,
+            router,
+            config,
+        })
+    }
+
+    /// The port actually bound.
+    pub fn port(&self) -> u16 {
+        self.local_addr().port()
+    }
+
+    /// The address actually bound.
+    pub fn local_addr(&self) -> SocketAddr {
+        self.listener
+            .local_addr()
+            .unwrap_or(self.config.addr)
+    }
+
+    /// The router, for in-process tests with `tower::ServiceExt::oneshot`.
+    pub fn router(&self) -> Router {
+        self.router.clone()
+    }
+
+    /// Serves until `shutdown` completes, then stops accepting and lets requests in flight
+    /// finish, for at most `GATEWAY_SHUTDOWN_GRACE`.
+    pub async fn run_until_stopped(
+        self,
+        shutdown: impl Future<Output = ()> + Send + 'static,
+    ) -> anyhow::Result<()> {
+        let addr = self.local_addr();
+        let grace = self.config.shutdown_grace;
+        tracing::info!(%addr, "listening on http://{addr}");
+        let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
+        let service = self
+            .router
+            .into_make_service_with_connect_info::<SocketAddr>();
+        let server = axum::serve(self.listener, service).with_graceful_shutdown(async move {
+            let _ = stop_rx.await;
+        });
+        let mut server = tokio::spawn(async move { server.await });
+        tokio::select! {
+            result = &mut server => return result.context("server task")?.context("serving"),
+            () = shutdown => {}
+        }
+        tracing::info!(grace_seconds = grace.as_secs(), "shutting down: draining requests in flight");
+        let _ = stop_tx.send(());
+        match tokio::time::timeout(grace, &mut server).await {
+            Ok(result) => result.context("server task")?.context("serving"),
+            Err(_) => {
+                tracing::warn!("shutdown grace elapsed with requests still in flight");
+                server.abort();
+                Ok(())
+            }
+        }
+    }
+}
+
+/// The complete router: documented API routes, Swagger UI at `/docs`, the spec at
+/// `/openapi.json`, the not-found fallback, all behind the middleware stack.
+pub fn router(state: AppState) -> Router {
+    let (api, spec) = routes::api().split_for_parts();
+    let router = api
+        .merge(SwaggerUi::new("/docs").url("/openapi.json", spec))
+        .fallback(middleware::route_not_found)
+        .with_state(state.clone());
+    middleware::apply(router, &state)
+}
+
+/// Completes on SIGINT (Ctrl-C) or SIGTERM.
+pub async fn shutdown_signal() {
+    let ctrl_c = async {
+        if let Err(err) = tokio::signal::ctrl_c().await {
+            tracing::error!(error = %err, "cannot listen for Ctrl-C");
+            std::future::pending::<()>().await;
+        }
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(err) => {
+                tracing::error!(error = %err, "cannot listen for SIGTERM");
+                std::future::pending::<()>().await;
+            }
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {},
+        () = terminate => {},
+    }
+}

@@ -1,0 +1,272 @@
+//! Typed configuration read from environment variables (and `.env`), validated once at startup.
+//!
+//! Every variable is parsed here, and a bad value is an error that names the variable, so a
+//! misconfigured gateway refuses to start instead of failing on its first request. The reader
+//! takes a lookup function rather than touching the process environment directly, so tests can
+//! build configurations side by side without `set_var`.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::str::FromStr;
+use std::time::Duration;
+
+use crate::store::TableName;
+
+/// How log lines are written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LogFormat {
+    /// Human-readable, coloured when the output is a terminal.
+    Pretty,
+    /// One JSON object per line, for log shippers.
+    Json,
+}
+
+impl FromStr for LogFormat {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s {
+            "pretty" => Ok(Self::Pretty),
+            "json" => Ok(Self::Json),
+            other => Err(format!("expected `pretty` or `json`, got `{other}`")),
+        }
+    }
+}
+
+/// Which origins may call the API from a browser.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CorsOrigins {
+    /// No CORS headers are sent: browsers block cross-origin calls.
+    None,
+    /// `*`: any origin (credentials are then never allowed).
+    Any,
+    /// An explicit list of origins such as `https://app.example.com`.
+    List(Vec<String>),
+}
+
+/// The gateway's whole configuration.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// `GATEWAY_ADDR`: the address the HTTP server binds.
+    pub addr: SocketAddr,
+    /// `GATEWAY_DATA_DIR`: the folder of the embedded store; created if missing.
+    pub data_dir: PathBuf,
+    /// `LOG_FORMAT`: `pretty` or `json`.
+    pub log_format: LogFormat,
+    /// `GATEWAY_CORS_ORIGINS`: comma-separated origins, `*`, or empty for none.
+    pub cors_origins: CorsOrigins,
+    /// `GATEWAY_MAX_BODY_BYTES`: the largest request body accepted.
+    pub max_body_bytes: usize,
+    /// `GATEWAY_REQUEST_TIMEOUT`: seconds a request may take before it is answered 504.
+    pub request_timeout: Duration,
+    /// `GATEWAY_TABLES`: when set, the only tables the API serves; others answer 404.
+    pub tables: Option<Vec<TableName>>,
+    /// `GATEWAY_SHUTDOWN_GRACE`: seconds in-flight requests get to finish after SIGTERM.
+    pub shutdown_grace: Duration,
+}
+
+/// A variable that was set to something the gateway cannot use.
+#[derive(Debug, thiserror::Error)]
+#[error("invalid value for {var}: {reason}")]
+pub struct ConfigError {
+    /// The environment variable at fault.
+    pub var: &'static str,
+    /// Why its value was refused.
+    pub reason: String,
+}
+
+impl Config {
+    /// Reads the process environment, after loading `.env` from the working directory if present.
+    pub fn from_env() -> Result<Self, ConfigError> {
+        // A missing .env is normal; a malformed one is reported.
+        if let Err(err) = dotenvy::dotenv()
+            && !err.not_found()
+        {
+            return Err(ConfigError {
+                var: ".env",
+                reason: err.to_string(),
+            });
+        }
+        Self::from_lookup(|name| std::env::var(name).ok())
+    }
+
+    /// Builds a configuration from any variable lookup (the process environment, or a map in tests).
+    pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
+        let get = |name: &str| lookup(name).map(|v| v.trim().to_owned());
+        let config = Self {
+            addr: parse_or(&get, "GATEWAY_ADDR", "127.0.0.1:8080")?,
+            data_dir: PathBuf::from(get("GATEWAY_DATA_DIR").unwrap_or_else(|| "./data".into())),
+            log_format: parse_or(&get, "LOG_FORMAT", "pretty")?,
+            cors_origins: parse_cors(get("GATEWAY_CORS_ORIGINS"))?,
+            max_body_bytes: parse_or(&get, "GATEWAY_MAX_BODY_BYTES", "1048576")?,
+            request_timeout: Duration::from_secs(parse_or(&get, "GATEWAY_REQUEST_TIMEOUT", "30")?),
+            tables: parse_tables(get("GATEWAY_TABLES"))?,
+            shutdown_grace: Duration::from_secs(parse_or(&get, "GATEWAY_SHUTDOWN_GRACE", "30")?),
+        };
+        config.validate()?;
+        Ok(config)
+    }
+
+    /// A configuration for tests and embedding: loopback port 0, the given data folder, defaults elsewhere.
+    pub fn for_data_dir(data_dir: impl Into<PathBuf>) -> Self {
+        Self {
+            addr: SocketAddr::from(([127, 0, 0, 1], 0)),
+            data_dir: data_dir.into(),
+            log_format: LogFormat::Pretty,
+            cors_origins: CorsOrigins::None,
+            max_body_bytes: 1024 * 1024,
+            request_timeout: Duration::from_secs(30),
+            tables: None,
+            shutdown_grace: Duration::from_secs(30),
+        }
+    }
+
+    fn validate(&self) -> Result<(), ConfigError> {
+        if self.max_body_bytes < 1024 {
+            return Err(ConfigError {
+                var: "GATEWAY_MAX_BODY_BYTES",
+                reason: "must be at least 1024".into(),
+            });
+        }
+        if self.request_timeout.is_zero() {
+            return Err(ConfigError {
+                var: "GATEWAY_REQUEST_TIMEOUT",
+                reason: "must be at least 1 second".into(),
+            });
+        }
+        if self.data_dir.as_os_str().is_empty() {
+            return Err(ConfigError {
+                var: "GATEWAY_DATA_DIR",
+                reason: "must not be empty".into(),
+            });
+        }
+        Ok(())
+    }
+}
+
+fn parse_or<T>(
+    get: &impl Fn(&str) -> Option<String>,
+    var: &'static str,
+    default: &str,
+) -> Result<T, ConfigError>
+where
+    T: FromStr,
+    T::Err: std::fmt::Display,
+{
+    let raw = get(var).filter(|v| !v.is_empty());
+    let raw = raw.as_deref().unwrap_or(default);
+    raw.parse().map_err(|err: T::Err| ConfigError {
+        var,
+        reason: format!("`{raw}`: {err}"),
+    })
+}
+
+fn parse_cors(raw: Option<String>) -> Result<CorsOrigins, ConfigError> {
+    let Some(raw) = raw.filter(|v| !v.is_empty()) else {
+        return Ok(CorsOrigins::None);
+    };
+    if raw == "*" {
+        return Ok(CorsOrigins::Any);
+    }
+    let mut origins = Vec::new();
+    for origin in raw.split(',').map(str::trim).filter(|o| !o.is_empty()) {
+        let valid = (origin.starts_with("http://") || origin.starts_with("https://"))
+            && !origin.ends_with('/')
+            && axum::http::HeaderValue::from_str(origin).is_ok();
+        if !valid {
+            return Err(ConfigError {
+                var: "GATEWAY_CORS_ORIGINS",
+                reason: format!(
+                    "`{origin}` is not an origin like https://app.example.com (scheme, host, optional port, no path)"
+                ),
+            });
+        }
+        origins.push(origin.to_owned());
+    }
+    Ok(CorsOrigins::List(origins))
+}
+
+fn parse_tables(raw: Option<String>) -> Result<Option<Vec<TableName>>, ConfigError> {
+    let Some(raw) = raw.filter(|v| !v.is_empty()) else {
+        return Ok(None);
+    };
+    raw.split(',')
+        .map(str::trim)
+        .filter(|t| !t.is_empty())
+        .map(|t| {
+            TableName::parse(t).map_err(|reason| ConfigError {
+                var: "GATEWAY_TABLES",
+                reason,
+            })
+        })
+        .collect::<Result<Vec<_>, _>>()
+        .map(Some)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashMap;
+
+    fn config(vars: &[(&str, &str)]) -> Result<Config, ConfigError> {
+        let map: HashMap<String, String> = vars
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .collect();
+        Config::from_lookup(|name| map.get(name).cloned())
+    }
+
+    #[test]
+    fn defaults_apply_when_nothing_is_set() {
+        let cfg = config(&[]).unwrap();
+        assert_eq!(cfg.addr.to_string(), "127.0.0.1:8080");
+        assert_eq!(cfg.data_dir, PathBuf::from("./data"));
+        assert_eq!(cfg.log_format, LogFormat::Pretty);
+        assert_eq!(cfg.cors_origins, CorsOrigins::None);
+        assert_eq!(cfg.max_body_bytes, 1024 * 1024);
+        assert!(cfg.tables.is_none());
+    }
+
+    #[test]
+    fn a_bad_value_names_its_variable() {
+        for (var, value) in [
+            ("GATEWAY_ADDR", "not-an-addr"),
+            ("LOG_FORMAT", "xml"),
+            ("GATEWAY_MAX_BODY_BYTES", "lots"),
+            ("GATEWAY_MAX_BODY_BYTES", "10"),
+            ("GATEWAY_CORS_ORIGINS", "example.com"),
+            ("GATEWAY_TABLES", "ok,1bad"),
+            ("GATEWAY_REQUEST_TIMEOUT", "0"),
+        ] {
+            let err = config(&[(var, value)]).unwrap_err();
+            assert_eq!(err.var, var, "{value}");
+            assert!(err.to_string().contains(var));
+        }
+    }
+
+    #[test]
+    fn cors_and_tables_lists_are_parsed() {
+        let cfg = config(&[
+            (
+                "GATEWAY_CORS_ORIGINS",
+                "https://a.example, http://localhost:3000",
+            ),
+            ("GATEWAY_TABLES", "videos, users"),
+        ])
+        .unwrap();
+        assert_eq!(
+            cfg.cors_origins,
+            CorsOrigins::List(vec![
+                "https://a.example".into(),
+                "http://localhost:3000".into()
+            ])
+        );
+        let tables: Vec<_> = cfg.tables.unwrap().iter().map(|t| t.to_string()).collect();
+        assert_eq!(tables, ["videos", "users"]);
+        assert_eq!(
+            config(&[("GATEWAY_CORS_ORIGINS", "*")])
+                .unwrap()
+                .cors_origins,
+            CorsOrigins::Any
+        );
+    }
+}

@@ -1,0 +1,281 @@
+//! The one error type at the HTTP edge: `ApiError`, answered as RFC 9457 `application/problem+json`
+//! with a stable machine `code`.
+//!
+//! Every code lives in one table (`error_codes!`) with its status and title, so the codes, their
+//! statuses and the OpenAPI enum cannot disagree. Lower layers (`StoreError`, `QueryError`, axum's
+//! rejections) convert with `From`; internal details are logged once here and never sent.
+
+use axum::Json;
+use axum::extract::rejection::{JsonRejection, PathRejection};
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use serde::Serialize;
+use utoipa::ToSchema;
+
+use crate::store::StoreError;
+use crate::store::query::{QueryError, QueryErrorKind};
+
+/// The media type of every error body.
+pub const PROBLEM_JSON: &str = "application/problem+json";
+
+macro_rules! error_codes {
+    ($($variant:ident => ($code:literal, $status:ident, $title:literal)),* $(,)?) => {
+        /// A stable, machine-readable error code. Clients branch on this, never on `detail`.
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, ToSchema)]
+        #[serde(rename_all = "snake_case")]
+        pub enum ErrorCode { $($variant),* }
+
+        impl ErrorCode {
+            /// Every code, for documentation and tests.
+            pub const ALL: &'static [ErrorCode] = &[$(ErrorCode::$variant),*];
+
+            /// The code as it appears in the `code` member.
+            pub fn as_str(self) -> &'static str {
+                match self { $(Self::$variant => $code),* }
+            }
+
+            /// The HTTP status the code is answered with.
+            pub fn status(self) -> StatusCode {
+                match self { $(Self::$variant => StatusCode::$status),* }
+            }
+
+            /// A short, fixed summary of the problem type.
+            pub fn title(self) -> &'static str {
+                match self { $(Self::$variant => $title),* }
+            }
+        }
+    };
+}
+
+error_codes! {
+    MalformedJson => ("malformed_json", BAD_REQUEST, "The body is not valid JSON"),
+    InvalidBody => ("invalid_body", BAD_REQUEST, "The body does not have the expected shape"),
+    ReservedField => ("reserved_field", BAD_REQUEST, "A field name is reserved"),
+    InvalidTableName => ("invalid_table_name", BAD_REQUEST, "The table name is not valid"),
+    InvalidFilter => ("invalid_filter", BAD_REQUEST, "A filter is not valid"),
+    InvalidOrder => ("invalid_order", BAD_REQUEST, "The order is not valid"),
+    InvalidLimit => ("invalid_limit", BAD_REQUEST, "The limit is not valid"),
+    InvalidCursor => ("invalid_cursor", BAD_REQUEST, "The cursor is not valid"),
+    InvalidQuery => ("invalid_query", BAD_REQUEST, "The query cannot be run"),
+    InvalidHeader => ("invalid_header", BAD_REQUEST, "A request header is not valid"),
+    BadRequest => ("bad_request", BAD_REQUEST, "The request is not valid"),
+    RouteNotFound => ("route_not_found", NOT_FOUND, "No such route"),
+    TableNotFound => ("table_not_found", NOT_FOUND, "No such table"),
+    NotFound => ("not_found", NOT_FOUND, "No such document"),
+    MethodNotAllowed => ("method_not_allowed", METHOD_NOT_ALLOWED, "The method is not allowed on this route"),
+    NotAcceptable => ("not_acceptable", NOT_ACCEPTABLE, "No acceptable representation"),
+    VersionMismatch => ("version_mismatch", PRECONDITION_FAILED, "The document has changed"),
+    PayloadTooLarge => ("payload_too_large", PAYLOAD_TOO_LARGE, "The request body is too large"),
+    TooManyDocuments => ("too_many_documents", PAYLOAD_TOO_LARGE, "Too many documents in one request"),
+    UnsupportedMediaType => ("unsupported_media_type", UNSUPPORTED_MEDIA_TYPE, "The body must be JSON"),
+    Internal => ("internal", INTERNAL_SERVER_ERROR, "Something went wrong"),
+    StoreUnavailable => ("store_unavailable", SERVICE_UNAVAILABLE, "The store is unavailable"),
+    Timeout => ("timeout", GATEWAY_TIMEOUT, "The request took too long"),
+}
+
+impl ErrorCode {
+    /// The `type` URI of the problem: a stable URN per code.
+    pub fn type_uri(self) -> String {
+        format!("urn:convex-gateway:problem:{}", self.as_str())
+    }
+
+    /// The code to use for an error response that was produced without an `ApiError` (by a tower
+    /// layer or axum's router), chosen from its status alone.
+    pub fn for_status(status: StatusCode) -> Self {
+        match status {
+            StatusCode::NOT_FOUND => Self::RouteNotFound,
+            StatusCode::METHOD_NOT_ALLOWED => Self::MethodNotAllowed,
+            StatusCode::NOT_ACCEPTABLE => Self::NotAcceptable,
+            StatusCode::PAYLOAD_TOO_LARGE => Self::PayloadTooLarge,
+            StatusCode::UNSUPPORTED_MEDIA_TYPE => Self::UnsupportedMediaType,
+            StatusCode::REQUEST_TIMEOUT | StatusCode::GATEWAY_TIMEOUT => Self::Timeout,
+            StatusCode::SERVICE_UNAVAILABLE => Self::StoreUnavailable,
+            s if s.is_client_error() => Self::BadRequest,
+            _ => Self::Internal,
+        }
+    }
+}
+
+/// An RFC 9457 problem body.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct Problem {
+    /// A URN naming the problem type, e.g. `urn:convex-gateway:problem:not_found`.
+    #[serde(rename = "type")]
+    pub type_uri: String,
+    /// A short summary of the problem type.
+    pub title: String,
+    /// The HTTP status code.
+    pub status: u16,
+    /// What went wrong with this request, for people.
+    pub detail: String,
+    /// The stable machine code.
+    pub code: ErrorCode,
+    /// For batch writes: the index of the operation that failed.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub failed_operation: Option<usize>,
+}
+
+/// An error answered to the client as a problem document.
+#[derive(Debug)]
+pub struct ApiError {
+    code: ErrorCode,
+    detail: String,
+    failed_operation: Option<usize>,
+    /// The real cause of an internal error: logged, never sent.
+    source: Option<anyhow::Error>,
+}
+
+/// The result type of handlers.
+pub type ApiResult<T> = Result<T, ApiError>;
+
+impl ApiError {
+    /// An error with a code and a human-readable detail.
+    pub fn new(code: ErrorCode, detail: impl Into<String>) -> Self {
+        Self {
+            code,
+            detail: detail.into(),
+            failed_operation: None,
+            source: None,
+        }
+    }
+
+    /// A 500 whose cause is logged but not disclosed.
+    pub fn internal(source: anyhow::Error) -> Self {
+        Self {
+            code: ErrorCode::Internal,
+            detail: "The gateway hit an internal error; the request id identifies it in the logs."
+                .into(),
+            failed_operation: None,
+            source: Some(source),
+        }
+    }
+
+    /// The error's code.
+    pub fn code(&self) -> ErrorCode {
+        self.code
+    }
+
+    /// The problem body for this error.
+    pub fn problem(&self) -> Problem {
+        Problem {
+            type_uri: self.code.type_uri(),
+            title: self.code.title().to_owned(),
+            status: self.code.status().as_u16(),
+            detail: self.detail.clone(),
+            code: self.code,
+            failed_operation: self.failed_operation,
+        }
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        if let Some(source) = &self.source {
+            tracing::error!(error = format!("{source:#}"), code = self.code.as_str(), "internal error");
+        }
+        let mut response = (self.code.status(), Json(self.problem())).into_response();
+        response.headers_mut().insert(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static(PROBLEM_JSON),
+        );
+        if self.code == ErrorCode::StoreUnavailable {
+            response
+                .headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
+        }
+        response
+    }
+}
+
+impl From<StoreError> for ApiError {
+    fn from(err: StoreError) -> Self {
+        let detail = err.to_string();
+        let (code, op) = match err {
+            StoreError::Internal(source) => return Self::internal(source),
+            StoreError::NotFound { op, .. } => (ErrorCode::NotFound, op),
+            StoreError::VersionMismatch { op, .. } => (ErrorCode::VersionMismatch, op),
+            StoreError::InvalidQuery(_) => (ErrorCode::InvalidQuery, None),
+            StoreError::InvalidCursor(_) => (ErrorCode::InvalidCursor, None),
+            StoreError::InvalidDocument(_) => (ErrorCode::ReservedField, None),
+            StoreError::Unavailable(_) => (ErrorCode::StoreUnavailable, None),
+        };
+        Self {
+            code,
+            detail,
+            failed_operation: op,
+            source: None,
+        }
+    }
+}
+
+impl From<QueryError> for ApiError {
+    fn from(err: QueryError) -> Self {
+        let code = match err.kind {
+            QueryErrorKind::Filter => ErrorCode::InvalidFilter,
+            QueryErrorKind::Order => ErrorCode::InvalidOrder,
+            QueryErrorKind::Limit => ErrorCode::InvalidLimit,
+            QueryErrorKind::Cursor => ErrorCode::InvalidCursor,
+        };
+        Self::new(code, err.message)
+    }
+}
+
+impl From<JsonRejection> for ApiError {
+    fn from(rejection: JsonRejection) -> Self {
+        let code = match &rejection {
+            JsonRejection::JsonSyntaxError(_) => ErrorCode::MalformedJson,
+            JsonRejection::JsonDataError(_) => ErrorCode::InvalidBody,
+            JsonRejection::MissingJsonContentType(_) => ErrorCode::UnsupportedMediaType,
+            other if other.status() == StatusCode::PAYLOAD_TOO_LARGE => ErrorCode::PayloadTooLarge,
+            _ => ErrorCode::BadRequest,
+        };
+        let detail = match code {
+            ErrorCode::UnsupportedMediaType => {
+                "Send the body with `Content-Type: application/json`.".to_owned()
+            }
+            _ => rejection.body_text(),
+        };
+        Self::new(code, detail)
+    }
+}
+
+impl From<PathRejection> for ApiError {
+    fn from(rejection: PathRejection) -> Self {
+        Self::new(ErrorCode::BadRequest, rejection.body_text())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn codes_serialise_as_their_table_names() {
+        for code in ErrorCode::ALL {
+            let json = serde_json::to_value(code).unwrap();
+            assert_eq!(json, code.as_str(), "{code:?}");
+            assert!(code.status().is_client_error() || code.status().is_server_error());
+        }
+    }
+
+    #[test]
+    fn internal_errors_hide_their_cause() {
+        let err = ApiError::internal(anyhow::anyhow!("disk /secret/path exploded"));
+        let problem = err.problem();
+        assert_eq!(problem.status, 500);
+        assert!(!problem.detail.contains("/secret/path"));
+    }
+
+    #[test]
+    fn batch_failures_carry_the_operation_index() {
+        let err: ApiError = StoreError::VersionMismatch {
+            id: "x".into(),
+            actual: 3,
+            op: Some(2),
+        }
+        .into();
+        assert_eq!(err.code(), ErrorCode::VersionMismatch);
+        assert_eq!(err.problem().failed_operation, Some(2));
+    }
+}

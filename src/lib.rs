@@ -1,0 +1,26 @@
+//! convex-gateway: an HTTP API gateway in front of Convex, with an embedded SQLite store when no
+//! Convex deployment is configured. `main.rs` only calls [`cli::main`]; everything else is here.
+
+/// `Application::build`, `AppState` and the router assembly.
+pub mod app;
+/// The command line: `serve`, `openapi`, `healthcheck`.
+pub mod cli;
+/// Typed configuration from the environment.
+pub mod config;
+/// `ApiError` and the problem+json error codes.
+pub mod error;
+/// Prometheus metrics held in state.
+pub mod metrics;
+/// The middleware stack.
+pub mod middleware;
+/// The OpenAPI document.
+pub mod openapi;
+/// Route handlers, one module per resource.
+pub mod routes;
+/// The `DocumentStore` seam and its adapters.
+pub mod store;
+/// Log setup.
+pub mod telemetry;
+
+pub use app::{AppState, Application};
+pub use config::Config;

@@ -1,0 +1,133 @@
+//! Prometheus metrics: one registry per application, held in `AppState` (never a process-global
+//! recorder, so several apps can run side by side in one test process).
+
+use std::time::Duration;
+
+use prometheus::{
+    Encoder, HistogramOpts, HistogramVec, IntCounterVec, IntGauge, IntGaugeVec, Opts, Registry,
+    TextEncoder,
+};
+
+/// Latency buckets in seconds, from 100 µs to 10 s.
+const LATENCY_BUCKETS: &[f64] = &[
+    0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5,
+    5.0, 10.0,
+];
+
+/// The gateway's metrics and the registry that renders them.
+#[derive(Debug)]
+pub struct Metrics {
+    registry: Registry,
+    http_requests: IntCounterVec,
+    http_duration: HistogramVec,
+    http_in_flight: IntGauge,
+    store_duration: HistogramVec,
+}
+
+impl Metrics {
+    /// Registers every metric. `adapter` names the store adapter for the build-info gauge.
+    pub fn new(adapter: &str) -> Result<Self, prometheus::Error> {
+        let registry = Registry::new();
+        let http_requests = IntCounterVec::new(
+            Opts::new("http_requests_total", "HTTP requests answered, by route template and status."),
+            &["method", "route", "status"],
+        )?;
+        let http_duration = HistogramVec::new(
+            HistogramOpts::new(
+                "http_request_duration_seconds",
+                "Time from receiving a request to sending its response headers.",
+            )
+            .buckets(LATENCY_BUCKETS.to_vec()),
+            &["method", "route"],
+        )?;
+        let http_in_flight = IntGauge::new(
+            "http_requests_in_flight",
+            "HTTP requests being served right now.",
+        )?;
+        let store_duration = HistogramVec::new(
+            HistogramOpts::new(
+                "store_operation_duration_seconds",
+                "Time spent in store adapter calls, by adapter and operation.",
+            )
+            .buckets(LATENCY_BUCKETS.to_vec()),
+            &["adapter", "operation", "outcome"],
+        )?;
+        let build_info = IntGaugeVec::new(
+            Opts::new("gateway_build_info", "Always 1; labels describe the running build."),
+            &["version", "adapter"],
+        )?;
+        build_info
+            .with_label_values(&[env!("CARGO_PKG_VERSION"), adapter])
+            .set(1);
+
+        registry.register(Box::new(http_requests.clone()))?;
+        registry.register(Box::new(http_duration.clone()))?;
+        registry.register(Box::new(http_in_flight.clone()))?;
+        registry.register(Box::new(store_duration.clone()))?;
+        registry.register(Box::new(build_info))?;
+        Ok(Self {
+            registry,
+            http_requests,
+            http_duration,
+            http_in_flight,
+            store_duration,
+        })
+    }
+
+    /// Counts one answered request.
+    pub fn observe_http(&self, method: &str, route: &str, status: u16, elapsed: Duration) {
+        let status = status.to_string();
+        self.http_requests
+            .with_label_values(&[method, route, status.as_str()])
+            .inc();
+        self.http_duration
+            .with_label_values(&[method, route])
+            .observe(elapsed.as_secs_f64());
+    }
+
+    /// The in-flight gauge, raised while a request is served.
+    pub fn in_flight(&self) -> &IntGauge {
+        &self.http_in_flight
+    }
+
+    /// Records one store call.
+    pub fn observe_store(&self, adapter: &str, operation: &str, ok: bool, elapsed: Duration) {
+        let outcome = if ok { "ok" } else { "error" };
+        self.store_duration
+            .with_label_values(&[adapter, operation, outcome])
+            .observe(elapsed.as_secs_f64());
+    }
+
+    /// The Prometheus text exposition (format 0.0.4).
+    pub fn render(&self) -> Result<String, prometheus::Error> {
+        let mut buffer = Vec::new();
+        TextEncoder::new().encode(&self.registry.gather(), &mut buffer)?;
+        String::from_utf8(buffer).map_err(|err| prometheus::Error::Msg(err.to_string()))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn render_includes_build_info_before_any_request() {
+        let metrics = Metrics::new("local").unwrap();
+        let text = metrics.render().unwrap();
+        assert!(text.contains("gateway_build_info{adapter=\"local\",version="));
+    }
+
+    #[test]
+    fn observations_appear_with_their_labels() {
+        let metrics = Metrics::new("local").unwrap();
+        metrics.observe_http("GET", "/v1/tables/{table}", 200, Duration::from_millis(3));
+        metrics.observe_store("local", "list", true, Duration::from_millis(1));
+        let text = metrics.render().unwrap();
+        assert!(text.contains(
+            "http_requests_total{method=\"GET\",route=\"/v1/tables/{table}\",status=\"200\"} 1"
+        ));
+        assert!(text.contains(
+            "store_operation_duration_seconds_count{adapter=\"local\",operation=\"list\",outcome=\"ok\"} 1"
+        ));
+    }
+}

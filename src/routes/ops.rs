@@ -1,0 +1,92 @@
+//! Operations endpoints: `/health` (liveness, no I/O), `/ready` (the store answers) and
+//! `/metrics` (Prometheus text format).
+
+use axum::Json;
+use axum::extract::State;
+use axum::http::{HeaderValue, header};
+use axum::response::{IntoResponse, Response};
+use serde::Serialize;
+use utoipa::ToSchema;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+use crate::app::AppState;
+use crate::error::{ApiError, ApiResult, Problem};
+
+/// The routes of this module.
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(health))
+        .routes(routes!(ready))
+        .routes(routes!(metrics))
+}
+
+/// Liveness: the process is up.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct HealthStatus {
+    /// Always `ok`.
+    #[schema(example = "ok")]
+    pub status: String,
+}
+
+/// Readiness: the store answers.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ReadyStatus {
+    /// Always `ready`.
+    #[schema(example = "ready")]
+    pub status: String,
+    /// The store adapter in use (`local`, …).
+    #[schema(example = "local")]
+    pub store: String,
+}
+
+/// Liveness probe; does no I/O.
+#[utoipa::path(
+    get,
+    path = "/health",
+    tag = "operations",
+    responses((status = 200, description = "The process is alive", body = HealthStatus))
+)]
+async fn health() -> Json<HealthStatus> {
+    Json(HealthStatus {
+        status: "ok".into(),
+    })
+}
+
+/// Readiness probe: 200 when the store answers, 503 otherwise.
+#[utoipa::path(
+    get,
+    path = "/ready",
+    tag = "operations",
+    responses(
+        (status = 200, description = "Ready to serve", body = ReadyStatus),
+        (status = 503, description = "The store does not answer", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+async fn ready(State(state): State<AppState>) -> ApiResult<Json<ReadyStatus>> {
+    state.store().health().await?;
+    Ok(Json(ReadyStatus {
+        status: "ready".into(),
+        store: state.store().adapter().into(),
+    }))
+}
+
+/// Prometheus metrics in the text exposition format 0.0.4.
+#[utoipa::path(
+    get,
+    path = "/metrics",
+    tag = "operations",
+    responses((status = 200, description = "Metrics", body = String, content_type = "text/plain; version=0.0.4"))
+)]
+async fn metrics(State(state): State<AppState>) -> ApiResult<Response> {
+    let text = state
+        .metrics()
+        .render()
+        .map_err(|err| ApiError::internal(anyhow::Error::new(err)))?;
+    let mut response = text.into_response();
+    response.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("text/plain; version=0.0.4; charset=utf-8"),
+    );
+    Ok(response)
+}

@@ -1,0 +1,495 @@
+//! The REST document API: `/v1/tables/{table}` (list, insert) and `/v1/tables/{table}/{id}`
+//! (get, merge-patch, replace, delete), with `ETag`/`If-Match` versioning.
+//!
+//! Handlers only translate HTTP to store calls: parse and validate, call the shared store, shape
+//! the answer. Every failure is an `ApiError`.
+
+use axum::extract::{FromRequest, FromRequestParts, RawQuery, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use serde::Serialize;
+use serde_json::Value;
+use utoipa::ToSchema;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+use crate::app::AppState;
+use crate::error::{ApiError, ApiResult, ErrorCode, Problem};
+use crate::store::{
+    Document, Fields, ListQuery, Precondition, TableName, WriteOp, validate_fields,
+};
+
+/// The most documents one `POST` may insert.
+pub const MAX_INSERT_DOCUMENTS: usize = 1000;
+
+/// The routes of this module.
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(list_documents, insert_documents))
+        .routes(routes!(
+            get_document,
+            patch_document,
+            replace_document,
+            delete_document
+        ))
+}
+
+// === extractors ===
+
+/// A JSON body whose rejections (bad syntax, wrong content type, too large) are problem documents.
+#[derive(FromRequest)]
+#[from_request(via(axum::Json), rejection(ApiError))]
+pub struct ApiJson<T>(pub T);
+
+/// Path parameters whose rejections are problem documents.
+#[derive(FromRequestParts)]
+#[from_request(via(axum::extract::Path), rejection(ApiError))]
+pub struct ApiPath<T>(pub T);
+
+// === schemas ===
+
+/// A stored document: its fields plus the system fields `_id` and `_creationTime`.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct DocumentBody {
+    /// Opaque id, unique within the table.
+    #[serde(rename = "_id")]
+    pub id: String,
+    /// Milliseconds since the Unix epoch when the document was inserted.
+    #[serde(rename = "_creationTime")]
+    pub creation_time: f64,
+    /// The document's own fields.
+    #[serde(flatten)]
+    #[schema(value_type = Object)]
+    pub fields: Fields,
+}
+
+impl From<Document> for DocumentBody {
+    fn from(doc: Document) -> Self {
+        Self {
+            id: doc.id,
+            creation_time: doc.creation_time,
+            fields: doc.fields,
+        }
+    }
+}
+
+/// One page of a table.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ListResponse {
+    /// The documents of this page, in the requested order.
+    pub items: Vec<DocumentBody>,
+    /// Pass as `cursor` to get the next page; `null` on the last page.
+    pub next_cursor: Option<String>,
+}
+
+/// A document to insert, or an array of them (inserted atomically: all or none). Field names
+/// must not start with `_`.
+#[derive(serde::Deserialize, ToSchema)]
+#[serde(untagged)]
+#[allow(dead_code)] // Only describes the body in the OpenAPI spec; handlers read `Value`.
+pub enum InsertBody {
+    One(NewDocument),
+    Many(Vec<NewDocument>),
+}
+
+/// A document's fields, as a JSON object. Names must not start with `_`.
+#[derive(serde::Deserialize, ToSchema)]
+#[schema(value_type = Object)]
+#[allow(dead_code)] // Only describes the body in the OpenAPI spec.
+pub struct NewDocument(Fields);
+
+// === handlers ===
+
+/// List documents, filtered, ordered and paged.
+///
+/// Filters use PostgREST's grammar: `?field=op.value` with `eq`, `neq`, `gt`, `gte`, `lt`,
+/// `lte`, `like` and `ilike` (`*` is the wildcard), `in.(a,b)`, `is.null`, `is.true` and
+/// `is.false`, each optionally prefixed by `not.`. A dotted path (`meta.rank`) reaches nested
+/// fields. Unquoted numbers and `true`/`false` are typed; quote a value (`eq."42"`) to compare it
+/// as a string.
+#[utoipa::path(
+    get,
+    path = "/v1/tables/{table}",
+    tag = "tables",
+    params(
+        ("table" = String, Path, description = "Table name, `^[A-Za-z][A-Za-z0-9_]{0,63}$`"),
+        ("order" = Option<String>, Query, description = "Comma-separated `field.asc|desc`; defaults to `_creationTime.asc`"),
+        ("limit" = Option<u32>, Query, description = "Page size, 1 to 1000; defaults to 100"),
+        ("cursor" = Option<String>, Query, description = "`nextCursor` of the previous page"),
+    ),
+    responses(
+        (status = 200, description = "One page of documents", body = ListResponse),
+        (status = 400, description = "Bad filter, order, limit, cursor or table name", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "The table is not served", body = Problem, content_type = "application/problem+json"),
+        (status = 503, description = "The store is unavailable", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+async fn list_documents(
+    State(state): State<AppState>,
+    ApiPath(table): ApiPath<String>,
+    RawQuery(raw): RawQuery,
+) -> ApiResult<Json<ListResponse>> {
+    let table = state.table(&table)?;
+    let pairs: Vec<(String, String)> = serde_urlencoded::from_str(raw.as_deref().unwrap_or(""))
+        .map_err(|err| ApiError::new(ErrorCode::InvalidFilter, format!("bad query string: {err}")))?;
+    let query = ListQuery::from_pairs(pairs)?;
+    let page = state.store().list(&table, &query).await?;
+    Ok(Json(ListResponse {
+        items: page.items.into_iter().map(DocumentBody::from).collect(),
+        next_cursor: page.next_cursor,
+    }))
+}
+
+/// Insert one document, or an array of documents atomically.
+#[utoipa::path(
+    post,
+    path = "/v1/tables/{table}",
+    tag = "tables",
+    params(("table" = String, Path, description = "Table name")),
+    request_body(content = InsertBody, description = "A document, or an array of documents", content_type = "application/json"),
+    responses(
+        (status = 201, description = "Inserted: the stored document (with `Location` and `ETag`), or the array of stored documents", body = DocumentBody,
+            headers(("Location" = String, description = "URL of the new document"), ("ETag" = String, description = "The document's version"))),
+        (status = 400, description = "Malformed JSON, not an object, or a reserved field", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "The table is not served", body = Problem, content_type = "application/problem+json"),
+        (status = 413, description = "Body or array too large", body = Problem, content_type = "application/problem+json"),
+        (status = 415, description = "Body is not JSON", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+async fn insert_documents(
+    State(state): State<AppState>,
+    ApiPath(table): ApiPath<String>,
+    ApiJson(body): ApiJson<Value>,
+) -> ApiResult<Response> {
+    let table = state.table(&table)?;
+    match body {
+        Value::Array(values) => {
+            if values.len() > MAX_INSERT_DOCUMENTS {
+                return Err(ApiError::new(
+                    ErrorCode::TooManyDocuments,
+                    format!(
+                        "{} documents in one request; at most {MAX_INSERT_DOCUMENTS} are allowed",
+                        values.len()
+                    ),
+                ));
+            }
+            let docs = values
+                .into_iter()
+                .enumerate()
+                .map(|(i, v)| user_fields(v, &format!("element {i} of the array")))
+                .collect::<ApiResult<Vec<_>>>()?;
+            let stored = state.store().insert(&table, docs).await?;
+            let body: Vec<DocumentBody> = stored.into_iter().map(DocumentBody::from).collect();
+            Ok((StatusCode::CREATED, Json(body)).into_response())
+        }
+        other => {
+            let fields = user_fields(other, "the body")?;
+            let mut stored = state.store().insert(&table, vec![fields]).await?;
+            let doc = stored.pop().ok_or_else(|| {
+                ApiError::internal(anyhow::anyhow!("insert returned no document"))
+            })?;
+            let location = format!("/v1/tables/{table}/{}", doc.id);
+            let mut response = document_response(StatusCode::CREATED, doc)?;
+            response
+                .headers_mut()
+                .insert(header::LOCATION, header_value(&location)?);
+            Ok(response)
+        }
+    }
+}
+
+/// Get one document.
+#[utoipa::path(
+    get,
+    path = "/v1/tables/{table}/{id}",
+    tag = "tables",
+    params(
+        ("table" = String, Path, description = "Table name"),
+        ("id" = String, Path, description = "Document `_id`"),
+        ("If-None-Match" = Option<String>, Header, description = "Answer 304 if the document's ETag matches"),
+    ),
+    responses(
+        (status = 200, description = "The document", body = DocumentBody, headers(("ETag" = String, description = "The document's version"))),
+        (status = 304, description = "Not modified since the given ETag"),
+        (status = 404, description = "No such document or table", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+async fn get_document(
+    State(state): State<AppState>,
+    ApiPath((table, id)): ApiPath<(String, String)>,
+    headers: HeaderMap,
+) -> ApiResult<Response> {
+    let table = state.table(&table)?;
+    let doc = state
+        .store()
+        .get(&table, &id)
+        .await?
+        .ok_or_else(|| not_found(&table, &id))?;
+    if if_none_match(&headers, doc.version) {
+        let mut response = StatusCode::NOT_MODIFIED.into_response();
+        response
+            .headers_mut()
+            .insert(header::ETAG, etag(doc.version)?);
+        return Ok(response);
+    }
+    document_response(StatusCode::OK, doc)
+}
+
+/// Update a document with a JSON Merge Patch (RFC 7396): fields in the body are set, `null`
+/// removes a field, nested objects merge.
+#[utoipa::path(
+    patch,
+    path = "/v1/tables/{table}/{id}",
+    tag = "tables",
+    params(
+        ("table" = String, Path, description = "Table name"),
+        ("id" = String, Path, description = "Document `_id`"),
+        ("If-Match" = Option<String>, Header, description = "Apply only if the document's ETag matches (`*`: if it exists)"),
+    ),
+    request_body(content = Object, description = "A merge patch", content_type = "application/merge-patch+json"),
+    responses(
+        (status = 200, description = "The patched document", body = DocumentBody, headers(("ETag" = String, description = "The new version"))),
+        (status = 400, description = "Bad body or header", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such document or table", body = Problem, content_type = "application/problem+json"),
+        (status = 412, description = "`If-Match` does not match the current version", body = Problem, content_type = "application/problem+json"),
+        (status = 415, description = "Body is not JSON", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+async fn patch_document(
+    State(state): State<AppState>,
+    ApiPath((table, id)): ApiPath<(String, String)>,
+    headers: HeaderMap,
+    ApiJson(body): ApiJson<Value>,
+) -> ApiResult<Response> {
+    let table = state.table(&table)?;
+    let precondition = if_match(&headers)?;
+    let patch = user_fields(body, "the patch")?;
+    let doc = state
+        .store()
+        .write_one(WriteOp::Patch {
+            table: table.clone(),
+            id: id.clone(),
+            patch,
+            precondition,
+        })
+        .await?
+        .ok_or_else(|| not_found(&table, &id))?;
+    document_response(StatusCode::OK, doc)
+}
+
+/// Replace a document's fields, keeping its `_id` and `_creationTime`.
+#[utoipa::path(
+    put,
+    path = "/v1/tables/{table}/{id}",
+    tag = "tables",
+    params(
+        ("table" = String, Path, description = "Table name"),
+        ("id" = String, Path, description = "Document `_id`"),
+        ("If-Match" = Option<String>, Header, description = "Apply only if the document's ETag matches (`*`: if it exists)"),
+    ),
+    request_body(content = Object, description = "The new fields", content_type = "application/json"),
+    responses(
+        (status = 200, description = "The replaced document", body = DocumentBody, headers(("ETag" = String, description = "The new version"))),
+        (status = 400, description = "Bad body or header", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such document or table", body = Problem, content_type = "application/problem+json"),
+        (status = 412, description = "`If-Match` does not match the current version", body = Problem, content_type = "application/problem+json"),
+        (status = 415, description = "Body is not JSON", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+async fn replace_document(
+    State(state): State<AppState>,
+    ApiPath((table, id)): ApiPath<(String, String)>,
+    headers: HeaderMap,
+    ApiJson(body): ApiJson<Value>,
+) -> ApiResult<Response> {
+    let table = state.table(&table)?;
+    let precondition = if_match(&headers)?;
+    let fields = user_fields(body, "the body")?;
+    let doc = state
+        .store()
+        .write_one(WriteOp::Replace {
+            table: table.clone(),
+            id: id.clone(),
+            fields,
+            precondition,
+        })
+        .await?
+        .ok_or_else(|| not_found(&table, &id))?;
+    document_response(StatusCode::OK, doc)
+}
+
+/// Delete a document.
+#[utoipa::path(
+    delete,
+    path = "/v1/tables/{table}/{id}",
+    tag = "tables",
+    params(
+        ("table" = String, Path, description = "Table name"),
+        ("id" = String, Path, description = "Document `_id`"),
+        ("If-Match" = Option<String>, Header, description = "Delete only if the document's ETag matches (`*`: if it exists)"),
+    ),
+    responses(
+        (status = 204, description = "Deleted"),
+        (status = 400, description = "Bad header", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such document or table", body = Problem, content_type = "application/problem+json"),
+        (status = 412, description = "`If-Match` does not match the current version", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+async fn delete_document(
+    State(state): State<AppState>,
+    ApiPath((table, id)): ApiPath<(String, String)>,
+    headers: HeaderMap,
+) -> ApiResult<StatusCode> {
+    let table = state.table(&table)?;
+    let precondition = if_match(&headers)?;
+    state
+        .store()
+        .write_one(WriteOp::Delete {
+            table,
+            id,
+            precondition,
+        })
+        .await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+// === helpers ===
+
+impl AppState {
+    /// Validates a table name from the path and applies the `GATEWAY_TABLES` allow-list.
+    fn table(&self, raw: &str) -> ApiResult<TableName> {
+        let name =
+            TableName::parse(raw).map_err(|m| ApiError::new(ErrorCode::InvalidTableName, m))?;
+        match &self.config().tables {
+            Some(allowed) if !allowed.contains(&name) => Err(ApiError::new(
+                ErrorCode::TableNotFound,
+                format!("table `{name}` is not served by this gateway"),
+            )),
+            _ => Ok(name),
+        }
+    }
+}
+
+fn not_found(table: &TableName, id: &str) -> ApiError {
+    ApiError::new(
+        ErrorCode::NotFound,
+        format!("document `{id}` not found in table `{table}`"),
+    )
+}
+
+/// A JSON object of user fields, or a 400 saying what `what` should have been.
+fn user_fields(value: Value, what: &str) -> ApiResult<Fields> {
+    let Value::Object(fields) = value else {
+        return Err(ApiError::new(
+            ErrorCode::InvalidBody,
+            format!("{what} must be a JSON object"),
+        ));
+    };
+    validate_fields(&fields).map_err(|m| ApiError::new(ErrorCode::ReservedField, m))?;
+    Ok(fields)
+}
+
+fn header_value(value: &str) -> ApiResult<HeaderValue> {
+    HeaderValue::from_str(value)
+        .map_err(|err| ApiError::internal(anyhow::Error::new(err).context("building a header")))
+}
+
+fn etag(version: u64) -> ApiResult<HeaderValue> {
+    header_value(&format!("\"{version}\""))
+}
+
+fn document_response(status: StatusCode, doc: Document) -> ApiResult<Response> {
+    let tag = etag(doc.version)?;
+    let mut response = (status, Json(DocumentBody::from(doc))).into_response();
+    response.headers_mut().insert(header::ETAG, tag);
+    Ok(response)
+}
+
+/// Reads `If-Match`. `*` requires existence; a list of strong ETags requires one of them. Weak
+/// tags never match (RFC 9110 uses strong comparison for `If-Match`), and ETags this gateway
+/// could not have issued match nothing.
+pub(crate) fn if_match(headers: &HeaderMap) -> ApiResult<Option<Precondition>> {
+    let mut values = headers.get_all(header::IF_MATCH).iter().peekable();
+    if values.peek().is_none() {
+        return Ok(None);
+    }
+    let mut versions = Vec::new();
+    for value in values {
+        let raw = value.to_str().map_err(|_| bad_if_match())?;
+        for tag in raw.split(',').map(str::trim) {
+            if tag == "*" {
+                return Ok(Some(Precondition::Exists));
+            }
+            if tag.starts_with("W/") {
+                continue;
+            }
+            let inner = tag
+                .strip_prefix('"')
+                .and_then(|t| t.strip_suffix('"'))
+                .ok_or_else(bad_if_match)?;
+            if let Ok(version) = inner.parse::<u64>() {
+                versions.push(version);
+            }
+        }
+    }
+    Ok(Some(Precondition::VersionIn(versions)))
+}
+
+fn bad_if_match() -> ApiError {
+    ApiError::new(
+        ErrorCode::InvalidHeader,
+        "`If-Match` must be `*` or a list of quoted ETags such as `\"3\"`",
+    )
+}
+
+/// Whether `If-None-Match` matches the document (weak comparison, as RFC 9110 prescribes).
+fn if_none_match(headers: &HeaderMap, version: u64) -> bool {
+    let current = format!("\"{version}\"");
+    headers
+        .get_all(header::IF_NONE_MATCH)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .map(str::trim)
+        .any(|tag| tag == "*" || tag.trim_start_matches("W/") == current)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn headers(name: header::HeaderName, values: &[&str]) -> HeaderMap {
+        let mut map = HeaderMap::new();
+        for v in values {
+            map.append(name.clone(), HeaderValue::from_str(v).unwrap());
+        }
+        map
+    }
+
+    #[test]
+    fn if_match_parses_star_lists_and_weak_tags() {
+        assert_eq!(if_match(&HeaderMap::new()).unwrap(), None);
+        assert_eq!(
+            if_match(&headers(header::IF_MATCH, &["*"])).unwrap(),
+            Some(Precondition::Exists)
+        );
+        assert_eq!(
+            if_match(&headers(header::IF_MATCH, &["\"3\", W/\"4\"", "\"5\""])).unwrap(),
+            Some(Precondition::VersionIn(vec![3, 5]))
+        );
+        assert_eq!(
+            if_match(&headers(header::IF_MATCH, &["\"abc\""])).unwrap(),
+            Some(Precondition::VersionIn(vec![]))
+        );
+        assert!(if_match(&headers(header::IF_MATCH, &["3"])).is_err());
+    }
+
+    #[test]
+    fn if_none_match_uses_weak_comparison() {
+        assert!(if_none_match(&headers(header::IF_NONE_MATCH, &["W/\"2\""]), 2));
+        assert!(if_none_match(&headers(header::IF_NONE_MATCH, &["\"1\", \"2\""]), 2));
+        assert!(!if_none_match(&headers(header::IF_NONE_MATCH, &["\"1\""]), 2));
+    }
+}

@@ -1,0 +1,898 @@
+//! The embedded store: documents in one SQLite database (rusqlite, bundled) in the data folder.
+//!
+//! Concurrency model:
+//! - **One writer thread** owns the only read-write connection. Write batches reach it over a
+//!   channel. It groups the batches that are waiting into one SQLite transaction (group commit),
+//!   gives each batch its own savepoint so that one failing batch rolls back alone, and answers
+//!   only after `COMMIT` has returned. With `synchronous=FULL` in WAL mode an acknowledged write
+//!   is on disk and survives `kill -9` or a power cut.
+//! - **Readers** use a small pool of read-only connections on `spawn_blocking` threads. WAL lets
+//!   them read the last committed state while the writer works.
+//!
+//! Filters and order become SQL over `json_extract`, so SQLite does the filtering and sorting, and
+//! expression indexes can serve them. Pages use keyset cursors on the order keys plus an insert
+//! sequence number, so concurrent inserts never make a page skip or repeat a document.
+
+use std::path::Path;
+use std::sync::{Arc, Mutex};
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use anyhow::Context as _;
+use async_trait::async_trait;
+use base64::Engine as _;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use rusqlite::types::Value as SqlValue;
+use rusqlite::{Connection, OpenFlags, OptionalExtension, params, params_from_iter};
+use serde::{Deserialize, Serialize};
+use tokio::sync::{mpsc, oneshot};
+
+use super::{
+    Document, DocumentStore, Fields, FieldPath, Filter, FilterOp, ListQuery, Literal, OrderKey,
+    Page, Precondition, SortDirection, StoreError, TableName, WriteOp, WriteOutcome, merge_patch,
+    validate_fields,
+};
+
+/// The file name of the database inside the data folder.
+pub const DB_FILE: &str = "gateway.sqlite3";
+/// The most write batches the writer commits together.
+const MAX_GROUP: usize = 128;
+/// Idle reader connections kept open.
+const MAX_IDLE_READERS: usize = 8;
+/// How long a connection waits on a lock before giving up.
+const BUSY_TIMEOUT_MS: u64 = 5_000;
+
+const SCHEMA: &str = "
+CREATE TABLE IF NOT EXISTS documents (
+    seq           INTEGER PRIMARY KEY AUTOINCREMENT,
+    tbl           TEXT    NOT NULL,
+    id            TEXT    NOT NULL,
+    creation_time REAL    NOT NULL,
+    version       INTEGER NOT NULL,
+    doc           TEXT    NOT NULL CHECK (json_valid(doc) AND json_type(doc) = 'object'),
+    UNIQUE (tbl, id)
+);
+CREATE INDEX IF NOT EXISTS documents_by_creation ON documents (tbl, creation_time, seq);
+PRAGMA user_version = 1;
+";
+
+type Reply = oneshot::Sender<Result<Vec<WriteOutcome>, StoreError>>;
+
+struct WriteJob {
+    ops: Vec<WriteOp>,
+    reply: Reply,
+}
+
+/// The embedded SQLite adapter.
+pub struct LocalStore {
+    writer: mpsc::UnboundedSender<WriteJob>,
+    readers: Arc<ReaderPool>,
+}
+
+impl std::fmt::Debug for LocalStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("LocalStore")
+            .field("path", &self.readers.path)
+            .finish_non_exhaustive()
+    }
+}
+
+impl LocalStore {
+    /// Opens (creating if needed) the database in `data_dir` and starts the writer thread.
+    pub fn open(data_dir: &Path) -> anyhow::Result<Self> {
+        std::fs::create_dir_all(data_dir)
+            .with_context(|| format!("creating data folder {}", data_dir.display()))?;
+        let path = data_dir.join(DB_FILE);
+        let conn = Connection::open(&path)
+            .with_context(|| format!("opening database {}", path.display()))?;
+        conn.busy_timeout(std::time::Duration::from_millis(BUSY_TIMEOUT_MS))?;
+        let mode: String = conn.query_row("PRAGMA journal_mode = WAL", [], |r| r.get(0))?;
+        anyhow::ensure!(
+            mode.eq_ignore_ascii_case("wal"),
+            "SQLite refused WAL mode (got {mode}) for {}",
+            path.display()
+        );
+        conn.execute_batch("PRAGMA synchronous = FULL;")?;
+        conn.execute_batch(SCHEMA)
+            .context("creating the document schema")?;
+        let last_creation_time: f64 = conn.query_row(
+            "SELECT COALESCE(MAX(creation_time), 0) FROM documents",
+            [],
+            |r| r.get(0),
+        )?;
+
+        let (tx, rx) = mpsc::unbounded_channel();
+        std::thread::Builder::new()
+            .name("sqlite-writer".into())
+            .spawn(move || {
+                Writer {
+                    conn,
+                    last_creation_time,
+                }
+                .run(rx);
+            })
+            .context("starting the SQLite writer thread")?;
+
+        let readers = Arc::new(ReaderPool {
+            path,
+            idle: Mutex::new(Vec::new()),
+        });
+        // Open one reader now, so a broken database fails at startup rather than on a request.
+        let first = readers.open()?;
+        readers.put(first);
+        Ok(Self {
+            writer: tx,
+            readers,
+        })
+    }
+
+    async fn read<T, F>(&self, f: F) -> Result<T, StoreError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Connection) -> Result<T, StoreError> + Send + 'static,
+    {
+        let readers = Arc::clone(&self.readers);
+        tokio::task::spawn_blocking(move || {
+            let conn = readers.take()?;
+            let result = f(&conn);
+            readers.put(conn);
+            result
+        })
+        .await
+        .map_err(|err| StoreError::Internal(anyhow::anyhow!("reader task failed: {err}")))?
+    }
+}
+
+#[async_trait]
+impl DocumentStore for LocalStore {
+    fn adapter(&self) -> &'static str {
+        "local"
+    }
+
+    async fn list(&self, table: &TableName, query: &ListQuery) -> Result<Page, StoreError> {
+        let plan = ListPlan::build(table, query)?;
+        let limit = query.limit as usize;
+        self.read(move |conn| plan.run(conn, limit)).await
+    }
+
+    async fn get(&self, table: &TableName, id: &str) -> Result<Option<Document>, StoreError> {
+        let (table, id) = (table.to_string(), id.to_owned());
+        self.read(move |conn| fetch(conn, &table, &id).map(|row| row.map(|(_, doc)| doc)))
+            .await
+    }
+
+    async fn apply(&self, ops: Vec<WriteOp>) -> Result<Vec<WriteOutcome>, StoreError> {
+        if ops.is_empty() {
+            return Ok(Vec::new());
+        }
+        let (reply, answer) = oneshot::channel();
+        self.writer
+            .send(WriteJob { ops, reply })
+            .map_err(|_| StoreError::Unavailable("the SQLite writer has stopped".into()))?;
+        answer.await.map_err(|_| {
+            StoreError::Unavailable("the SQLite writer stopped before answering".into())
+        })?
+    }
+
+    async fn health(&self) -> Result<(), StoreError> {
+        if self.writer.is_closed() {
+            return Err(StoreError::Unavailable(
+                "the SQLite writer has stopped".into(),
+            ));
+        }
+        self.read(|conn| {
+            conn.query_row("SELECT count(*) FROM sqlite_master", [], |r| {
+                r.get::<_, i64>(0)
+            })
+            .map(|_| ())
+            .map_err(internal)
+        })
+        .await
+    }
+}
+
+// === impl ReaderPool ===
+
+struct ReaderPool {
+    path: std::path::PathBuf,
+    idle: Mutex<Vec<Connection>>,
+}
+
+impl ReaderPool {
+    fn open(&self) -> anyhow::Result<Connection> {
+        let conn = Connection::open_with_flags(
+            &self.path,
+            OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+        )
+        .with_context(|| format!("opening {} for reading", self.path.display()))?;
+        conn.busy_timeout(std::time::Duration::from_millis(BUSY_TIMEOUT_MS))?;
+        conn.execute_batch("PRAGMA query_only = ON;")?;
+        Ok(conn)
+    }
+
+    fn take(&self) -> Result<Connection, StoreError> {
+        let idle = self.idle.lock().ok().and_then(|mut idle| idle.pop());
+        match idle {
+            Some(conn) => Ok(conn),
+            None => self
+                .open()
+                .map_err(|err| StoreError::Unavailable(format!("{err:#}"))),
+        }
+    }
+
+    fn put(&self, conn: Connection) {
+        if let Ok(mut idle) = self.idle.lock()
+            && idle.len() < MAX_IDLE_READERS
+        {
+            idle.push(conn);
+        }
+    }
+}
+
+// === impl Writer ===
+
+struct Writer {
+    conn: Connection,
+    /// `_creationTime` never goes backwards, even if the wall clock does.
+    last_creation_time: f64,
+}
+
+impl Writer {
+    fn run(mut self, mut rx: mpsc::UnboundedReceiver<WriteJob>) {
+        while let Some(first) = rx.blocking_recv() {
+            let mut jobs = vec![first];
+            while jobs.len() < MAX_GROUP {
+                match rx.try_recv() {
+                    Ok(job) => jobs.push(job),
+                    Err(_) => break,
+                }
+            }
+            self.commit_group(jobs);
+        }
+        tracing::debug!("SQLite writer stopped: every store handle is gone");
+    }
+
+    /// Runs each job under its own savepoint inside one transaction, commits, then answers.
+    fn commit_group(&mut self, jobs: Vec<WriteJob>) {
+        let mut answers: Vec<(Reply, Result<Vec<WriteOutcome>, StoreError>)> =
+            Vec::with_capacity(jobs.len());
+        let saved_clock = self.last_creation_time;
+        if let Err(err) = self.conn.execute_batch("BEGIN IMMEDIATE") {
+            for job in jobs {
+                let _ = job.reply.send(Err(StoreError::Unavailable(format!(
+                    "cannot start a write transaction: {err}"
+                ))));
+            }
+            return;
+        }
+        for job in jobs {
+            let result = self.run_job(job.ops);
+            answers.push((job.reply, result));
+        }
+        if let Err(err) = self.conn.execute_batch("COMMIT") {
+            tracing::error!(error = %err, "SQLite commit failed; the whole group is rolled back");
+            let _ = self.conn.execute_batch("ROLLBACK");
+            self.last_creation_time = saved_clock;
+            for (reply, _) in answers {
+                let _ = reply.send(Err(StoreError::Unavailable(format!(
+                    "the write could not be committed: {err}"
+                ))));
+            }
+            return;
+        }
+        for (reply, result) in answers {
+            // The caller may have gone away (timeout, disconnect); the write stands regardless.
+            let _ = reply.send(result);
+        }
+    }
+
+    fn run_job(&mut self, ops: Vec<WriteOp>) -> Result<Vec<WriteOutcome>, StoreError> {
+        let saved_clock = self.last_creation_time;
+        self.conn
+            .execute_batch("SAVEPOINT job")
+            .map_err(internal)?;
+        let mut outcomes = Vec::with_capacity(ops.len());
+        for (index, op) in ops.into_iter().enumerate() {
+            match self.run_op(op) {
+                Ok(outcome) => outcomes.push(outcome),
+                Err(err) => {
+                    self.last_creation_time = saved_clock;
+                    let rollback = self
+                        .conn
+                        .execute_batch("ROLLBACK TO job; RELEASE job")
+                        .map_err(internal);
+                    rollback?;
+                    return Err(err.at_op(index));
+                }
+            }
+        }
+        self.conn
+            .execute_batch("RELEASE job")
+            .map_err(internal)?;
+        Ok(outcomes)
+    }
+
+    fn run_op(&mut self, op: WriteOp) -> Result<WriteOutcome, StoreError> {
+        match op {
+            WriteOp::Insert { table, fields } => {
+                validate_fields(&fields).map_err(StoreError::InvalidDocument)?;
+                let now = now_ms().max(self.last_creation_time);
+                self.last_creation_time = now;
+                let doc = Document {
+                    id: uuid::Uuid::now_v7().simple().to_string(),
+                    creation_time: now,
+                    version: 1,
+                    fields,
+                };
+                self.conn
+                    .prepare_cached(
+                        "INSERT INTO documents (tbl, id, creation_time, version, doc) VALUES (?1, ?2, ?3, 1, ?4)",
+                    )
+                    .and_then(|mut stmt| {
+                        stmt.execute(params![
+                            table.as_str(),
+                            doc.id,
+                            doc.creation_time,
+                            encode_fields(&doc.fields)
+                        ])
+                    })
+                    .map_err(internal)?;
+                Ok(WriteOutcome::Inserted(doc))
+            }
+            WriteOp::Patch {
+                table,
+                id,
+                patch,
+                precondition,
+            } => {
+                validate_fields(&patch).map_err(StoreError::InvalidDocument)?;
+                let (seq, mut doc) = self.current(&table, &id, precondition.as_ref())?;
+                merge_patch(&mut doc.fields, &patch);
+                self.update(seq, &mut doc)?;
+                Ok(WriteOutcome::Updated(doc))
+            }
+            WriteOp::Replace {
+                table,
+                id,
+                fields,
+                precondition,
+            } => {
+                validate_fields(&fields).map_err(StoreError::InvalidDocument)?;
+                let (seq, mut doc) = self.current(&table, &id, precondition.as_ref())?;
+                doc.fields = fields;
+                self.update(seq, &mut doc)?;
+                Ok(WriteOutcome::Updated(doc))
+            }
+            WriteOp::Delete {
+                table,
+                id,
+                precondition,
+            } => {
+                let (seq, doc) = self.current(&table, &id, precondition.as_ref())?;
+                self.conn
+                    .prepare_cached("DELETE FROM documents WHERE seq = ?1")
+                    .and_then(|mut stmt| stmt.execute([seq]))
+                    .map_err(internal)?;
+                Ok(WriteOutcome::Deleted { id: doc.id })
+            }
+            WriteOp::Check {
+                table,
+                id,
+                precondition,
+            } => {
+                let (_, doc) = self.current(&table, &id, Some(&precondition))?;
+                Ok(WriteOutcome::Checked(doc))
+            }
+        }
+    }
+
+    /// The document as it stands, after checking that it exists and meets the precondition.
+    fn current(
+        &self,
+        table: &TableName,
+        id: &str,
+        precondition: Option<&Precondition>,
+    ) -> Result<(i64, Document), StoreError> {
+        let (seq, doc) =
+            fetch(&self.conn, table.as_str(), id)?.ok_or_else(|| StoreError::NotFound {
+                table: table.to_string(),
+                id: id.to_owned(),
+                op: None,
+            })?;
+        if let Some(pre) = precondition
+            && !pre.holds_for(doc.version)
+        {
+            return Err(StoreError::VersionMismatch {
+                id: id.to_owned(),
+                actual: doc.version,
+                op: None,
+            });
+        }
+        Ok((seq, doc))
+    }
+
+    fn update(&self, seq: i64, doc: &mut Document) -> Result<(), StoreError> {
+        doc.version += 1;
+        self.conn
+            .prepare_cached("UPDATE documents SET doc = ?1, version = ?2 WHERE seq = ?3")
+            .and_then(|mut stmt| {
+                stmt.execute(params![
+                    encode_fields(&doc.fields),
+                    doc.version as i64,
+                    seq
+                ])
+            })
+            .map_err(internal)?;
+        Ok(())
+    }
+}
+
+// === rows ===
+
+const COLUMNS: &str = "seq, id, creation_time, version, doc";
+
+fn fetch(conn: &Connection, table: &str, id: &str) -> Result<Option<(i64, Document)>, StoreError> {
+    let mut stmt = conn
+        .prepare_cached(&format!(
+            "SELECT {COLUMNS} FROM documents WHERE tbl = ?1 AND id = ?2"
+        ))
+        .map_err(internal)?;
+    stmt.query_row(params![table, id], row_to_document)
+        .optional()
+        .map_err(internal)?
+        .transpose()
+}
+
+/// Reads the five leading columns into a document. Decoding errors surface as the inner result,
+/// so a corrupt row is reported instead of panicking.
+fn row_to_document(row: &rusqlite::Row<'_>) -> rusqlite::Result<Result<(i64, Document), StoreError>> {
+    let seq: i64 = row.get(0)?;
+    let id: String = row.get(1)?;
+    let creation_time: f64 = row.get(2)?;
+    let version: i64 = row.get(3)?;
+    let raw: String = row.get(4)?;
+    Ok(serde_json::from_str::<Fields>(&raw)
+        .map_err(|err| StoreError::Internal(anyhow::anyhow!("document {id} is corrupt: {err}")))
+        .map(|fields| {
+            (
+                seq,
+                Document {
+                    id,
+                    creation_time,
+                    version: u64::try_from(version).unwrap_or_default(),
+                    fields,
+                },
+            )
+        }))
+}
+
+fn encode_fields(fields: &Fields) -> String {
+    serde_json::Value::Object(fields.clone()).to_string()
+}
+
+fn internal(err: rusqlite::Error) -> StoreError {
+    StoreError::Internal(anyhow::Error::new(err).context("SQLite"))
+}
+
+fn now_ms() -> f64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_millis() as f64)
+        .unwrap_or_default()
+}
+
+// === list queries ===
+
+/// The SQL for one list call, built before it runs on a reader thread.
+struct ListPlan {
+    sql: String,
+    params: Vec<SqlValue>,
+    /// How many sort-key columns follow the document columns.
+    key_count: usize,
+    order_tag: String,
+}
+
+/// What a cursor carries: the order it was made for, the last row's sort keys, and its sequence.
+#[derive(Serialize, Deserialize)]
+struct CursorData {
+    /// The order spec the cursor belongs to.
+    o: String,
+    /// The sort-key values of the last row returned.
+    k: Vec<serde_json::Value>,
+    /// The last row's insert sequence, the final tie-breaker.
+    s: i64,
+}
+
+impl ListPlan {
+    fn build(table: &TableName, query: &ListQuery) -> Result<Self, StoreError> {
+        let mut params: Vec<SqlValue> = vec![SqlValue::Text(table.to_string())];
+        let mut conditions = vec!["tbl = ?1".to_owned()];
+        for filter in &query.filters {
+            conditions.push(filter_sql(filter, &mut params));
+        }
+
+        let order_tag = order_tag(&query.order);
+        let key_exprs: Vec<String> = query.order.iter().map(|k| field_expr(&k.field)).collect();
+        let tie_direction = query
+            .order
+            .last()
+            .map_or(SortDirection::Asc, |k| k.direction);
+
+        if let Some(raw) = &query.cursor {
+            let cursor = decode_cursor(raw)?;
+            if cursor.o != order_tag || cursor.k.len() != query.order.len() {
+                return Err(StoreError::InvalidCursor(
+                    "the cursor belongs to a different `order`; pass the same `order` as the first page".into(),
+                ));
+            }
+            let values = cursor
+                .k
+                .iter()
+                .map(json_to_sql)
+                .collect::<Result<Vec<_>, _>>()?;
+            conditions.push(keyset_sql(
+                &query.order,
+                &key_exprs,
+                &values,
+                cursor.s,
+                tie_direction,
+                &mut params,
+            ));
+        }
+
+        let mut order_by: Vec<String> = query
+            .order
+            .iter()
+            .zip(&key_exprs)
+            .map(|(key, expr)| format!("{expr} {}", direction_sql(key.direction)))
+            .collect();
+        order_by.push(format!("seq {}", direction_sql(tie_direction)));
+
+        let key_columns: String = key_exprs.iter().map(|e| format!(", {e}")).collect();
+        let sql = format!(
+            "SELECT {COLUMNS}{key_columns} FROM documents WHERE {} ORDER BY {} LIMIT ?",
+            conditions.join(" AND "),
+            order_by.join(", ")
+        );
+        Ok(Self {
+            sql,
+            params,
+            key_count: key_exprs.len(),
+            order_tag,
+        })
+    }
+
+    fn run(mut self, conn: &Connection, limit: usize) -> Result<Page, StoreError> {
+        // One extra row tells whether another page follows.
+        self.params.push(SqlValue::Integer(limit as i64 + 1));
+        let mut stmt = conn.prepare_cached(&self.sql).map_err(internal)?;
+        let key_count = self.key_count;
+        let rows = stmt
+            .query_map(params_from_iter(self.params.iter()), |row| {
+                let doc = row_to_document(row)?;
+                let keys = (0..key_count)
+                    .map(|i| row.get::<_, SqlValue>(5 + i))
+                    .collect::<rusqlite::Result<Vec<_>>>()?;
+                Ok(doc.map(|(seq, doc)| (seq, doc, keys)))
+            })
+            .map_err(internal)?;
+        let mut items = Vec::with_capacity(limit.min(128));
+        let mut last: Option<(i64, Vec<SqlValue>)> = None;
+        let mut more = false;
+        for row in rows {
+            let (seq, doc, keys) = row.map_err(internal)??;
+            if items.len() == limit {
+                more = true;
+                break;
+            }
+            items.push(doc);
+            last = Some((seq, keys));
+        }
+        let next_cursor = match (more, last) {
+            (true, Some((seq, keys))) => Some(encode_cursor(&CursorData {
+                o: self.order_tag,
+                k: keys.iter().map(sql_to_json).collect(),
+                s: seq,
+            })?),
+            _ => None,
+        };
+        Ok(Page { items, next_cursor })
+    }
+}
+
+fn direction_sql(direction: SortDirection) -> &'static str {
+    match direction {
+        SortDirection::Asc => "ASC",
+        SortDirection::Desc => "DESC",
+    }
+}
+
+fn order_tag(order: &[OrderKey]) -> String {
+    order
+        .iter()
+        .map(|k| format!("{}.{}", k.field, direction_sql(k.direction)))
+        .collect::<Vec<_>>()
+        .join(",")
+}
+
+/// `'$."a"."b"'`: segments are `[A-Za-z0-9_]+` (checked by the parser), so quoting is safe.
+fn json_path(segments: &[String]) -> String {
+    let mut path = String::from("'$");
+    for segment in segments {
+        path.push_str(".\"");
+        path.push_str(segment);
+        path.push('"');
+    }
+    path.push('\'');
+    path
+}
+
+fn field_expr(field: &FieldPath) -> String {
+    match field {
+        FieldPath::Id => "id".into(),
+        FieldPath::CreationTime => "creation_time".into(),
+        FieldPath::User(segments) => format!("json_extract(doc, {})", json_path(segments)),
+    }
+}
+
+fn literal_sql(literal: &Literal) -> SqlValue {
+    match literal {
+        Literal::Bool(b) => SqlValue::Integer(i64::from(*b)),
+        Literal::Int(i) => SqlValue::Integer(*i),
+        Literal::Float(f) => SqlValue::Real(*f),
+        Literal::Str(s) => SqlValue::Text(s.clone()),
+    }
+}
+
+/// The condition for one filter. Every comparison on a user field is guarded by the value's JSON
+/// type, so `30` never matches `"30"` or `true`, and a string never compares with a number.
+fn filter_sql(filter: &Filter, params: &mut Vec<SqlValue>) -> String {
+    let cond = match &filter.field {
+        FieldPath::User(segments) => user_filter_sql(segments, &filter.op, params),
+        system => system_filter_sql(&field_expr(system), &filter.op, params),
+    };
+    if filter.negated {
+        format!("NOT COALESCE(({cond}), 0)")
+    } else {
+        cond
+    }
+}
+
+fn user_filter_sql(segments: &[String], op: &FilterOp, params: &mut Vec<SqlValue>) -> String {
+    let path = json_path(segments);
+    let value = format!("json_extract(doc, {path})");
+    let ty = format!("json_type(doc, {path})");
+    let mut bind = |literal: &Literal| {
+        params.push(literal_sql(literal));
+        "?"
+    };
+    let typed = |literal: &Literal, comparison: &str, placeholder: &str| match literal {
+        Literal::Bool(true) => format!("{ty} = 'true'"),
+        Literal::Bool(false) => format!("{ty} = 'false'"),
+        Literal::Int(_) | Literal::Float(_) => {
+            format!("({ty} IN ('integer', 'real') AND {value} {comparison} {placeholder})")
+        }
+        Literal::Str(_) => format!("({ty} = 'text' AND {value} {comparison} {placeholder})"),
+    };
+    match op {
+        FilterOp::Eq(l) => {
+            let p = if matches!(l, Literal::Bool(_)) { "" } else { bind(l) };
+            typed(l, "=", p)
+        }
+        FilterOp::Neq(l) => {
+            let p = if matches!(l, Literal::Bool(_)) { "" } else { bind(l) };
+            format!(
+                "(COALESCE({ty}, 'null') <> 'null' AND NOT {})",
+                typed(l, "=", p)
+            )
+        }
+        FilterOp::Gt(l) => typed(l, ">", bind(l)),
+        FilterOp::Gte(l) => typed(l, ">=", bind(l)),
+        FilterOp::Lt(l) => typed(l, "<", bind(l)),
+        FilterOp::Lte(l) => typed(l, "<=", bind(l)),
+        FilterOp::Like(pattern) => {
+            params.push(SqlValue::Text(like_to_glob(pattern)));
+            format!("({ty} = 'text' AND {value} GLOB ?)")
+        }
+        FilterOp::Ilike(pattern) => {
+            params.push(SqlValue::Text(like_to_glob(&pattern.to_ascii_lowercase())));
+            format!("({ty} = 'text' AND lower({value}) GLOB ?)")
+        }
+        FilterOp::In(literals) => {
+            let parts: Vec<String> = literals
+                .iter()
+                .map(|l| {
+                    let p = if matches!(l, Literal::Bool(_)) { "" } else { bind(l) };
+                    typed(l, "=", p)
+                })
+                .collect();
+            format!("({})", parts.join(" OR "))
+        }
+        FilterOp::IsNull => format!("COALESCE({ty}, 'null') = 'null'"),
+        FilterOp::IsTrue => format!("COALESCE({ty}, '') = 'true'"),
+        FilterOp::IsFalse => format!("COALESCE({ty}, '') = 'false'"),
+    }
+}
+
+/// System columns have fixed types (the parser has already coerced literals to match).
+fn system_filter_sql(column: &str, op: &FilterOp, params: &mut Vec<SqlValue>) -> String {
+    let mut bind = |literal: &Literal| {
+        params.push(literal_sql(literal));
+    };
+    match op {
+        FilterOp::Eq(l) => {
+            bind(l);
+            format!("{column} = ?")
+        }
+        FilterOp::Neq(l) => {
+            bind(l);
+            format!("{column} <> ?")
+        }
+        FilterOp::Gt(l) => {
+            bind(l);
+            format!("{column} > ?")
+        }
+        FilterOp::Gte(l) => {
+            bind(l);
+            format!("{column} >= ?")
+        }
+        FilterOp::Lt(l) => {
+            bind(l);
+            format!("{column} < ?")
+        }
+        FilterOp::Lte(l) => {
+            bind(l);
+            format!("{column} <= ?")
+        }
+        FilterOp::In(literals) => {
+            for l in literals {
+                bind(l);
+            }
+            format!("{column} IN ({})", vec!["?"; literals.len()].join(", "))
+        }
+        // System fields are never null and are not booleans or free text.
+        FilterOp::IsNull | FilterOp::IsTrue | FilterOp::IsFalse => "0".into(),
+        FilterOp::Like(_) | FilterOp::Ilike(_) => "0".into(),
+    }
+}
+
+/// PostgREST's `*` wildcard to a SQLite GLOB pattern, escaping GLOB's own special characters.
+fn like_to_glob(pattern: &str) -> String {
+    let mut glob = String::with_capacity(pattern.len() + 4);
+    for c in pattern.chars() {
+        match c {
+            '?' => glob.push_str("[?]"),
+            '[' => glob.push_str("[[]"),
+            ']' => glob.push_str("[]]"),
+            other => glob.push(other),
+        }
+    }
+    glob
+}
+
+/// "After the cursor" in the query's order. SQLite sorts NULL first ascending and last
+/// descending; the expansion below follows that exactly, and `seq` breaks ties.
+fn keyset_sql(
+    order: &[OrderKey],
+    exprs: &[String],
+    values: &[SqlValue],
+    seq: i64,
+    tie_direction: SortDirection,
+    params: &mut Vec<SqlValue>,
+) -> String {
+    let tie_op = match tie_direction {
+        SortDirection::Asc => ">",
+        SortDirection::Desc => "<",
+    };
+    // System columns are never NULL; with one direction throughout, a row-value comparison lets
+    // SQLite walk the index.
+    let all_system = order.iter().all(|k| !matches!(k.field, FieldPath::User(_)));
+    let one_direction = order.iter().all(|k| k.direction == tie_direction);
+    if all_system && one_direction {
+        params.extend(values.iter().cloned());
+        params.push(SqlValue::Integer(seq));
+        let placeholders = vec!["?"; values.len() + 1].join(", ");
+        return format!(
+            "({}, seq) {tie_op} ({placeholders})",
+            exprs.join(", ")
+        );
+    }
+    let mut alternatives = Vec::with_capacity(order.len() + 1);
+    for i in 0..=order.len() {
+        let mut parts = Vec::with_capacity(i + 1);
+        for j in 0..i {
+            params.push(values[j].clone());
+            parts.push(format!("{} IS ?", exprs[j]));
+        }
+        if i == order.len() {
+            params.push(SqlValue::Integer(seq));
+            parts.push(format!("seq {tie_op} ?"));
+        } else {
+            let expr = &exprs[i];
+            let after = match (order[i].direction, &values[i]) {
+                (SortDirection::Asc, SqlValue::Null) => format!("{expr} IS NOT NULL"),
+                (SortDirection::Desc, SqlValue::Null) => "0".to_owned(),
+                (SortDirection::Asc, v) => {
+                    params.push(v.clone());
+                    format!("{expr} > ?")
+                }
+                (SortDirection::Desc, v) => {
+                    params.push(v.clone());
+                    format!("({expr} < ? OR {expr} IS NULL)")
+                }
+            };
+            parts.push(after);
+        }
+        alternatives.push(format!("({})", parts.join(" AND ")));
+    }
+    format!("({})", alternatives.join(" OR "))
+}
+
+fn sql_to_json(value: &SqlValue) -> serde_json::Value {
+    match value {
+        SqlValue::Null => serde_json::Value::Null,
+        SqlValue::Integer(i) => serde_json::Value::from(*i),
+        SqlValue::Real(f) => serde_json::Value::from(*f),
+        SqlValue::Text(s) => serde_json::Value::String(s.clone()),
+        // json_extract never yields blobs; keep the cursor valid anyway.
+        SqlValue::Blob(_) => serde_json::Value::Null,
+    }
+}
+
+fn json_to_sql(value: &serde_json::Value) -> Result<SqlValue, StoreError> {
+    Ok(match value {
+        serde_json::Value::Null => SqlValue::Null,
+        serde_json::Value::Number(n) => match n.as_i64() {
+            Some(i) => SqlValue::Integer(i),
+            None => SqlValue::Real(n.as_f64().unwrap_or_default()),
+        },
+        serde_json::Value::String(s) => SqlValue::Text(s.clone()),
+        _ => return Err(bad_cursor()),
+    })
+}
+
+fn encode_cursor(data: &CursorData) -> Result<String, StoreError> {
+    let json = serde_json::to_vec(data)
+        .map_err(|err| StoreError::Internal(anyhow::Error::new(err).context("encoding cursor")))?;
+    Ok(URL_SAFE_NO_PAD.encode(json))
+}
+
+fn decode_cursor(raw: &str) -> Result<CursorData, StoreError> {
+    let bytes = URL_SAFE_NO_PAD.decode(raw).map_err(|_| bad_cursor())?;
+    serde_json::from_slice(&bytes).map_err(|_| bad_cursor())
+}
+
+fn bad_cursor() -> StoreError {
+    StoreError::InvalidCursor("the cursor is not one this gateway issued".into())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn glob_translation_escapes_glob_syntax() {
+        assert_eq!(like_to_glob("a*b"), "a*b");
+        assert_eq!(like_to_glob("what?"), "what[?]");
+        assert_eq!(like_to_glob("[x]"), "[[]x[]]");
+    }
+
+    #[test]
+    fn json_paths_are_quoted() {
+        assert_eq!(json_path(&["a".into(), "b_1".into()]), "'$.\"a\".\"b_1\"'");
+    }
+
+    #[test]
+    fn cursors_round_trip_and_reject_garbage() {
+        let data = CursorData {
+            o: "_creationTime.ASC".into(),
+            k: vec![serde_json::json!(1.5), serde_json::Value::Null],
+            s: 7,
+        };
+        let decoded = decode_cursor(&encode_cursor(&data).unwrap()).unwrap();
+        assert_eq!(decoded.o, data.o);
+        assert_eq!(decoded.k, data.k);
+        assert_eq!(decoded.s, 7);
+        assert!(decode_cursor("not base64!").is_err());
+        assert!(decode_cursor(&URL_SAFE_NO_PAD.encode("{}")).is_err());
+    }
+}

@@ -1,0 +1,85 @@
+//! A store decorator that times every adapter call into `store_operation_duration_seconds`, so
+//! each adapter is measured the same way without timing code of its own.
+
+use std::future::Future;
+use std::sync::Arc;
+use std::time::Instant;
+
+use async_trait::async_trait;
+
+use super::{
+    Document, DocumentStore, Fields, ListQuery, Page, SharedStore, StoreError, TableName, WriteOp,
+    WriteOutcome,
+};
+use crate::metrics::Metrics;
+
+/// Wraps an adapter and records the duration and outcome of each call.
+pub struct MeteredStore {
+    inner: SharedStore,
+    metrics: Arc<Metrics>,
+}
+
+impl MeteredStore {
+    /// Wraps `inner`, recording into `metrics`.
+    pub fn new(inner: SharedStore, metrics: Arc<Metrics>) -> Self {
+        Self { inner, metrics }
+    }
+
+    async fn timed<T>(
+        &self,
+        operation: &str,
+        call: impl Future<Output = Result<T, StoreError>>,
+    ) -> Result<T, StoreError> {
+        let started = Instant::now();
+        let result = call.await;
+        self.metrics.observe_store(
+            self.inner.adapter(),
+            operation,
+            result.is_ok(),
+            started.elapsed(),
+        );
+        result
+    }
+}
+
+#[async_trait]
+impl DocumentStore for MeteredStore {
+    fn adapter(&self) -> &'static str {
+        self.inner.adapter()
+    }
+
+    async fn list(&self, table: &TableName, query: &ListQuery) -> Result<Page, StoreError> {
+        self.timed("list", self.inner.list(table, query)).await
+    }
+
+    async fn get(&self, table: &TableName, id: &str) -> Result<Option<Document>, StoreError> {
+        self.timed("get", self.inner.get(table, id)).await
+    }
+
+    async fn apply(&self, ops: Vec<WriteOp>) -> Result<Vec<WriteOutcome>, StoreError> {
+        self.timed("apply", self.inner.apply(ops)).await
+    }
+
+    async fn health(&self) -> Result<(), StoreError> {
+        self.timed("health", self.inner.health()).await
+    }
+
+    async fn insert(
+        &self,
+        table: &TableName,
+        docs: Vec<Fields>,
+    ) -> Result<Vec<Document>, StoreError> {
+        self.timed("insert", self.inner.insert(table, docs)).await
+    }
+
+    async fn write_one(&self, op: WriteOp) -> Result<Option<Document>, StoreError> {
+        let operation = match &op {
+            WriteOp::Insert { .. } => "insert",
+            WriteOp::Patch { .. } => "patch",
+            WriteOp::Replace { .. } => "replace",
+            WriteOp::Delete { .. } => "delete",
+            WriteOp::Check { .. } => "check",
+        };
+        self.timed(operation, self.inner.write_one(op)).await
+    }
+}

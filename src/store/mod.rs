@@ -1,0 +1,386 @@
+//! The store seam: the `DocumentStore` trait that every adapter implements, and the
+//! adapter-neutral types it speaks (documents, list queries, write operations, errors).
+//!
+//! Nothing here knows about HTTP. Routes turn requests into these types; adapters (the embedded
+//! SQLite store today, Convex and Postgres later) turn them into their own wire or SQL calls.
+
+pub mod local;
+pub mod metered;
+pub mod query;
+
+use std::fmt;
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use serde_json::{Map, Value};
+
+pub use query::{Filter, FilterOp, FieldPath, ListQuery, Literal, OrderKey, SortDirection};
+
+/// A JSON object: the user-visible fields of a document, without system fields.
+pub type Fields = Map<String, Value>;
+
+/// A shared handle to whichever adapter the gateway runs on.
+pub type SharedStore = Arc<dyn DocumentStore>;
+
+/// A validated table name: `^[A-Za-z][A-Za-z0-9_]{0,63}$`.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct TableName(String);
+
+impl TableName {
+    /// Parses a table name, explaining what is wrong when it is refused.
+    pub fn parse(raw: &str) -> Result<Self, String> {
+        let mut chars = raw.chars();
+        let starts_with_letter = chars.next().is_some_and(|c| c.is_ascii_alphabetic());
+        let rest_ok = chars.all(|c| c.is_ascii_alphanumeric() || c == '_');
+        if starts_with_letter && rest_ok && raw.len() <= 64 {
+            Ok(Self(raw.to_owned()))
+        } else {
+            Err(format!(
+                "`{raw}` is not a table name: it must start with a letter, contain only letters, digits and `_`, and be at most 64 characters"
+            ))
+        }
+    }
+
+    /// The name as a string slice.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Display for TableName {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// A stored document: system fields plus the user's fields.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Document {
+    /// `_id`: opaque, assigned by the store, unique within the table.
+    pub id: String,
+    /// `_creationTime`: milliseconds since the Unix epoch, assigned at insert.
+    pub creation_time: f64,
+    /// Bumped on every write; the `ETag` carries it and `If-Match` checks it.
+    pub version: u64,
+    /// The user's fields (none start with `_`).
+    pub fields: Fields,
+}
+
+impl Document {
+    /// The document as clients see it: its fields plus `_id` and `_creationTime`.
+    pub fn to_json(&self) -> Value {
+        let mut object = Map::with_capacity(self.fields.len() + 2);
+        object.insert("_id".into(), Value::String(self.id.clone()));
+        object.insert("_creationTime".into(), Value::from(self.creation_time));
+        for (key, value) in &self.fields {
+            object.insert(key.clone(), value.clone());
+        }
+        Value::Object(object)
+    }
+}
+
+/// One page of a list.
+#[derive(Debug, Clone)]
+pub struct Page {
+    /// The documents, in the requested order.
+    pub items: Vec<Document>,
+    /// Where the next page starts; `None` when this page is the last.
+    pub next_cursor: Option<String>,
+}
+
+/// A precondition on a document's version, from `If-Match` or a transaction's `check`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Precondition {
+    /// The document must exist (`If-Match: *`).
+    Exists,
+    /// The document's version must be one of these.
+    VersionIn(Vec<u64>),
+}
+
+impl Precondition {
+    /// Whether a document at `version` satisfies the precondition.
+    pub fn holds_for(&self, version: u64) -> bool {
+        match self {
+            Self::Exists => true,
+            Self::VersionIn(versions) => versions.contains(&version),
+        }
+    }
+}
+
+/// One write in an atomic batch.
+#[derive(Debug, Clone)]
+pub enum WriteOp {
+    /// Insert a new document.
+    Insert { table: TableName, fields: Fields },
+    /// Apply an RFC 7396 JSON Merge Patch (`null` removes a field).
+    Patch {
+        table: TableName,
+        id: String,
+        patch: Fields,
+        precondition: Option<Precondition>,
+    },
+    /// Replace all user fields, keeping `_id` and `_creationTime`.
+    Replace {
+        table: TableName,
+        id: String,
+        fields: Fields,
+        precondition: Option<Precondition>,
+    },
+    /// Delete the document.
+    Delete {
+        table: TableName,
+        id: String,
+        precondition: Option<Precondition>,
+    },
+    /// Assert that the document exists and meets the precondition, without writing.
+    Check {
+        table: TableName,
+        id: String,
+        precondition: Precondition,
+    },
+}
+
+/// What one write of a batch produced.
+#[derive(Debug, Clone, PartialEq)]
+pub enum WriteOutcome {
+    /// The document as inserted.
+    Inserted(Document),
+    /// The document after a patch or replace.
+    Updated(Document),
+    /// The id of the deleted document.
+    Deleted { id: String },
+    /// The document that a `Check` found.
+    Checked(Document),
+}
+
+impl WriteOutcome {
+    /// The document the outcome carries, if any.
+    pub fn document(&self) -> Option<&Document> {
+        match self {
+            Self::Inserted(doc) | Self::Updated(doc) | Self::Checked(doc) => Some(doc),
+            Self::Deleted { .. } => None,
+        }
+    }
+}
+
+/// Why a store call failed. Adapters map their own errors into these; the HTTP edge maps these
+/// to problem responses.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// The document does not exist. `op` is the index of the batch operation that failed.
+    #[error("document `{id}` not found in table `{table}`")]
+    NotFound {
+        table: String,
+        id: String,
+        op: Option<usize>,
+    },
+    /// A precondition (`If-Match` or `check`) did not hold.
+    #[error("document `{id}` is at version {actual}, which the precondition does not allow")]
+    VersionMismatch {
+        id: String,
+        actual: u64,
+        op: Option<usize>,
+    },
+    /// A query the adapter cannot run as given (an unsupported filter or order, …).
+    #[error("{0}")]
+    InvalidQuery(String),
+    /// A cursor that this store did not issue, or issued for a different order.
+    #[error("{0}")]
+    InvalidCursor(String),
+    /// A document the store refuses (for example a reserved field name).
+    #[error("{0}")]
+    InvalidDocument(String),
+    /// The backing store cannot be reached or is shutting down.
+    #[error("store unavailable: {0}")]
+    Unavailable(String),
+    /// Anything else; the details are logged, never sent to clients.
+    #[error(transparent)]
+    Internal(#[from] anyhow::Error),
+}
+
+impl StoreError {
+    /// Tags the error with the index of the batch operation it came from.
+    pub fn at_op(self, index: usize) -> Self {
+        match self {
+            Self::NotFound { table, id, .. } => Self::NotFound {
+                table,
+                id,
+                op: Some(index),
+            },
+            Self::VersionMismatch { id, actual, .. } => Self::VersionMismatch {
+                id,
+                actual,
+                op: Some(index),
+            },
+            other => other,
+        }
+    }
+}
+
+/// The operations every adapter provides. Writes that change one document are expressed through
+/// [`DocumentStore::apply`], so an adapter implements atomic batches once and gets the single
+/// writes for free.
+#[async_trait]
+pub trait DocumentStore: Send + Sync + 'static {
+    /// A short name for metrics and `/ready` (`local`, `convex`, …).
+    fn adapter(&self) -> &'static str;
+
+    /// One page of a table, filtered and ordered by the query.
+    async fn list(&self, table: &TableName, query: &ListQuery) -> Result<Page, StoreError>;
+
+    /// One document by id, or `None`.
+    async fn get(&self, table: &TableName, id: &str) -> Result<Option<Document>, StoreError>;
+
+    /// Applies every operation or none, in order, and returns one outcome per operation.
+    async fn apply(&self, ops: Vec<WriteOp>) -> Result<Vec<WriteOutcome>, StoreError>;
+
+    /// Checks that the store answers.
+    async fn health(&self) -> Result<(), StoreError>;
+
+    /// Inserts documents atomically: all of them or none.
+    async fn insert(
+        &self,
+        table: &TableName,
+        docs: Vec<Fields>,
+    ) -> Result<Vec<Document>, StoreError> {
+        let ops = docs
+            .into_iter()
+            .map(|fields| WriteOp::Insert {
+                table: table.clone(),
+                fields,
+            })
+            .collect();
+        let outcomes = self.apply(ops).await?;
+        Ok(outcomes
+            .into_iter()
+            .filter_map(|o| match o {
+                WriteOutcome::Inserted(doc) => Some(doc),
+                _ => None,
+            })
+            .collect())
+    }
+
+    /// Runs one single-document write and returns the document it left behind.
+    async fn write_one(&self, op: WriteOp) -> Result<Option<Document>, StoreError> {
+        let mut outcomes = self.apply(vec![op]).await?;
+        match outcomes.pop() {
+            Some(outcome) => Ok(outcome.document().cloned()),
+            None => Err(StoreError::Internal(anyhow::anyhow!(
+                "adapter returned no outcome for a single write"
+            ))),
+        }
+    }
+}
+
+/// Applies an RFC 7396 JSON Merge Patch to an object's fields: `null` removes a key, objects merge
+/// recursively, anything else replaces.
+pub fn merge_patch(target: &mut Fields, patch: &Fields) {
+    for (key, value) in patch {
+        match value {
+            Value::Null => {
+                target.remove(key);
+            }
+            Value::Object(inner_patch) => {
+                let entry = target
+                    .entry(key.clone())
+                    .or_insert_with(|| Value::Object(Map::new()));
+                if !entry.is_object() {
+                    *entry = Value::Object(Map::new());
+                }
+                if let Value::Object(inner_target) = entry {
+                    merge_patch(inner_target, inner_patch);
+                }
+            }
+            other => {
+                target.insert(key.clone(), other.clone());
+            }
+        }
+    }
+}
+
+/// Checks user-supplied fields: top-level names must be non-empty and must not start with `_`,
+/// which is reserved for system fields.
+pub fn validate_fields(fields: &Fields) -> Result<(), String> {
+    for key in fields.keys() {
+        if key.is_empty() {
+            return Err("field names must not be empty".into());
+        }
+        if key.starts_with('_') {
+            return Err(format!(
+                "field `{key}` starts with `_`, which is reserved for system fields such as `_id` and `_creationTime`"
+            ));
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn obj(v: Value) -> Fields {
+        match v {
+            Value::Object(m) => m,
+            _ => panic!("not an object"),
+        }
+    }
+
+    #[test]
+    fn table_names_follow_the_documented_pattern() {
+        for ok in ["a", "Videos", "user_profiles", "t1", &"a".repeat(64)] {
+            assert!(TableName::parse(ok).is_ok(), "{ok}");
+        }
+        for bad in ["", "1a", "_a", "a-b", "a b", "a.b", &"a".repeat(65), "é"] {
+            assert!(TableName::parse(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn merge_patch_follows_rfc_7396_examples() {
+        // The examples from RFC 7396 appendix A that apply to objects.
+        let cases = [
+            (json!({"a":"b"}), json!({"a":"c"}), json!({"a":"c"})),
+            (json!({"a":"b"}), json!({"b":"c"}), json!({"a":"b","b":"c"})),
+            (json!({"a":"b"}), json!({"a":null}), json!({})),
+            (
+                json!({"a":"b","b":"c"}),
+                json!({"a":null}),
+                json!({"b":"c"}),
+            ),
+            (json!({"a":["b"]}), json!({"a":"c"}), json!({"a":"c"})),
+            (json!({"a":"c"}), json!({"a":["b"]}), json!({"a":["b"]})),
+            (
+                json!({"a":{"b":"c"}}),
+                json!({"a":{"b":"d","c":null}}),
+                json!({"a":{"b":"d"}}),
+            ),
+            (
+                json!({"a":[{"b":"c"}]}),
+                json!({"a":[1]}),
+                json!({"a":[1]}),
+            ),
+            (json!({"e":null}), json!({"a":1}), json!({"e":null,"a":1})),
+            (json!({"a":"foo"}), json!({"a":{"bb":{"ccc":null}}}), json!({"a":{"bb":{}}})),
+        ];
+        for (target, patch, expected) in cases {
+            let mut t = obj(target);
+            merge_patch(&mut t, &obj(patch));
+            assert_eq!(Value::Object(t), expected);
+        }
+    }
+
+    #[test]
+    fn reserved_and_empty_field_names_are_refused() {
+        assert!(validate_fields(&obj(json!({"a": 1, "nested": {"_ok": 1}}))).is_ok());
+        assert!(validate_fields(&obj(json!({"_id": "x"}))).is_err());
+        assert!(validate_fields(&obj(json!({"": 1}))).is_err());
+    }
+
+    #[test]
+    fn preconditions_match_versions() {
+        assert!(Precondition::Exists.holds_for(7));
+        assert!(Precondition::VersionIn(vec![3, 4]).holds_for(4));
+        assert!(!Precondition::VersionIn(vec![3]).holds_for(4));
+    }
+}
