@@ -15,9 +15,9 @@ use utoipa_swagger_ui::SwaggerUi;
 
 use crate::config::Config;
 use crate::metrics::Metrics;
+use crate::store::SharedStore;
 use crate::store::local::LocalStore;
 use crate::store::metered::MeteredStore;
-use crate::store::SharedStore;
 use crate::{middleware, routes};
 
 /// Shared, cheaply cloned state for handlers and middleware.
@@ -68,14 +68,20 @@ pub struct Application {
 }
 
 impl Application {
-    /// Opens the store and binds `config.addr` (port 0 picks a free port; see [`Self::port`]).
+    /// Opens the embedded store in `GATEWAY_DATA_DIR` and binds `config.addr` (port 0 picks a
+    /// free port; see [`Self::port`]).
     pub async fn build(config: Config) -> anyhow::Result<Self> {
-        let config = Arc::new(config);
         let data_dir = config.data_dir.clone();
         let local = tokio::task::spawn_blocking(move || LocalStore::open(&data_dir))
             .await
             .context("opening the embedded store")??;
-        let adapter: SharedStore = Arc::new(local);
+        Self::build_with_store(config, Arc::new(local)).await
+    }
+
+    /// Like [`Self::build`], on a store adapter the caller provides (another adapter, or a
+    /// fault-injecting one in tests).
+    pub async fn build_with_store(config: Config, adapter: SharedStore) -> anyhow::Result<Self> {
+        let config = Arc::new(config);
         let metrics = Arc::new(Metrics::new(adapter.adapter()).context("registering metrics")?);
         let store: SharedStore = Arc::new(MeteredStore::new(adapter, Arc::clone(&metrics)));
         let state = AppState::new(store, metrics, Arc::clone(&config));
@@ -97,9 +103,7 @@ impl Application {
 
     /// The address actually bound.
     pub fn local_addr(&self) -> SocketAddr {
-        self.listener
-            .local_addr()
-            .unwrap_or(self.config.addr)
+        self.listener.local_addr().unwrap_or(self.config.addr)
     }
 
     /// The router, for in-process tests with `tower::ServiceExt::oneshot`.
@@ -128,7 +132,10 @@ impl Application {
             result = &mut server => return result.context("server task")?.context("serving"),
             () = shutdown => {}
         }
-        tracing::info!(grace_seconds = grace.as_secs(), "shutting down: draining requests in flight");
+        tracing::info!(
+            grace_seconds = grace.as_secs(),
+            "shutting down: draining requests in flight"
+        );
         let _ = stop_tx.send(());
         match tokio::time::timeout(grace, &mut server).await {
             Ok(result) => result.context("server task")?.context("serving"),

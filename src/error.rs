@@ -172,13 +172,16 @@ impl ApiError {
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         if let Some(source) = &self.source {
-            tracing::error!(error = format!("{source:#}"), code = self.code.as_str(), "internal error");
+            tracing::error!(
+                error = format!("{source:#}"),
+                code = self.code.as_str(),
+                "internal error"
+            );
         }
         let mut response = (self.code.status(), Json(self.problem())).into_response();
-        response.headers_mut().insert(
-            header::CONTENT_TYPE,
-            HeaderValue::from_static(PROBLEM_JSON),
-        );
+        response
+            .headers_mut()
+            .insert(header::CONTENT_TYPE, HeaderValue::from_static(PROBLEM_JSON));
         if self.code == ErrorCode::StoreUnavailable {
             response
                 .headers_mut()

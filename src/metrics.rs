@@ -29,7 +29,10 @@ impl Metrics {
     pub fn new(adapter: &str) -> Result<Self, prometheus::Error> {
         let registry = Registry::new();
         let http_requests = IntCounterVec::new(
-            Opts::new("http_requests_total", "HTTP requests answered, by route template and status."),
+            Opts::new(
+                "http_requests_total",
+                "HTTP requests answered, by route template and status.",
+            ),
             &["method", "route", "status"],
         )?;
         let http_duration = HistogramVec::new(
@@ -53,7 +56,10 @@ impl Metrics {
             &["adapter", "operation", "outcome"],
         )?;
         let build_info = IntGaugeVec::new(
-            Opts::new("gateway_build_info", "Always 1; labels describe the running build."),
+            Opts::new(
+                "gateway_build_info",
+                "Always 1; labels describe the running build.",
+            ),
             &["version", "adapter"],
         )?;
         build_info

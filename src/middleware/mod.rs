@@ -68,16 +68,17 @@ pub fn apply(router: Router, state: &AppState) -> Router {
         .layer(PropagateRequestIdLayer::new(REQUEST_ID))
         // CORS answers browser preflights before any work is done for them.
         .option_layer(cors(&config.cors_origins))
-        // Compress bodies for clients that ask; above the metrics so sizes don't skew timings.
-        .layer(CompressionLayer::new())
-        // Count and time every answer by route template, including the fallbacks below.
+        // Count and time every answer by route template, with its final status (after every
+        // layer below, compression's 406 included).
         .layer(from_fn_with_state(
             Arc::clone(state.metrics()),
             metrics::record,
         ))
-        // Turn any error that a layer or the router produced as plain text (405, 413, timeouts,
-        // panics) into problem+json, so every error has the same shape.
+        // Turn any error that a layer or the router produced as plain text (405, 406, 413,
+        // timeouts, panics) into problem+json, so every error has the same shape.
         .layer(map_response(problem::ensure_problem_body))
+        // Compress bodies for clients that ask (it answers 406 when no encoding is acceptable).
+        .layer(CompressionLayer::new())
         // A panic in a handler becomes a 500 instead of a dropped connection.
         .layer(CatchPanicLayer::custom(problem::panic_response))
         // Bound every request's time; a request past it is answered 504.

@@ -77,6 +77,8 @@ where
     };
     let (mut parts, _) = response.into_parts();
     parts.headers.remove(header::CONTENT_LENGTH);
+    // The new body is plain JSON, whatever encoding the old one had.
+    parts.headers.remove(header::CONTENT_ENCODING);
     parts
         .headers
         .insert(header::CONTENT_TYPE, HeaderValue::from_static(PROBLEM_JSON));

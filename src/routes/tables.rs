@@ -4,10 +4,10 @@
 //! Handlers only translate HTTP to store calls: parse and validate, call the shared store, shape
 //! the answer. Every failure is an `ApiError`.
 
+use axum::Json;
 use axum::extract::{FromRequest, FromRequestParts, RawQuery, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use axum::Json;
 use serde::Serialize;
 use serde_json::Value;
 use utoipa::ToSchema;
@@ -133,7 +133,9 @@ async fn list_documents(
 ) -> ApiResult<Json<ListResponse>> {
     let table = state.table(&table)?;
     let pairs: Vec<(String, String)> = serde_urlencoded::from_str(raw.as_deref().unwrap_or(""))
-        .map_err(|err| ApiError::new(ErrorCode::InvalidFilter, format!("bad query string: {err}")))?;
+        .map_err(|err| {
+            ApiError::new(ErrorCode::InvalidFilter, format!("bad query string: {err}"))
+        })?;
     let query = ListQuery::from_pairs(pairs)?;
     let page = state.store().list(&table, &query).await?;
     Ok(Json(ListResponse {
@@ -488,8 +490,17 @@ mod tests {
 
     #[test]
     fn if_none_match_uses_weak_comparison() {
-        assert!(if_none_match(&headers(header::IF_NONE_MATCH, &["W/\"2\""]), 2));
-        assert!(if_none_match(&headers(header::IF_NONE_MATCH, &["\"1\", \"2\""]), 2));
-        assert!(!if_none_match(&headers(header::IF_NONE_MATCH, &["\"1\""]), 2));
+        assert!(if_none_match(
+            &headers(header::IF_NONE_MATCH, &["W/\"2\""]),
+            2
+        ));
+        assert!(if_none_match(
+            &headers(header::IF_NONE_MATCH, &["\"1\", \"2\""]),
+            2
+        ));
+        assert!(!if_none_match(
+            &headers(header::IF_NONE_MATCH, &["\"1\""]),
+            2
+        ));
     }
 }

@@ -27,7 +27,7 @@ use serde::{Deserialize, Serialize};
 use tokio::sync::{mpsc, oneshot};
 
 use super::{
-    Document, DocumentStore, Fields, FieldPath, Filter, FilterOp, ListQuery, Literal, OrderKey,
+    Document, DocumentStore, FieldPath, Fields, Filter, FilterOp, ListQuery, Literal, OrderKey,
     Page, Precondition, SortDirection, StoreError, TableName, WriteOp, WriteOutcome, merge_patch,
     validate_fields,
 };
@@ -287,9 +287,7 @@ impl Writer {
 
     fn run_job(&mut self, ops: Vec<WriteOp>) -> Result<Vec<WriteOutcome>, StoreError> {
         let saved_clock = self.last_creation_time;
-        self.conn
-            .execute_batch("SAVEPOINT job")
-            .map_err(internal)?;
+        self.conn.execute_batch("SAVEPOINT job").map_err(internal)?;
         let mut outcomes = Vec::with_capacity(ops.len());
         for (index, op) in ops.into_iter().enumerate() {
             match self.run_op(op) {
@@ -305,9 +303,7 @@ impl Writer {
                 }
             }
         }
-        self.conn
-            .execute_batch("RELEASE job")
-            .map_err(internal)?;
+        self.conn.execute_batch("RELEASE job").map_err(internal)?;
         Ok(outcomes)
     }
 
@@ -415,11 +411,7 @@ impl Writer {
         self.conn
             .prepare_cached("UPDATE documents SET doc = ?1, version = ?2 WHERE seq = ?3")
             .and_then(|mut stmt| {
-                stmt.execute(params![
-                    encode_fields(&doc.fields),
-                    doc.version as i64,
-                    seq
-                ])
+                stmt.execute(params![encode_fields(&doc.fields), doc.version as i64, seq])
             })
             .map_err(internal)?;
         Ok(())
@@ -444,7 +436,9 @@ fn fetch(conn: &Connection, table: &str, id: &str) -> Result<Option<(i64, Docume
 
 /// Reads the five leading columns into a document. Decoding errors surface as the inner result,
 /// so a corrupt row is reported instead of panicking.
-fn row_to_document(row: &rusqlite::Row<'_>) -> rusqlite::Result<Result<(i64, Document), StoreError>> {
+fn row_to_document(
+    row: &rusqlite::Row<'_>,
+) -> rusqlite::Result<Result<(i64, Document), StoreError>> {
     let seq: i64 = row.get(0)?;
     let id: String = row.get(1)?;
     let creation_time: f64 = row.get(2)?;
@@ -675,11 +669,19 @@ fn user_filter_sql(segments: &[String], op: &FilterOp, params: &mut Vec<SqlValue
     };
     match op {
         FilterOp::Eq(l) => {
-            let p = if matches!(l, Literal::Bool(_)) { "" } else { bind(l) };
+            let p = if matches!(l, Literal::Bool(_)) {
+                ""
+            } else {
+                bind(l)
+            };
             typed(l, "=", p)
         }
         FilterOp::Neq(l) => {
-            let p = if matches!(l, Literal::Bool(_)) { "" } else { bind(l) };
+            let p = if matches!(l, Literal::Bool(_)) {
+                ""
+            } else {
+                bind(l)
+            };
             format!(
                 "(COALESCE({ty}, 'null') <> 'null' AND NOT {})",
                 typed(l, "=", p)
@@ -701,7 +703,11 @@ fn user_filter_sql(segments: &[String], op: &FilterOp, params: &mut Vec<SqlValue
             let parts: Vec<String> = literals
                 .iter()
                 .map(|l| {
-                    let p = if matches!(l, Literal::Bool(_)) { "" } else { bind(l) };
+                    let p = if matches!(l, Literal::Bool(_)) {
+                        ""
+                    } else {
+                        bind(l)
+                    };
                     typed(l, "=", p)
                 })
                 .collect();
@@ -791,10 +797,7 @@ fn keyset_sql(
         params.extend(values.iter().cloned());
         params.push(SqlValue::Integer(seq));
         let placeholders = vec!["?"; values.len() + 1].join(", ");
-        return format!(
-            "({}, seq) {tie_op} ({placeholders})",
-            exprs.join(", ")
-        );
+        return format!("({}, seq) {tie_op} ({placeholders})", exprs.join(", "));
     }
     let mut alternatives = Vec::with_capacity(order.len() + 1);
     for i in 0..=order.len() {

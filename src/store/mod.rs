@@ -14,7 +14,7 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use serde_json::{Map, Value};
 
-pub use query::{Filter, FilterOp, FieldPath, ListQuery, Literal, OrderKey, SortDirection};
+pub use query::{FieldPath, Filter, FilterOp, ListQuery, Literal, OrderKey, SortDirection};
 
 /// A JSON object: the user-visible fields of a document, without system fields.
 pub type Fields = Map<String, Value>;
@@ -355,13 +355,13 @@ mod tests {
                 json!({"a":{"b":"d","c":null}}),
                 json!({"a":{"b":"d"}}),
             ),
-            (
-                json!({"a":[{"b":"c"}]}),
-                json!({"a":[1]}),
-                json!({"a":[1]}),
-            ),
+            (json!({"a":[{"b":"c"}]}), json!({"a":[1]}), json!({"a":[1]})),
             (json!({"e":null}), json!({"a":1}), json!({"e":null,"a":1})),
-            (json!({"a":"foo"}), json!({"a":{"bb":{"ccc":null}}}), json!({"a":{"bb":{}}})),
+            (
+                json!({"a":"foo"}),
+                json!({"a":{"bb":{"ccc":null}}}),
+                json!({"a":{"bb":{}}}),
+            ),
         ];
         for (target, patch, expected) in cases {
             let mut t = obj(target);

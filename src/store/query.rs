@@ -39,9 +39,8 @@ impl FieldPath {
             _ => {}
         }
         let segments: Vec<String> = raw.split('.').map(str::to_owned).collect();
-        let valid_segment = |s: &String| {
-            !s.is_empty() && s.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
-        };
+        let valid_segment =
+            |s: &String| !s.is_empty() && s.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
         if !segments.iter().all(valid_segment) {
             return Err(format!(
                 "`{raw}` is not a field path: use names of letters, digits and `_`, joined by `.`"
@@ -505,10 +504,7 @@ mod tests {
         for (expr, op) in cases {
             let filter = Filter::parse("a.b", expr).unwrap();
             assert_eq!(filter.op, op, "{expr}");
-            assert_eq!(
-                filter.field,
-                FieldPath::User(vec!["a".into(), "b".into()])
-            );
+            assert_eq!(filter.field, FieldPath::User(vec!["a".into(), "b".into()]));
             assert!(!filter.negated);
         }
         assert!(Filter::parse("a", "not.eq.1").unwrap().negated);
@@ -564,12 +560,8 @@ mod tests {
 
     #[test]
     fn reserved_parameters_are_validated() {
-        let q = ListQuery::from_pairs(pairs(&[
-            ("limit", "5"),
-            ("cursor", "abc"),
-            ("age", "gt.3"),
-        ]))
-        .unwrap();
+        let q = ListQuery::from_pairs(pairs(&[("limit", "5"), ("cursor", "abc"), ("age", "gt.3")]))
+            .unwrap();
         assert_eq!(q.limit, 5);
         assert_eq!(q.cursor.as_deref(), Some("abc"));
         assert_eq!(q.filters.len(), 1);

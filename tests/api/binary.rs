@@ -1,0 +1,178 @@
+//! The real binary: durability across `kill -9`, startup validation, the `healthcheck`
+//! subcommand, graceful exit on SIGTERM, and secrets kept out of the logs.
+
+use std::process::Command;
+use std::time::Duration;
+
+use reqwest::StatusCode;
+use serde_json::{Value, json};
+use tempfile::TempDir;
+
+use crate::helpers::{GatewayProcess, binary, free_port, spawn_app};
+
+#[tokio::test]
+async fn acknowledged_writes_survive_kill_9() {
+    let dir = TempDir::new().unwrap();
+    let data = dir.path().join("data");
+    let mut gateway = GatewayProcess::start(&data, &[]).await;
+    let client = reqwest::Client::new();
+
+    // Concurrent writers; every write that was acknowledged must come back after SIGKILL.
+    let mut writers = Vec::new();
+    for w in 0..8 {
+        let client = client.clone();
+        let url = gateway.url("/v1/tables/durable");
+        writers.push(tokio::spawn(async move {
+            let mut acked = Vec::new();
+            for i in 0..25 {
+                let response = client
+                    .post(&url)
+                    .json(&json!({"writer": w, "i": i}))
+                    .send()
+                    .await
+                    .unwrap();
+                assert_eq!(response.status(), StatusCode::CREATED);
+                acked.push(response.json::<Value>().await.unwrap());
+            }
+            acked
+        }));
+    }
+    let mut acked = Vec::new();
+    for writer in writers {
+        acked.extend(writer.await.unwrap());
+    }
+    let doc = &acked[0];
+    let path = format!("/v1/tables/durable/{}", doc["_id"].as_str().unwrap());
+    let patched = client
+        .patch(gateway.url(&path))
+        .json(&json!({"patched": true}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(patched.status(), StatusCode::OK);
+    gateway.kill_9();
+
+    let gateway = GatewayProcess::start(&data, &[]).await;
+    for doc in &acked {
+        let path = format!("/v1/tables/durable/{}", doc["_id"].as_str().unwrap());
+        let response = client.get(gateway.url(&path)).send().await.unwrap();
+        assert_eq!(response.status(), StatusCode::OK, "lost {doc}");
+        let stored: Value = response.json().await.unwrap();
+        assert_eq!(stored["writer"], doc["writer"]);
+        assert_eq!(stored["i"], doc["i"]);
+    }
+    let first: Value = client
+        .get(gateway.url(&path))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(first["patched"], true);
+    let all: Value = client
+        .get(gateway.url("/v1/tables/durable?limit=1000"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(all["items"].as_array().unwrap().len(), 200);
+    assert!(data.join("gateway.sqlite3").exists());
+}
+
+#[test]
+fn a_bad_setting_stops_startup_and_names_the_variable() {
+    for (var, value) in [
+        ("GATEWAY_ADDR", "localhost"),
+        ("LOG_FORMAT", "yaml"),
+        ("GATEWAY_MAX_BODY_BYTES", "big"),
+        ("GATEWAY_CORS_ORIGINS", "not an origin"),
+    ] {
+        let output = Command::new(binary())
+            .arg("serve")
+            .env_clear()
+            .env(var, value)
+            .env("GATEWAY_DATA_DIR", std::env::temp_dir().join("never-used"))
+            .output()
+            .unwrap();
+        assert_eq!(output.status.code(), Some(2), "{var}={value}");
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(stderr.contains(var), "{var}: {stderr}");
+    }
+}
+
+#[tokio::test]
+async fn the_healthcheck_subcommand_reflects_readiness() {
+    let app = spawn_app().await;
+    let check = |addr: String| {
+        Command::new(binary())
+            .arg("healthcheck")
+            .env_clear()
+            .env("GATEWAY_ADDR", addr)
+            .status()
+            .unwrap()
+    };
+    let addr = app.addr.to_string();
+    let up = tokio::task::spawn_blocking(move || check(addr))
+        .await
+        .unwrap();
+    assert!(up.success());
+    let closed = format!("127.0.0.1:{}", free_port());
+    let down = tokio::task::spawn_blocking(move || check(closed))
+        .await
+        .unwrap();
+    assert_eq!(down.code(), Some(1));
+}
+
+#[tokio::test]
+async fn sigterm_stops_the_server_cleanly_and_secrets_stay_out_of_logs() {
+    let dir = TempDir::new().unwrap();
+    let mut gateway =
+        GatewayProcess::start(&dir.path().join("data"), &[("RUST_LOG", "trace")]).await;
+    let client = reqwest::Client::new();
+    let response = client
+        .get(gateway.url("/v1/tables/t?secretfilter=eq.hunter2"))
+        .header("authorization", "Bearer super-secret-token")
+        .header("cookie", "session=cookie-secret")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+
+    let pid = gateway.child.id().to_string();
+    assert!(
+        Command::new("kill")
+            .args(["-TERM", &pid])
+            .status()
+            .unwrap()
+            .success()
+    );
+    let mut exited = None;
+    for _ in 0..100 {
+        if let Some(status) = gateway.child.try_wait().unwrap() {
+            exited = Some(status);
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let status = exited.expect("the gateway exits after SIGTERM");
+    assert!(status.success(), "{status}");
+    let log = gateway.log_text();
+    assert!(log.contains("shutting down"), "{log}");
+    for secret in ["super-secret-token", "cookie-secret", "hunter2"] {
+        assert!(
+            !log.contains(secret),
+            "{secret} leaked into the log:\n{log}"
+        );
+    }
+    // JSON logs carry the request id on each request line.
+    assert!(log.lines().any(|l| l.contains("\"request_id\"")), "{log}");
+}
+
+#[tokio::test]
+async fn data_folder_is_created_and_reused() {
+    let app = spawn_app().await;
+    assert!(app.data_dir.path().join("gateway.sqlite3").exists());
+}

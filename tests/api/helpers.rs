@@ -1,0 +1,265 @@
+//! Test harness: `spawn_app()` builds the real application on 127.0.0.1:0 with a temporary data
+//! folder, runs it in the background, and returns a `TestApp` with typed helpers.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use convex_gateway::store::SharedStore;
+use convex_gateway::{Application, Config};
+use reqwest::{Method, Response, StatusCode};
+use serde_json::Value;
+use tempfile::TempDir;
+
+/// A running gateway and an HTTP client for it.
+pub struct TestApp {
+    pub addr: SocketAddr,
+    pub client: reqwest::Client,
+    /// The data folder; removed when the app is dropped.
+    pub data_dir: TempDir,
+    shutdown: Option<tokio::sync::oneshot::Sender<()>>,
+    pub server: Option<tokio::task::JoinHandle<anyhow::Result<()>>>,
+}
+
+impl Drop for TestApp {
+    fn drop(&mut self) {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+    }
+}
+
+/// The embedded-store app with default settings.
+pub async fn spawn_app() -> TestApp {
+    spawn_app_with(|_| {}).await
+}
+
+/// The embedded-store app, with settings changed by `configure`.
+pub async fn spawn_app_with(configure: impl FnOnce(&mut Config)) -> TestApp {
+    let data_dir = TempDir::new().unwrap();
+    let mut config = Config::for_data_dir(data_dir.path());
+    configure(&mut config);
+    let app = Application::build(config).await.unwrap();
+    start(app, data_dir)
+}
+
+/// An app on a store the test provides (for forcing faults).
+pub async fn spawn_app_on(store: SharedStore, configure: impl FnOnce(&mut Config)) -> TestApp {
+    let data_dir = TempDir::new().unwrap();
+    let mut config = Config::for_data_dir(data_dir.path());
+    configure(&mut config);
+    let app = Application::build_with_store(config, store).await.unwrap();
+    start(app, data_dir)
+}
+
+fn start(app: Application, data_dir: TempDir) -> TestApp {
+    let addr = app.local_addr();
+    let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+    let server = tokio::spawn(app.run_until_stopped(async move {
+        let _ = rx.await;
+    }));
+    TestApp {
+        addr,
+        client: reqwest::Client::new(),
+        data_dir,
+        shutdown: Some(tx),
+        server: Some(server),
+    }
+}
+
+impl TestApp {
+    pub fn url(&self, path: &str) -> String {
+        format!("http://{}{path}", self.addr)
+    }
+
+    /// Asks the server to stop (gracefully).
+    pub fn stop(&mut self) {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+    }
+
+    pub async fn get(&self, path: &str) -> Response {
+        self.client.get(self.url(path)).send().await.unwrap()
+    }
+
+    pub async fn post_json(&self, path: &str, body: &Value) -> Response {
+        self.client
+            .post(self.url(path))
+            .json(body)
+            .send()
+            .await
+            .unwrap()
+    }
+
+    pub async fn send_json(&self, method: Method, path: &str, body: &Value) -> Response {
+        self.client
+            .request(method, self.url(path))
+            .json(body)
+            .send()
+            .await
+            .unwrap()
+    }
+
+    /// Inserts one document into `table` and returns it (asserting 201).
+    pub async fn insert(&self, table: &str, doc: Value) -> Value {
+        let response = self.post_json(&format!("/v1/tables/{table}"), &doc).await;
+        assert_eq!(response.status(), StatusCode::CREATED);
+        response.json().await.unwrap()
+    }
+
+    /// Inserts many documents in one atomic call and returns them.
+    pub async fn insert_many(&self, table: &str, docs: Vec<Value>) -> Vec<Value> {
+        let response = self
+            .post_json(&format!("/v1/tables/{table}"), &Value::Array(docs))
+            .await;
+        assert_eq!(response.status(), StatusCode::CREATED);
+        response.json().await.unwrap()
+    }
+
+    /// One page of `table` with a raw query string; asserts 200.
+    pub async fn list(&self, table: &str, query: &str) -> Value {
+        let response = self.get(&format!("/v1/tables/{table}?{query}")).await;
+        let status = response.status();
+        let body: Value = response.json().await.unwrap();
+        assert_eq!(status, StatusCode::OK, "{body}");
+        body
+    }
+
+    /// Every document of `table` in the default order, following cursors.
+    pub async fn list_all(&self, table: &str, query: &str) -> Vec<Value> {
+        let mut items = Vec::new();
+        let mut cursor: Option<String> = None;
+        loop {
+            let mut q = query.to_owned();
+            if let Some(c) = &cursor {
+                q.push_str(&format!("&cursor={c}"));
+            }
+            let page = self.list(table, &q).await;
+            items.extend(page["items"].as_array().unwrap().iter().cloned());
+            match page["nextCursor"].as_str() {
+                Some(c) => cursor = Some(c.to_owned()),
+                None => return items,
+            }
+        }
+    }
+}
+
+/// Reads a problem response: asserts the status, the media type and the code, returns the body.
+pub async fn assert_problem(response: Response, status: StatusCode, code: &str) -> Value {
+    assert_eq!(response.status(), status);
+    let content_type = response
+        .headers()
+        .get("content-type")
+        .map(|v| v.to_str().unwrap().to_owned());
+    assert_eq!(content_type.as_deref(), Some("application/problem+json"));
+    let body: Value = response.json().await.unwrap();
+    assert_eq!(body["code"], code, "{body}");
+    assert_eq!(body["status"], status.as_u16(), "{body}");
+    assert_eq!(
+        body["type"],
+        format!("urn:convex-gateway:problem:{code}"),
+        "{body}"
+    );
+    assert!(
+        body["title"].is_string() && body["detail"].is_string(),
+        "{body}"
+    );
+    body
+}
+
+/// The `_id`s of a list of documents.
+pub fn ids(docs: &[Value]) -> Vec<String> {
+    docs.iter()
+        .map(|d| d["_id"].as_str().unwrap().to_owned())
+        .collect()
+}
+
+// === the real binary ===
+
+/// The compiled `convex-gateway` binary.
+pub fn binary() -> &'static str {
+    env!("CARGO_BIN_EXE_convex-gateway")
+}
+
+/// A free loopback port (bound, then released for the child to take).
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// A gateway process started from the binary.
+pub struct GatewayProcess {
+    pub child: Child,
+    pub addr: SocketAddr,
+    pub log: PathBuf,
+}
+
+impl GatewayProcess {
+    /// Starts `convex-gateway serve` on a free port with `data_dir`, and waits for `/health`.
+    pub async fn start(data_dir: &Path, envs: &[(&str, &str)]) -> Self {
+        let addr: SocketAddr = format!("127.0.0.1:{}", free_port()).parse().unwrap();
+        let log = data_dir.with_extension(format!("{}.log", addr.port()));
+        let log_file = std::fs::File::create(&log).unwrap();
+        let child = Command::new(binary())
+            .arg("serve")
+            .env_clear()
+            .env("GATEWAY_ADDR", addr.to_string())
+            .env("GATEWAY_DATA_DIR", data_dir)
+            .env("LOG_FORMAT", "json")
+            .envs(envs.iter().copied())
+            .stdin(Stdio::null())
+            .stdout(log_file.try_clone().unwrap())
+            .stderr(log_file)
+            .spawn()
+            .unwrap();
+        let process = Self { child, addr, log };
+        process.wait_healthy().await;
+        process
+    }
+
+    async fn wait_healthy(&self) {
+        let client = reqwest::Client::new();
+        for _ in 0..200 {
+            if let Ok(r) = client
+                .get(format!("http://{}/health", self.addr))
+                .send()
+                .await
+                && r.status().is_success()
+            {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        panic!(
+            "gateway did not become healthy; log:\n{}",
+            std::fs::read_to_string(&self.log).unwrap_or_default()
+        );
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("http://{}{path}", self.addr)
+    }
+
+    pub fn log_text(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+
+    /// SIGKILL: no chance to flush or clean up.
+    pub fn kill_9(&mut self) {
+        self.child.kill().unwrap();
+        self.child.wait().unwrap();
+    }
+}
+
+impl Drop for GatewayProcess {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        let _ = std::fs::remove_file(&self.log);
+    }
+}

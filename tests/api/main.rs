@@ -1,0 +1,19 @@
+//! Integration tests: one binary (faster to link), every test spawning the real app on port 0
+//! with its own temporary data folder and calling it over HTTP on loopback.
+#![allow(clippy::unwrap_used, clippy::expect_used, unreachable_pub)]
+
+mod helpers;
+#[macro_use]
+mod store_suite;
+
+mod binary;
+mod errors;
+mod faults;
+mod middleware;
+mod openapi;
+mod ops;
+
+/// The shared store behaviour suite, run against the embedded SQLite store.
+mod local_store {
+    store_suite!(crate::helpers::spawn_app);
+}

@@ -1,0 +1,690 @@
+//! The store behaviour suite: what every adapter must do, checked over HTTP through the running
+//! gateway. `store_suite!(spawn)` instantiates every case as a test for the adapter that `spawn`
+//! starts; each adapter (embedded store now, Convex and Postgres later) runs the same cases.
+
+use std::collections::HashSet;
+
+use reqwest::{Method, StatusCode};
+use serde_json::{Value, json};
+
+use crate::helpers::{TestApp, assert_problem, ids};
+
+/// Instantiates every case of the suite for the adapter that `$spawn` starts.
+macro_rules! store_suite {
+    ($spawn:path) => {
+        store_suite!(@cases $spawn;
+            insert_then_get_round_trips,
+            array_insert_is_atomic,
+            patch_merges_and_bumps_the_version,
+            put_replaces_all_fields,
+            delete_removes_the_document,
+            if_match_guards_writes,
+            if_none_match_answers_not_modified,
+            every_filter_operator_selects_the_right_documents,
+            order_sorts_by_fields_and_breaks_ties_stably,
+            pages_cover_the_table_exactly_once,
+            paging_during_concurrent_inserts_never_skips_or_repeats,
+            cursors_are_validated,
+            limit_defaults_and_bounds,
+            tables_are_isolated,
+            rejected_requests_leave_the_store_unchanged,
+        );
+    };
+    (@cases $spawn:path; $($case:ident),* $(,)?) => {
+        $(
+            #[tokio::test]
+            async fn $case() {
+                let app = $spawn().await;
+                $crate::store_suite::$case(&app).await;
+            }
+        )*
+    };
+}
+
+fn doc_path(table: &str, doc: &Value) -> String {
+    format!("/v1/tables/{table}/{}", doc["_id"].as_str().unwrap())
+}
+
+fn etag(response: &reqwest::Response) -> String {
+    response.headers()["etag"].to_str().unwrap().to_owned()
+}
+
+pub async fn insert_then_get_round_trips(app: &TestApp) {
+    let response = app
+        .post_json(
+            "/v1/tables/videos",
+            &json!({"title": "Intro", "views": 3, "tags": ["a"], "meta": {"rank": 1.5}}),
+        )
+        .await;
+    assert_eq!(response.status(), StatusCode::CREATED);
+    assert_eq!(etag(&response), "\"1\"");
+    let location = response.headers()["location"].to_str().unwrap().to_owned();
+    let created: Value = response.json().await.unwrap();
+    let id = created["_id"].as_str().unwrap();
+    assert!(!id.is_empty());
+    assert_eq!(location, format!("/v1/tables/videos/{id}"));
+    let ct = created["_creationTime"].as_f64().unwrap();
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_millis() as f64;
+    assert!(
+        (now - ct).abs() < 60_000.0,
+        "creation time {ct} vs now {now}"
+    );
+
+    let fetched = app.get(&location).await;
+    assert_eq!(fetched.status(), StatusCode::OK);
+    assert_eq!(etag(&fetched), "\"1\"");
+    let fetched: Value = fetched.json().await.unwrap();
+    assert_eq!(fetched, created);
+    assert_eq!(fetched["title"], "Intro");
+    assert_eq!(fetched["meta"]["rank"], 1.5);
+
+    let missing = app.get("/v1/tables/videos/does-not-exist").await;
+    assert_problem(missing, StatusCode::NOT_FOUND, "not_found").await;
+}
+
+pub async fn array_insert_is_atomic(app: &TestApp) {
+    let docs = app
+        .insert_many(
+            "items",
+            vec![json!({"n": 1}), json!({"n": 2}), json!({"n": 3})],
+        )
+        .await;
+    assert_eq!(docs.len(), 3);
+    let unique: HashSet<_> = ids(&docs).into_iter().collect();
+    assert_eq!(unique.len(), 3);
+
+    // The third element is invalid: nothing of this request may be stored.
+    let response = app
+        .post_json(
+            "/v1/tables/items",
+            &json!([{"n": 4}, {"n": 5}, {"_secret": 6}]),
+        )
+        .await;
+    assert_problem(response, StatusCode::BAD_REQUEST, "reserved_field").await;
+    let response = app
+        .post_json("/v1/tables/items", &json!([{"n": 4}, 5]))
+        .await;
+    assert_problem(response, StatusCode::BAD_REQUEST, "invalid_body").await;
+    let all = app.list_all("items", "").await;
+    assert_eq!(all.len(), 3);
+    let ns: Vec<_> = all.iter().map(|d| d["n"].as_i64().unwrap()).collect();
+    assert_eq!(ns, [1, 2, 3]);
+}
+
+pub async fn patch_merges_and_bumps_the_version(app: &TestApp) {
+    let doc = app
+        .insert(
+            "videos",
+            json!({"title": "a", "status": "queued", "urls": {"chat": "c", "audio": "x"}}),
+        )
+        .await;
+    let path = doc_path("videos", &doc);
+    let response = app
+        .send_json(
+            Method::PATCH,
+            &path,
+            &json!({"status": "done", "urls": {"audio": null, "transcript": "t"}, "title": null}),
+        )
+        .await;
+    assert_eq!(response.status(), StatusCode::OK);
+    assert_eq!(etag(&response), "\"2\"");
+    let patched: Value = response.json().await.unwrap();
+    assert_eq!(patched["_id"], doc["_id"]);
+    assert_eq!(patched["_creationTime"], doc["_creationTime"]);
+    assert_eq!(patched["status"], "done");
+    assert_eq!(patched["urls"], json!({"chat": "c", "transcript": "t"}));
+    assert!(patched.get("title").is_none());
+    let fetched: Value = app.get(&path).await.json().await.unwrap();
+    assert_eq!(fetched, patched);
+
+    // merge-patch+json is accepted too.
+    let response = app
+        .client
+        .patch(app.url(&path))
+        .header("content-type", "application/merge-patch+json")
+        .body(r#"{"status":"archived"}"#)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+    assert_eq!(etag(&response), "\"3\"");
+
+    let missing = app
+        .send_json(Method::PATCH, "/v1/tables/videos/nope", &json!({"a": 1}))
+        .await;
+    assert_problem(missing, StatusCode::NOT_FOUND, "not_found").await;
+}
+
+pub async fn put_replaces_all_fields(app: &TestApp) {
+    let doc = app
+        .insert("videos", json!({"title": "a", "views": 1}))
+        .await;
+    let path = doc_path("videos", &doc);
+    let response = app
+        .send_json(Method::PUT, &path, &json!({"name": "b"}))
+        .await;
+    assert_eq!(response.status(), StatusCode::OK);
+    assert_eq!(etag(&response), "\"2\"");
+    let replaced: Value = response.json().await.unwrap();
+    assert_eq!(
+        replaced,
+        json!({"_id": doc["_id"], "_creationTime": doc["_creationTime"], "name": "b"})
+    );
+    let missing = app
+        .send_json(Method::PUT, "/v1/tables/videos/nope", &json!({"a": 1}))
+        .await;
+    assert_problem(missing, StatusCode::NOT_FOUND, "not_found").await;
+}
+
+pub async fn delete_removes_the_document(app: &TestApp) {
+    let doc = app.insert("videos", json!({"title": "a"})).await;
+    let keep = app.insert("videos", json!({"title": "b"})).await;
+    let path = doc_path("videos", &doc);
+    let response = app.client.delete(app.url(&path)).send().await.unwrap();
+    assert_eq!(response.status(), StatusCode::NO_CONTENT);
+    assert_problem(app.get(&path).await, StatusCode::NOT_FOUND, "not_found").await;
+    let again = app.client.delete(app.url(&path)).send().await.unwrap();
+    assert_problem(again, StatusCode::NOT_FOUND, "not_found").await;
+    assert_eq!(ids(&app.list_all("videos", "").await), ids(&[keep]));
+}
+
+pub async fn if_match_guards_writes(app: &TestApp) {
+    let doc = app.insert("videos", json!({"n": 1})).await;
+    let path = doc_path("videos", &doc);
+    let patch = |if_match: &'static str, n: i64| {
+        app.client
+            .patch(app.url(&path))
+            .header("if-match", if_match)
+            .json(&json!({"n": n}))
+            .send()
+    };
+
+    let stale = patch("\"7\"", 2).await.unwrap();
+    let body = assert_problem(stale, StatusCode::PRECONDITION_FAILED, "version_mismatch").await;
+    assert!(body.get("failedOperation").is_none() || body["failedOperation"] == 0);
+    let weak = patch("W/\"1\"", 2).await.unwrap();
+    assert_problem(weak, StatusCode::PRECONDITION_FAILED, "version_mismatch").await;
+    let malformed = patch("1", 2).await.unwrap();
+    assert_problem(malformed, StatusCode::BAD_REQUEST, "invalid_header").await;
+    // None of those changed the document.
+    let current = app.get(&path).await;
+    assert_eq!(etag(&current), "\"1\"");
+    assert_eq!(current.json::<Value>().await.unwrap()["n"], 1);
+
+    let ok = patch("\"0\", \"1\"", 2).await.unwrap();
+    assert_eq!(ok.status(), StatusCode::OK);
+    assert_eq!(etag(&ok), "\"2\"");
+    let star = patch("*", 3).await.unwrap();
+    assert_eq!(star.status(), StatusCode::OK);
+
+    let put = app
+        .client
+        .put(app.url(&path))
+        .header("if-match", "\"1\"")
+        .json(&json!({"n": 9}))
+        .send()
+        .await
+        .unwrap();
+    assert_problem(put, StatusCode::PRECONDITION_FAILED, "version_mismatch").await;
+
+    let delete_stale = app
+        .client
+        .delete(app.url(&path))
+        .header("if-match", "\"2\"")
+        .send()
+        .await
+        .unwrap();
+    assert_problem(
+        delete_stale,
+        StatusCode::PRECONDITION_FAILED,
+        "version_mismatch",
+    )
+    .await;
+    assert_eq!(app.get(&path).await.status(), StatusCode::OK);
+    let delete_ok = app
+        .client
+        .delete(app.url(&path))
+        .header("if-match", "\"3\"")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(delete_ok.status(), StatusCode::NO_CONTENT);
+
+    // A precondition on a missing document: the document's absence is what is reported.
+    let missing = app
+        .client
+        .patch(app.url("/v1/tables/videos/nope"))
+        .header("if-match", "*")
+        .json(&json!({"n": 1}))
+        .send()
+        .await
+        .unwrap();
+    assert_problem(missing, StatusCode::NOT_FOUND, "not_found").await;
+}
+
+pub async fn if_none_match_answers_not_modified(app: &TestApp) {
+    let doc = app.insert("videos", json!({"n": 1})).await;
+    let path = doc_path("videos", &doc);
+    let response = app
+        .client
+        .get(app.url(&path))
+        .header("if-none-match", "\"1\"")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::NOT_MODIFIED);
+    assert_eq!(etag(&response), "\"1\"");
+    app.send_json(Method::PATCH, &path, &json!({"n": 2})).await;
+    let response = app
+        .client
+        .get(app.url(&path))
+        .header("if-none-match", "\"1\"")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+}
+
+/// Seeds documents of mixed types and checks which ones each filter selects.
+pub async fn every_filter_operator_selects_the_right_documents(app: &TestApp) {
+    let docs = app
+        .insert_many(
+            "things",
+            vec![
+                json!({"k": "a", "n": 1, "s": "apple", "b": true, "meta": {"rank": 10}}),
+                json!({"k": "b", "n": 2.5, "s": "Banana", "b": false, "meta": {"rank": 20}}),
+                json!({"k": "c", "n": "2", "s": "cherry pie", "b": null}),
+                json!({"k": "d", "n": 30, "s": "date?", "meta": {"rank": "30"}}),
+                json!({"k": "e", "s": "[x]", "n": true}),
+            ],
+        )
+        .await;
+    let selected = |query: &'static str| async move {
+        let page = app.list("things", &format!("{query}&order=k")).await;
+        page["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|d| d["k"].as_str().unwrap().to_owned())
+            .collect::<Vec<_>>()
+            .join("")
+    };
+    let cases: &[(&str, &str)] = &[
+        // Numbers compare with numbers only: not with "2", not with true.
+        ("n=eq.1", "a"),
+        ("n=eq.2.5", "b"),
+        ("n=eq.\"2\"", "c"),
+        ("n=eq.true", "e"),
+        ("n=neq.1", "bcde"),
+        ("n=gt.2", "bd"),
+        ("n=gte.2.5", "bd"),
+        ("n=lt.30", "ab"),
+        ("n=lte.30", "abd"),
+        // Strings compare with strings only.
+        ("s=gt.b", "cd"),
+        // "Banana" and "[x]" sort before "b" ('B' and '[' come before 'b' in byte order).
+        ("s=lt.b", "abe"),
+        ("s=eq.apple", "a"),
+        ("s=eq.\"date?\"", "d"),
+        // like is case-sensitive with `*`; GLOB's own `?` and `[` are literal.
+        ("s=like.*an*", "b"),
+        ("s=like.B*", "b"),
+        ("s=like.b*", ""),
+        ("s=like.date?", "d"),
+        ("s=like.[x]", "e"),
+        ("s=ilike.b*", "b"),
+        ("s=ilike.*PIE", "c"),
+        ("k=in.(a,c,zz)", "ac"),
+        ("n=in.(1,\"2\",30)", "acd"),
+        ("b=is.true", "a"),
+        ("b=is.false", "b"),
+        ("b=is.null", "cde"),
+        ("b=not.is.null", "ab"),
+        ("n=not.eq.1", "bcde"),
+        ("n=not.gt.2", "ace"),
+        ("meta.rank=gt.15", "b"),
+        ("meta.rank=eq.\"30\"", "d"),
+        ("meta.rank=is.null", "ce"),
+        ("n=gt.1&n=lt.30", "b"),
+    ];
+    for (query, expected) in cases {
+        assert_eq!(selected(query).await, *expected, "filter {query}");
+    }
+
+    let first = docs[0]["_id"].as_str().unwrap();
+    let third = docs[2]["_id"].as_str().unwrap();
+    assert_eq!(
+        selected(Box::leak(format!("_id=eq.{first}").into_boxed_str())).await,
+        "a"
+    );
+    assert_eq!(
+        selected(Box::leak(
+            format!("_id=in.({first},{third})").into_boxed_str()
+        ))
+        .await,
+        "ac"
+    );
+    let ct = docs[0]["_creationTime"].as_f64().unwrap();
+    assert_eq!(
+        selected(Box::leak(
+            format!("_creationTime=gte.{ct}").into_boxed_str()
+        ))
+        .await,
+        "abcde"
+    );
+    assert_eq!(
+        selected(Box::leak(format!("_creationTime=lt.{ct}").into_boxed_str())).await,
+        ""
+    );
+
+    for (query, code) in [
+        ("n=approx.1", "invalid_filter"),
+        ("n=1", "invalid_filter"),
+        ("n=gt.true", "invalid_filter"),
+        ("n=in.1,2", "invalid_filter"),
+        ("a..b=eq.1", "invalid_filter"),
+        ("_secret=eq.1", "invalid_filter"),
+        ("_creationTime=eq.today", "invalid_filter"),
+        ("offset=10", "invalid_filter"),
+        ("order=", "invalid_order"),
+        ("order=n.nullsfirst", "invalid_order"),
+    ] {
+        let response = app.get(&format!("/v1/tables/things?{query}")).await;
+        assert_problem(response, StatusCode::BAD_REQUEST, code).await;
+    }
+}
+
+pub async fn order_sorts_by_fields_and_breaks_ties_stably(app: &TestApp) {
+    let docs = app
+        .insert_many(
+            "scores",
+            vec![
+                json!({"k": "a", "score": 2, "name": "x"}),
+                json!({"k": "b", "score": 1, "name": "y"}),
+                json!({"k": "c", "score": 2, "name": "w"}),
+                json!({"k": "d", "name": "z"}),
+                json!({"k": "e", "score": 3, "name": "x"}),
+            ],
+        )
+        .await;
+    let keys = |query: &'static str| async move {
+        app.list_all("scores", query)
+            .await
+            .iter()
+            .map(|d| d["k"].as_str().unwrap().to_owned())
+            .collect::<Vec<_>>()
+            .join("")
+    };
+    // Default: insertion (creation) order.
+    assert_eq!(keys("").await, "abcde");
+    assert_eq!(keys("order=_creationTime.desc").await, "edcba");
+    // Missing values sort first ascending, last descending; ties keep insertion order.
+    assert_eq!(keys("order=score").await, "dbace");
+    assert_eq!(keys("order=score.desc").await, "ecabd");
+    assert_eq!(keys("order=score.desc,name.asc").await, "ecabd");
+    assert_eq!(keys("order=score.asc,name.desc").await, "dbace");
+    assert_eq!(keys("order=name,score.desc").await, "ceabd");
+    // The same orders, paged one document at a time, give the same sequence.
+    assert_eq!(keys("order=score.desc&limit=1").await, "ecabd");
+    assert_eq!(keys("order=score,name.desc&limit=2").await, "dbace");
+    assert_eq!(keys("order=name,score.desc&limit=1").await, "ceabd");
+    let mut sorted_ids = ids(&docs);
+    sorted_ids.sort();
+    let by_id = app.list_all("scores", "order=_id&limit=2").await;
+    assert_eq!(ids(&by_id), sorted_ids);
+}
+
+pub async fn pages_cover_the_table_exactly_once(app: &TestApp) {
+    let docs: Vec<Value> = (0..57).map(|i| json!({"i": i, "bucket": i % 4})).collect();
+    let inserted = app.insert_many("pages", docs).await;
+    for query in [
+        "limit=10",
+        "limit=1",
+        "limit=57",
+        "limit=100",
+        "limit=7&order=bucket.desc",
+        "limit=5&order=bucket,i.desc",
+        "limit=9&bucket=gte.2",
+    ] {
+        let all = app.list_all("pages", query).await;
+        let expected = if query.contains("bucket=gte.2") {
+            inserted
+                .iter()
+                .filter(|d| d["bucket"].as_i64().unwrap() >= 2)
+                .count()
+        } else {
+            inserted.len()
+        };
+        assert_eq!(all.len(), expected, "{query}");
+        let unique: HashSet<_> = ids(&all).into_iter().collect();
+        assert_eq!(unique.len(), expected, "{query}: a document repeated");
+    }
+    // The last page says so.
+    let page = app.list("pages", "limit=57").await;
+    assert!(page["nextCursor"].is_null());
+    let page = app.list("pages", "limit=56").await;
+    assert!(page["nextCursor"].is_string());
+}
+
+pub async fn paging_during_concurrent_inserts_never_skips_or_repeats(app: &TestApp) {
+    let before: Vec<Value> = (0..120).map(|i| json!({"i": i, "w": i % 7})).collect();
+    let before = app.insert_many("feed", before).await;
+    for order in ["", "order=w.desc", "order=_creationTime.desc"] {
+        let writer = {
+            let client = app.client.clone();
+            let url = app.url("/v1/tables/feed");
+            tokio::spawn(async move {
+                for i in 0..60 {
+                    let r = client
+                        .post(&url)
+                        .json(&json!({"i": 1000 + i, "w": i % 7}))
+                        .send()
+                        .await
+                        .unwrap();
+                    assert_eq!(r.status(), StatusCode::CREATED);
+                }
+            })
+        };
+        let seen = app.list_all("feed", &format!("limit=7&{order}")).await;
+        writer.await.unwrap();
+        let seen_ids = ids(&seen);
+        let unique: HashSet<_> = seen_ids.iter().cloned().collect();
+        assert_eq!(unique.len(), seen_ids.len(), "{order}: a document repeated");
+        for id in ids(&before) {
+            assert!(unique.contains(&id), "{order}: document {id} was skipped");
+        }
+    }
+}
+
+pub async fn cursors_are_validated(app: &TestApp) {
+    app.insert_many("c", (0..5).map(|i| json!({"i": i})).collect())
+        .await;
+    let page = app.list("c", "limit=2&order=i.desc").await;
+    let cursor = page["nextCursor"].as_str().unwrap();
+    let next = app
+        .list("c", &format!("limit=2&order=i.desc&cursor={cursor}"))
+        .await;
+    assert_eq!(next["items"][0]["i"], 2);
+
+    let wrong_order = app
+        .get(&format!("/v1/tables/c?limit=2&order=i.asc&cursor={cursor}"))
+        .await;
+    assert_problem(wrong_order, StatusCode::BAD_REQUEST, "invalid_cursor").await;
+    for bad in ["garbage!", "e30", "AAAA", ""] {
+        let response = app.get(&format!("/v1/tables/c?cursor={bad}")).await;
+        assert_problem(response, StatusCode::BAD_REQUEST, "invalid_cursor").await;
+    }
+}
+
+pub async fn limit_defaults_and_bounds(app: &TestApp) {
+    app.insert_many("lim", (0..150).map(|i| json!({"i": i})).collect())
+        .await;
+    let page = app.list("lim", "").await;
+    assert_eq!(page["items"].as_array().unwrap().len(), 100);
+    assert!(page["nextCursor"].is_string());
+    let page = app.list("lim", "limit=1000").await;
+    assert_eq!(page["items"].as_array().unwrap().len(), 150);
+    assert!(page["nextCursor"].is_null());
+    for bad in ["0", "1001", "-1", "ten", "1.5"] {
+        let response = app.get(&format!("/v1/tables/lim?limit={bad}")).await;
+        assert_problem(response, StatusCode::BAD_REQUEST, "invalid_limit").await;
+    }
+}
+
+pub async fn tables_are_isolated(app: &TestApp) {
+    let a = app.insert("alpha", json!({"x": 1})).await;
+    app.insert("beta", json!({"x": 2})).await;
+    assert_eq!(
+        ids(&app.list_all("alpha", "").await),
+        ids(std::slice::from_ref(&a))
+    );
+    let wrong_table = app
+        .get(&format!("/v1/tables/beta/{}", a["_id"].as_str().unwrap()))
+        .await;
+    assert_problem(wrong_table, StatusCode::NOT_FOUND, "not_found").await;
+    assert!(app.list_all("gamma", "").await.is_empty());
+}
+
+pub async fn rejected_requests_leave_the_store_unchanged(app: &TestApp) {
+    let doc = app.insert("safe", json!({"n": 1, "keep": true})).await;
+    let path = doc_path("safe", &doc);
+    let snapshot = app.list_all("safe", "").await;
+
+    let raw = |method: Method, path: String, content_type: &'static str, body: &'static str| {
+        app.client
+            .request(method, app.url(&path))
+            .header("content-type", content_type)
+            .body(body)
+            .send()
+    };
+    let cases = [
+        (
+            raw(
+                Method::POST,
+                "/v1/tables/safe".into(),
+                "application/json",
+                "{\"n\":",
+            )
+            .await,
+            StatusCode::BAD_REQUEST,
+            "malformed_json",
+        ),
+        (
+            raw(
+                Method::POST,
+                "/v1/tables/safe".into(),
+                "text/plain",
+                "{\"n\":2}",
+            )
+            .await,
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "unsupported_media_type",
+        ),
+        (
+            raw(
+                Method::POST,
+                "/v1/tables/safe".into(),
+                "application/json",
+                "[1]",
+            )
+            .await,
+            StatusCode::BAD_REQUEST,
+            "invalid_body",
+        ),
+        (
+            raw(
+                Method::POST,
+                "/v1/tables/safe".into(),
+                "application/json",
+                "\"str\"",
+            )
+            .await,
+            StatusCode::BAD_REQUEST,
+            "invalid_body",
+        ),
+        (
+            raw(
+                Method::POST,
+                "/v1/tables/safe".into(),
+                "application/json",
+                "{\"_id\":\"x\",\"n\":2}",
+            )
+            .await,
+            StatusCode::BAD_REQUEST,
+            "reserved_field",
+        ),
+        (
+            raw(
+                Method::POST,
+                "/v1/tables/safe".into(),
+                "application/json",
+                "{\"_creationTime\":1}",
+            )
+            .await,
+            StatusCode::BAD_REQUEST,
+            "reserved_field",
+        ),
+        (
+            raw(
+                Method::PATCH,
+                path.clone(),
+                "application/json",
+                "{\"n\": 2, \"_id\": \"other\"}",
+            )
+            .await,
+            StatusCode::BAD_REQUEST,
+            "reserved_field",
+        ),
+        (
+            raw(Method::PATCH, path.clone(), "application/json", "[]").await,
+            StatusCode::BAD_REQUEST,
+            "invalid_body",
+        ),
+        (
+            raw(Method::PATCH, path.clone(), "application/json", "{bad").await,
+            StatusCode::BAD_REQUEST,
+            "malformed_json",
+        ),
+        (
+            raw(Method::PUT, path.clone(), "application/json", "null").await,
+            StatusCode::BAD_REQUEST,
+            "invalid_body",
+        ),
+        (
+            raw(Method::PUT, path.clone(), "application/xml", "<n/>").await,
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "unsupported_media_type",
+        ),
+        (
+            raw(
+                Method::POST,
+                "/v1/tables/1bad".into(),
+                "application/json",
+                "{\"n\":2}",
+            )
+            .await,
+            StatusCode::BAD_REQUEST,
+            "invalid_table_name",
+        ),
+    ];
+    for (response, status, code) in cases {
+        assert_problem(response.unwrap(), status, code).await;
+    }
+    let oversized = format!("{{\"blob\":\"{}\"}}", "x".repeat(2 * 1024 * 1024));
+    let response = app
+        .client
+        .post(app.url("/v1/tables/safe"))
+        .header("content-type", "application/json")
+        .body(oversized)
+        .send()
+        .await
+        .unwrap();
+    assert_problem(response, StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large").await;
+
+    assert_eq!(app.list_all("safe", "").await, snapshot);
+    let current = app.get(&path).await;
+    assert_eq!(current.headers()["etag"], "\"1\"");
+}
