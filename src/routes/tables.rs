@@ -265,20 +265,20 @@ async fn patch_document(
     headers: HeaderMap,
     ApiJson(body): ApiJson<Value>,
 ) -> ApiResult<Response> {
-    let table = state.table(&table)?;
-    let precondition = if_match(&headers)?;
-    let patch = user_fields(body, "the patch")?;
-    let doc = state
-        .store()
-        .write_one(WriteOp::Patch {
-            table: table.clone(),
-            id: id.clone(),
+    update_document(
+        &state,
+        &table,
+        id,
+        &headers,
+        body,
+        |table, id, patch, precondition| WriteOp::Patch {
+            table,
+            id,
             patch,
             precondition,
-        })
-        .await?
-        .ok_or_else(|| not_found(&table, &id))?;
-    document_response(StatusCode::OK, doc)
+        },
+    )
+    .await
 }
 
 /// Replace a document's fields, keeping its `_id` and `_creationTime`.
@@ -306,17 +306,37 @@ async fn replace_document(
     headers: HeaderMap,
     ApiJson(body): ApiJson<Value>,
 ) -> ApiResult<Response> {
-    let table = state.table(&table)?;
-    let precondition = if_match(&headers)?;
+    update_document(
+        &state,
+        &table,
+        id,
+        &headers,
+        body,
+        |table, id, fields, precondition| WriteOp::Replace {
+            table,
+            id,
+            fields,
+            precondition,
+        },
+    )
+    .await
+}
+
+/// The shared body of PATCH and PUT: validate, build the write with `op`, answer the document.
+async fn update_document(
+    state: &AppState,
+    table: &str,
+    id: String,
+    headers: &HeaderMap,
+    body: Value,
+    op: impl FnOnce(TableName, String, Fields, Option<Precondition>) -> WriteOp,
+) -> ApiResult<Response> {
+    let table = state.table(table)?;
+    let precondition = if_match(headers)?;
     let fields = user_fields(body, "the body")?;
     let doc = state
         .store()
-        .write_one(WriteOp::Replace {
-            table: table.clone(),
-            id: id.clone(),
-            fields,
-            precondition,
-        })
+        .write_one(op(table.clone(), id.clone(), fields, precondition))
         .await?
         .ok_or_else(|| not_found(&table, &id))?;
     document_response(StatusCode::OK, doc)

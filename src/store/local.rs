@@ -655,42 +655,31 @@ fn user_filter_sql(segments: &[String], op: &FilterOp, params: &mut Vec<SqlValue
     let path = json_path(segments);
     let value = format!("json_extract(doc, {path})");
     let ty = format!("json_type(doc, {path})");
-    let mut bind = |literal: &Literal| {
+    // One typed comparison. Booleans are matched by their JSON type alone; numbers and strings
+    // are bound as parameters and compared only with values of their own type.
+    let mut compare = |literal: &Literal, comparison: &str| {
+        let guard = match literal {
+            Literal::Bool(b) => return format!("COALESCE({ty}, '') = '{b}'"),
+            Literal::Int(_) | Literal::Float(_) => "IN ('integer', 'real')",
+            Literal::Str(_) => "= 'text'",
+        };
         params.push(literal_sql(literal));
-        "?"
-    };
-    let typed = |literal: &Literal, comparison: &str, placeholder: &str| match literal {
-        Literal::Bool(true) => format!("{ty} = 'true'"),
-        Literal::Bool(false) => format!("{ty} = 'false'"),
-        Literal::Int(_) | Literal::Float(_) => {
-            format!("({ty} IN ('integer', 'real') AND {value} {comparison} {placeholder})")
-        }
-        Literal::Str(_) => format!("({ty} = 'text' AND {value} {comparison} {placeholder})"),
+        format!("({ty} {guard} AND {value} {comparison} ?)")
     };
     match op {
-        FilterOp::Eq(l) => {
-            let p = if matches!(l, Literal::Bool(_)) {
-                ""
-            } else {
-                bind(l)
-            };
-            typed(l, "=", p)
+        FilterOp::Eq(l) => compare(l, "="),
+        FilterOp::Neq(l) => format!(
+            "(COALESCE({ty}, 'null') <> 'null' AND NOT {})",
+            compare(l, "=")
+        ),
+        FilterOp::Gt(l) => compare(l, ">"),
+        FilterOp::Gte(l) => compare(l, ">="),
+        FilterOp::Lt(l) => compare(l, "<"),
+        FilterOp::Lte(l) => compare(l, "<="),
+        FilterOp::In(literals) => {
+            let parts: Vec<String> = literals.iter().map(|l| compare(l, "=")).collect();
+            format!("({})", parts.join(" OR "))
         }
-        FilterOp::Neq(l) => {
-            let p = if matches!(l, Literal::Bool(_)) {
-                ""
-            } else {
-                bind(l)
-            };
-            format!(
-                "(COALESCE({ty}, 'null') <> 'null' AND NOT {})",
-                typed(l, "=", p)
-            )
-        }
-        FilterOp::Gt(l) => typed(l, ">", bind(l)),
-        FilterOp::Gte(l) => typed(l, ">=", bind(l)),
-        FilterOp::Lt(l) => typed(l, "<", bind(l)),
-        FilterOp::Lte(l) => typed(l, "<=", bind(l)),
         FilterOp::Like(pattern) => {
             params.push(SqlValue::Text(like_to_glob(pattern)));
             format!("({ty} = 'text' AND {value} GLOB ?)")
@@ -698,20 +687,6 @@ fn user_filter_sql(segments: &[String], op: &FilterOp, params: &mut Vec<SqlValue
         FilterOp::Ilike(pattern) => {
             params.push(SqlValue::Text(like_to_glob(&pattern.to_ascii_lowercase())));
             format!("({ty} = 'text' AND lower({value}) GLOB ?)")
-        }
-        FilterOp::In(literals) => {
-            let parts: Vec<String> = literals
-                .iter()
-                .map(|l| {
-                    let p = if matches!(l, Literal::Bool(_)) {
-                        ""
-                    } else {
-                        bind(l)
-                    };
-                    typed(l, "=", p)
-                })
-                .collect();
-            format!("({})", parts.join(" OR "))
         }
         FilterOp::IsNull => format!("COALESCE({ty}, 'null') = 'null'"),
         FilterOp::IsTrue => format!("COALESCE({ty}, '') = 'true'"),
@@ -721,44 +696,23 @@ fn user_filter_sql(segments: &[String], op: &FilterOp, params: &mut Vec<SqlValue
 
 /// System columns have fixed types (the parser has already coerced literals to match).
 fn system_filter_sql(column: &str, op: &FilterOp, params: &mut Vec<SqlValue>) -> String {
-    let mut bind = |literal: &Literal| {
-        params.push(literal_sql(literal));
-    };
-    match op {
-        FilterOp::Eq(l) => {
-            bind(l);
-            format!("{column} = ?")
-        }
-        FilterOp::Neq(l) => {
-            bind(l);
-            format!("{column} <> ?")
-        }
-        FilterOp::Gt(l) => {
-            bind(l);
-            format!("{column} > ?")
-        }
-        FilterOp::Gte(l) => {
-            bind(l);
-            format!("{column} >= ?")
-        }
-        FilterOp::Lt(l) => {
-            bind(l);
-            format!("{column} < ?")
-        }
-        FilterOp::Lte(l) => {
-            bind(l);
-            format!("{column} <= ?")
-        }
+    let (operator, literal) = match op {
+        FilterOp::Eq(l) => ("=", l),
+        FilterOp::Neq(l) => ("<>", l),
+        FilterOp::Gt(l) => (">", l),
+        FilterOp::Gte(l) => (">=", l),
+        FilterOp::Lt(l) => ("<", l),
+        FilterOp::Lte(l) => ("<=", l),
         FilterOp::In(literals) => {
-            for l in literals {
-                bind(l);
-            }
-            format!("{column} IN ({})", vec!["?"; literals.len()].join(", "))
+            params.extend(literals.iter().map(literal_sql));
+            return format!("{column} IN ({})", vec!["?"; literals.len()].join(", "));
         }
         // System fields are never null and are not booleans or free text.
-        FilterOp::IsNull | FilterOp::IsTrue | FilterOp::IsFalse => "0".into(),
-        FilterOp::Like(_) | FilterOp::Ilike(_) => "0".into(),
-    }
+        FilterOp::IsNull | FilterOp::IsTrue | FilterOp::IsFalse => return "0".into(),
+        FilterOp::Like(_) | FilterOp::Ilike(_) => return "0".into(),
+    };
+    params.push(literal_sql(literal));
+    format!("{column} {operator} ?")
 }
 
 /// PostgREST's `*` wildcard to a SQLite GLOB pattern, escaping GLOB's own special characters.

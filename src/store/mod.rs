@@ -66,19 +66,6 @@ pub struct Document {
     pub fields: Fields,
 }
 
-impl Document {
-    /// The document as clients see it: its fields plus `_id` and `_creationTime`.
-    pub fn to_json(&self) -> Value {
-        let mut object = Map::with_capacity(self.fields.len() + 2);
-        object.insert("_id".into(), Value::String(self.id.clone()));
-        object.insert("_creationTime".into(), Value::from(self.creation_time));
-        for (key, value) in &self.fields {
-            object.insert(key.clone(), value.clone());
-        }
-        Value::Object(object)
-    }
-}
-
 /// One page of a list.
 #[derive(Debug, Clone)]
 pub struct Page {

@@ -61,23 +61,22 @@ async fn acknowledged_writes_survive_kill_9() {
         assert_eq!(stored["writer"], doc["writer"]);
         assert_eq!(stored["i"], doc["i"]);
     }
-    let first: Value = client
-        .get(gateway.url(&path))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let get_json = |url: String| {
+        let client = client.clone();
+        async move {
+            client
+                .get(url)
+                .send()
+                .await
+                .unwrap()
+                .json::<Value>()
+                .await
+                .unwrap()
+        }
+    };
+    let first = get_json(gateway.url(&path)).await;
     assert_eq!(first["patched"], true);
-    let all: Value = client
-        .get(gateway.url("/v1/tables/durable?limit=1000"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let all = get_json(gateway.url("/v1/tables/durable?limit=1000")).await;
     assert_eq!(all["items"].as_array().unwrap().len(), 200);
     assert!(data.join("gateway.sqlite3").exists());
 }

@@ -553,125 +553,32 @@ pub async fn rejected_requests_leave_the_store_unchanged(app: &TestApp) {
     let path = doc_path("safe", &doc);
     let snapshot = app.list_all("safe", "").await;
 
-    let raw = |method: Method, path: String, content_type: &'static str, body: &'static str| {
-        app.client
-            .request(method, app.url(&path))
+    let safe = "/v1/tables/safe".to_owned();
+    #[rustfmt::skip]
+    let cases = [
+        (Method::POST, &safe, "application/json", "{\"n\":", StatusCode::BAD_REQUEST, "malformed_json"),
+        (Method::POST, &safe, "text/plain", "{\"n\":2}", StatusCode::UNSUPPORTED_MEDIA_TYPE, "unsupported_media_type"),
+        (Method::POST, &safe, "application/json", "[1]", StatusCode::BAD_REQUEST, "invalid_body"),
+        (Method::POST, &safe, "application/json", "\"str\"", StatusCode::BAD_REQUEST, "invalid_body"),
+        (Method::POST, &safe, "application/json", "{\"_id\":\"x\",\"n\":2}", StatusCode::BAD_REQUEST, "reserved_field"),
+        (Method::POST, &safe, "application/json", "{\"_creationTime\":1}", StatusCode::BAD_REQUEST, "reserved_field"),
+        (Method::PATCH, &path, "application/json", "{\"n\": 2, \"_id\": \"other\"}", StatusCode::BAD_REQUEST, "reserved_field"),
+        (Method::PATCH, &path, "application/json", "[]", StatusCode::BAD_REQUEST, "invalid_body"),
+        (Method::PATCH, &path, "application/json", "{bad", StatusCode::BAD_REQUEST, "malformed_json"),
+        (Method::PUT, &path, "application/json", "null", StatusCode::BAD_REQUEST, "invalid_body"),
+        (Method::PUT, &path, "application/xml", "<n/>", StatusCode::UNSUPPORTED_MEDIA_TYPE, "unsupported_media_type"),
+        (Method::POST, &"/v1/tables/1bad".to_owned(), "application/json", "{\"n\":2}", StatusCode::BAD_REQUEST, "invalid_table_name"),
+    ];
+    for (method, target, content_type, body, status, code) in cases {
+        let response = app
+            .client
+            .request(method, app.url(target))
             .header("content-type", content_type)
             .body(body)
             .send()
-    };
-    let cases = [
-        (
-            raw(
-                Method::POST,
-                "/v1/tables/safe".into(),
-                "application/json",
-                "{\"n\":",
-            )
-            .await,
-            StatusCode::BAD_REQUEST,
-            "malformed_json",
-        ),
-        (
-            raw(
-                Method::POST,
-                "/v1/tables/safe".into(),
-                "text/plain",
-                "{\"n\":2}",
-            )
-            .await,
-            StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            "unsupported_media_type",
-        ),
-        (
-            raw(
-                Method::POST,
-                "/v1/tables/safe".into(),
-                "application/json",
-                "[1]",
-            )
-            .await,
-            StatusCode::BAD_REQUEST,
-            "invalid_body",
-        ),
-        (
-            raw(
-                Method::POST,
-                "/v1/tables/safe".into(),
-                "application/json",
-                "\"str\"",
-            )
-            .await,
-            StatusCode::BAD_REQUEST,
-            "invalid_body",
-        ),
-        (
-            raw(
-                Method::POST,
-                "/v1/tables/safe".into(),
-                "application/json",
-                "{\"_id\":\"x\",\"n\":2}",
-            )
-            .await,
-            StatusCode::BAD_REQUEST,
-            "reserved_field",
-        ),
-        (
-            raw(
-                Method::POST,
-                "/v1/tables/safe".into(),
-                "application/json",
-                "{\"_creationTime\":1}",
-            )
-            .await,
-            StatusCode::BAD_REQUEST,
-            "reserved_field",
-        ),
-        (
-            raw(
-                Method::PATCH,
-                path.clone(),
-                "application/json",
-                "{\"n\": 2, \"_id\": \"other\"}",
-            )
-            .await,
-            StatusCode::BAD_REQUEST,
-            "reserved_field",
-        ),
-        (
-            raw(Method::PATCH, path.clone(), "application/json", "[]").await,
-            StatusCode::BAD_REQUEST,
-            "invalid_body",
-        ),
-        (
-            raw(Method::PATCH, path.clone(), "application/json", "{bad").await,
-            StatusCode::BAD_REQUEST,
-            "malformed_json",
-        ),
-        (
-            raw(Method::PUT, path.clone(), "application/json", "null").await,
-            StatusCode::BAD_REQUEST,
-            "invalid_body",
-        ),
-        (
-            raw(Method::PUT, path.clone(), "application/xml", "<n/>").await,
-            StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            "unsupported_media_type",
-        ),
-        (
-            raw(
-                Method::POST,
-                "/v1/tables/1bad".into(),
-                "application/json",
-                "{\"n\":2}",
-            )
-            .await,
-            StatusCode::BAD_REQUEST,
-            "invalid_table_name",
-        ),
-    ];
-    for (response, status, code) in cases {
-        assert_problem(response.unwrap(), status, code).await;
+            .await
+            .unwrap();
+        assert_problem(response, status, code).await;
     }
     let oversized = format!("{{\"blob\":\"{}\"}}", "x".repeat(2 * 1024 * 1024));
     let response = app
