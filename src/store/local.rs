@@ -55,7 +55,9 @@ CREATE INDEX IF NOT EXISTS documents_by_creation ON documents (tbl, creation_tim
 PRAGMA user_version = 1;
 ";
 
-type Reply = oneshot::Sender<Result<Vec<WriteOutcome>, StoreError>>;
+/// What one write batch produced: its outcomes, or the error that undid it.
+type JobResult = Result<Vec<WriteOutcome>, StoreError>;
+type Reply = oneshot::Sender<JobResult>;
 
 struct WriteJob {
     ops: Vec<WriteOp>,
@@ -252,59 +254,78 @@ impl Writer {
     }
 
     /// Runs each job under its own savepoint inside one transaction, commits, then answers.
+    ///
+    /// A job that fails is rolled back to its savepoint and answered with its error; the others
+    /// still commit. If SQLite itself fails (a savepoint cannot be set or undone, or the commit
+    /// fails), the transaction is in an unknown state: the whole group is rolled back and every
+    /// job is told it was not applied.
     fn commit_group(&mut self, jobs: Vec<WriteJob>) {
-        let mut answers: Vec<(Reply, Result<Vec<WriteOutcome>, StoreError>)> =
-            Vec::with_capacity(jobs.len());
         let saved_clock = self.last_creation_time;
         if let Err(err) = self.conn.execute_batch("BEGIN IMMEDIATE") {
+            let message = format!("cannot start a write transaction: {err}");
             for job in jobs {
-                let _ = job.reply.send(Err(StoreError::Unavailable(format!(
-                    "cannot start a write transaction: {err}"
-                ))));
+                let _ = job
+                    .reply
+                    .send(Err(StoreError::Unavailable(message.clone())));
             }
             return;
         }
+        let mut answers = Vec::with_capacity(jobs.len());
+        let mut fatal = None;
         for job in jobs {
-            let result = self.run_job(job.ops);
-            answers.push((job.reply, result));
+            if fatal.is_some() {
+                answers.push((job.reply, None));
+                continue;
+            }
+            match self.run_job(job.ops) {
+                Ok(result) => answers.push((job.reply, Some(result))),
+                Err(err) => {
+                    fatal = Some(err);
+                    answers.push((job.reply, None));
+                }
+            }
         }
-        if let Err(err) = self.conn.execute_batch("COMMIT") {
-            tracing::error!(error = %err, "SQLite commit failed; the whole group is rolled back");
+        let fatal = match fatal {
+            Some(err) => Some(err),
+            None => self.conn.execute_batch("COMMIT").err(),
+        };
+        if let Some(err) = fatal {
+            tracing::error!(error = %err, "SQLite write failed; the whole group is rolled back");
             let _ = self.conn.execute_batch("ROLLBACK");
             self.last_creation_time = saved_clock;
             for (reply, _) in answers {
                 let _ = reply.send(Err(StoreError::Unavailable(format!(
-                    "the write could not be committed: {err}"
+                    "the write was not applied: {err}"
                 ))));
             }
             return;
         }
         for (reply, result) in answers {
             // The caller may have gone away (timeout, disconnect); the write stands regardless.
-            let _ = reply.send(result);
+            if let Some(result) = result {
+                let _ = reply.send(result);
+            }
         }
     }
 
-    fn run_job(&mut self, ops: Vec<WriteOp>) -> Result<Vec<WriteOutcome>, StoreError> {
+    /// Runs one job under a savepoint. The outer error means SQLite failed and the transaction
+    /// can no longer be trusted; the inner one is the job's own failure, already rolled back.
+    fn run_job(&mut self, ops: Vec<WriteOp>) -> Result<JobResult, rusqlite::Error> {
         let saved_clock = self.last_creation_time;
-        self.conn.execute_batch("SAVEPOINT job").map_err(internal)?;
+        self.conn.execute_batch("SAVEPOINT job")?;
         let mut outcomes = Vec::with_capacity(ops.len());
         for (index, op) in ops.into_iter().enumerate() {
             match self.run_op(op) {
                 Ok(outcome) => outcomes.push(outcome),
                 Err(err) => {
                     self.last_creation_time = saved_clock;
-                    let rollback = self
-                        .conn
-                        .execute_batch("ROLLBACK TO job; RELEASE job")
-                        .map_err(internal);
-                    rollback?;
-                    return Err(err.at_op(index));
+                    self.conn.execute_batch("ROLLBACK TO job; RELEASE job")?;
+                    return Ok(Err(err.at_op(index)));
                 }
             }
         }
-        self.conn.execute_batch("RELEASE job").map_err(internal)?;
-        Ok(outcomes)
+        self.conn.execute_batch("RELEASE job")?;
+        Ok(Ok(outcomes))
     }
 
     fn run_op(&mut self, op: WriteOp) -> Result<WriteOutcome, StoreError> {
@@ -825,6 +846,66 @@ fn bad_cursor() -> StoreError {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use serde_json::json;
+
+    fn fields(value: serde_json::Value) -> Fields {
+        match value {
+            serde_json::Value::Object(map) => map,
+            other => panic!("not an object: {other}"),
+        }
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_failing_batch_rolls_back_alone_within_a_group() {
+        let dir = tempfile::TempDir::new().unwrap();
+        let store = Arc::new(LocalStore::open(dir.path()).unwrap());
+        let table = TableName::parse("t").unwrap();
+        let mut tasks = Vec::new();
+        for i in 0..60 {
+            let store = Arc::clone(&store);
+            let table = table.clone();
+            tasks.push(tokio::spawn(async move {
+                // Odd batches write first and then fail: their insert must not survive.
+                let mut ops = vec![WriteOp::Insert {
+                    table: table.clone(),
+                    fields: fields(json!({"i": i})),
+                }];
+                if i % 2 == 1 {
+                    ops.push(WriteOp::Delete {
+                        table,
+                        id: "missing".into(),
+                        precondition: None,
+                    });
+                }
+                store.apply(ops).await
+            }));
+        }
+        for (i, task) in tasks.into_iter().enumerate() {
+            let result = task.await.unwrap();
+            if i % 2 == 1 {
+                assert!(
+                    matches!(result, Err(StoreError::NotFound { op: Some(1), .. })),
+                    "batch {i}: {result:?}"
+                );
+            } else {
+                assert_eq!(result.unwrap().len(), 1, "batch {i}");
+            }
+        }
+        let query = ListQuery {
+            limit: 1000,
+            ..ListQuery::default()
+        };
+        let page = store.list(&table, &query).await.unwrap();
+        assert_eq!(page.items.len(), 30);
+        assert!(
+            page.items
+                .iter()
+                .all(|d| d.fields["i"].as_i64().unwrap() % 2 == 0)
+        );
+        // Creation times never go backwards in insertion order.
+        let times: Vec<f64> = page.items.iter().map(|d| d.creation_time).collect();
+        assert!(times.windows(2).all(|w| w[0] <= w[1]));
+    }
 
     #[test]
     fn glob_translation_escapes_glob_syntax() {

@@ -28,6 +28,7 @@ macro_rules! store_suite {
             limit_defaults_and_bounds,
             tables_are_isolated,
             rejected_requests_leave_the_store_unchanged,
+            concurrent_writes_fail_independently,
         );
     };
     (@cases $spawn:path; $($case:ident),* $(,)?) => {
@@ -594,4 +595,50 @@ pub async fn rejected_requests_leave_the_store_unchanged(app: &TestApp) {
     assert_eq!(app.list_all("safe", "").await, snapshot);
     let current = app.get(&path).await;
     assert_eq!(current.headers()["etag"], "\"1\"");
+}
+
+/// Failing writes interleaved with good ones: each fails alone, the good ones all land.
+pub async fn concurrent_writes_fail_independently(app: &TestApp) {
+    let target = app.insert("mixed", json!({"n": 0})).await;
+    let target_path = doc_path("mixed", &target);
+    let mut tasks = Vec::new();
+    for i in 0..40 {
+        let client = app.client.clone();
+        let insert_url = app.url("/v1/tables/mixed");
+        let patch_url = app.url(&target_path);
+        tasks.push(tokio::spawn(async move {
+            if i % 2 == 0 {
+                let r = client
+                    .post(insert_url)
+                    .json(&json!({"i": i}))
+                    .send()
+                    .await
+                    .unwrap();
+                r.status()
+            } else {
+                let r = client
+                    .patch(patch_url)
+                    .header("if-match", "\"99\"")
+                    .json(&json!({"n": i}))
+                    .send()
+                    .await
+                    .unwrap();
+                r.status()
+            }
+        }));
+    }
+    for (i, task) in tasks.into_iter().enumerate() {
+        let status = task.await.unwrap();
+        let expected = if i % 2 == 0 {
+            StatusCode::CREATED
+        } else {
+            StatusCode::PRECONDITION_FAILED
+        };
+        assert_eq!(status, expected, "request {i}");
+    }
+    let all = app.list_all("mixed", "").await;
+    assert_eq!(all.len(), 21);
+    let current = app.get(&target_path).await;
+    assert_eq!(current.headers()["etag"], "\"1\"");
+    assert_eq!(current.json::<Value>().await.unwrap()["n"], 0);
 }
