@@ -7,12 +7,14 @@
 use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::Arc;
+use std::time::Duration;
 
 use anyhow::Context as _;
 use axum::Router;
 use tokio::net::TcpListener;
 use utoipa_swagger_ui::SwaggerUi;
 
+use crate::auth::Auth;
 use crate::config::Config;
 use crate::metrics::Metrics;
 use crate::store::SharedStore;
@@ -29,19 +31,31 @@ pub struct AppState {
 struct Inner {
     store: SharedStore,
     metrics: Arc<Metrics>,
+    auth: Arc<Auth>,
     config: Arc<Config>,
 }
 
 impl AppState {
     /// Assembles state from its parts.
-    pub fn new(store: SharedStore, metrics: Arc<Metrics>, config: Arc<Config>) -> Self {
+    pub fn new(
+        store: SharedStore,
+        metrics: Arc<Metrics>,
+        auth: Arc<Auth>,
+        config: Arc<Config>,
+    ) -> Self {
         Self {
             inner: Arc::new(Inner {
                 store,
                 metrics,
+                auth,
                 config,
             }),
         }
+    }
+
+    /// Authentication, policy and token issuing.
+    pub fn auth(&self) -> &Auth {
+        &self.inner.auth
     }
 
     /// The store adapter, wrapped in metrics.
@@ -84,7 +98,11 @@ impl Application {
         let config = Arc::new(config);
         let metrics = Arc::new(Metrics::new(adapter.adapter()).context("registering metrics")?);
         let store: SharedStore = Arc::new(MeteredStore::new(adapter, Arc::clone(&metrics)));
-        let state = AppState::new(store, metrics, Arc::clone(&config));
+        let http = crate::http_client::client(Duration::from_secs(5), Duration::from_secs(30))?;
+        let auth = Auth::build(&config.auth, &config.data_dir, http)
+            .await
+            .context("setting up authentication")?;
+        let state = AppState::new(store, metrics, Arc::new(auth), Arc::clone(&config));
         let router = router(state);
         let listener = TcpListener::bind(config.addr)
             .await

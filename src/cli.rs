@@ -33,6 +33,43 @@ enum Command {
         #[arg(long, default_value_t = 3)]
         timeout: u64,
     },
+    /// Print an access token signed with the gateway's key, for development.
+    Token {
+        /// The `sub` claim.
+        #[arg(long)]
+        sub: String,
+        /// A role (repeat for several).
+        #[arg(long = "role")]
+        roles: Vec<String>,
+        /// Lifetime, e.g. 900, 30m, 1h or 7d (default: JWT_EXPIRY_SECONDS).
+        #[arg(long, value_parser = parse_ttl)]
+        ttl: Option<Duration>,
+    },
+    /// Print the `convex/auth.config.ts` provider that accepts the tokens this gateway mints.
+    ConvexAuthConfig,
+    /// Read a client secret on stdin and print its SHA-256, for `secret_sha256` in the policy file.
+    HashSecret,
+}
+
+/// Parses `900`, `30s`, `30m`, `1h` or `7d`.
+fn parse_ttl(raw: &str) -> Result<Duration, String> {
+    let (digits, unit) = raw
+        .find(|c: char| !c.is_ascii_digit())
+        .map_or((raw, ""), |i| raw.split_at(i));
+    let value: u64 = digits
+        .parse()
+        .map_err(|_| format!("`{raw}` is not a duration like 900, 30m, 1h or 7d"))?;
+    let seconds = match unit {
+        "" | "s" => value,
+        "m" => value * 60,
+        "h" => value * 3600,
+        "d" => value * 86_400,
+        _ => return Err(format!("`{raw}`: the unit must be s, m, h or d")),
+    };
+    if seconds == 0 {
+        return Err("the lifetime must be at least 1 second".into());
+    }
+    Ok(Duration::from_secs(seconds))
 }
 
 /// Parses the command line and runs the chosen command.
@@ -53,7 +90,46 @@ pub fn main() -> ExitCode {
         Command::Healthcheck { timeout } => with_config(|config| {
             runtime()?.block_on(healthcheck(config.addr, Duration::from_secs(timeout)))
         }),
+        Command::Token { sub, roles, ttl } => with_config(|config| {
+            let signer = signer(&config)?;
+            let mut claims = serde_json::Map::new();
+            claims.insert("sub".into(), sub.into());
+            claims.insert(config.auth.role_claim.clone(), roles.into());
+            let ttl = ttl.unwrap_or(config.auth.access_ttl);
+            println!("{}", signer.sign(claims, signer.issuer(), ttl)?);
+            Ok(())
+        }),
+        Command::ConvexAuthConfig => with_config(|config| {
+            let runtime = runtime()?;
+            let auth = runtime.block_on(async {
+                let http =
+                    crate::http_client::client(Duration::from_secs(5), Duration::from_secs(10))?;
+                crate::auth::Auth::build(&config.auth, &config.data_dir, http).await
+            })?;
+            print!("{}", auth.convex_auth_config());
+            Ok(())
+        }),
+        Command::HashSecret => {
+            let mut secret = String::new();
+            if std::io::stdin().read_line(&mut secret).is_err() || secret.trim().is_empty() {
+                eprintln!(
+                    "pipe the secret on stdin: echo -n \"$SECRET\" | convex-gateway hash-secret"
+                );
+                return ExitCode::FAILURE;
+            }
+            println!(
+                "{}",
+                crate::auth::tokens::sha256_hex(secret.trim_end_matches(['\r', '\n']))
+            );
+            ExitCode::SUCCESS
+        }
     }
+}
+
+/// The gateway's signing key, as `serve` would load it (generating it on first use).
+fn signer(config: &Config) -> anyhow::Result<crate::auth::signer::Signer> {
+    std::fs::create_dir_all(&config.data_dir)?;
+    Ok(crate::auth::signer::Signer::load_or_generate(&config.auth, &config.data_dir)?.0)
 }
 
 fn with_config(run: impl FnOnce(Config) -> anyhow::Result<()>) -> ExitCode {
@@ -93,9 +169,7 @@ async fn healthcheck(addr: SocketAddr, timeout: Duration) -> anyhow::Result<()> 
         ip => ip,
     };
     let url = format!("http://{}/ready", SocketAddr::new(ip, addr.port()));
-    let response = reqwest::Client::builder()
-        .timeout(timeout)
-        .build()?
+    let response = crate::http_client::client(timeout, timeout)?
         .get(&url)
         .send()
         .await?;

@@ -10,6 +10,9 @@ use std::path::PathBuf;
 use std::str::FromStr;
 use std::time::Duration;
 
+use jsonwebtoken::Algorithm;
+use secrecy::SecretString;
+
 use crate::store::TableName;
 
 /// How log lines are written.
@@ -62,6 +65,94 @@ pub struct Config {
     pub tables: Option<Vec<TableName>>,
     /// `GATEWAY_SHUTDOWN_GRACE`: seconds in-flight requests get to finish after SIGTERM.
     pub shutdown_grace: Duration,
+    /// Token validation, issuing and Convex identity settings.
+    pub auth: AuthConfig,
+}
+
+/// How the caller's identity reaches Convex.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ConvexAuthMode {
+    /// The caller's bearer token goes to Convex unchanged.
+    Forward,
+    /// The gateway signs a short-lived ES256/RS256 token for Convex.
+    Mint,
+    /// No identity is sent.
+    None,
+}
+
+impl FromStr for ConvexAuthMode {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s {
+            "forward" => Ok(Self::Forward),
+            "mint" => Ok(Self::Mint),
+            "none" => Ok(Self::None),
+            other => Err(format!(
+                "expected `forward`, `mint` or `none`, got `{other}`"
+            )),
+        }
+    }
+}
+
+/// Authentication settings.
+#[derive(Debug, Clone)]
+pub struct AuthConfig {
+    /// `JWT_SECRET`: shared secret for HS256/384/512 tokens (at least 32 bytes).
+    pub jwt_secret: Option<SecretString>,
+    /// `JWT_ALGORITHM`: the HMAC algorithm for `JWT_SECRET` (HS256, HS384 or HS512).
+    pub jwt_algorithm: Algorithm,
+    /// `JWT_JWKS_URL`: a JWKS endpoint of an identity provider (Clerk, Auth0, Supabase, …).
+    pub jwks_url: Option<String>,
+    /// `JWT_JWKS_MIN_REFRESH_SECONDS`: the JWKS is refetched at most this often.
+    pub jwks_min_refresh: Duration,
+    /// `JWT_PUBLIC_KEY`: a PEM public key (RSA, EC P-256/P-384 or Ed25519).
+    pub public_key_pem: Option<String>,
+    /// `JWT_ISSUER`: required `iss` of external tokens.
+    pub issuer: Option<String>,
+    /// `JWT_AUDIENCE`: required `aud` of external tokens.
+    pub audience: Option<String>,
+    /// `JWT_LEEWAY_SECONDS`: clock skew allowed on `exp` and `nbf`.
+    pub leeway_seconds: u64,
+    /// `JWT_ROLE_CLAIM`: claim (or dotted path) holding a role or an array of roles.
+    pub role_claim: String,
+    /// `GATEWAY_POLICY`: path of the TOML policy file.
+    pub policy_path: Option<PathBuf>,
+    /// `GATEWAY_SIGNING_KEY`: PEM private key (EC P-256 or RSA) for the gateway's own tokens.
+    pub signing_key_pem: Option<SecretString>,
+    /// `GATEWAY_PUBLIC_URL`: the gateway's external URL, the `iss` of its tokens.
+    pub public_url: String,
+    /// `JWT_EXPIRY_SECONDS`: lifetime of access tokens the gateway issues.
+    pub access_ttl: Duration,
+    /// `JWT_REFRESH_EXPIRY_SECONDS`: lifetime of refresh tokens.
+    pub refresh_ttl: Duration,
+    /// `CONVEX_AUTH_MODE`: how identity reaches Convex.
+    pub convex_auth_mode: ConvexAuthMode,
+    /// `CONVEX_APPLICATION_ID`: the `aud` of tokens minted for Convex.
+    pub convex_application_id: String,
+}
+
+impl AuthConfig {
+    /// Defaults for a gateway reachable at `public_url`, with no external key source.
+    pub fn defaults(public_url: String) -> Self {
+        Self {
+            jwt_secret: None,
+            jwt_algorithm: Algorithm::HS256,
+            jwks_url: None,
+            jwks_min_refresh: Duration::from_secs(30),
+            public_key_pem: None,
+            issuer: None,
+            audience: None,
+            leeway_seconds: 30,
+            role_claim: "role".into(),
+            policy_path: None,
+            signing_key_pem: None,
+            public_url,
+            access_ttl: Duration::from_secs(900),
+            refresh_ttl: Duration::from_secs(30 * 24 * 3600),
+            convex_auth_mode: ConvexAuthMode::Mint,
+            convex_application_id: "convex-gateway".into(),
+        }
+    }
 }
 
 /// A variable that was set to something the gateway cannot use.
@@ -92,7 +183,7 @@ impl Config {
     /// Builds a configuration from any variable lookup (the process environment, or a map in tests).
     pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
         let get = |name: &str| lookup(name).map(|v| v.trim().to_owned());
-        let config = Self {
+        let mut config = Self {
             addr: parse_or(&get, "GATEWAY_ADDR", "127.0.0.1:8080")?,
             data_dir: PathBuf::from(get("GATEWAY_DATA_DIR").unwrap_or_else(|| "./data".into())),
             log_format: parse_or(&get, "LOG_FORMAT", "pretty")?,
@@ -101,7 +192,9 @@ impl Config {
             request_timeout: Duration::from_secs(parse_or(&get, "GATEWAY_REQUEST_TIMEOUT", "30")?),
             tables: parse_tables(get("GATEWAY_TABLES"))?,
             shutdown_grace: Duration::from_secs(parse_or(&get, "GATEWAY_SHUTDOWN_GRACE", "30")?),
+            auth: AuthConfig::defaults(String::new()),
         };
+        config.auth = parse_auth(&get, &config.addr)?;
         config.validate()?;
         Ok(config)
     }
@@ -117,6 +210,7 @@ impl Config {
             request_timeout: Duration::from_secs(30),
             tables: None,
             shutdown_grace: Duration::from_secs(30),
+            auth: AuthConfig::defaults("http://127.0.0.1".into()),
         }
     }
 
@@ -157,6 +251,94 @@ where
     raw.parse().map_err(|err: T::Err| ConfigError {
         var,
         reason: format!("`{raw}`: {err}"),
+    })
+}
+
+fn parse_auth(
+    get: &impl Fn(&str) -> Option<String>,
+    addr: &SocketAddr,
+) -> Result<AuthConfig, ConfigError> {
+    let non_empty = |name: &str| get(name).filter(|v| !v.is_empty());
+    let jwt_secret = match non_empty("JWT_SECRET") {
+        Some(secret) if secret.len() < 32 || secret == "replace-with-your-secret-key" => {
+            return Err(ConfigError {
+                var: "JWT_SECRET",
+                reason: "must be at least 32 characters of real randomness (e.g. `openssl rand -base64 48`)".into(),
+            });
+        }
+        other => other.map(SecretString::from),
+    };
+    let jwt_algorithm = match non_empty("JWT_ALGORITHM").as_deref().unwrap_or("HS256") {
+        "HS256" => Algorithm::HS256,
+        "HS384" => Algorithm::HS384,
+        "HS512" => Algorithm::HS512,
+        other => {
+            return Err(ConfigError {
+                var: "JWT_ALGORITHM",
+                reason: format!(
+                    "`{other}`: JWT_ALGORITHM picks the algorithm of JWT_SECRET and must be HS256, HS384 or HS512 (public keys carry their own algorithm)"
+                ),
+            });
+        }
+    };
+    let jwks_url = non_empty("JWT_JWKS_URL");
+    if let Some(url) = &jwks_url
+        && !(url.starts_with("https://") || url.starts_with("http://"))
+    {
+        return Err(ConfigError {
+            var: "JWT_JWKS_URL",
+            reason: format!("`{url}` must be an http(s) URL"),
+        });
+    }
+    let public_url = non_empty("GATEWAY_PUBLIC_URL")
+        .unwrap_or_else(|| {
+            let host = if addr.ip().is_unspecified() {
+                "127.0.0.1".to_owned()
+            } else {
+                addr.ip().to_string()
+            };
+            format!("http://{host}:{}", addr.port())
+        })
+        .trim_end_matches('/')
+        .to_owned();
+    if !(public_url.starts_with("https://") || public_url.starts_with("http://")) {
+        return Err(ConfigError {
+            var: "GATEWAY_PUBLIC_URL",
+            reason: format!("`{public_url}` must be an http(s) URL"),
+        });
+    }
+    let defaults = AuthConfig::defaults(public_url);
+    let access_ttl: u64 = parse_or(get, "JWT_EXPIRY_SECONDS", "900")?;
+    let refresh_ttl: u64 = parse_or(get, "JWT_REFRESH_EXPIRY_SECONDS", "2592000")?;
+    if access_ttl == 0 || refresh_ttl == 0 {
+        return Err(ConfigError {
+            var: if access_ttl == 0 {
+                "JWT_EXPIRY_SECONDS"
+            } else {
+                "JWT_REFRESH_EXPIRY_SECONDS"
+            },
+            reason: "must be at least 1 second".into(),
+        });
+    }
+    Ok(AuthConfig {
+        jwt_secret,
+        jwt_algorithm,
+        jwks_url,
+        jwks_min_refresh: Duration::from_secs(parse_or(get, "JWT_JWKS_MIN_REFRESH_SECONDS", "30")?),
+        public_key_pem: non_empty("JWT_PUBLIC_KEY").map(|pem| pem.replace("\\n", "\n")),
+        issuer: non_empty("JWT_ISSUER"),
+        audience: non_empty("JWT_AUDIENCE"),
+        leeway_seconds: parse_or(get, "JWT_LEEWAY_SECONDS", "30")?,
+        role_claim: non_empty("JWT_ROLE_CLAIM").unwrap_or(defaults.role_claim.clone()),
+        policy_path: non_empty("GATEWAY_POLICY").map(PathBuf::from),
+        signing_key_pem: non_empty("GATEWAY_SIGNING_KEY")
+            .map(|pem| SecretString::from(pem.replace("\\n", "\n"))),
+        access_ttl: Duration::from_secs(access_ttl),
+        refresh_ttl: Duration::from_secs(refresh_ttl),
+        convex_auth_mode: parse_or(get, "CONVEX_AUTH_MODE", "mint")?,
+        convex_application_id: non_empty("CONVEX_APPLICATION_ID")
+            .unwrap_or(defaults.convex_application_id.clone()),
+        ..defaults
     })
 }
 
@@ -224,6 +406,11 @@ mod tests {
         assert_eq!(cfg.cors_origins, CorsOrigins::None);
         assert_eq!(cfg.max_body_bytes, 1024 * 1024);
         assert!(cfg.tables.is_none());
+        assert_eq!(cfg.auth.public_url, "http://127.0.0.1:8080");
+        assert_eq!(cfg.auth.convex_auth_mode, ConvexAuthMode::Mint);
+        assert_eq!(cfg.auth.leeway_seconds, 30);
+        assert_eq!(cfg.auth.role_claim, "role");
+        assert_eq!(cfg.auth.access_ttl, Duration::from_secs(900));
     }
 
     #[test]
@@ -236,6 +423,14 @@ mod tests {
             ("GATEWAY_CORS_ORIGINS", "example.com"),
             ("GATEWAY_TABLES", "ok,1bad"),
             ("GATEWAY_REQUEST_TIMEOUT", "0"),
+            ("JWT_SECRET", "too-short"),
+            ("JWT_SECRET", "replace-with-your-secret-key"),
+            ("JWT_ALGORITHM", "RS256"),
+            ("JWT_JWKS_URL", "ftp://keys"),
+            ("JWT_LEEWAY_SECONDS", "-1"),
+            ("CONVEX_AUTH_MODE", "sometimes"),
+            ("GATEWAY_PUBLIC_URL", "gateway.example.com"),
+            ("JWT_EXPIRY_SECONDS", "0"),
         ] {
             let err = config(&[(var, value)]).unwrap_err();
             assert_eq!(err.var, var, "{value}");

@@ -59,11 +59,28 @@ error_codes! {
     InvalidQuery => ("invalid_query", BAD_REQUEST, "The query cannot be run"),
     InvalidHeader => ("invalid_header", BAD_REQUEST, "A request header is not valid"),
     BadRequest => ("bad_request", BAD_REQUEST, "The request is not valid"),
+    MissingToken => ("missing_token", UNAUTHORIZED, "Authentication is required"),
+    MalformedToken => ("malformed_token", UNAUTHORIZED, "The token is not a well-formed JWT"),
+    UnsupportedAlgorithm => ("unsupported_algorithm", UNAUTHORIZED, "The token's algorithm is not accepted"),
+    UnknownKey => ("unknown_key", UNAUTHORIZED, "The token was signed by an unknown key"),
+    BadSignature => ("bad_signature", UNAUTHORIZED, "The token's signature is invalid"),
+    TokenExpired => ("token_expired", UNAUTHORIZED, "The token has expired"),
+    TokenNotYetValid => ("token_not_yet_valid", UNAUTHORIZED, "The token is not valid yet"),
+    WrongIssuer => ("wrong_issuer", UNAUTHORIZED, "The token's issuer is not accepted"),
+    WrongAudience => ("wrong_audience", UNAUTHORIZED, "The token's audience is not accepted"),
+    MissingClaim => ("missing_claim", UNAUTHORIZED, "The token lacks a required claim"),
+    TokenInQuery => ("token_in_query", UNAUTHORIZED, "Tokens are accepted only in the Authorization header"),
+    InvalidToken => ("invalid_token", UNAUTHORIZED, "The token is invalid"),
+    InvalidClient => ("invalid_client", UNAUTHORIZED, "The client credentials are invalid"),
+    Forbidden => ("forbidden", FORBIDDEN, "Not allowed"),
+    InvalidGrant => ("invalid_grant", BAD_REQUEST, "The grant is invalid, expired or revoked"),
+    RefreshTokenReused => ("refresh_token_reused", BAD_REQUEST, "A rotated refresh token was reused; its whole family is revoked"),
     RouteNotFound => ("route_not_found", NOT_FOUND, "No such route"),
     TableNotFound => ("table_not_found", NOT_FOUND, "No such table"),
     NotFound => ("not_found", NOT_FOUND, "No such document"),
     MethodNotAllowed => ("method_not_allowed", METHOD_NOT_ALLOWED, "The method is not allowed on this route"),
     NotAcceptable => ("not_acceptable", NOT_ACCEPTABLE, "No acceptable representation"),
+    Conflict => ("conflict", CONFLICT, "The request conflicts with the current state"),
     VersionMismatch => ("version_mismatch", PRECONDITION_FAILED, "The document has changed"),
     PayloadTooLarge => ("payload_too_large", PAYLOAD_TOO_LARGE, "The request body is too large"),
     TooManyDocuments => ("too_many_documents", PAYLOAD_TOO_LARGE, "Too many documents in one request"),
@@ -182,6 +199,18 @@ impl IntoResponse for ApiError {
         response
             .headers_mut()
             .insert(header::CONTENT_TYPE, HeaderValue::from_static(PROBLEM_JSON));
+        if self.code.status() == StatusCode::UNAUTHORIZED {
+            // RFC 6750 §3; the description is a fixed title, never token contents.
+            let challenge = format!(
+                "Bearer realm=\"convex-gateway\", error=\"invalid_token\", error_description=\"{}\"",
+                self.code.title().replace('"', "'")
+            );
+            if let Ok(value) = HeaderValue::from_str(&challenge) {
+                response
+                    .headers_mut()
+                    .insert(header::WWW_AUTHENTICATE, value);
+            }
+        }
         if self.code == ErrorCode::StoreUnavailable {
             response
                 .headers_mut()

@@ -3,12 +3,16 @@
 
 /// `Application::build`, `AppState` and the router assembly.
 pub mod app;
+/// JWT validation, policy, token issuing and Convex identity.
+pub mod auth;
 /// The command line: `serve`, `openapi`, `healthcheck`.
 pub mod cli;
 /// Typed configuration from the environment.
 pub mod config;
 /// `ApiError` and the problem+json error codes.
 pub mod error;
+/// Outbound HTTP clients (rustls with *ring*).
+pub mod http_client;
 /// Prometheus metrics held in state.
 pub mod metrics;
 /// The middleware stack.

@@ -1,7 +1,8 @@
 //! The OpenAPI document: top-level info and tags here, paths and schemas from the registered
 //! routes (`routes::api`). `openapi/openapi.json` is this output, committed and checked by a test.
 
-use utoipa::OpenApi;
+use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+use utoipa::{Modify, OpenApi};
 
 use crate::error::{ErrorCode, Problem};
 
@@ -14,12 +15,37 @@ use crate::error::{ErrorCode, Problem};
         license(name = "Apache-2.0", identifier = "Apache-2.0"),
     ),
     components(schemas(Problem, ErrorCode)),
+    modifiers(&BearerAuth),
     tags(
         (name = "tables", description = "Documents in tables: list with filters and cursors, insert, get, patch, replace, delete"),
         (name = "operations", description = "Health, readiness and metrics"),
+        (name = "auth", description = "Token issuing, refresh, revocation and the gateway's public keys"),
+        (name = "admin", description = "Administration (admin role)"),
     )
 )]
 pub struct ApiDoc;
+
+/// Declares the `bearer` security scheme (a JWT in `Authorization: Bearer …`), so `/docs` offers
+/// an Authorize button where a person can paste a token.
+struct BearerAuth;
+
+impl Modify for BearerAuth {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "bearer",
+            SecurityScheme::Http(
+                HttpBuilder::new()
+                    .scheme(HttpAuthScheme::Bearer)
+                    .bearer_format("JWT")
+                    .description(Some(
+                        "A JWT from a configured issuer, or one issued by POST /auth/token",
+                    ))
+                    .build(),
+            ),
+        );
+    }
+}
 
 /// The full spec, as served at `/openapi.json` and printed by `convex-gateway openapi`.
 pub fn spec() -> utoipa::openapi::OpenApi {

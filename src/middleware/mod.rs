@@ -86,6 +86,9 @@ pub fn apply(router: Router, state: &AppState) -> Router {
             StatusCode::GATEWAY_TIMEOUT,
             config.request_timeout,
         ))
+        // Verify the bearer token, if any, and record the caller for the handlers. It sits inside
+        // the timeout (a JWKS refetch is bounded) and below tracing and metrics, so 401s are seen.
+        .layer(from_fn_with_state(state.clone(), crate::auth::authenticate))
         // Refuse bodies over the limit, by Content-Length up front or while streaming.
         .layer(RequestBodyLimitLayer::new(config.max_body_bytes));
     router

@@ -1,6 +1,7 @@
 //! The API's routes. Each resource module owns its router; `api()` merges them into one
 //! `OpenApiRouter`, so the OpenAPI spec is generated from exactly the routes that are served.
 
+pub mod auth;
 pub mod ops;
 pub mod tables;
 
@@ -15,4 +16,5 @@ pub fn api() -> OpenApiRouter<AppState> {
     OpenApiRouter::with_openapi(ApiDoc::openapi())
         .merge(ops::router())
         .merge(tables::router())
+        .merge(auth::router())
 }

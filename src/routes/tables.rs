@@ -15,9 +15,12 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use crate::app::AppState;
+use crate::auth::policy::TableAction;
+use crate::auth::{MaybeAuthUser, Owner};
 use crate::error::{ApiError, ApiResult, ErrorCode, Problem};
 use crate::store::{
-    Document, Fields, ListQuery, Precondition, TableName, WriteOp, validate_fields,
+    Document, FieldPath, Fields, Filter, FilterOp, ListQuery, Literal, Precondition, TableName,
+    WriteOp, validate_fields,
 };
 
 /// The most documents one `POST` may insert.
@@ -113,6 +116,7 @@ pub struct NewDocument(Fields);
     get,
     path = "/v1/tables/{table}",
     tag = "tables",
+    security(("bearer" = [])),
     params(
         ("table" = String, Path, description = "Table name, `^[A-Za-z][A-Za-z0-9_]{0,63}$`"),
         ("order" = Option<String>, Query, description = "Comma-separated `field.asc|desc`; defaults to `_creationTime.asc`"),
@@ -121,6 +125,9 @@ pub struct NewDocument(Fields);
     ),
     responses(
         (status = 200, description = "One page of documents", body = ListResponse),
+        (status = 401, description = "Missing or invalid bearer token", body = Problem, content_type = "application/problem+json",
+            headers(("WWW-Authenticate" = String, description = "Bearer challenge"))),
+        (status = 403, description = "The policy does not allow this", body = Problem, content_type = "application/problem+json"),
         (status = 400, description = "Bad filter, order, limit, cursor or table name", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "The table is not served", body = Problem, content_type = "application/problem+json"),
         (status = 503, description = "The store is unavailable", body = Problem, content_type = "application/problem+json"),
@@ -128,15 +135,27 @@ pub struct NewDocument(Fields);
 )]
 async fn list_documents(
     State(state): State<AppState>,
+    caller: MaybeAuthUser,
     ApiPath(table): ApiPath<String>,
     RawQuery(raw): RawQuery,
 ) -> ApiResult<Json<ListResponse>> {
     let table = state.table(&table)?;
+    let owner = state
+        .auth()
+        .authorize_table(&caller, table.as_str(), TableAction::Read)?;
     let pairs: Vec<(String, String)> = serde_urlencoded::from_str(raw.as_deref().unwrap_or(""))
         .map_err(|err| {
             ApiError::new(ErrorCode::InvalidFilter, format!("bad query string: {err}"))
         })?;
-    let query = ListQuery::from_pairs(pairs)?;
+    let mut query = ListQuery::from_pairs(pairs)?;
+    if let Some(owner) = owner {
+        // Row ownership: the caller sees only its own rows, filtered in the store.
+        query.filters.push(Filter {
+            field: FieldPath::User(vec![owner.field]),
+            op: FilterOp::Eq(Literal::Str(owner.sub)),
+            negated: false,
+        });
+    }
     let page = state.store().list(&table, &query).await?;
     Ok(Json(ListResponse {
         items: page.items.into_iter().map(DocumentBody::from).collect(),
@@ -149,9 +168,13 @@ async fn list_documents(
     post,
     path = "/v1/tables/{table}",
     tag = "tables",
+    security(("bearer" = [])),
     params(("table" = String, Path, description = "Table name")),
     request_body(content = InsertBody, description = "A document, or an array of documents", content_type = "application/json"),
     responses(
+        (status = 401, description = "Missing or invalid bearer token", body = Problem, content_type = "application/problem+json",
+            headers(("WWW-Authenticate" = String, description = "Bearer challenge"))),
+        (status = 403, description = "The policy does not allow this", body = Problem, content_type = "application/problem+json"),
         (status = 201, description = "Inserted: the stored document (with `Location` and `ETag`), or the array of stored documents", body = DocumentBody,
             headers(("Location" = String, description = "URL of the new document"), ("ETag" = String, description = "The document's version"))),
         (status = 400, description = "Malformed JSON, not an object, or a reserved field", body = Problem, content_type = "application/problem+json"),
@@ -162,10 +185,20 @@ async fn list_documents(
 )]
 async fn insert_documents(
     State(state): State<AppState>,
+    caller: MaybeAuthUser,
     ApiPath(table): ApiPath<String>,
     ApiJson(body): ApiJson<Value>,
 ) -> ApiResult<Response> {
     let table = state.table(&table)?;
+    let owner = state
+        .auth()
+        .authorize_table(&caller, table.as_str(), TableAction::Write)?;
+    let stamp = |mut fields: Fields| -> ApiResult<Fields> {
+        if let Some(owner) = &owner {
+            claim_ownership(&mut fields, owner, true)?;
+        }
+        Ok(fields)
+    };
     match body {
         Value::Array(values) => {
             if values.len() > MAX_INSERT_DOCUMENTS {
@@ -180,14 +213,14 @@ async fn insert_documents(
             let docs = values
                 .into_iter()
                 .enumerate()
-                .map(|(i, v)| user_fields(v, &format!("element {i} of the array")))
+                .map(|(i, v)| user_fields(v, &format!("element {i} of the array")).and_then(stamp))
                 .collect::<ApiResult<Vec<_>>>()?;
             let stored = state.store().insert(&table, docs).await?;
             let body: Vec<DocumentBody> = stored.into_iter().map(DocumentBody::from).collect();
             Ok((StatusCode::CREATED, Json(body)).into_response())
         }
         other => {
-            let fields = user_fields(other, "the body")?;
+            let fields = stamp(user_fields(other, "the body")?)?;
             let mut stored = state.store().insert(&table, vec![fields]).await?;
             let doc = stored.pop().ok_or_else(|| {
                 ApiError::internal(anyhow::anyhow!("insert returned no document"))
@@ -207,12 +240,16 @@ async fn insert_documents(
     get,
     path = "/v1/tables/{table}/{id}",
     tag = "tables",
+    security(("bearer" = [])),
     params(
         ("table" = String, Path, description = "Table name"),
         ("id" = String, Path, description = "Document `_id`"),
         ("If-None-Match" = Option<String>, Header, description = "Answer 304 if the document's ETag matches"),
     ),
     responses(
+        (status = 401, description = "Missing or invalid bearer token", body = Problem, content_type = "application/problem+json",
+            headers(("WWW-Authenticate" = String, description = "Bearer challenge"))),
+        (status = 403, description = "The policy does not allow this", body = Problem, content_type = "application/problem+json"),
         (status = 200, description = "The document", body = DocumentBody, headers(("ETag" = String, description = "The document's version"))),
         (status = 304, description = "Not modified since the given ETag"),
         (status = 404, description = "No such document or table", body = Problem, content_type = "application/problem+json"),
@@ -220,14 +257,19 @@ async fn insert_documents(
 )]
 async fn get_document(
     State(state): State<AppState>,
+    caller: MaybeAuthUser,
     ApiPath((table, id)): ApiPath<(String, String)>,
     headers: HeaderMap,
 ) -> ApiResult<Response> {
     let table = state.table(&table)?;
+    let owner = state
+        .auth()
+        .authorize_table(&caller, table.as_str(), TableAction::Read)?;
     let doc = state
         .store()
         .get(&table, &id)
         .await?
+        .filter(|doc| owns(owner.as_ref(), doc))
         .ok_or_else(|| not_found(&table, &id))?;
     if if_none_match(&headers, doc.version) {
         let mut response = StatusCode::NOT_MODIFIED.into_response();
@@ -245,6 +287,7 @@ async fn get_document(
     patch,
     path = "/v1/tables/{table}/{id}",
     tag = "tables",
+    security(("bearer" = [])),
     params(
         ("table" = String, Path, description = "Table name"),
         ("id" = String, Path, description = "Document `_id`"),
@@ -252,6 +295,9 @@ async fn get_document(
     ),
     request_body(content = Object, description = "A merge patch", content_type = "application/merge-patch+json"),
     responses(
+        (status = 401, description = "Missing or invalid bearer token", body = Problem, content_type = "application/problem+json",
+            headers(("WWW-Authenticate" = String, description = "Bearer challenge"))),
+        (status = 403, description = "The policy does not allow this", body = Problem, content_type = "application/problem+json"),
         (status = 200, description = "The patched document", body = DocumentBody, headers(("ETag" = String, description = "The new version"))),
         (status = 400, description = "Bad body or header", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "No such document or table", body = Problem, content_type = "application/problem+json"),
@@ -261,16 +307,19 @@ async fn get_document(
 )]
 async fn patch_document(
     State(state): State<AppState>,
+    caller: MaybeAuthUser,
     ApiPath((table, id)): ApiPath<(String, String)>,
     headers: HeaderMap,
     ApiJson(body): ApiJson<Value>,
 ) -> ApiResult<Response> {
     update_document(
         &state,
+        &caller,
         &table,
         id,
         &headers,
         body,
+        true,
         |table, id, patch, precondition| WriteOp::Patch {
             table,
             id,
@@ -286,6 +335,7 @@ async fn patch_document(
     put,
     path = "/v1/tables/{table}/{id}",
     tag = "tables",
+    security(("bearer" = [])),
     params(
         ("table" = String, Path, description = "Table name"),
         ("id" = String, Path, description = "Document `_id`"),
@@ -293,6 +343,9 @@ async fn patch_document(
     ),
     request_body(content = Object, description = "The new fields", content_type = "application/json"),
     responses(
+        (status = 401, description = "Missing or invalid bearer token", body = Problem, content_type = "application/problem+json",
+            headers(("WWW-Authenticate" = String, description = "Bearer challenge"))),
+        (status = 403, description = "The policy does not allow this", body = Problem, content_type = "application/problem+json"),
         (status = 200, description = "The replaced document", body = DocumentBody, headers(("ETag" = String, description = "The new version"))),
         (status = 400, description = "Bad body or header", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "No such document or table", body = Problem, content_type = "application/problem+json"),
@@ -302,16 +355,19 @@ async fn patch_document(
 )]
 async fn replace_document(
     State(state): State<AppState>,
+    caller: MaybeAuthUser,
     ApiPath((table, id)): ApiPath<(String, String)>,
     headers: HeaderMap,
     ApiJson(body): ApiJson<Value>,
 ) -> ApiResult<Response> {
     update_document(
         &state,
+        &caller,
         &table,
         id,
         &headers,
         body,
+        false,
         |table, id, fields, precondition| WriteOp::Replace {
             table,
             id,
@@ -322,18 +378,30 @@ async fn replace_document(
     .await
 }
 
-/// The shared body of PATCH and PUT: validate, build the write with `op`, answer the document.
+/// The shared body of PATCH (`merge`) and PUT: authorize, validate, build the write with `op`,
+/// answer the document.
+#[expect(clippy::too_many_arguments, reason = "PATCH and PUT share one body")]
 async fn update_document(
     state: &AppState,
+    caller: &MaybeAuthUser,
     table: &str,
     id: String,
     headers: &HeaderMap,
     body: Value,
+    merge: bool,
     op: impl FnOnce(TableName, String, Fields, Option<Precondition>) -> WriteOp,
 ) -> ApiResult<Response> {
     let table = state.table(table)?;
-    let precondition = if_match(headers)?;
-    let fields = user_fields(body, "the body")?;
+    let owner = state
+        .auth()
+        .authorize_table(caller, table.as_str(), TableAction::Write)?;
+    let mut precondition = if_match(headers)?;
+    let mut fields = user_fields(body, "the body")?;
+    if let Some(owner) = &owner {
+        // A merge patch may leave the owner field out; a replacement gets it stamped.
+        claim_ownership(&mut fields, owner, !merge)?;
+        precondition = Some(owned_version(state, &table, &id, owner, precondition).await?);
+    }
     let doc = state
         .store()
         .write_one(op(table.clone(), id.clone(), fields, precondition))
@@ -347,12 +415,16 @@ async fn update_document(
     delete,
     path = "/v1/tables/{table}/{id}",
     tag = "tables",
+    security(("bearer" = [])),
     params(
         ("table" = String, Path, description = "Table name"),
         ("id" = String, Path, description = "Document `_id`"),
         ("If-Match" = Option<String>, Header, description = "Delete only if the document's ETag matches (`*`: if it exists)"),
     ),
     responses(
+        (status = 401, description = "Missing or invalid bearer token", body = Problem, content_type = "application/problem+json",
+            headers(("WWW-Authenticate" = String, description = "Bearer challenge"))),
+        (status = 403, description = "The policy does not allow this", body = Problem, content_type = "application/problem+json"),
         (status = 204, description = "Deleted"),
         (status = 400, description = "Bad header", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "No such document or table", body = Problem, content_type = "application/problem+json"),
@@ -361,11 +433,18 @@ async fn update_document(
 )]
 async fn delete_document(
     State(state): State<AppState>,
+    caller: MaybeAuthUser,
     ApiPath((table, id)): ApiPath<(String, String)>,
     headers: HeaderMap,
 ) -> ApiResult<StatusCode> {
     let table = state.table(&table)?;
-    let precondition = if_match(&headers)?;
+    let owner = state
+        .auth()
+        .authorize_table(&caller, table.as_str(), TableAction::Delete)?;
+    let mut precondition = if_match(&headers)?;
+    if let Some(owner) = &owner {
+        precondition = Some(owned_version(&state, &table, &id, owner, precondition).await?);
+    }
     state
         .store()
         .write_one(WriteOp::Delete {
@@ -392,6 +471,57 @@ impl AppState {
             _ => Ok(name),
         }
     }
+}
+
+/// Whether `doc` is visible under the ownership scope (always, when none applies).
+fn owns(owner: Option<&Owner>, doc: &Document) -> bool {
+    owner.is_none_or(|o| doc.fields.get(&o.field).and_then(Value::as_str) == Some(o.sub.as_str()))
+}
+
+/// Stamps the caller as owner (when `stamp`), and refuses an owner field naming someone else.
+fn claim_ownership(fields: &mut Fields, owner: &Owner, stamp: bool) -> ApiResult<()> {
+    match fields.get(&owner.field) {
+        None if stamp => {
+            fields.insert(owner.field.clone(), Value::String(owner.sub.clone()));
+            Ok(())
+        }
+        None => Ok(()),
+        Some(Value::String(sub)) if *sub == owner.sub => Ok(()),
+        Some(_) => Err(ApiError::new(
+            ErrorCode::Forbidden,
+            format!("`{}` must be your own subject id", owner.field),
+        )),
+    }
+}
+
+/// For a write under row ownership: the document's current version, after checking the caller
+/// owns it (404 otherwise, so existence does not leak) and that the caller's own `If-Match`, if
+/// any, holds. Writing at exactly that version makes check and write atomic.
+async fn owned_version(
+    state: &AppState,
+    table: &TableName,
+    id: &str,
+    owner: &Owner,
+    requested: Option<Precondition>,
+) -> ApiResult<Precondition> {
+    let doc = state
+        .store()
+        .get(table, id)
+        .await?
+        .filter(|doc| owns(Some(owner), doc))
+        .ok_or_else(|| not_found(table, id))?;
+    if let Some(requested) = requested
+        && !requested.holds_for(doc.version)
+    {
+        return Err(ApiError::new(
+            ErrorCode::VersionMismatch,
+            format!(
+                "document `{id}` is at version {}, which If-Match does not allow",
+                doc.version
+            ),
+        ));
+    }
+    Ok(Precondition::VersionIn(vec![doc.version]))
 }
 
 fn not_found(table: &TableName, id: &str) -> ApiError {

@@ -15,7 +15,7 @@ async fn acknowledged_writes_survive_kill_9() {
     let dir = TempDir::new().unwrap();
     let data = dir.path().join("data");
     let mut gateway = GatewayProcess::start(&data, &[]).await;
-    let client = reqwest::Client::new();
+    let client = authorized(&gateway.cli_token(&data, "writer"));
 
     // Concurrent writers; every write that was acknowledged must come back after SIGKILL.
     let mut writers = Vec::new();
@@ -53,6 +53,7 @@ async fn acknowledged_writes_survive_kill_9() {
     gateway.kill_9();
 
     let gateway = GatewayProcess::start(&data, &[]).await;
+    // The signing key survived too: a token minted before the crash still works.
     for doc in &acked {
         let path = format!("/v1/tables/durable/{}", doc["_id"].as_str().unwrap());
         let response = client.get(gateway.url(&path)).send().await.unwrap();
@@ -79,6 +80,15 @@ async fn acknowledged_writes_survive_kill_9() {
     let all = get_json(gateway.url("/v1/tables/durable?limit=1000")).await;
     assert_eq!(all["items"].as_array().unwrap().len(), 200);
     assert!(data.join("gateway.sqlite3").exists());
+}
+
+fn authorized(token: &str) -> reqwest::Client {
+    let mut headers = reqwest::header::HeaderMap::new();
+    headers.insert("authorization", format!("Bearer {token}").parse().unwrap());
+    reqwest::Client::builder()
+        .default_headers(headers)
+        .build()
+        .unwrap()
 }
 
 #[test]
@@ -130,15 +140,24 @@ async fn sigterm_stops_the_server_cleanly_and_secrets_stay_out_of_logs() {
     let dir = TempDir::new().unwrap();
     let mut gateway =
         GatewayProcess::start(&dir.path().join("data"), &[("RUST_LOG", "trace")]).await;
+    let data = dir.path().join("data");
+    let token = gateway.cli_token(&data, "tester");
     let client = reqwest::Client::new();
     let response = client
         .get(gateway.url("/v1/tables/t?secretfilter=eq.hunter2"))
-        .header("authorization", "Bearer super-secret-token")
+        .header("authorization", format!("Bearer {token}"))
         .header("cookie", "session=cookie-secret")
         .send()
         .await
         .unwrap();
     assert_eq!(response.status(), StatusCode::OK);
+    let rejected = client
+        .get(gateway.url("/v1/tables/t"))
+        .header("authorization", "Bearer super-secret-token")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(rejected.status(), StatusCode::UNAUTHORIZED);
 
     let pid = gateway.child.id().to_string();
     assert!(
@@ -160,7 +179,8 @@ async fn sigterm_stops_the_server_cleanly_and_secrets_stay_out_of_logs() {
     assert!(status.success(), "{status}");
     let log = gateway.log_text();
     assert!(log.contains("shutting down"), "{log}");
-    for secret in ["super-secret-token", "cookie-secret", "hunter2"] {
+    let signature = token.rsplit('.').next().unwrap();
+    for secret in ["super-secret-token", "cookie-secret", "hunter2", signature] {
         assert!(
             !log.contains(secret),
             "{secret} leaked into the log:\n{log}"

@@ -6,16 +6,22 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
+use convex_gateway::auth::signer::Signer;
 use convex_gateway::store::SharedStore;
 use convex_gateway::{Application, Config};
 use reqwest::{Method, Response, StatusCode};
 use serde_json::Value;
 use tempfile::TempDir;
 
-/// A running gateway and an HTTP client for it.
+/// A running gateway and HTTP clients for it.
 pub struct TestApp {
     pub addr: SocketAddr,
+    /// Sends a valid token for the plain user `tester` on every request.
     pub client: reqwest::Client,
+    /// Sends no token.
+    pub anon: reqwest::Client,
+    /// The configuration the app was built with.
+    pub config: Config,
     /// The data folder; removed when the app is dropped.
     pub data_dir: TempDir,
     shutdown: Option<tokio::sync::oneshot::Sender<()>>,
@@ -40,8 +46,8 @@ pub async fn spawn_app_with(configure: impl FnOnce(&mut Config)) -> TestApp {
     let data_dir = TempDir::new().unwrap();
     let mut config = Config::for_data_dir(data_dir.path());
     configure(&mut config);
-    let app = Application::build(config).await.unwrap();
-    start(app, data_dir)
+    let app = Application::build(config.clone()).await.unwrap();
+    start(app, data_dir, config)
 }
 
 /// An app on a store the test provides (for forcing faults).
@@ -49,28 +55,68 @@ pub async fn spawn_app_on(store: SharedStore, configure: impl FnOnce(&mut Config
     let data_dir = TempDir::new().unwrap();
     let mut config = Config::for_data_dir(data_dir.path());
     configure(&mut config);
-    let app = Application::build_with_store(config, store).await.unwrap();
-    start(app, data_dir)
+    let app = Application::build_with_store(config.clone(), store)
+        .await
+        .unwrap();
+    start(app, data_dir, config)
 }
 
-fn start(app: Application, data_dir: TempDir) -> TestApp {
+fn start(app: Application, data_dir: TempDir, config: Config) -> TestApp {
+    convex_gateway::http_client::install_crypto_provider();
     let addr = app.local_addr();
     let (tx, rx) = tokio::sync::oneshot::channel::<()>();
     let server = tokio::spawn(app.run_until_stopped(async move {
         let _ = rx.await;
     }));
-    TestApp {
+    let mut app = TestApp {
         addr,
         client: reqwest::Client::new(),
+        anon: reqwest::Client::new(),
+        config,
         data_dir,
         shutdown: Some(tx),
         server: Some(server),
-    }
+    };
+    app.client = app.client_for(&app.token("tester", &[]));
+    app
 }
 
 impl TestApp {
     pub fn url(&self, path: &str) -> String {
         format!("http://{}{path}", self.addr)
+    }
+
+    /// An access token signed with the app's own key, as `POST /auth/token` would issue.
+    pub fn token(&self, sub: &str, roles: &[&str]) -> String {
+        self.token_with(sub, roles, Duration::from_secs(600), serde_json::Map::new())
+    }
+
+    /// A token with a chosen lifetime and extra claims.
+    pub fn token_with(
+        &self,
+        sub: &str,
+        roles: &[&str],
+        ttl: Duration,
+        mut claims: serde_json::Map<String, Value>,
+    ) -> String {
+        let (signer, _) =
+            Signer::load_or_generate(&self.config.auth, self.data_dir.path()).unwrap();
+        claims.insert("sub".into(), sub.into());
+        claims.insert("role".into(), roles.to_vec().into());
+        signer.sign(claims, signer.issuer(), ttl).unwrap()
+    }
+
+    /// A client that sends `token` on every request.
+    pub fn client_for(&self, token: &str) -> reqwest::Client {
+        let mut headers = reqwest::header::HeaderMap::new();
+        headers.insert(
+            reqwest::header::AUTHORIZATION,
+            format!("Bearer {token}").parse().unwrap(),
+        );
+        reqwest::Client::builder()
+            .default_headers(headers)
+            .build()
+            .unwrap()
     }
 
     /// Asks the server to stop (gracefully).
@@ -192,6 +238,9 @@ pub fn free_port() -> u16 {
         .port()
 }
 
+/// The issuer of binary-started gateways: fixed, so tokens outlive a restart on another port.
+const PUBLIC_URL: &str = "http://gateway.test";
+
 /// A gateway process started from the binary.
 pub struct GatewayProcess {
     pub child: Child,
@@ -202,6 +251,7 @@ pub struct GatewayProcess {
 impl GatewayProcess {
     /// Starts `convex-gateway serve` on a free port with `data_dir`, and waits for `/health`.
     pub async fn start(data_dir: &Path, envs: &[(&str, &str)]) -> Self {
+        convex_gateway::http_client::install_crypto_provider();
         let addr: SocketAddr = format!("127.0.0.1:{}", free_port()).parse().unwrap();
         let log = data_dir.with_extension(format!("{}.log", addr.port()));
         let log_file = std::fs::File::create(&log).unwrap();
@@ -211,6 +261,7 @@ impl GatewayProcess {
             .env("GATEWAY_ADDR", addr.to_string())
             .env("GATEWAY_DATA_DIR", data_dir)
             .env("LOG_FORMAT", "json")
+            .env("GATEWAY_PUBLIC_URL", PUBLIC_URL)
             .envs(envs.iter().copied())
             .stdin(Stdio::null())
             .stdout(log_file.try_clone().unwrap())
@@ -243,6 +294,20 @@ impl GatewayProcess {
 
     pub fn url(&self, path: &str) -> String {
         format!("http://{}{path}", self.addr)
+    }
+
+    /// A development token from `convex-gateway token`, signed with this gateway's key.
+    pub fn cli_token(&self, data_dir: &Path, sub: &str) -> String {
+        let output = Command::new(binary())
+            .args(["token", "--sub", sub, "--ttl", "10m"])
+            .env_clear()
+            .env("GATEWAY_ADDR", self.addr.to_string())
+            .env("GATEWAY_DATA_DIR", data_dir)
+            .env("GATEWAY_PUBLIC_URL", PUBLIC_URL)
+            .output()
+            .unwrap();
+        assert!(output.status.success(), "{output:?}");
+        String::from_utf8(output.stdout).unwrap().trim().to_owned()
     }
 
     pub fn log_text(&self) -> String {

@@ -6,6 +6,7 @@ mod helpers;
 #[macro_use]
 mod store_suite;
 
+mod auth;
 mod binary;
 mod errors;
 mod faults;

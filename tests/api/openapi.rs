@@ -65,6 +65,44 @@ fn the_spec_documents_every_route_and_error_shape() {
             }
         }
     }
+    // Protected routes declare the bearer scheme and their 401 and 403 answers.
+    assert_eq!(
+        spec["components"]["securitySchemes"]["bearer"]["scheme"],
+        "bearer"
+    );
+    for (path, methods) in [
+        ("/v1/tables/{table}", &["get", "post"][..]),
+        (
+            "/v1/tables/{table}/{id}",
+            &["get", "patch", "put", "delete"],
+        ),
+        ("/admin/clients", &["get", "post"]),
+        ("/admin/clients/{id}", &["delete"]),
+    ] {
+        for method in methods {
+            let op = &paths[path][method];
+            assert_eq!(
+                op["security"][0]["bearer"],
+                serde_json::json!([]),
+                "{method} {path}"
+            );
+            for status in ["401", "403"] {
+                assert!(
+                    op["responses"][status].is_object(),
+                    "{method} {path} lacks {status}"
+                );
+            }
+        }
+    }
+    for public in [
+        "/auth/token",
+        "/auth/refresh",
+        "/auth/revoke",
+        "/.well-known/jwks.json",
+        "/.well-known/openid-configuration",
+    ] {
+        assert!(paths[public].is_object(), "{public} is not documented");
+    }
     let codes = spec["components"]["schemas"]["ErrorCode"]["enum"]
         .as_array()
         .unwrap();

@@ -1,0 +1,345 @@
+//! JWT verification: every configured key source (an HMAC secret, a PEM public key, a remote
+//! JWKS, and the gateway's own signing key), each with its algorithm pinned.
+//!
+//! The token header only selects a key (by `kid`, or by algorithm among kid-less keys); the
+//! algorithm that verifies it is always the key's own, so `alg: none` and HS/RS confusion fail.
+//! Each failure maps to a precise `AuthError` so clients learn which check failed.
+
+use std::collections::HashSet;
+
+use base64::Engine as _;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use jsonwebtoken::errors::ErrorKind;
+use jsonwebtoken::jwk::{AlgorithmParameters, EllipticCurve, Jwk, KeyAlgorithm, PublicKeyUse};
+use jsonwebtoken::{Algorithm, DecodingKey, Validation};
+use secrecy::ExposeSecret;
+use serde_json::{Map, Value};
+
+use super::AuthError;
+use super::jwks::RemoteJwks;
+use crate::config::AuthConfig;
+
+/// Where a verifying key came from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum KeySource {
+    /// `JWT_SECRET`.
+    Secret,
+    /// `JWT_PUBLIC_KEY`.
+    PublicKey,
+    /// `JWT_JWKS_URL`.
+    Jwks,
+    /// The gateway's own signing key.
+    Gateway,
+}
+
+/// A key that may verify tokens, with the algorithm and claims checks pinned to it.
+#[derive(Clone)]
+pub struct VerifyKey {
+    pub kid: Option<String>,
+    pub algorithm: Algorithm,
+    pub key: DecodingKey,
+    pub validation: Validation,
+    pub source: KeySource,
+}
+
+/// The claims checks shared by external tokens (issuer, audience, leeway).
+#[derive(Debug, Clone)]
+pub struct ClaimRules {
+    pub issuer: Option<String>,
+    pub audience: Option<String>,
+    pub leeway: u64,
+}
+
+impl ClaimRules {
+    /// A `Validation` for `algorithm` only, requiring `exp` and honouring `nbf`.
+    pub fn validation(&self, algorithm: Algorithm) -> Validation {
+        let mut validation = Validation::new(algorithm);
+        validation.leeway = self.leeway;
+        validation.validate_nbf = true;
+        validation.required_spec_claims = HashSet::from(["exp".to_owned()]);
+        match &self.issuer {
+            Some(issuer) => validation.set_issuer(&[issuer]),
+            None => validation.iss = None,
+        }
+        match &self.audience {
+            Some(audience) => validation.set_audience(&[audience]),
+            None => validation.validate_aud = false,
+        }
+        validation
+    }
+}
+
+/// A verified token: its claims and the source of the key that verified it.
+#[derive(Debug, Clone)]
+pub struct Verified {
+    pub claims: Map<String, Value>,
+    pub source: KeySource,
+}
+
+/// Verifies bearer tokens against every configured key source.
+pub struct Verifier {
+    static_keys: Vec<VerifyKey>,
+    gateway_key: Option<VerifyKey>,
+    jwks: Option<RemoteJwks>,
+}
+
+impl Verifier {
+    /// Builds the static keys from configuration; `gateway_key` verifies the gateway's own tokens.
+    pub fn new(
+        config: &AuthConfig,
+        gateway_key: Option<VerifyKey>,
+        jwks: Option<RemoteJwks>,
+    ) -> anyhow::Result<Self> {
+        let rules = external_rules(config);
+        let mut static_keys = Vec::new();
+        if let Some(secret) = &config.jwt_secret {
+            static_keys.push(VerifyKey {
+                kid: None,
+                algorithm: config.jwt_algorithm,
+                key: DecodingKey::from_secret(secret.expose_secret().as_bytes()),
+                validation: rules.validation(config.jwt_algorithm),
+                source: KeySource::Secret,
+            });
+        }
+        if let Some(pem) = &config.public_key_pem {
+            let (key, algorithm) = public_key_from_pem(pem)
+                .map_err(|reason| anyhow::anyhow!("JWT_PUBLIC_KEY: {reason}"))?;
+            static_keys.push(VerifyKey {
+                kid: None,
+                algorithm,
+                key,
+                validation: rules.validation(algorithm),
+                source: KeySource::PublicKey,
+            });
+        }
+        Ok(Self {
+            static_keys,
+            gateway_key,
+            jwks,
+        })
+    }
+
+    /// The remote JWKS, if one is configured.
+    pub fn jwks(&self) -> Option<&RemoteJwks> {
+        self.jwks.as_ref()
+    }
+
+    /// Verifies a compact JWS and returns its claims.
+    pub async fn verify(&self, token: &str) -> Result<Verified, AuthError> {
+        let (kid, alg) = parse_header(token)?;
+        let candidates = self.candidates(kid.as_deref(), alg).await?;
+        let mut best: Option<AuthError> = None;
+        for key in &candidates {
+            match jsonwebtoken::decode::<Map<String, Value>>(token, &key.key, &key.validation) {
+                Ok(data) => {
+                    return Ok(Verified {
+                        claims: data.claims,
+                        source: key.source,
+                    });
+                }
+                Err(err) => {
+                    let err = AuthError::from_jwt(err.kind());
+                    // A claims failure means the signature held: that is the precise answer.
+                    if best.as_ref().is_none_or(|b| err.rank() > b.rank()) {
+                        best = Some(err);
+                    }
+                }
+            }
+        }
+        Err(best.unwrap_or(AuthError::UnknownKey))
+    }
+
+    /// The keys a token may be verified with, chosen by `kid` or, without one, by algorithm.
+    async fn candidates(
+        &self,
+        kid: Option<&str>,
+        alg: Algorithm,
+    ) -> Result<Vec<VerifyKey>, AuthError> {
+        let kidless = || -> Vec<VerifyKey> {
+            self.static_keys
+                .iter()
+                .filter(|k| k.algorithm == alg)
+                .cloned()
+                .collect()
+        };
+        if let Some(kid) = kid {
+            if let Some(key) = self
+                .gateway_key
+                .as_ref()
+                .filter(|k| k.kid.as_deref() == Some(kid))
+            {
+                return Ok(vec![key.clone()]);
+            }
+            if let Some(jwks) = &self.jwks
+                && let Some(key) = jwks.find(kid).await
+            {
+                return Ok(vec![key]);
+            }
+            // Some issuers put a kid on HMAC or single-key tokens; the static keys still apply.
+            let keys = kidless();
+            return if keys.is_empty() {
+                Err(AuthError::UnknownKey)
+            } else {
+                Ok(keys)
+            };
+        }
+        let mut keys = kidless();
+        if let Some(jwks) = &self.jwks {
+            keys.extend(jwks.cached().into_iter().filter(|k| k.algorithm == alg));
+        }
+        if keys.is_empty() {
+            return Err(AuthError::UnsupportedAlgorithm);
+        }
+        Ok(keys)
+    }
+}
+
+/// The claims rules for tokens from external sources.
+pub fn external_rules(config: &AuthConfig) -> ClaimRules {
+    ClaimRules {
+        issuer: config.issuer.clone(),
+        audience: config.audience.clone(),
+        leeway: config.leeway_seconds,
+    }
+}
+
+/// Reads `kid` and `alg` from the header, refusing `none` and anything that is not a JWS.
+fn parse_header(token: &str) -> Result<(Option<String>, Algorithm), AuthError> {
+    let mut parts = token.split('.');
+    let (Some(header), Some(_), Some(_), None) =
+        (parts.next(), parts.next(), parts.next(), parts.next())
+    else {
+        return Err(AuthError::Malformed);
+    };
+    let bytes = URL_SAFE_NO_PAD
+        .decode(header)
+        .map_err(|_| AuthError::Malformed)?;
+    let json: Map<String, Value> =
+        serde_json::from_slice(&bytes).map_err(|_| AuthError::Malformed)?;
+    let alg = json
+        .get("alg")
+        .and_then(Value::as_str)
+        .ok_or(AuthError::Malformed)?;
+    let alg: Algorithm = alg.parse().map_err(|_| AuthError::UnsupportedAlgorithm)?;
+    let kid = match json.get("kid") {
+        None | Some(Value::Null) => None,
+        Some(Value::String(kid)) => Some(kid.clone()),
+        Some(_) => return Err(AuthError::Malformed),
+    };
+    Ok((kid, alg))
+}
+
+/// Parses a PEM public key and picks the algorithm its type implies.
+pub fn public_key_from_pem(pem: &str) -> Result<(DecodingKey, Algorithm), String> {
+    use p256::pkcs8::DecodePublicKey as _;
+    use rsa::pkcs1::DecodeRsaPublicKey as _;
+    let bytes = pem.as_bytes();
+    if p256::PublicKey::from_public_key_pem(pem).is_ok() {
+        return DecodingKey::from_ec_pem(bytes)
+            .map(|k| (k, Algorithm::ES256))
+            .map_err(|e| e.to_string());
+    }
+    if rsa::RsaPublicKey::from_public_key_pem(pem).is_ok()
+        || rsa::RsaPublicKey::from_pkcs1_pem(pem).is_ok()
+    {
+        return DecodingKey::from_rsa_pem(bytes)
+            .map(|k| (k, Algorithm::RS256))
+            .map_err(|e| e.to_string());
+    }
+    if let Ok(key) = DecodingKey::from_ed_pem(bytes) {
+        return Ok((key, Algorithm::EdDSA));
+    }
+    if let Ok(key) = DecodingKey::from_ec_pem(bytes) {
+        return Ok((key, Algorithm::ES384));
+    }
+    Err("not a PEM public key (RSA, EC P-256/P-384 or Ed25519)".into())
+}
+
+/// Turns one JWK into a verifying key, or `None` for keys that cannot verify signatures.
+pub fn key_from_jwk(jwk: &Jwk, rules: &ClaimRules, source: KeySource) -> Option<VerifyKey> {
+    if matches!(jwk.common.public_key_use, Some(PublicKeyUse::Encryption)) {
+        return None;
+    }
+    let algorithm = match &jwk.common.key_algorithm {
+        Some(declared) => signing_algorithm(declared)?,
+        None => match &jwk.algorithm {
+            AlgorithmParameters::RSA(_) => Algorithm::RS256,
+            AlgorithmParameters::EllipticCurve(ec) => match ec.curve {
+                EllipticCurve::P256 => Algorithm::ES256,
+                EllipticCurve::P384 => Algorithm::ES384,
+                _ => return None,
+            },
+            AlgorithmParameters::OctetKeyPair(_) => Algorithm::EdDSA,
+            _ => return None,
+        },
+    };
+    // HMAC keys are never taken from a JWKS: a published secret is no secret.
+    if matches!(
+        algorithm,
+        Algorithm::HS256 | Algorithm::HS384 | Algorithm::HS512
+    ) {
+        return None;
+    }
+    let key = DecodingKey::from_jwk(jwk).ok()?;
+    Some(VerifyKey {
+        kid: jwk.common.key_id.clone(),
+        algorithm,
+        key,
+        validation: rules.validation(algorithm),
+        source,
+    })
+}
+
+fn signing_algorithm(declared: &KeyAlgorithm) -> Option<Algorithm> {
+    Some(match declared {
+        KeyAlgorithm::HS256 => Algorithm::HS256,
+        KeyAlgorithm::HS384 => Algorithm::HS384,
+        KeyAlgorithm::HS512 => Algorithm::HS512,
+        KeyAlgorithm::ES256 => Algorithm::ES256,
+        KeyAlgorithm::ES384 => Algorithm::ES384,
+        KeyAlgorithm::RS256 => Algorithm::RS256,
+        KeyAlgorithm::RS384 => Algorithm::RS384,
+        KeyAlgorithm::RS512 => Algorithm::RS512,
+        KeyAlgorithm::PS256 => Algorithm::PS256,
+        KeyAlgorithm::PS384 => Algorithm::PS384,
+        KeyAlgorithm::PS512 => Algorithm::PS512,
+        KeyAlgorithm::EdDSA => Algorithm::EdDSA,
+        _ => return None,
+    })
+}
+
+impl AuthError {
+    /// Maps a jsonwebtoken failure to the check that failed.
+    fn from_jwt(kind: &ErrorKind) -> Self {
+        match kind {
+            ErrorKind::InvalidSignature => Self::BadSignature,
+            ErrorKind::ExpiredSignature => Self::Expired,
+            ErrorKind::ImmatureSignature => Self::NotYetValid,
+            ErrorKind::InvalidIssuer => Self::WrongIssuer,
+            ErrorKind::InvalidAudience => Self::WrongAudience,
+            ErrorKind::MissingRequiredClaim(claim) => Self::MissingClaim(claim.clone()),
+            ErrorKind::InvalidAlgorithm
+            | ErrorKind::InvalidAlgorithmName
+            | ErrorKind::MissingAlgorithm
+            | ErrorKind::UnsupportedAlgorithm => Self::UnsupportedAlgorithm,
+            ErrorKind::InvalidToken
+            | ErrorKind::Base64(_)
+            | ErrorKind::Json(_)
+            | ErrorKind::Utf8(_)
+            | ErrorKind::InvalidClaimFormat(_) => Self::Malformed,
+            // A signature that cannot be checked with this key (wrong key type or shape).
+            _ => Self::BadSignature,
+        }
+    }
+
+    /// How specific an error is when several keys were tried: claims errors mean a key verified
+    /// the signature, so they win over signature errors.
+    fn rank(&self) -> u8 {
+        match self {
+            Self::UnknownKey | Self::UnsupportedAlgorithm => 0,
+            Self::BadSignature => 1,
+            Self::Malformed => 2,
+            _ => 3,
+        }
+    }
+}

@@ -1,0 +1,528 @@
+//! Authentication and authorization: the `authenticate` middleware, the `AuthUser` and
+//! `MaybeAuthUser` extractors, table authorization with row ownership, and the identity the
+//! gateway hands to Convex.
+//!
+//! A request without `Authorization` is anonymous. A request with one must carry a valid bearer
+//! token: a bad token is answered 401 at once and is never treated as anonymous (the seed's
+//! mistake). Tokens in the query string are refused.
+
+pub mod jwks;
+pub mod jwt;
+pub mod policy;
+pub mod signer;
+pub mod tokens;
+
+use std::path::Path;
+use std::sync::{Arc, LazyLock};
+use std::time::Duration;
+
+use axum::extract::{FromRequestParts, Request, State};
+use axum::http::header::AUTHORIZATION;
+use axum::http::request::Parts;
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use secrecy::{ExposeSecret, SecretString};
+use serde_json::{Map, Value};
+
+use self::jwks::RemoteJwks;
+use self::jwt::{KeySource, Verifier, external_rules};
+use self::policy::{ANONYMOUS, AUTHENTICATED, FunctionKind, Policy, TableAction};
+use self::signer::{KeyOrigin, Signer};
+use self::tokens::TokenStore;
+use crate::app::AppState;
+use crate::config::{AuthConfig, ConvexAuthMode};
+use crate::error::{ApiError, ErrorCode};
+
+/// How long a token minted for Convex lives.
+pub const CONVEX_TOKEN_TTL: Duration = Duration::from_secs(300);
+
+/// Why a token was refused. Each maps to its own problem `code`.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum AuthError {
+    #[error("this route requires a bearer token in the Authorization header")]
+    Missing,
+    #[error("the Authorization header must be `Bearer <JWT>` with a well-formed JWT")]
+    Malformed,
+    #[error("no configured key accepts tokens with this algorithm")]
+    UnsupportedAlgorithm,
+    #[error("the token's key id is not known to this gateway")]
+    UnknownKey,
+    #[error("the token's signature does not verify")]
+    BadSignature,
+    #[error("the token has expired")]
+    Expired,
+    #[error("the token is not valid yet (nbf)")]
+    NotYetValid,
+    #[error("the token's issuer is not accepted")]
+    WrongIssuer,
+    #[error("the token's audience is not accepted")]
+    WrongAudience,
+    #[error("the token lacks the `{0}` claim")]
+    MissingClaim(String),
+    #[error("send tokens in the Authorization header, never in the query string")]
+    InQuery,
+}
+
+impl From<AuthError> for ApiError {
+    fn from(err: AuthError) -> Self {
+        let code = match &err {
+            AuthError::Missing => ErrorCode::MissingToken,
+            AuthError::Malformed => ErrorCode::MalformedToken,
+            AuthError::UnsupportedAlgorithm => ErrorCode::UnsupportedAlgorithm,
+            AuthError::UnknownKey => ErrorCode::UnknownKey,
+            AuthError::BadSignature => ErrorCode::BadSignature,
+            AuthError::Expired => ErrorCode::TokenExpired,
+            AuthError::NotYetValid => ErrorCode::TokenNotYetValid,
+            AuthError::WrongIssuer => ErrorCode::WrongIssuer,
+            AuthError::WrongAudience => ErrorCode::WrongAudience,
+            AuthError::MissingClaim(_) => ErrorCode::MissingClaim,
+            AuthError::InQuery => ErrorCode::TokenInQuery,
+        };
+        ApiError::new(code, err.to_string())
+    }
+}
+
+/// A caller with a verified token.
+#[derive(Clone)]
+pub struct AuthUser {
+    /// The `sub` claim.
+    pub sub: String,
+    /// Roles from the role claim, plus `authenticated`.
+    pub roles: Vec<String>,
+    /// Every claim of the token.
+    pub claims: Map<String, Value>,
+    /// Which key source verified the token.
+    pub source: KeySource,
+    token: Arc<SecretString>,
+}
+
+impl std::fmt::Debug for AuthUser {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AuthUser")
+            .field("sub", &self.sub)
+            .field("roles", &self.roles)
+            .field("source", &self.source)
+            .finish_non_exhaustive()
+    }
+}
+
+impl AuthUser {
+    /// The bearer token as the caller sent it (for `CONVEX_AUTH_MODE=forward`).
+    pub fn bearer_token(&self) -> &SecretString {
+        &self.token
+    }
+}
+
+/// The caller of a route that anonymous callers may reach (when the policy allows).
+#[derive(Debug, Clone)]
+pub struct MaybeAuthUser(pub Option<AuthUser>);
+
+static ANONYMOUS_ROLES: LazyLock<Vec<String>> = LazyLock::new(|| vec![ANONYMOUS.to_owned()]);
+
+impl MaybeAuthUser {
+    /// The roles the policy sees: the token's roles plus `authenticated`, or `anonymous`.
+    pub fn roles(&self) -> &[String] {
+        match &self.0 {
+            Some(user) => &user.roles,
+            None => &ANONYMOUS_ROLES,
+        }
+    }
+}
+
+impl<S: Send + Sync> FromRequestParts<S> for MaybeAuthUser {
+    type Rejection = ApiError;
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
+        parts
+            .extensions
+            .get::<MaybeAuthUser>()
+            .cloned()
+            .ok_or_else(|| {
+                ApiError::internal(anyhow::anyhow!(
+                    "the authenticate middleware did not run for this route"
+                ))
+            })
+    }
+}
+
+impl<S: Send + Sync> FromRequestParts<S> for AuthUser {
+    type Rejection = ApiError;
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        MaybeAuthUser::from_request_parts(parts, state)
+            .await?
+            .0
+            .ok_or_else(|| AuthError::Missing.into())
+    }
+}
+
+/// Row ownership in force for a request: only rows whose `field` equals `sub` are visible.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Owner {
+    pub field: String,
+    pub sub: String,
+}
+
+/// Everything authentication needs, built once in `Application::build`.
+pub struct Auth {
+    verifier: Verifier,
+    signer: Signer,
+    policy: Policy,
+    tokens: TokenStore,
+    config: AuthConfig,
+}
+
+impl std::fmt::Debug for Auth {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Auth")
+            .field("signer", &self.signer)
+            .field("policy", &self.policy)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Auth {
+    /// Loads the signing key (generating it on first start), the policy, the token store and
+    /// the key sources; fetches the remote JWKS once (a failure there is logged, not fatal).
+    pub async fn build(
+        config: &AuthConfig,
+        data_dir: &Path,
+        http: reqwest::Client,
+    ) -> anyhow::Result<Self> {
+        let (signer, origin) = Signer::load_or_generate(config, data_dir)?;
+        match origin {
+            KeyOrigin::Generated => tracing::info!(
+                kid = signer.kid(),
+                "generated a new ES256 signing key in the data folder; mint a development token with `convex-gateway token --sub you --role admin`"
+            ),
+            KeyOrigin::Loaded | KeyOrigin::Configured => {
+                tracing::info!(kid = signer.kid(), algorithm = ?signer.algorithm(), "signing key loaded");
+            }
+        }
+        let policy = Policy::load(config.policy_path.as_deref())?;
+        tracing::info!(policy = policy.source(), "authorization policy loaded");
+        let jwks = config
+            .jwks_url
+            .clone()
+            .map(|url| RemoteJwks::new(url, http, external_rules(config), config.jwks_min_refresh));
+        if let Some(jwks) = &jwks {
+            jwks.refresh().await;
+        }
+        let verifier = Verifier::new(config, Some(signer.verify_key()), jwks)?;
+        let tokens = TokenStore::open(data_dir, policy.clients())?;
+        Ok(Self {
+            verifier,
+            signer,
+            policy,
+            tokens,
+            config: config.clone(),
+        })
+    }
+
+    /// The gateway's signing key.
+    pub fn signer(&self) -> &Signer {
+        &self.signer
+    }
+
+    /// The authorization policy.
+    pub fn policy(&self) -> &Policy {
+        &self.policy
+    }
+
+    /// Refresh tokens and service accounts.
+    pub fn tokens(&self) -> &TokenStore {
+        &self.tokens
+    }
+
+    /// The remote JWKS, when `JWT_JWKS_URL` is set.
+    pub fn jwks(&self) -> Option<&RemoteJwks> {
+        self.verifier.jwks()
+    }
+
+    /// The authentication settings.
+    pub fn config(&self) -> &AuthConfig {
+        &self.config
+    }
+
+    /// Verifies a bearer token and builds the caller.
+    pub async fn authenticate(&self, token: &str) -> Result<AuthUser, AuthError> {
+        let verified = self.verifier.verify(token).await?;
+        let sub = verified
+            .claims
+            .get("sub")
+            .and_then(Value::as_str)
+            .filter(|s| !s.is_empty())
+            .ok_or_else(|| AuthError::MissingClaim("sub".into()))?
+            .to_owned();
+        let mut roles = roles_from_claims(&verified.claims, &self.config.role_claim);
+        roles.push(AUTHENTICATED.to_owned());
+        Ok(AuthUser {
+            sub,
+            roles,
+            claims: verified.claims,
+            source: verified.source,
+            token: Arc::new(SecretString::from(token.to_owned())),
+        })
+    }
+
+    /// Whether the caller holds an admin role.
+    pub fn is_admin(&self, caller: &MaybeAuthUser) -> bool {
+        self.policy.is_admin(caller.roles())
+    }
+
+    /// Checks that the caller may perform `action` on `table`, and returns the row-ownership
+    /// scope in force. Anonymous callers are told to authenticate (401); authenticated callers
+    /// are refused (403).
+    pub fn authorize_table(
+        &self,
+        caller: &MaybeAuthUser,
+        table: &str,
+        action: TableAction,
+    ) -> Result<Option<Owner>, ApiError> {
+        if !self.policy.allows_table(caller.roles(), table, action) {
+            return Err(self.denied(caller, &format!("{action:?} on table `{table}`")));
+        }
+        let Some(field) = self.policy.owner_field(table) else {
+            return Ok(None);
+        };
+        if self.is_admin(caller) {
+            return Ok(None);
+        }
+        match &caller.0 {
+            Some(user) => Ok(Some(Owner {
+                field: field.to_owned(),
+                sub: user.sub.clone(),
+            })),
+            // Rows of an owned table belong to someone; an anonymous caller owns none.
+            None => Err(AuthError::Missing.into()),
+        }
+    }
+
+    /// Checks that the caller may call the Convex function at `path` as `kind`.
+    pub fn authorize_function(
+        &self,
+        caller: &MaybeAuthUser,
+        path: &str,
+        kind: FunctionKind,
+    ) -> Result<(), ApiError> {
+        if self.policy.allows_function(caller.roles(), path, kind) {
+            Ok(())
+        } else {
+            Err(self.denied(caller, &format!("{kind:?} `{path}`")))
+        }
+    }
+
+    /// Requires an admin caller.
+    pub fn require_admin(&self, caller: &MaybeAuthUser) -> Result<(), ApiError> {
+        if self.is_admin(caller) {
+            Ok(())
+        } else {
+            Err(self.denied(caller, "the admin endpoints"))
+        }
+    }
+
+    fn denied(&self, caller: &MaybeAuthUser, what: &str) -> ApiError {
+        match caller.0 {
+            None => AuthError::Missing.into(),
+            Some(_) => ApiError::new(
+                ErrorCode::Forbidden,
+                format!("your roles do not allow {what}"),
+            ),
+        }
+    }
+
+    /// Signs an access token for `sub` with `roles`, valid for `ttl` (default `JWT_EXPIRY_SECONDS`).
+    pub fn issue_access_token(
+        &self,
+        sub: &str,
+        roles: &[String],
+        extra: Map<String, Value>,
+        ttl: Option<Duration>,
+    ) -> Result<(String, Duration), ApiError> {
+        let ttl = ttl.unwrap_or(self.config.access_ttl);
+        let mut claims = extra;
+        claims.insert("sub".into(), Value::from(sub));
+        claims.insert(self.config.role_claim.clone(), Value::from(roles.to_vec()));
+        let token = self
+            .signer
+            .sign(claims, self.signer.issuer(), ttl)
+            .map_err(ApiError::internal)?;
+        Ok((token, ttl))
+    }
+
+    /// The bearer token to send to Convex for this caller, per `CONVEX_AUTH_MODE`. Built per
+    /// request and never stored on a shared client, so one caller's identity cannot reach
+    /// another caller's request.
+    pub fn convex_identity(
+        &self,
+        caller: &MaybeAuthUser,
+    ) -> Result<Option<SecretString>, ApiError> {
+        let Some(user) = &caller.0 else {
+            return Ok(None);
+        };
+        match self.config.convex_auth_mode {
+            ConvexAuthMode::None => Ok(None),
+            ConvexAuthMode::Forward => Ok(Some(SecretString::from(
+                user.bearer_token().expose_secret().to_owned(),
+            ))),
+            ConvexAuthMode::Mint => {
+                let mut claims = Map::new();
+                claims.insert("sub".into(), Value::from(user.sub.clone()));
+                let roles: Vec<&String> = user
+                    .roles
+                    .iter()
+                    .filter(|r| r.as_str() != AUTHENTICATED)
+                    .collect();
+                claims.insert(
+                    "roles".into(),
+                    Value::from(roles.iter().map(|r| r.as_str()).collect::<Vec<_>>()),
+                );
+                for claim in [
+                    "name",
+                    "email",
+                    "email_verified",
+                    "given_name",
+                    "family_name",
+                    "picture",
+                ] {
+                    if let Some(value) = user.claims.get(claim) {
+                        claims.insert(claim.into(), value.clone());
+                    }
+                }
+                let token = self
+                    .signer
+                    .sign(claims, &self.config.convex_application_id, CONVEX_TOKEN_TTL)
+                    .map_err(ApiError::internal)?;
+                Ok(Some(SecretString::from(token)))
+            }
+        }
+    }
+
+    /// The `convex/auth.config.ts` that makes Convex accept the tokens this gateway mints.
+    pub fn convex_auth_config(&self) -> String {
+        format!(
+            r#"// convex/auth.config.ts — generated by `convex-gateway convex-auth-config`
+export default {{
+  providers: [
+    {{
+      type: "customJwt",
+      applicationID: "{app}",
+      issuer: "{iss}",
+      jwks: "{iss}/.well-known/jwks.json",
+      algorithm: "{alg:?}",
+    }},
+  ],
+}};
+"#,
+            app = self.config.convex_application_id,
+            iss = self.signer.issuer(),
+            alg = self.signer.algorithm(),
+        )
+    }
+}
+
+/// Roles from the role claim: a string or an array of strings, found by exact claim name first
+/// (claims such as `https://example.com/roles`), then by dotted path (`app_metadata.roles`).
+fn roles_from_claims(claims: &Map<String, Value>, claim: &str) -> Vec<String> {
+    let value = claims.get(claim).or_else(|| {
+        let mut parts = claim.split('.');
+        let first = claims.get(parts.next()?)?;
+        parts.try_fold(first, |v, part| v.get(part))
+    });
+    match value {
+        Some(Value::String(role)) if !role.is_empty() => vec![role.clone()],
+        Some(Value::Array(items)) => items
+            .iter()
+            .filter_map(Value::as_str)
+            .filter(|r| !r.is_empty() && *r != ANONYMOUS)
+            .map(str::to_owned)
+            .collect(),
+        _ => Vec::new(),
+    }
+    .into_iter()
+    .filter(|r| r != ANONYMOUS)
+    .collect()
+}
+
+/// The middleware: verifies `Authorization: Bearer …` when present and records the caller.
+pub async fn authenticate(
+    State(state): State<AppState>,
+    mut request: Request,
+    next: Next,
+) -> Response {
+    let token_in_query = request.uri().query().is_some_and(|q| {
+        q.split('&')
+            .any(|pair| pair.split('=').next() == Some("access_token"))
+    });
+    if token_in_query {
+        return ApiError::from(AuthError::InQuery).into_response();
+    }
+    let caller = match request.headers().get(AUTHORIZATION) {
+        None => MaybeAuthUser(None),
+        Some(value) => {
+            let token = value
+                .to_str()
+                .ok()
+                .and_then(|v| {
+                    let (scheme, token) = v.split_once(' ')?;
+                    scheme.eq_ignore_ascii_case("bearer").then(|| token.trim())
+                })
+                .filter(|t| !t.is_empty());
+            let Some(token) = token else {
+                return ApiError::from(AuthError::Malformed).into_response();
+            };
+            match state.auth().authenticate(token).await {
+                Ok(user) => {
+                    tracing::debug!(sub = %user.sub, source = ?user.source, "authenticated");
+                    MaybeAuthUser(Some(user))
+                }
+                Err(err) => {
+                    tracing::info!(reason = %err, "rejected a bearer token");
+                    return ApiError::from(err).into_response();
+                }
+            }
+        }
+    };
+    request.extensions_mut().insert(caller);
+    next.run(request).await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn claims(value: Value) -> Map<String, Value> {
+        match value {
+            Value::Object(map) => map,
+            _ => Map::new(),
+        }
+    }
+
+    #[test]
+    fn roles_come_from_a_string_an_array_or_a_path() {
+        assert_eq!(
+            roles_from_claims(&claims(json!({"role": "admin"})), "role"),
+            ["admin"]
+        );
+        assert_eq!(
+            roles_from_claims(&claims(json!({"roles": ["a", "b", 3]})), "roles"),
+            ["a", "b"]
+        );
+        assert_eq!(
+            roles_from_claims(
+                &claims(json!({"app_metadata": {"roles": ["x"]}})),
+                "app_metadata.roles"
+            ),
+            ["x"]
+        );
+        assert_eq!(
+            roles_from_claims(
+                &claims(json!({"https://ex.com/roles": ["y"]})),
+                "https://ex.com/roles"
+            ),
+            ["y"]
+        );
+        // Nobody can claim to be anonymous, and a missing claim means no extra roles.
+        assert!(roles_from_claims(&claims(json!({"role": "anonymous"})), "role").is_empty());
+        assert!(roles_from_claims(&claims(json!({})), "role").is_empty());
+    }
+}
