@@ -218,6 +218,24 @@ mod tests {
     use super::*;
 
     #[test]
+    fn a_configured_rsa_key_signs_rs256_tokens() {
+        let pem = include_str!("../../tests/fixtures/rsa-test-private.pem");
+        let config = AuthConfig::defaults("https://gw.example".into());
+        let signer = Signer::from_pem(pem, &config).unwrap();
+        assert_eq!(signer.algorithm(), Algorithm::RS256);
+        let token = signer
+            .sign(Map::new(), "aud-x", Duration::from_secs(60))
+            .unwrap();
+        let mut key = signer.verify_key();
+        key.validation.set_audience(&["aud-x"]);
+        let data =
+            jsonwebtoken::decode::<Map<String, Value>>(&token, &key.key, &key.validation).unwrap();
+        assert_eq!(data.header.alg, Algorithm::RS256);
+        assert_eq!(signer.jwks()["keys"][0]["kty"], "RSA");
+        assert!(Signer::from_pem("not a key", &config).is_err());
+    }
+
+    #[test]
     fn generated_keys_sign_tokens_their_verify_key_accepts() {
         let dir = tempfile::TempDir::new().unwrap();
         let config = AuthConfig::defaults("https://gw.example".into());
