@@ -1,0 +1,353 @@
+// convex-gateway's generic document functions. Deploy this file (with gatewayTables.ts) into
+// your Convex project's `convex/` folder; the gateway calls these over Convex's HTTP API:
+//
+//   gateway:list   (query)    one page of a table: typed filters, an order served by an index, a cursor
+//   gateway:get    (query)    one document by id, or null
+//   gateway:apply  (mutation) a batch of writes in one Convex transaction, with version checks
+//                             and an optional idempotency key
+//
+// The functions are generic over table names (queryGeneric/mutationGeneric), so they work with
+// any schema. Errors that the gateway maps to HTTP statuses are thrown as ConvexError with a
+// stable `code` in their data; the gateway never parses error messages.
+import {
+  mutationGeneric as mutation,
+  queryGeneric as query,
+  type GenericDatabaseReader,
+  type GenericDocument,
+} from "convex/server";
+import { ConvexError, v, type Value } from "convex/values";
+
+/** A filter value: what a REST filter literal can be. */
+const literal = v.union(v.string(), v.number(), v.boolean());
+
+const filterValidator = v.object({
+  /** `_id`, `_creationTime`, or a dotted path into the document. */
+  field: v.string(),
+  op: v.union(
+    v.literal("eq"),
+    v.literal("neq"),
+    v.literal("gt"),
+    v.literal("gte"),
+    v.literal("lt"),
+    v.literal("lte"),
+    v.literal("like"),
+    v.literal("ilike"),
+    v.literal("in"),
+    v.literal("isNull"),
+    v.literal("isTrue"),
+    v.literal("isFalse"),
+  ),
+  value: v.optional(literal),
+  values: v.optional(v.array(literal)),
+  negated: v.boolean(),
+});
+
+const orderValidator = v.object({
+  field: v.string(),
+  direction: v.union(v.literal("asc"), v.literal("desc")),
+});
+
+type Filter = typeof filterValidator.type;
+type Order = typeof orderValidator.type;
+
+/** The fields the gateway reserves in every document. */
+const RESERVED = ["gwVersion", "gwUpdatedTime"];
+
+/** The index an order on `fields` uses: `by_<f1>_<f2>…` (dots become `_`). */
+export function indexNameFor(fields: string[]): string {
+  return "by_" + fields.map((f) => f.replace(/\./g, "_")).join("_");
+}
+
+function fail(code: string, message: string, extra: Record<string, Value> = {}): never {
+  throw new ConvexError({ code, message, ...extra });
+}
+
+/**
+ * A Convex filter expression that narrows the scan for `filter`, or `true` when it cannot.
+ *
+ * It may let through more than the filter allows (real Convex compares across types in its
+ * total value order, so `gt 2` also passes strings), never less; `matches` then applies the
+ * exact semantics in JavaScript. Negated comparisons and patterns are left to `matches` alone.
+ */
+function filterExpression(q: any, filter: Filter): any {
+  const field = q.field(filter.field);
+  const value = filter.value as Value;
+  if (filter.negated) {
+    switch (filter.op) {
+      case "eq":
+        return q.neq(field, value);
+      case "isNull":
+        return q.and(q.neq(field, undefined), q.neq(field, null));
+      default:
+        return true;
+    }
+  }
+  switch (filter.op) {
+    case "eq":
+      return q.eq(field, value);
+    case "neq":
+      return q.and(q.neq(field, undefined), q.neq(field, null), q.neq(field, value));
+    case "gt":
+    case "gte":
+    case "lt":
+    case "lte":
+      if (typeof value === "boolean") fail("INVALID_FILTER", `${filter.op} needs a number or a string`);
+      return q[filter.op](field, value);
+    case "in":
+      return q.or(...(filter.values ?? []).map((v) => q.eq(field, v)));
+    case "isNull":
+      return q.or(q.eq(field, undefined), q.eq(field, null));
+    case "isTrue":
+      return q.eq(field, true);
+    case "isFalse":
+      return q.eq(field, false);
+    default:
+      return true;
+  }
+}
+
+/** A `*` wildcard pattern as an anchored regular expression. */
+function patternRegex(pattern: string, ignoreCase: boolean): RegExp {
+  const escaped = pattern
+    .split("*")
+    .map((part) => part.replace(/[.+?^${}()|[\]\\]/g, "\\$&"))
+    .join(".*");
+  return new RegExp(`^${escaped}$`, ignoreCase ? "is" : "s");
+}
+
+function fieldValue(doc: GenericDocument, path: string): unknown {
+  return path.split(".").reduce<unknown>((value, key) => {
+    if (value !== null && typeof value === "object" && !Array.isArray(value)) {
+      return (value as Record<string, unknown>)[key];
+    }
+    return undefined;
+  }, doc);
+}
+
+/** Equality that never crosses types: 30 is not "30", and 1 is not true. */
+function sameValue(a: unknown, b: unknown): boolean {
+  return typeof a === typeof b && a === b;
+}
+
+/**
+ * The exact filter semantics, shared with the gateway's embedded store: comparisons only between
+ * values of one type, `neq` only on present values, `is.null` also for missing fields, and a
+ * negated filter matches exactly where the filter does not.
+ */
+function matches(doc: GenericDocument, filter: Filter): boolean {
+  const value = fieldValue(doc, filter.field);
+  const literal = filter.value;
+  let result: boolean;
+  switch (filter.op) {
+    case "eq":
+      result = sameValue(value, literal);
+      break;
+    case "neq":
+      result = value !== undefined && value !== null && !sameValue(value, literal);
+      break;
+    case "gt":
+    case "gte":
+    case "lt":
+    case "lte": {
+      if (typeof value !== typeof literal || (typeof value !== "number" && typeof value !== "string")) {
+        result = false;
+        break;
+      }
+      const [a, b] = [value as number | string, literal as number | string];
+      result =
+        filter.op === "gt" ? a > b : filter.op === "gte" ? a >= b : filter.op === "lt" ? a < b : a <= b;
+      break;
+    }
+    case "like":
+    case "ilike":
+      result =
+        typeof value === "string" && patternRegex(String(literal ?? ""), filter.op === "ilike").test(value);
+      break;
+    case "in":
+      result = (filter.values ?? []).some((v) => sameValue(value, v));
+      break;
+    case "isNull":
+      result = value === undefined || value === null;
+      break;
+    case "isTrue":
+      result = value === true;
+      break;
+    case "isFalse":
+      result = value === false;
+      break;
+  }
+  return filter.negated ? !result : result;
+}
+
+/** One page of a table. */
+export const list = query({
+  args: {
+    table: v.string(),
+    filters: v.array(filterValidator),
+    order: v.array(orderValidator),
+    limit: v.number(),
+    cursor: v.union(v.string(), v.null()),
+  },
+  handler: async (ctx, { table, filters, order, limit, cursor }) => {
+    if (!Number.isInteger(limit) || limit < 1 || limit > 1000) {
+      fail("INVALID_LIMIT", "limit must be a whole number from 1 to 1000");
+    }
+    // `_creationTime` last is implied by every index; only the keys before it select one.
+    const keys = order.filter((o, i) => !(o.field === "_creationTime" && i === order.length - 1));
+    const direction = order.length > 0 ? order[order.length - 1].direction : "asc";
+    if (order.some((o) => o.direction !== direction)) {
+      fail("ORDER_NEEDS_INDEX", "Convex indexes serve one direction; every order key must share it");
+    }
+    if (keys.some((k) => k.field === "_creationTime" || k.field === "_id")) {
+      fail("ORDER_NEEDS_INDEX", "_id and _creationTime can only be the last order key on Convex");
+    }
+    let base;
+    if (keys.length === 0) {
+      base = ctx.db.query(table);
+    } else {
+      const index = indexNameFor(keys.map((k) => k.field));
+      base = ctx.db.query(table).withIndex(index);
+    }
+    const ordered = base.order(direction);
+    const filtered = filters.length
+      ? ordered.filter((q: any) => q.and(...filters.map((f) => filterExpression(q, f))))
+      : ordered;
+    let page;
+    try {
+      page = await filtered.paginate({ numItems: limit, cursor });
+    } catch (error) {
+      if (error instanceof ConvexError) throw error;
+      const text = String(error);
+      if (keys.length > 0 && /index/i.test(text)) {
+        fail(
+          "ORDER_NEEDS_INDEX",
+          `ordering ${table} by ${keys.map((k) => k.field).join(", ")} needs the index ` +
+            `${indexNameFor(keys.map((k) => k.field))} on [${keys.map((k) => `"${k.field}"`).join(", ")}]`,
+        );
+      }
+      if (cursor !== null && /cursor/i.test(text)) fail("INVALID_CURSOR", "the cursor does not belong to this query");
+      throw error;
+    }
+    return {
+      items: page.page.filter((doc) => filters.every((f) => matches(doc, f))),
+      nextCursor: page.isDone ? null : page.continueCursor,
+    };
+  },
+});
+
+async function load(db: GenericDatabaseReader<any>, table: string, id: string) {
+  const normalized = db.normalizeId(table, id);
+  return normalized === null ? null : await db.get(normalized);
+}
+
+/** One document by id, or null. */
+export const get = query({
+  args: { table: v.string(), id: v.string() },
+  handler: async (ctx, { table, id }) => load(ctx.db, table, id),
+});
+
+const expected = v.optional(v.union(v.literal("exists"), v.array(v.number())));
+
+const opValidator = v.union(
+  v.object({ kind: v.literal("insert"), table: v.string(), fields: v.any() }),
+  v.object({ kind: v.literal("patch"), table: v.string(), id: v.string(), patch: v.any(), expected }),
+  v.object({ kind: v.literal("replace"), table: v.string(), id: v.string(), fields: v.any(), expected }),
+  v.object({ kind: v.literal("delete"), table: v.string(), id: v.string(), expected }),
+  v.object({ kind: v.literal("check"), table: v.string(), id: v.string(), expected }),
+);
+
+/** RFC 7396 JSON Merge Patch on plain objects: null removes, objects merge, the rest replaces. */
+function mergePatch(target: Record<string, any>, patch: Record<string, any>): Record<string, any> {
+  const out: Record<string, any> = { ...target };
+  for (const [key, value] of Object.entries(patch)) {
+    if (value === null) {
+      delete out[key];
+    } else if (typeof value === "object" && !Array.isArray(value) && !(value instanceof ArrayBuffer)) {
+      const base = out[key];
+      out[key] = mergePatch(
+        base !== null && typeof base === "object" && !Array.isArray(base) ? base : {},
+        value,
+      );
+    } else {
+      out[key] = value;
+    }
+  }
+  return out;
+}
+
+function userFields(doc: Record<string, any>): Record<string, any> {
+  const out: Record<string, any> = {};
+  for (const [key, value] of Object.entries(doc)) {
+    if (!key.startsWith("_") && !RESERVED.includes(key)) out[key] = value;
+  }
+  return out;
+}
+
+function checkFields(fields: unknown, op: number): Record<string, any> {
+  if (fields === null || typeof fields !== "object" || Array.isArray(fields)) {
+    fail("INVALID_DOCUMENT", "the document must be an object", { op });
+  }
+  for (const key of Object.keys(fields as object)) {
+    if (key.startsWith("_") || RESERVED.includes(key)) {
+      fail("RESERVED_FIELD", `field ${key} is reserved`, { op, field: key });
+    }
+  }
+  return fields as Record<string, any>;
+}
+
+/**
+ * A batch of writes, all applied or none (one Convex transaction). `expected` is a version
+ * precondition: "exists", or the versions the document may be at. With `idempotencyKey`, the
+ * first result is stored and returned again for the same key without applying anything.
+ */
+export const apply = mutation({
+  args: { ops: v.array(opValidator), idempotencyKey: v.optional(v.string()) },
+  handler: async (ctx, { ops, idempotencyKey }) => {
+    if (idempotencyKey !== undefined) {
+      const previous = await ctx.db
+        .query("gateway_idempotency")
+        .withIndex("by_key", (q) => q.eq("key", idempotencyKey))
+        .unique();
+      if (previous !== null) return { outcomes: previous.outcomes, replayed: true };
+    }
+    const now = Date.now();
+    const outcomes: Array<Record<string, any>> = [];
+    for (const [index, op] of ops.entries()) {
+      if (op.kind === "insert") {
+        const fields = checkFields(op.fields, index);
+        const id = await ctx.db.insert(op.table, { ...fields, gwVersion: 1, gwUpdatedTime: now });
+        outcomes.push({ kind: "inserted", doc: await ctx.db.get(id) });
+        continue;
+      }
+      const current = await load(ctx.db, op.table, op.id);
+      if (current === null) fail("NOT_FOUND", `document ${op.id} not found in ${op.table}`, { op: index });
+      const version = typeof current.gwVersion === "number" ? current.gwVersion : 0;
+      if (op.expected !== undefined && op.expected !== "exists" && !op.expected.includes(version)) {
+        fail("VERSION_MISMATCH", `document ${op.id} is at version ${version}`, { op: index, actual: version });
+      }
+      switch (op.kind) {
+        case "check":
+          outcomes.push({ kind: "checked", doc: current });
+          break;
+        case "delete":
+          await ctx.db.delete(current._id);
+          outcomes.push({ kind: "deleted", id: op.id });
+          break;
+        case "patch":
+        case "replace": {
+          const next =
+            op.kind === "patch"
+              ? mergePatch(userFields(current), checkFields(op.patch, index))
+              : checkFields(op.fields, index);
+          await ctx.db.replace(current._id, { ...next, gwVersion: version + 1, gwUpdatedTime: now });
+          outcomes.push({ kind: "updated", doc: await ctx.db.get(current._id) });
+          break;
+        }
+      }
+    }
+    if (idempotencyKey !== undefined) {
+      await ctx.db.insert("gateway_idempotency", { key: idempotencyKey, outcomes, createdAt: now });
+    }
+    return { outcomes, replayed: false };
+  },
+});

@@ -1,0 +1,143 @@
+// Drives the official ConvexHttpClient against the test backend running our convex/ functions,
+// in both error-status modes (560 like convex-js expects, 200 like the real backend sends).
+import assert from "node:assert/strict";
+import { spawn } from "node:child_process";
+import { once } from "node:events";
+import path from "node:path";
+import { after, before, describe, test } from "node:test";
+import { fileURLToPath } from "node:url";
+
+import { ConvexHttpClient } from "convex/browser";
+import { ConvexError } from "convex/values";
+
+const server = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../server.mjs");
+
+/** Starts the backend on a free port and resolves with its URL. */
+export async function startBackend(env = {}) {
+  const child = spawn(process.execPath, ["--import", "tsx", server], {
+    env: { ...process.env, PORT: "0", ...env },
+    stdio: ["ignore", "pipe", "inherit"],
+  });
+  let output = "";
+  for await (const chunk of child.stdout) {
+    output += chunk;
+    const match = output.match(/listening on (http:\/\/127\.0\.0\.1:\d+)/);
+    if (match) return { url: match[1], child };
+  }
+  throw new Error(`backend exited before listening: ${output}`);
+}
+
+function unsignedJwt(claims) {
+  const part = (o) => Buffer.from(JSON.stringify(o)).toString("base64url");
+  return `${part({ alg: "ES256", typ: "JWT", kid: "k" })}.${part(claims)}.sig`;
+}
+
+for (const errorStatus of ["560", "200"]) {
+  describe(`test backend with function errors as HTTP ${errorStatus}`, () => {
+    let backend;
+    let client;
+    before(async () => {
+      backend = await startBackend({ EMU_ERROR_STATUS: errorStatus, EMU_OMIT_EMPTY_LOGLINES: errorStatus === "200" ? "1" : "0" });
+      client = new ConvexHttpClient(backend.url, { skipConvexDeploymentUrlCheck: true, logger: false });
+    });
+    after(async () => {
+      backend.child.kill("SIGTERM");
+      await once(backend.child, "exit");
+    });
+
+    test("the seed's pipeline calls work: create, look up, update status", async () => {
+      await client.mutation("videos:create", { twitchId: "v1", title: "Intro" });
+      const video = await client.query("videos:getByTwitchId", { twitchId: "v1" });
+      assert.equal(video.status, "Queued");
+      await client.mutation("videos:updateStatusByTwitchId", { twitchId: "v1", status: "Transcribing" });
+      assert.equal((await client.query("videos:getByTwitchId", { twitchId: "v1" })).status, "Transcribing");
+    });
+
+    test("ConvexError data comes back as data, plain errors without it", async () => {
+      await assert.rejects(
+        client.mutation("videos:updateStatusByTwitchId", { twitchId: "missing", status: "Failed" }),
+        (error) => error instanceof ConvexError && error.data.code === "NOT_FOUND",
+      );
+      await assert.rejects(client.mutation("videos:explode", {}), (error) => !(error instanceof ConvexError) && /boom/.test(error.message));
+    });
+
+    test("internal functions are hidden and kinds are enforced", async () => {
+      await assert.rejects(client.mutation("videos:purge", {}), /Could not find public function/);
+      await assert.rejects(client.query("videos:create", { twitchId: "x" }), /defined as Mutation/);
+    });
+
+    test("the caller's identity reaches the function", async () => {
+      client.setAuth(unsignedJwt({ sub: "alice", iss: "https://gateway.test", name: "Alice", exp: Math.floor(Date.now() / 1000) + 60 }));
+      const identity = await client.query("videos:whoami", {});
+      client.clearAuth();
+      assert.equal(identity.subject, "alice");
+      assert.equal(identity.tokenIdentifier, "https://gateway.test|alice");
+      assert.equal(identity.name, "Alice");
+    });
+
+    test("gateway:apply is atomic, versioned and idempotent", async () => {
+      const first = await client.mutation("gateway:apply", {
+        ops: [{ kind: "insert", table: "notes", fields: { text: "a" } }],
+      });
+      const doc = first.outcomes[0].doc;
+      assert.equal(doc.gwVersion, 1);
+      // The second op fails: the first must not persist.
+      await assert.rejects(
+        client.mutation("gateway:apply", {
+          ops: [
+            { kind: "insert", table: "notes", fields: { text: "b" } },
+            { kind: "delete", table: "notes", id: "missing" },
+          ],
+        }),
+        (error) => error instanceof ConvexError && error.data.code === "NOT_FOUND" && error.data.op === 1,
+      );
+      const all = await client.query("gateway:list", { table: "notes", filters: [], order: [], limit: 100, cursor: null });
+      assert.deepEqual(all.items.map((d) => d.text), ["a"]);
+      await assert.rejects(
+        client.mutation("gateway:apply", { ops: [{ kind: "patch", table: "notes", id: doc._id, patch: { text: "x" }, expected: [7] }] }),
+        (error) => error instanceof ConvexError && error.data.code === "VERSION_MISMATCH" && error.data.actual === 1,
+      );
+      const patch = { ops: [{ kind: "patch", table: "notes", id: doc._id, patch: { text: "c", extra: { k: 1 } }, expected: [1] }], idempotencyKey: "k-1" };
+      const once1 = await client.mutation("gateway:apply", patch);
+      const once2 = await client.mutation("gateway:apply", patch);
+      assert.equal(once1.replayed, false);
+      assert.equal(once2.replayed, true);
+      assert.equal(once2.outcomes[0].doc.gwVersion, 2, "the replay returns the first result and applies nothing");
+      const stored = await client.query("gateway:get", { table: "notes", id: doc._id });
+      assert.equal(stored.gwVersion, 2);
+      await assert.rejects(
+        client.mutation("gateway:apply", { ops: [{ kind: "insert", table: "notes", fields: { gwVersion: 9 } }] }),
+        (error) => error instanceof ConvexError && error.data.code === "RESERVED_FIELD",
+      );
+    });
+
+    test("gateway:list filters by type, orders by an index and pages with a cursor", async () => {
+      const docs = [{ score: 3, name: "a" }, { score: "3", name: "b" }, { score: 1, name: "c" }, { name: "d" }, { score: 5, name: "e" }];
+      await client.mutation("gateway:apply", { ops: docs.map((fields) => ({ kind: "insert", table: "scores", fields })) });
+      const names = async (filters, order = [], limit = 100) => {
+        const out = [];
+        let cursor = null;
+        do {
+          const page = await client.query("gateway:list", { table: "scores", filters, order, limit, cursor });
+          out.push(...page.items.map((d) => d.name));
+          cursor = page.nextCursor;
+        } while (cursor !== null);
+        return out.join("");
+      };
+      const f = (field, op, value, negated = false) => ({ field, op, value, negated });
+      assert.equal(await names([f("score", "gt", 2)]), "ae");
+      assert.equal(await names([f("score", "eq", "3")]), "b");
+      assert.equal(await names([f("score", "gt", 2, true)]), "bcd");
+      assert.equal(await names([f("score", "isNull")]), "d");
+      assert.equal(await names([f("name", "like", "*")]), "abcde");
+      assert.equal(await names([f("name", "ilike", "E")]), "e");
+      // Convex orders strings above numbers and missing values first: descending is b e a c d.
+      assert.equal(await names([], [{ field: "score", direction: "desc" }], 2), "beacd");
+      assert.equal(await names([], [{ field: "score", direction: "asc" }], 3), "dcaeb");
+      await assert.rejects(
+        client.query("gateway:list", { table: "scores", filters: [], order: [{ field: "nope", direction: "asc" }], limit: 10, cursor: null }),
+        (error) => error instanceof ConvexError && error.data.code === "ORDER_NEEDS_INDEX",
+      );
+    });
+  });
+}
