@@ -5,11 +5,49 @@ pub mod auth;
 pub mod ops;
 pub mod tables;
 
+use axum::extract::FromRequestParts;
+use axum::http::request::Parts;
 use utoipa::OpenApi as _;
 use utoipa_axum::router::OpenApiRouter;
 
 use crate::app::AppState;
+use crate::auth::MaybeAuthUser;
+use crate::error::ApiError;
+use crate::middleware::REQUEST_ID;
 use crate::openapi::ApiDoc;
+use crate::store::StoreCtx;
+
+/// What a handler knows about its request: the caller, and the context store calls carry (the
+/// caller's upstream identity, built per request when the adapter needs one, and the request id).
+#[derive(Debug, Clone)]
+pub struct RequestCtx {
+    pub caller: MaybeAuthUser,
+    pub store: StoreCtx,
+}
+
+impl FromRequestParts<AppState> for RequestCtx {
+    type Rejection = ApiError;
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
+        let caller = MaybeAuthUser::from_request_parts(parts, state).await?;
+        let request_id = parts
+            .headers
+            .get(&REQUEST_ID)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned);
+        let identity = if state.store().wants_identity() {
+            state.auth().convex_identity(&caller)?
+        } else {
+            None
+        };
+        Ok(Self {
+            caller,
+            store: StoreCtx {
+                identity,
+                request_id,
+            },
+        })
+    }
+}
 
 /// Every documented route, with the spec they make up.
 pub fn api() -> OpenApiRouter<AppState> {

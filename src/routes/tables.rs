@@ -14,9 +14,10 @@ use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
+use super::RequestCtx;
 use crate::app::AppState;
+use crate::auth::Owner;
 use crate::auth::policy::TableAction;
-use crate::auth::{MaybeAuthUser, Owner};
 use crate::error::{ApiError, ApiResult, ErrorCode, Problem};
 use crate::store::{
     Document, FieldPath, Fields, Filter, FilterOp, ListQuery, Literal, Precondition, TableName,
@@ -135,14 +136,14 @@ pub struct NewDocument(Fields);
 )]
 async fn list_documents(
     State(state): State<AppState>,
-    caller: MaybeAuthUser,
+    ctx: RequestCtx,
     ApiPath(table): ApiPath<String>,
     RawQuery(raw): RawQuery,
 ) -> ApiResult<Json<ListResponse>> {
     let table = state.table(&table)?;
     let owner = state
         .auth()
-        .authorize_table(&caller, table.as_str(), TableAction::Read)?;
+        .authorize_table(&ctx.caller, table.as_str(), TableAction::Read)?;
     let pairs: Vec<(String, String)> = serde_urlencoded::from_str(raw.as_deref().unwrap_or(""))
         .map_err(|err| {
             ApiError::new(ErrorCode::InvalidFilter, format!("bad query string: {err}"))
@@ -156,7 +157,7 @@ async fn list_documents(
             negated: false,
         });
     }
-    let page = state.store().list(&table, &query).await?;
+    let page = state.store().list(&ctx.store, &table, &query).await?;
     Ok(Json(ListResponse {
         items: page.items.into_iter().map(DocumentBody::from).collect(),
         next_cursor: page.next_cursor,
@@ -185,14 +186,14 @@ async fn list_documents(
 )]
 async fn insert_documents(
     State(state): State<AppState>,
-    caller: MaybeAuthUser,
+    ctx: RequestCtx,
     ApiPath(table): ApiPath<String>,
     ApiJson(body): ApiJson<Value>,
 ) -> ApiResult<Response> {
     let table = state.table(&table)?;
     let owner = state
         .auth()
-        .authorize_table(&caller, table.as_str(), TableAction::Write)?;
+        .authorize_table(&ctx.caller, table.as_str(), TableAction::Write)?;
     let stamp = |mut fields: Fields| -> ApiResult<Fields> {
         if let Some(owner) = &owner {
             claim_ownership(&mut fields, owner, true)?;
@@ -215,13 +216,16 @@ async fn insert_documents(
                 .enumerate()
                 .map(|(i, v)| user_fields(v, &format!("element {i} of the array")).and_then(stamp))
                 .collect::<ApiResult<Vec<_>>>()?;
-            let stored = state.store().insert(&table, docs).await?;
+            let stored = state.store().insert(&ctx.store, &table, docs).await?;
             let body: Vec<DocumentBody> = stored.into_iter().map(DocumentBody::from).collect();
             Ok((StatusCode::CREATED, Json(body)).into_response())
         }
         other => {
             let fields = stamp(user_fields(other, "the body")?)?;
-            let mut stored = state.store().insert(&table, vec![fields]).await?;
+            let mut stored = state
+                .store()
+                .insert(&ctx.store, &table, vec![fields])
+                .await?;
             let doc = stored.pop().ok_or_else(|| {
                 ApiError::internal(anyhow::anyhow!("insert returned no document"))
             })?;
@@ -257,17 +261,17 @@ async fn insert_documents(
 )]
 async fn get_document(
     State(state): State<AppState>,
-    caller: MaybeAuthUser,
+    ctx: RequestCtx,
     ApiPath((table, id)): ApiPath<(String, String)>,
     headers: HeaderMap,
 ) -> ApiResult<Response> {
     let table = state.table(&table)?;
     let owner = state
         .auth()
-        .authorize_table(&caller, table.as_str(), TableAction::Read)?;
+        .authorize_table(&ctx.caller, table.as_str(), TableAction::Read)?;
     let doc = state
         .store()
-        .get(&table, &id)
+        .get(&ctx.store, &table, &id)
         .await?
         .filter(|doc| owns(owner.as_ref(), doc))
         .ok_or_else(|| not_found(&table, &id))?;
@@ -307,14 +311,14 @@ async fn get_document(
 )]
 async fn patch_document(
     State(state): State<AppState>,
-    caller: MaybeAuthUser,
+    ctx: RequestCtx,
     ApiPath((table, id)): ApiPath<(String, String)>,
     headers: HeaderMap,
     ApiJson(body): ApiJson<Value>,
 ) -> ApiResult<Response> {
     update_document(
         &state,
-        &caller,
+        &ctx,
         &table,
         id,
         &headers,
@@ -355,14 +359,14 @@ async fn patch_document(
 )]
 async fn replace_document(
     State(state): State<AppState>,
-    caller: MaybeAuthUser,
+    ctx: RequestCtx,
     ApiPath((table, id)): ApiPath<(String, String)>,
     headers: HeaderMap,
     ApiJson(body): ApiJson<Value>,
 ) -> ApiResult<Response> {
     update_document(
         &state,
-        &caller,
+        &ctx,
         &table,
         id,
         &headers,
@@ -383,7 +387,7 @@ async fn replace_document(
 #[expect(clippy::too_many_arguments, reason = "PATCH and PUT share one body")]
 async fn update_document(
     state: &AppState,
-    caller: &MaybeAuthUser,
+    ctx: &RequestCtx,
     table: &str,
     id: String,
     headers: &HeaderMap,
@@ -394,17 +398,20 @@ async fn update_document(
     let table = state.table(table)?;
     let owner = state
         .auth()
-        .authorize_table(caller, table.as_str(), TableAction::Write)?;
+        .authorize_table(&ctx.caller, table.as_str(), TableAction::Write)?;
     let mut precondition = if_match(headers)?;
     let mut fields = user_fields(body, "the body")?;
     if let Some(owner) = &owner {
         // A merge patch may leave the owner field out; a replacement gets it stamped.
         claim_ownership(&mut fields, owner, !merge)?;
-        precondition = Some(owned_version(state, &table, &id, owner, precondition).await?);
+        precondition = Some(owned_version(state, ctx, &table, &id, owner, precondition).await?);
     }
     let doc = state
         .store()
-        .write_one(op(table.clone(), id.clone(), fields, precondition))
+        .write_one(
+            &ctx.store,
+            op(table.clone(), id.clone(), fields, precondition),
+        )
         .await?
         .ok_or_else(|| not_found(&table, &id))?;
     document_response(StatusCode::OK, doc)
@@ -433,25 +440,28 @@ async fn update_document(
 )]
 async fn delete_document(
     State(state): State<AppState>,
-    caller: MaybeAuthUser,
+    ctx: RequestCtx,
     ApiPath((table, id)): ApiPath<(String, String)>,
     headers: HeaderMap,
 ) -> ApiResult<StatusCode> {
     let table = state.table(&table)?;
     let owner = state
         .auth()
-        .authorize_table(&caller, table.as_str(), TableAction::Delete)?;
+        .authorize_table(&ctx.caller, table.as_str(), TableAction::Delete)?;
     let mut precondition = if_match(&headers)?;
     if let Some(owner) = &owner {
-        precondition = Some(owned_version(&state, &table, &id, owner, precondition).await?);
+        precondition = Some(owned_version(&state, &ctx, &table, &id, owner, precondition).await?);
     }
     state
         .store()
-        .write_one(WriteOp::Delete {
-            table,
-            id,
-            precondition,
-        })
+        .write_one(
+            &ctx.store,
+            WriteOp::Delete {
+                table,
+                id,
+                precondition,
+            },
+        )
         .await?;
     Ok(StatusCode::NO_CONTENT)
 }
@@ -499,6 +509,7 @@ fn claim_ownership(fields: &mut Fields, owner: &Owner, stamp: bool) -> ApiResult
 /// any, holds. Writing at exactly that version makes check and write atomic.
 async fn owned_version(
     state: &AppState,
+    ctx: &RequestCtx,
     table: &TableName,
     id: &str,
     owner: &Owner,
@@ -506,7 +517,7 @@ async fn owned_version(
 ) -> ApiResult<Precondition> {
     let doc = state
         .store()
-        .get(table, id)
+        .get(&ctx.store, table, id)
         .await?
         .filter(|doc| owns(Some(owner), doc))
         .ok_or_else(|| not_found(table, id))?;

@@ -28,8 +28,8 @@ use tokio::sync::{mpsc, oneshot};
 
 use super::{
     Document, DocumentStore, FieldPath, Fields, Filter, FilterOp, ListQuery, Literal, OrderKey,
-    Page, Precondition, SortDirection, StoreError, TableName, WriteOp, WriteOutcome, merge_patch,
-    validate_fields,
+    Page, Precondition, SortDirection, StoreCtx, StoreError, TableName, WriteOp, WriteOutcome,
+    merge_patch, validate_fields,
 };
 
 /// The file name of the database inside the data folder.
@@ -150,19 +150,33 @@ impl DocumentStore for LocalStore {
         "local"
     }
 
-    async fn list(&self, table: &TableName, query: &ListQuery) -> Result<Page, StoreError> {
+    async fn list(
+        &self,
+        _: &StoreCtx,
+        table: &TableName,
+        query: &ListQuery,
+    ) -> Result<Page, StoreError> {
         let plan = ListPlan::build(table, query)?;
         let limit = query.limit as usize;
         self.read(move |conn| plan.run(conn, limit)).await
     }
 
-    async fn get(&self, table: &TableName, id: &str) -> Result<Option<Document>, StoreError> {
+    async fn get(
+        &self,
+        _: &StoreCtx,
+        table: &TableName,
+        id: &str,
+    ) -> Result<Option<Document>, StoreError> {
         let (table, id) = (table.to_string(), id.to_owned());
         self.read(move |conn| fetch(conn, &table, &id).map(|row| row.map(|(_, doc)| doc)))
             .await
     }
 
-    async fn apply(&self, ops: Vec<WriteOp>) -> Result<Vec<WriteOutcome>, StoreError> {
+    async fn apply(
+        &self,
+        _: &StoreCtx,
+        ops: Vec<WriteOp>,
+    ) -> Result<Vec<WriteOutcome>, StoreError> {
         if ops.is_empty() {
             return Ok(Vec::new());
         }
@@ -877,7 +891,7 @@ mod tests {
                         precondition: None,
                     });
                 }
-                store.apply(ops).await
+                store.apply(&StoreCtx::default(), ops).await
             }));
         }
         for (i, task) in tasks.into_iter().enumerate() {
@@ -895,7 +909,10 @@ mod tests {
             limit: 1000,
             ..ListQuery::default()
         };
-        let page = store.list(&table, &query).await.unwrap();
+        let page = store
+            .list(&StoreCtx::default(), &table, &query)
+            .await
+            .unwrap();
         assert_eq!(page.items.len(), 30);
         assert!(
             page.items

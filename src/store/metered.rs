@@ -8,8 +8,8 @@ use std::time::Instant;
 use async_trait::async_trait;
 
 use super::{
-    Document, DocumentStore, Fields, ListQuery, Page, SharedStore, StoreError, TableName, WriteOp,
-    WriteOutcome,
+    Document, DocumentStore, Fields, ListQuery, Page, SharedStore, StoreCtx, StoreError, TableName,
+    WriteOp, WriteOutcome,
 };
 use crate::metrics::Metrics;
 
@@ -48,16 +48,34 @@ impl DocumentStore for MeteredStore {
         self.inner.adapter()
     }
 
-    async fn list(&self, table: &TableName, query: &ListQuery) -> Result<Page, StoreError> {
-        self.timed("list", self.inner.list(table, query)).await
+    fn wants_identity(&self) -> bool {
+        self.inner.wants_identity()
     }
 
-    async fn get(&self, table: &TableName, id: &str) -> Result<Option<Document>, StoreError> {
-        self.timed("get", self.inner.get(table, id)).await
+    async fn list(
+        &self,
+        ctx: &StoreCtx,
+        table: &TableName,
+        query: &ListQuery,
+    ) -> Result<Page, StoreError> {
+        self.timed("list", self.inner.list(ctx, table, query)).await
     }
 
-    async fn apply(&self, ops: Vec<WriteOp>) -> Result<Vec<WriteOutcome>, StoreError> {
-        self.timed("apply", self.inner.apply(ops)).await
+    async fn get(
+        &self,
+        ctx: &StoreCtx,
+        table: &TableName,
+        id: &str,
+    ) -> Result<Option<Document>, StoreError> {
+        self.timed("get", self.inner.get(ctx, table, id)).await
+    }
+
+    async fn apply(
+        &self,
+        ctx: &StoreCtx,
+        ops: Vec<WriteOp>,
+    ) -> Result<Vec<WriteOutcome>, StoreError> {
+        self.timed("apply", self.inner.apply(ctx, ops)).await
     }
 
     async fn health(&self) -> Result<(), StoreError> {
@@ -66,13 +84,15 @@ impl DocumentStore for MeteredStore {
 
     async fn insert(
         &self,
+        ctx: &StoreCtx,
         table: &TableName,
         docs: Vec<Fields>,
     ) -> Result<Vec<Document>, StoreError> {
-        self.timed("insert", self.inner.insert(table, docs)).await
+        self.timed("insert", self.inner.insert(ctx, table, docs))
+            .await
     }
 
-    async fn write_one(&self, op: WriteOp) -> Result<Option<Document>, StoreError> {
+    async fn write_one(&self, ctx: &StoreCtx, op: WriteOp) -> Result<Option<Document>, StoreError> {
         let operation = match &op {
             WriteOp::Insert { .. } => "insert",
             WriteOp::Patch { .. } => "patch",
@@ -80,6 +100,6 @@ impl DocumentStore for MeteredStore {
             WriteOp::Delete { .. } => "delete",
             WriteOp::Check { .. } => "check",
         };
-        self.timed(operation, self.inner.write_one(op)).await
+        self.timed(operation, self.inner.write_one(ctx, op)).await
     }
 }

@@ -19,6 +19,17 @@ pub use query::{FieldPath, Filter, FilterOp, ListQuery, Literal, OrderKey, SortD
 /// A JSON object: the user-visible fields of a document, without system fields.
 pub type Fields = Map<String, Value>;
 
+/// Per-request context for adapters: the caller's identity as the upstream should see it, and
+/// the gateway's request id. Built for each request and passed down; never stored on a shared
+/// client, so one caller's identity cannot reach another caller's request.
+#[derive(Debug, Clone, Default)]
+pub struct StoreCtx {
+    /// The bearer token to present upstream for this caller, if any.
+    pub identity: Option<secrecy::SecretString>,
+    /// The gateway's request id, forwarded for correlation.
+    pub request_id: Option<String>,
+}
+
 /// A shared handle to whichever adapter the gateway runs on.
 pub type SharedStore = Arc<dyn DocumentStore>;
 
@@ -212,14 +223,34 @@ pub trait DocumentStore: Send + Sync + 'static {
     /// A short name for metrics and `/ready` (`local`, `convex`, …).
     fn adapter(&self) -> &'static str;
 
+    /// Whether calls need the caller's upstream identity in [`StoreCtx::identity`] (minting one
+    /// costs a signature, so adapters that ignore it say so).
+    fn wants_identity(&self) -> bool {
+        false
+    }
+
     /// One page of a table, filtered and ordered by the query.
-    async fn list(&self, table: &TableName, query: &ListQuery) -> Result<Page, StoreError>;
+    async fn list(
+        &self,
+        ctx: &StoreCtx,
+        table: &TableName,
+        query: &ListQuery,
+    ) -> Result<Page, StoreError>;
 
     /// One document by id, or `None`.
-    async fn get(&self, table: &TableName, id: &str) -> Result<Option<Document>, StoreError>;
+    async fn get(
+        &self,
+        ctx: &StoreCtx,
+        table: &TableName,
+        id: &str,
+    ) -> Result<Option<Document>, StoreError>;
 
     /// Applies every operation or none, in order, and returns one outcome per operation.
-    async fn apply(&self, ops: Vec<WriteOp>) -> Result<Vec<WriteOutcome>, StoreError>;
+    async fn apply(
+        &self,
+        ctx: &StoreCtx,
+        ops: Vec<WriteOp>,
+    ) -> Result<Vec<WriteOutcome>, StoreError>;
 
     /// Checks that the store answers.
     async fn health(&self) -> Result<(), StoreError>;
@@ -227,6 +258,7 @@ pub trait DocumentStore: Send + Sync + 'static {
     /// Inserts documents atomically: all of them or none.
     async fn insert(
         &self,
+        ctx: &StoreCtx,
         table: &TableName,
         docs: Vec<Fields>,
     ) -> Result<Vec<Document>, StoreError> {
@@ -237,7 +269,7 @@ pub trait DocumentStore: Send + Sync + 'static {
                 fields,
             })
             .collect();
-        let outcomes = self.apply(ops).await?;
+        let outcomes = self.apply(ctx, ops).await?;
         Ok(outcomes
             .into_iter()
             .filter_map(|o| match o {
@@ -248,8 +280,8 @@ pub trait DocumentStore: Send + Sync + 'static {
     }
 
     /// Runs one single-document write and returns the document it left behind.
-    async fn write_one(&self, op: WriteOp) -> Result<Option<Document>, StoreError> {
-        let mut outcomes = self.apply(vec![op]).await?;
+    async fn write_one(&self, ctx: &StoreCtx, op: WriteOp) -> Result<Option<Document>, StoreError> {
+        let mut outcomes = self.apply(ctx, vec![op]).await?;
         match outcomes.pop() {
             Some(outcome) => Ok(outcome.document().cloned()),
             None => Err(StoreError::Internal(anyhow::anyhow!(

@@ -6,7 +6,8 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use convex_gateway::store::{
-    Document, DocumentStore, ListQuery, Page, StoreError, TableName, WriteOp, WriteOutcome,
+    Document, DocumentStore, ListQuery, Page, StoreCtx, StoreError, TableName, WriteOp,
+    WriteOutcome,
 };
 use reqwest::StatusCode;
 
@@ -45,7 +46,7 @@ impl DocumentStore for FaultyStore {
     fn adapter(&self) -> &'static str {
         "faulty"
     }
-    async fn list(&self, _: &TableName, _: &ListQuery) -> Result<Page, StoreError> {
+    async fn list(&self, _: &StoreCtx, _: &TableName, _: &ListQuery) -> Result<Page, StoreError> {
         if let Fault::Slow(delay) = self.0 {
             tokio::time::sleep(delay).await;
             return Ok(Page {
@@ -55,10 +56,15 @@ impl DocumentStore for FaultyStore {
         }
         self.fail().await
     }
-    async fn get(&self, _: &TableName, _: &str) -> Result<Option<Document>, StoreError> {
+    async fn get(
+        &self,
+        _: &StoreCtx,
+        _: &TableName,
+        _: &str,
+    ) -> Result<Option<Document>, StoreError> {
         self.fail().await
     }
-    async fn apply(&self, _: Vec<WriteOp>) -> Result<Vec<WriteOutcome>, StoreError> {
+    async fn apply(&self, _: &StoreCtx, _: Vec<WriteOp>) -> Result<Vec<WriteOutcome>, StoreError> {
         self.fail().await
     }
     async fn health(&self) -> Result<(), StoreError> {
