@@ -198,12 +198,15 @@ export const list = query({
     if (order.some((o) => o.direction !== direction)) {
       fail("ORDER_NEEDS_INDEX", "Convex indexes serve one direction; every order key must share it");
     }
-    if (keys.some((k) => k.field === "_creationTime" || k.field === "_id")) {
-      fail("ORDER_NEEDS_INDEX", "_id and _creationTime can only be the last order key on Convex");
+    const byId = keys.length === 1 && keys[0].field === "_id";
+    if (!byId && keys.some((k) => k.field === "_creationTime" || k.field === "_id")) {
+      fail("ORDER_NEEDS_INDEX", "on Convex, _creationTime can only be the last order key, and _id only the only one");
     }
     let base;
     if (keys.length === 0) {
       base = ctx.db.query(table);
+    } else if (byId) {
+      base = ctx.db.query(table).withIndex("by_id");
     } else {
       const index = indexNameFor(keys.map((k) => k.field));
       base = ctx.db.query(table).withIndex(index);
@@ -320,10 +323,12 @@ export const apply = mutation({
         continue;
       }
       const current = await load(ctx.db, op.table, op.id);
-      if (current === null) fail("NOT_FOUND", `document ${op.id} not found in ${op.table}`, { op: index });
+      if (current === null) {
+        fail("NOT_FOUND", `document ${op.id} not found in ${op.table}`, { op: index, table: op.table, id: op.id });
+      }
       const version = typeof current.gwVersion === "number" ? current.gwVersion : 0;
       if (op.expected !== undefined && op.expected !== "exists" && !op.expected.includes(version)) {
-        fail("VERSION_MISMATCH", `document ${op.id} is at version ${version}`, { op: index, actual: version });
+        fail("VERSION_MISMATCH", `document ${op.id} is at version ${version}`, { op: index, id: op.id, actual: version });
       }
       switch (op.kind) {
         case "check":

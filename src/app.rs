@@ -15,9 +15,10 @@ use tokio::net::TcpListener;
 use utoipa_swagger_ui::SwaggerUi;
 
 use crate::auth::Auth;
-use crate::config::Config;
+use crate::config::{Config, StoreKind};
 use crate::metrics::Metrics;
 use crate::store::SharedStore;
+use crate::store::convex::ConvexStore;
 use crate::store::local::LocalStore;
 use crate::store::metered::MeteredStore;
 use crate::{middleware, routes};
@@ -85,11 +86,20 @@ impl Application {
     /// Opens the embedded store in `GATEWAY_DATA_DIR` and binds `config.addr` (port 0 picks a
     /// free port; see [`Self::port`]).
     pub async fn build(config: Config) -> anyhow::Result<Self> {
-        let data_dir = config.data_dir.clone();
-        let local = tokio::task::spawn_blocking(move || LocalStore::open(&data_dir))
-            .await
-            .context("opening the embedded store")??;
-        Self::build_with_store(config, Arc::new(local)).await
+        let adapter: SharedStore = match (&config.store, &config.convex) {
+            (StoreKind::Convex, Some(convex)) => {
+                tracing::info!(url = %convex.url, "fronting a Convex deployment");
+                Arc::new(ConvexStore::new(convex).context("setting up the Convex adapter")?)
+            }
+            _ => {
+                let data_dir = config.data_dir.clone();
+                let local = tokio::task::spawn_blocking(move || LocalStore::open(&data_dir))
+                    .await
+                    .context("opening the embedded store")??;
+                Arc::new(local)
+            }
+        };
+        Self::build_with_store(config, adapter).await
     }
 
     /// Like [`Self::build`], on a store adapter the caller provides (another adapter, or a

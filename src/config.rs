@@ -67,6 +67,41 @@ pub struct Config {
     pub shutdown_grace: Duration,
     /// Token validation, issuing and Convex identity settings.
     pub auth: AuthConfig,
+    /// `GATEWAY_STORE`: which adapter serves the tables.
+    pub store: StoreKind,
+    /// The Convex deployment, when `CONVEX_URL` is set.
+    pub convex: Option<ConvexConfig>,
+}
+
+/// The store adapter.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StoreKind {
+    /// The embedded SQLite store in `GATEWAY_DATA_DIR`.
+    Local,
+    /// A Convex deployment at `CONVEX_URL`.
+    Convex,
+}
+
+impl FromStr for StoreKind {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s {
+            "local" => Ok(Self::Local),
+            "convex" => Ok(Self::Convex),
+            other => Err(format!("expected `local` or `convex`, got `{other}`")),
+        }
+    }
+}
+
+/// A Convex deployment to front.
+#[derive(Debug, Clone)]
+pub struct ConvexConfig {
+    /// `CONVEX_URL`, e.g. `https://happy-animal-123.convex.cloud` (no trailing slash).
+    pub url: String,
+    /// `CONVEX_DEPLOYMENT_KEY`: the deploy (admin) key. Never sent for callers' requests.
+    pub deploy_key: Option<SecretString>,
+    /// `CONVEX_TIMEOUT`: seconds one call to Convex may take.
+    pub timeout: Duration,
 }
 
 /// How the caller's identity reaches Convex.
@@ -193,8 +228,22 @@ impl Config {
             tables: parse_tables(get("GATEWAY_TABLES"))?,
             shutdown_grace: Duration::from_secs(parse_or(&get, "GATEWAY_SHUTDOWN_GRACE", "30")?),
             auth: AuthConfig::defaults(String::new()),
+            store: StoreKind::Local,
+            convex: None,
         };
         config.auth = parse_auth(&get, &config.addr)?;
+        config.convex = parse_convex(&get)?;
+        config.store = match get("GATEWAY_STORE").filter(|v| !v.is_empty()) {
+            None if config.convex.is_some() => StoreKind::Convex,
+            None => StoreKind::Local,
+            Some(_) => parse_or(&get, "GATEWAY_STORE", "local")?,
+        };
+        if config.store == StoreKind::Convex && config.convex.is_none() {
+            return Err(ConfigError {
+                var: "GATEWAY_STORE",
+                reason: "`convex` needs CONVEX_URL, which is not set".into(),
+            });
+        }
         config.validate()?;
         Ok(config)
     }
@@ -211,7 +260,20 @@ impl Config {
             tables: None,
             shutdown_grace: Duration::from_secs(30),
             auth: AuthConfig::defaults("http://127.0.0.1".into()),
+            store: StoreKind::Local,
+            convex: None,
         }
+    }
+
+    /// Points the configuration at a Convex deployment.
+    pub fn with_convex(mut self, url: impl Into<String>) -> Self {
+        self.convex = Some(ConvexConfig {
+            url: url.into().trim_end_matches('/').to_owned(),
+            deploy_key: None,
+            timeout: Duration::from_secs(10),
+        });
+        self.store = StoreKind::Convex;
+        self
     }
 
     fn validate(&self) -> Result<(), ConfigError> {
@@ -342,6 +404,38 @@ fn parse_auth(
     })
 }
 
+fn parse_convex(
+    get: &impl Fn(&str) -> Option<String>,
+) -> Result<Option<ConvexConfig>, ConfigError> {
+    let Some(url) = get("CONVEX_URL").filter(|v| !v.is_empty()) else {
+        return Ok(None);
+    };
+    if !(url.starts_with("https://") || url.starts_with("http://")) {
+        return Err(ConfigError {
+            var: "CONVEX_URL",
+            reason: format!(
+                "`{url}` must be an http(s) URL such as https://happy-animal-123.convex.cloud"
+            ),
+        });
+    }
+    let timeout: f64 = parse_or(get, "CONVEX_TIMEOUT", "10")?;
+    if !(timeout.is_finite() && timeout > 0.0 && timeout <= 600.0) {
+        return Err(ConfigError {
+            var: "CONVEX_TIMEOUT",
+            reason: "must be a number of seconds above 0 and at most 600".into(),
+        });
+    }
+    let deploy_key = get("CONVEX_DEPLOYMENT_KEY")
+        .or_else(|| get("CONVEX_DEPLOY_KEY"))
+        .filter(|v| !v.is_empty())
+        .map(SecretString::from);
+    Ok(Some(ConvexConfig {
+        url: url.trim_end_matches('/').to_owned(),
+        deploy_key,
+        timeout: Duration::from_secs_f64(timeout),
+    }))
+}
+
 fn parse_cors(raw: Option<String>) -> Result<CorsOrigins, ConfigError> {
     let Some(raw) = raw.filter(|v| !v.is_empty()) else {
         return Ok(CorsOrigins::None);
@@ -411,6 +505,32 @@ mod tests {
         assert_eq!(cfg.auth.leeway_seconds, 30);
         assert_eq!(cfg.auth.role_claim, "role");
         assert_eq!(cfg.auth.access_ttl, Duration::from_secs(900));
+        assert_eq!(cfg.store, StoreKind::Local);
+    }
+
+    #[test]
+    fn convex_url_selects_the_convex_store_unless_told_otherwise() {
+        let cfg = config(&[
+            ("CONVEX_URL", "https://a-b-1.convex.cloud/"),
+            ("CONVEX_TIMEOUT", "2.5"),
+        ])
+        .unwrap();
+        assert_eq!(cfg.store, StoreKind::Convex);
+        let convex = cfg.convex.unwrap();
+        assert_eq!(convex.url, "https://a-b-1.convex.cloud");
+        assert_eq!(convex.timeout, Duration::from_millis(2500));
+        let local = config(&[
+            ("CONVEX_URL", "https://a.convex.cloud"),
+            ("GATEWAY_STORE", "local"),
+        ])
+        .unwrap();
+        assert_eq!(local.store, StoreKind::Local);
+        let err = config(&[
+            ("CONVEX_URL", "https://a.convex.cloud"),
+            ("CONVEX_TIMEOUT", "0"),
+        ])
+        .unwrap_err();
+        assert_eq!(err.var, "CONVEX_TIMEOUT");
     }
 
     #[test]
@@ -431,6 +551,9 @@ mod tests {
             ("CONVEX_AUTH_MODE", "sometimes"),
             ("GATEWAY_PUBLIC_URL", "gateway.example.com"),
             ("JWT_EXPIRY_SECONDS", "0"),
+            ("CONVEX_URL", "happy-animal.convex.cloud"),
+            ("GATEWAY_STORE", "postgres"),
+            ("GATEWAY_STORE", "convex"),
         ] {
             let err = config(&[(var, value)]).unwrap_err();
             assert_eq!(err.var, var, "{value}");

@@ -57,6 +57,7 @@ error_codes! {
     InvalidLimit => ("invalid_limit", BAD_REQUEST, "The limit is not valid"),
     InvalidCursor => ("invalid_cursor", BAD_REQUEST, "The cursor is not valid"),
     InvalidQuery => ("invalid_query", BAD_REQUEST, "The query cannot be run"),
+    OrderNeedsIndex => ("order_needs_index", BAD_REQUEST, "The order needs an index the store does not have"),
     InvalidHeader => ("invalid_header", BAD_REQUEST, "A request header is not valid"),
     BadRequest => ("bad_request", BAD_REQUEST, "The request is not valid"),
     MissingToken => ("missing_token", UNAUTHORIZED, "Authentication is required"),
@@ -85,6 +86,11 @@ error_codes! {
     PayloadTooLarge => ("payload_too_large", PAYLOAD_TOO_LARGE, "The request body is too large"),
     TooManyDocuments => ("too_many_documents", PAYLOAD_TOO_LARGE, "Too many documents in one request"),
     UnsupportedMediaType => ("unsupported_media_type", UNSUPPORTED_MEDIA_TYPE, "The body must be JSON"),
+    FunctionError => ("function_error", UNPROCESSABLE_ENTITY, "The Convex function failed"),
+    UpstreamUnauthorized => ("upstream_unauthorized", UNAUTHORIZED, "Convex refused the caller's identity"),
+    UpstreamError => ("upstream_error", BAD_GATEWAY, "Convex answered unexpectedly"),
+    UpstreamUnreachable => ("upstream_unreachable", BAD_GATEWAY, "Convex cannot be reached"),
+    UpstreamTimeout => ("upstream_timeout", GATEWAY_TIMEOUT, "Convex did not answer in time"),
     Internal => ("internal", INTERNAL_SERVER_ERROR, "Something went wrong"),
     StoreUnavailable => ("store_unavailable", SERVICE_UNAVAILABLE, "The store is unavailable"),
     Timeout => ("timeout", GATEWAY_TIMEOUT, "The request took too long"),
@@ -139,6 +145,8 @@ pub struct ApiError {
     code: ErrorCode,
     detail: String,
     failed_operation: Option<usize>,
+    /// Seconds for `Retry-After` on 503s.
+    retry_after: Option<u64>,
     /// The real cause of an internal error: logged, never sent.
     source: Option<anyhow::Error>,
 }
@@ -153,6 +161,7 @@ impl ApiError {
             code,
             detail: detail.into(),
             failed_operation: None,
+            retry_after: None,
             source: None,
         }
     }
@@ -164,6 +173,7 @@ impl ApiError {
             detail: "The gateway hit an internal error; the request id identifies it in the logs."
                 .into(),
             failed_operation: None,
+            retry_after: None,
             source: Some(source),
         }
     }
@@ -212,9 +222,10 @@ impl IntoResponse for ApiError {
             }
         }
         if self.code == ErrorCode::StoreUnavailable {
-            response
-                .headers_mut()
-                .insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
+            response.headers_mut().insert(
+                header::RETRY_AFTER,
+                HeaderValue::from(self.retry_after.unwrap_or(1)),
+            );
         }
         response
     }
@@ -223,8 +234,21 @@ impl IntoResponse for ApiError {
 impl From<StoreError> for ApiError {
     fn from(err: StoreError) -> Self {
         let detail = err.to_string();
+        let mut retry_after = None;
         let (code, op) = match err {
             StoreError::Internal(source) => return Self::internal(source),
+            StoreError::OrderNeedsIndex(_) => (ErrorCode::OrderNeedsIndex, None),
+            StoreError::FunctionFailed(_) => (ErrorCode::FunctionError, None),
+            StoreError::UpstreamAuth(_) => (ErrorCode::UpstreamUnauthorized, None),
+            StoreError::Upstream(_) => (ErrorCode::UpstreamError, None),
+            StoreError::UpstreamUnreachable(_) => (ErrorCode::UpstreamUnreachable, None),
+            StoreError::UpstreamTimeout(_) => (ErrorCode::UpstreamTimeout, None),
+            StoreError::Overloaded {
+                retry_after: after, ..
+            } => {
+                retry_after = after;
+                (ErrorCode::StoreUnavailable, None)
+            }
             StoreError::NotFound { op, .. } => (ErrorCode::NotFound, op),
             StoreError::VersionMismatch { op, .. } => (ErrorCode::VersionMismatch, op),
             StoreError::InvalidQuery(_) => (ErrorCode::InvalidQuery, None),
@@ -236,6 +260,7 @@ impl From<StoreError> for ApiError {
             code,
             detail,
             failed_operation: op,
+            retry_after,
             source: None,
         }
     }

@@ -187,6 +187,9 @@ impl Auth {
         data_dir: &Path,
         http: reqwest::Client,
     ) -> anyhow::Result<Self> {
+        std::fs::create_dir_all(data_dir).map_err(|err| {
+            anyhow::anyhow!("creating GATEWAY_DATA_DIR {}: {err}", data_dir.display())
+        })?;
         let (signer, origin) = Signer::load_or_generate(config, data_dir)?;
         match origin {
             KeyOrigin::Generated => tracing::info!(

@@ -11,7 +11,7 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use crate::app::AppState;
-use crate::error::{ApiError, ApiResult, Problem};
+use crate::error::{ApiError, ApiResult, ErrorCode, Problem};
 
 /// The routes of this module.
 pub fn router() -> OpenApiRouter<AppState> {
@@ -64,7 +64,16 @@ async fn health() -> Json<HealthStatus> {
     )
 )]
 async fn ready(State(state): State<AppState>) -> ApiResult<Json<ReadyStatus>> {
-    state.store().health().await?;
+    // Whatever the failure (unreachable, timing out, refusing), not ready is a 503.
+    state.store().health().await.map_err(|err| {
+        ApiError::new(
+            ErrorCode::StoreUnavailable,
+            format!(
+                "the {} store does not answer: {err}",
+                state.store().adapter()
+            ),
+        )
+    })?;
     Ok(Json(ReadyStatus {
         status: "ready".into(),
         store: state.store().adapter().into(),

@@ -539,7 +539,7 @@ impl ListPlan {
             conditions.push(filter_sql(filter, &mut params));
         }
 
-        let order_tag = order_tag(&query.order);
+        let order_tag = query.order_tag();
         let key_exprs: Vec<String> = query.order.iter().map(|k| field_expr(&k.field)).collect();
         let tie_direction = query
             .order
@@ -633,14 +633,6 @@ fn direction_sql(direction: SortDirection) -> &'static str {
         SortDirection::Asc => "ASC",
         SortDirection::Desc => "DESC",
     }
-}
-
-fn order_tag(order: &[OrderKey]) -> String {
-    order
-        .iter()
-        .map(|k| format!("{}.{}", k.field, direction_sql(k.direction)))
-        .collect::<Vec<_>>()
-        .join(",")
 }
 
 /// `'$."a"."b"'`: segments are `[A-Za-z0-9_]+` (checked by the parser), so quoting is safe.

@@ -4,6 +4,7 @@
 //! Nothing here knows about HTTP. Routes turn requests into these types; adapters (the embedded
 //! SQLite store today, Convex and Postgres later) turn them into their own wire or SQL calls.
 
+pub mod convex;
 pub mod local;
 pub mod metered;
 pub mod query;
@@ -191,6 +192,30 @@ pub enum StoreError {
     /// The backing store cannot be reached or is shutting down.
     #[error("store unavailable: {0}")]
     Unavailable(String),
+    /// The order needs an index the upstream does not have.
+    #[error("{0}")]
+    OrderNeedsIndex(String),
+    /// An upstream function failed without an error code the gateway maps.
+    #[error("{0}")]
+    FunctionFailed(String),
+    /// The upstream refused the caller's identity.
+    #[error("{0}")]
+    UpstreamAuth(String),
+    /// The upstream answered something unexpected.
+    #[error("{0}")]
+    Upstream(String),
+    /// The upstream cannot be reached.
+    #[error("{0}")]
+    UpstreamUnreachable(String),
+    /// The upstream did not answer in time.
+    #[error("{0}")]
+    UpstreamTimeout(String),
+    /// The upstream is rate-limiting or overloaded; retry after the given seconds.
+    #[error("{message}")]
+    Overloaded {
+        message: String,
+        retry_after: Option<u64>,
+    },
     /// Anything else; the details are logged, never sent to clients.
     #[error(transparent)]
     Internal(#[from] anyhow::Error),
@@ -324,9 +349,9 @@ pub fn validate_fields(fields: &Fields) -> Result<(), String> {
         if key.is_empty() {
             return Err("field names must not be empty".into());
         }
-        if key.starts_with('_') {
+        if key.starts_with('_') || convex::RESERVED_FIELDS.contains(&key.as_str()) {
             return Err(format!(
-                "field `{key}` starts with `_`, which is reserved for system fields such as `_id` and `_creationTime`"
+                "field `{key}` is reserved: names starting with `_` are system fields, and gwVersion and gwUpdatedTime keep the version on Convex"
             ));
         }
     }

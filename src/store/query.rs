@@ -389,6 +389,22 @@ impl Default for ListQuery {
 }
 
 impl ListQuery {
+    /// The order as a stable string (`score.desc,_creationTime.asc`), which cursors carry so a
+    /// cursor is only ever used with the order it was made for.
+    pub fn order_tag(&self) -> String {
+        self.order
+            .iter()
+            .map(|k| {
+                let direction = match k.direction {
+                    SortDirection::Asc => "asc",
+                    SortDirection::Desc => "desc",
+                };
+                format!("{}.{direction}", k.field)
+            })
+            .collect::<Vec<_>>()
+            .join(",")
+    }
+
     /// Parses decoded query-string pairs. `order`, `limit` and `cursor` are reserved; every other
     /// key is a filter on the field it names.
     pub fn from_pairs(

@@ -26,6 +26,8 @@ pub struct TestApp {
     pub data_dir: TempDir,
     shutdown: Option<tokio::sync::oneshot::Sender<()>>,
     pub server: Option<tokio::task::JoinHandle<anyhow::Result<()>>>,
+    /// The Convex test backend the app fronts, when it runs on the Convex adapter.
+    pub convex: Option<ConvexBackend>,
 }
 
 impl Drop for TestApp {
@@ -48,6 +50,93 @@ pub async fn spawn_app_with(configure: impl FnOnce(&mut Config)) -> TestApp {
     configure(&mut config);
     let app = Application::build(config.clone()).await.unwrap();
     start(app, data_dir, config)
+}
+
+/// The app on the Convex adapter, fronting a fresh Convex test backend whose function errors
+/// come back as HTTP 560 (what convex-js expects).
+pub async fn spawn_convex_app() -> TestApp {
+    spawn_convex_app_with(560, |_| {}).await
+}
+
+/// The same with function errors as HTTP 200 and no empty `logLines` (the real backend's shape).
+pub async fn spawn_convex_app_200() -> TestApp {
+    spawn_convex_app_with(200, |_| {}).await
+}
+
+/// The app on the Convex adapter, with settings changed by `configure`.
+pub async fn spawn_convex_app_with(
+    error_status: u16,
+    configure: impl FnOnce(&mut Config),
+) -> TestApp {
+    let backend = tokio::task::spawn_blocking(move || ConvexBackend::start(error_status))
+        .await
+        .unwrap();
+    let mut app = spawn_app_with(|c| {
+        *c = c.clone().with_convex(backend.url.clone());
+        configure(c);
+    })
+    .await;
+    app.convex = Some(backend);
+    app
+}
+
+/// The Convex test backend (`tests/convex-backend/server.mjs`) on a free loopback port.
+pub struct ConvexBackend {
+    child: Child,
+    pub url: String,
+}
+
+impl ConvexBackend {
+    /// Starts the backend and waits until it listens.
+    pub fn start(error_status: u16) -> Self {
+        use std::io::BufRead as _;
+        let mut child = Command::new("node")
+            .args(["--import", "tsx", "tests/convex-backend/server.mjs"])
+            .current_dir(env!("CARGO_MANIFEST_DIR"))
+            .env("PORT", "0")
+            .env("EMU_ERROR_STATUS", error_status.to_string())
+            .env(
+                "EMU_OMIT_EMPTY_LOGLINES",
+                if error_status == 200 { "1" } else { "0" },
+            )
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("node runs the Convex test backend; run `npm ci` first (scripts/test does)");
+        let stdout = child.stdout.take().unwrap();
+        let mut lines = std::io::BufReader::new(stdout).lines();
+        let url = loop {
+            match lines.next() {
+                Some(Ok(line)) => {
+                    if let Some(url) = line.strip_prefix("listening on ") {
+                        break url.trim().to_owned();
+                    }
+                }
+                _ => panic!("the Convex test backend exited before listening"),
+            }
+        };
+        // Keep draining its output so the pipe never fills.
+        std::thread::spawn(move || for _ in lines {});
+        Self { child, url }
+    }
+
+    /// What callers sent to the backend, oldest first.
+    pub async fn requests(&self) -> Vec<Value> {
+        reqwest::get(format!("{}/_emu/requests", self.url))
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap()
+    }
+}
+
+impl Drop for ConvexBackend {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
 }
 
 /// An app on a store the test provides (for forcing faults).
@@ -76,6 +165,7 @@ fn start(app: Application, data_dir: TempDir, config: Config) -> TestApp {
         data_dir,
         shutdown: Some(tx),
         server: Some(server),
+        convex: None,
     };
     app.client = app.client_for(&app.token("tester", &[]));
     app

@@ -8,6 +8,7 @@ mod store_suite;
 
 mod auth;
 mod binary;
+mod convex;
 mod errors;
 mod faults;
 mod middleware;
@@ -17,4 +18,14 @@ mod ops;
 /// The shared store behaviour suite, run against the embedded SQLite store.
 mod local_store {
     store_suite!(crate::helpers::spawn_app);
+}
+
+/// The same suite against the Convex adapter, fronting the Convex test backend, in both of
+/// Convex's error-status modes (560 as convex-js expects, 200 as the real backend sends).
+mod convex_store {
+    store_suite!(crate::helpers::spawn_convex_app);
+}
+
+mod convex_store_status_200 {
+    store_suite!(crate::helpers::spawn_convex_app_200);
 }

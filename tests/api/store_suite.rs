@@ -7,6 +7,8 @@ use std::collections::HashSet;
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 
+use convex_gateway::config::StoreKind;
+
 use crate::helpers::{TestApp, assert_problem, ids};
 
 /// Instantiates every case of the suite for the adapter that `$spawn` starts.
@@ -53,7 +55,7 @@ fn etag(response: &reqwest::Response) -> String {
 pub async fn insert_then_get_round_trips(app: &TestApp) {
     let response = app
         .post_json(
-            "/v1/tables/videos",
+            "/v1/tables/clips",
             &json!({"title": "Intro", "views": 3, "tags": ["a"], "meta": {"rank": 1.5}}),
         )
         .await;
@@ -63,7 +65,7 @@ pub async fn insert_then_get_round_trips(app: &TestApp) {
     let created: Value = response.json().await.unwrap();
     let id = created["_id"].as_str().unwrap();
     assert!(!id.is_empty());
-    assert_eq!(location, format!("/v1/tables/videos/{id}"));
+    assert_eq!(location, format!("/v1/tables/clips/{id}"));
     let ct = created["_creationTime"].as_f64().unwrap();
     let now = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
@@ -82,7 +84,7 @@ pub async fn insert_then_get_round_trips(app: &TestApp) {
     assert_eq!(fetched["title"], "Intro");
     assert_eq!(fetched["meta"]["rank"], 1.5);
 
-    let missing = app.get("/v1/tables/videos/does-not-exist").await;
+    let missing = app.get("/v1/tables/clips/does-not-exist").await;
     assert_problem(missing, StatusCode::NOT_FOUND, "not_found").await;
 }
 
@@ -118,11 +120,11 @@ pub async fn array_insert_is_atomic(app: &TestApp) {
 pub async fn patch_merges_and_bumps_the_version(app: &TestApp) {
     let doc = app
         .insert(
-            "videos",
+            "clips",
             json!({"title": "a", "status": "queued", "urls": {"chat": "c", "audio": "x"}}),
         )
         .await;
-    let path = doc_path("videos", &doc);
+    let path = doc_path("clips", &doc);
     let response = app
         .send_json(
             Method::PATCH,
@@ -154,16 +156,14 @@ pub async fn patch_merges_and_bumps_the_version(app: &TestApp) {
     assert_eq!(etag(&response), "\"3\"");
 
     let missing = app
-        .send_json(Method::PATCH, "/v1/tables/videos/nope", &json!({"a": 1}))
+        .send_json(Method::PATCH, "/v1/tables/clips/nope", &json!({"a": 1}))
         .await;
     assert_problem(missing, StatusCode::NOT_FOUND, "not_found").await;
 }
 
 pub async fn put_replaces_all_fields(app: &TestApp) {
-    let doc = app
-        .insert("videos", json!({"title": "a", "views": 1}))
-        .await;
-    let path = doc_path("videos", &doc);
+    let doc = app.insert("clips", json!({"title": "a", "views": 1})).await;
+    let path = doc_path("clips", &doc);
     let response = app
         .send_json(Method::PUT, &path, &json!({"name": "b"}))
         .await;
@@ -175,26 +175,26 @@ pub async fn put_replaces_all_fields(app: &TestApp) {
         json!({"_id": doc["_id"], "_creationTime": doc["_creationTime"], "name": "b"})
     );
     let missing = app
-        .send_json(Method::PUT, "/v1/tables/videos/nope", &json!({"a": 1}))
+        .send_json(Method::PUT, "/v1/tables/clips/nope", &json!({"a": 1}))
         .await;
     assert_problem(missing, StatusCode::NOT_FOUND, "not_found").await;
 }
 
 pub async fn delete_removes_the_document(app: &TestApp) {
-    let doc = app.insert("videos", json!({"title": "a"})).await;
-    let keep = app.insert("videos", json!({"title": "b"})).await;
-    let path = doc_path("videos", &doc);
+    let doc = app.insert("clips", json!({"title": "a"})).await;
+    let keep = app.insert("clips", json!({"title": "b"})).await;
+    let path = doc_path("clips", &doc);
     let response = app.client.delete(app.url(&path)).send().await.unwrap();
     assert_eq!(response.status(), StatusCode::NO_CONTENT);
     assert_problem(app.get(&path).await, StatusCode::NOT_FOUND, "not_found").await;
     let again = app.client.delete(app.url(&path)).send().await.unwrap();
     assert_problem(again, StatusCode::NOT_FOUND, "not_found").await;
-    assert_eq!(ids(&app.list_all("videos", "").await), ids(&[keep]));
+    assert_eq!(ids(&app.list_all("clips", "").await), ids(&[keep]));
 }
 
 pub async fn if_match_guards_writes(app: &TestApp) {
-    let doc = app.insert("videos", json!({"n": 1})).await;
-    let path = doc_path("videos", &doc);
+    let doc = app.insert("clips", json!({"n": 1})).await;
+    let path = doc_path("clips", &doc);
     let patch = |if_match: &'static str, n: i64| {
         app.client
             .patch(app.url(&path))
@@ -257,7 +257,7 @@ pub async fn if_match_guards_writes(app: &TestApp) {
     // A precondition on a missing document: the document's absence is what is reported.
     let missing = app
         .client
-        .patch(app.url("/v1/tables/videos/nope"))
+        .patch(app.url("/v1/tables/clips/nope"))
         .header("if-match", "*")
         .json(&json!({"n": 1}))
         .send()
@@ -267,8 +267,8 @@ pub async fn if_match_guards_writes(app: &TestApp) {
 }
 
 pub async fn if_none_match_answers_not_modified(app: &TestApp) {
-    let doc = app.insert("videos", json!({"n": 1})).await;
-    let path = doc_path("videos", &doc);
+    let doc = app.insert("clips", json!({"n": 1})).await;
+    let path = doc_path("clips", &doc);
     let response = app
         .client
         .get(app.url(&path))
@@ -425,13 +425,34 @@ pub async fn order_sorts_by_fields_and_breaks_ties_stably(app: &TestApp) {
     // Missing values sort first ascending, last descending; ties keep insertion order.
     assert_eq!(keys("order=score").await, "dbace");
     assert_eq!(keys("order=score.desc").await, "ecabd");
-    assert_eq!(keys("order=score.desc,name.asc").await, "ecabd");
-    assert_eq!(keys("order=score.asc,name.desc").await, "dbace");
-    assert_eq!(keys("order=name,score.desc").await, "ceabd");
-    // The same orders, paged one document at a time, give the same sequence.
+    // Several keys in one direction (served by an index on Convex).
+    assert_eq!(keys("order=score.desc,name.desc").await, "eacbd");
+    assert_eq!(keys("order=score,name").await, "dbcae");
+    // The same orders, paged, give the same sequence.
     assert_eq!(keys("order=score.desc&limit=1").await, "ecabd");
-    assert_eq!(keys("order=score,name.desc&limit=2").await, "dbace");
-    assert_eq!(keys("order=name,score.desc&limit=1").await, "ceabd");
+    assert_eq!(keys("order=score,name&limit=2").await, "dbcae");
+    // Mixed directions: the embedded store sorts them; Convex indexes serve one direction only.
+    let mixed = [
+        ("order=score.desc,name.asc", "ecabd"),
+        ("order=score.asc,name.desc", "dbace"),
+        ("order=name,score.desc", "ceabd"),
+        ("order=name,score.desc&limit=1", "ceabd"),
+    ];
+    for (query, expected) in mixed {
+        if app.config.store == StoreKind::Convex {
+            let response = app.get(&format!("/v1/tables/scores?{query}")).await;
+            assert_problem(response, StatusCode::BAD_REQUEST, "order_needs_index").await;
+        } else {
+            assert_eq!(keys(query).await, expected, "{query}");
+        }
+    }
+    // An order no index serves is refused on Convex, and sorted on the embedded store.
+    let unindexed = app.get("/v1/tables/scores?order=k.desc").await;
+    if app.config.store == StoreKind::Convex {
+        assert_problem(unindexed, StatusCode::BAD_REQUEST, "order_needs_index").await;
+    } else {
+        assert_eq!(unindexed.status(), StatusCode::OK);
+    }
     let mut sorted_ids = ids(&docs);
     sorted_ids.sort();
     let by_id = app.list_all("scores", "order=_id&limit=2").await;
@@ -447,7 +468,7 @@ pub async fn pages_cover_the_table_exactly_once(app: &TestApp) {
         "limit=57",
         "limit=100",
         "limit=7&order=bucket.desc",
-        "limit=5&order=bucket,i.desc",
+        "limit=5&order=bucket.desc,i.desc",
         "limit=9&bucket=gte.2",
     ] {
         let all = app.list_all("pages", query).await;

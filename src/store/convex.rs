@@ -1,0 +1,666 @@
+//! The Convex adapter: the store trait over a Convex deployment's public HTTP API
+//! (`POST /api/query|mutation`), calling the gateway's own functions in `convex/gateway.ts`.
+//!
+//! - One shared `reqwest` client; the caller's identity travels per call in the `StoreCtx`,
+//!   never on the client.
+//! - Every call sends `Convex-Client`, `Convex-Request-Id` and an explicit
+//!   `format: convex_encoded_json`, and values are decoded deliberately: `$integer` becomes a
+//!   JSON integer, `$bytes` a base64 string, `$float` (NaN, ±Infinity) a string.
+//! - Function errors are recognised by the body's `status` (HTTP 200 or 560) and mapped by
+//!   `errorData.code`; messages are never parsed. Transport failures map to 502/503/504.
+
+use std::time::Duration;
+
+use async_trait::async_trait;
+use base64::Engine as _;
+use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
+use reqwest::StatusCode;
+use secrecy::ExposeSecret;
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value, json};
+
+use super::{
+    Document, DocumentStore, FilterOp, ListQuery, Literal, Page, Precondition, SortDirection,
+    StoreCtx, StoreError, TableName, WriteOp, WriteOutcome,
+};
+use crate::config::ConvexConfig;
+
+/// `Convex-Client`, as the official clients send `npm-<version>`.
+const CLIENT: &str = concat!("convex-gateway-", env!("CARGO_PKG_VERSION"));
+/// The fields `convex/gateway.ts` keeps for bookkeeping; hidden from REST documents.
+pub const RESERVED_FIELDS: [&str; 2] = ["gwVersion", "gwUpdatedTime"];
+
+/// The kind of Convex function, which picks the route.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FunctionKind {
+    Query,
+    Mutation,
+    Action,
+}
+
+impl FunctionKind {
+    fn route(self) -> &'static str {
+        match self {
+            Self::Query => "/api/query",
+            Self::Mutation => "/api/mutation",
+            Self::Action => "/api/action",
+        }
+    }
+}
+
+/// A Convex function's answer: Convex's `UdfResponse`.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(tag = "status", rename_all = "lowercase")]
+pub enum UdfResponse {
+    Success {
+        value: Value,
+        #[serde(rename = "logLines", default, skip_serializing_if = "Option::is_none")]
+        log_lines: Option<Vec<String>>,
+    },
+    Error {
+        #[serde(rename = "errorMessage")]
+        error_message: String,
+        #[serde(rename = "errorData", default, skip_serializing_if = "Option::is_none")]
+        error_data: Option<Value>,
+        #[serde(rename = "logLines", default, skip_serializing_if = "Option::is_none")]
+        log_lines: Option<Vec<String>>,
+    },
+}
+
+/// The adapter.
+pub struct ConvexStore {
+    url: String,
+    client: reqwest::Client,
+}
+
+impl std::fmt::Debug for ConvexStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ConvexStore")
+            .field("url", &self.url)
+            .finish_non_exhaustive()
+    }
+}
+
+impl ConvexStore {
+    /// A store for the deployment in `config`.
+    pub fn new(config: &ConvexConfig) -> anyhow::Result<Self> {
+        let connect = config.timeout.min(Duration::from_secs(5));
+        Ok(Self {
+            url: config.url.clone(),
+            client: crate::http_client::client(connect, config.timeout)?,
+        })
+    }
+
+    /// The deployment URL.
+    pub fn url(&self) -> &str {
+        &self.url
+    }
+
+    /// Calls a function and returns Convex's response as sent (values still encoded).
+    pub async fn call_raw(
+        &self,
+        ctx: &StoreCtx,
+        route: &str,
+        body: &Value,
+    ) -> Result<(StatusCode, UdfResponse), StoreError> {
+        let mut request = self
+            .client
+            .post(format!("{}{route}", self.url))
+            .header("Convex-Client", CLIENT)
+            .json(body);
+        if let Some(id) = &ctx.request_id {
+            request = request.header("Convex-Request-Id", id);
+        }
+        if let Some(token) = &ctx.identity {
+            request = request.bearer_auth(token.expose_secret());
+        }
+        let response = request.send().await.map_err(transport_error)?;
+        let status = response.status();
+        match status.as_u16() {
+            200 | 560 => {
+                let udf =
+                    response.json::<UdfResponse>().await.map_err(|err| {
+                        match transport_error(err) {
+                            StoreError::Upstream(_) => StoreError::Upstream(
+                                "Convex sent a body that is not a function response".into(),
+                            ),
+                            other => other,
+                        }
+                    })?;
+                Ok((status, udf))
+            }
+            401 | 403 => {
+                let message = error_message(response).await;
+                Err(StoreError::UpstreamAuth(message))
+            }
+            429 | 503 => {
+                let retry_after = response
+                    .headers()
+                    .get(reqwest::header::RETRY_AFTER)
+                    .and_then(|v| v.to_str().ok())
+                    .and_then(|v| v.parse().ok());
+                Err(StoreError::Overloaded {
+                    message: format!("Convex answered HTTP {}", status.as_u16()),
+                    retry_after,
+                })
+            }
+            504 => Err(StoreError::UpstreamTimeout("Convex timed out".into())),
+            _ => {
+                let message = error_message(response).await;
+                Err(StoreError::Upstream(format!(
+                    "Convex answered HTTP {}: {message}",
+                    status.as_u16()
+                )))
+            }
+        }
+    }
+
+    /// Calls `path` with `args` and returns its decoded value, or the mapped error.
+    pub async fn call(
+        &self,
+        ctx: &StoreCtx,
+        kind: FunctionKind,
+        path: &str,
+        args: Value,
+    ) -> Result<Value, StoreError> {
+        let body = json!({ "path": path, "args": args, "format": "convex_encoded_json" });
+        match self.call_raw(ctx, kind.route(), &body).await?.1 {
+            UdfResponse::Success { value, .. } => Ok(decode_value(value)),
+            UdfResponse::Error {
+                error_message,
+                error_data,
+                ..
+            } => Err(function_error(
+                &error_message,
+                error_data.map(decode_value).as_ref(),
+            )),
+        }
+    }
+}
+
+#[async_trait]
+impl DocumentStore for ConvexStore {
+    fn adapter(&self) -> &'static str {
+        "convex"
+    }
+
+    fn wants_identity(&self) -> bool {
+        true
+    }
+
+    async fn list(
+        &self,
+        ctx: &StoreCtx,
+        table: &TableName,
+        query: &ListQuery,
+    ) -> Result<Page, StoreError> {
+        let order_tag = query.order_tag();
+        let cursor = match &query.cursor {
+            None => Value::Null,
+            Some(raw) => {
+                let wrapped = decode_cursor(raw)?;
+                if wrapped.o != order_tag {
+                    return Err(StoreError::InvalidCursor(
+                        "the cursor belongs to a different `order`; pass the same `order` as the first page".into(),
+                    ));
+                }
+                Value::String(wrapped.c)
+            }
+        };
+        let args = json!({
+            "table": table.as_str(),
+            "filters": query.filters.iter().map(filter_json).collect::<Vec<_>>(),
+            "order": query.order.iter().map(|k| json!({
+                "field": k.field.to_string(),
+                "direction": match k.direction { SortDirection::Asc => "asc", SortDirection::Desc => "desc" },
+            })).collect::<Vec<_>>(),
+            "limit": query.limit,
+            "cursor": cursor,
+        });
+        let value = self
+            .call(ctx, FunctionKind::Query, "gateway:list", args)
+            .await?;
+        let items = value
+            .get("items")
+            .and_then(Value::as_array)
+            .ok_or_else(|| malformed("gateway:list"))?
+            .iter()
+            .map(document)
+            .collect::<Result<Vec<_>, _>>()?;
+        let next_cursor = match value.get("nextCursor") {
+            Some(Value::String(c)) => Some(encode_cursor(&WrappedCursor {
+                o: order_tag,
+                c: c.clone(),
+            })),
+            _ => None,
+        };
+        Ok(Page { items, next_cursor })
+    }
+
+    async fn get(
+        &self,
+        ctx: &StoreCtx,
+        table: &TableName,
+        id: &str,
+    ) -> Result<Option<Document>, StoreError> {
+        let value = self
+            .call(
+                ctx,
+                FunctionKind::Query,
+                "gateway:get",
+                json!({ "table": table.as_str(), "id": id }),
+            )
+            .await?;
+        match value {
+            Value::Null => Ok(None),
+            doc => document(&doc).map(Some),
+        }
+    }
+
+    async fn apply(
+        &self,
+        ctx: &StoreCtx,
+        ops: Vec<WriteOp>,
+    ) -> Result<Vec<WriteOutcome>, StoreError> {
+        if ops.is_empty() {
+            return Ok(Vec::new());
+        }
+        let ops: Vec<Value> = ops.iter().map(op_json).collect();
+        let value = self
+            .call(
+                ctx,
+                FunctionKind::Mutation,
+                "gateway:apply",
+                json!({ "ops": ops }),
+            )
+            .await?;
+        value
+            .get("outcomes")
+            .and_then(Value::as_array)
+            .ok_or_else(|| malformed("gateway:apply"))?
+            .iter()
+            .map(outcome)
+            .collect()
+    }
+
+    async fn health(&self) -> Result<(), StoreError> {
+        let response = self
+            .client
+            .get(format!("{}/", self.url))
+            .timeout(Duration::from_secs(3))
+            .send()
+            .await
+            .map_err(transport_error)?;
+        if response.status().is_success() {
+            Ok(())
+        } else {
+            Err(StoreError::Unavailable(format!(
+                "Convex answered HTTP {}",
+                response.status().as_u16()
+            )))
+        }
+    }
+}
+
+// === encoding ===
+
+fn literal_json(literal: &Literal) -> Value {
+    match literal {
+        Literal::Bool(b) => Value::Bool(*b),
+        Literal::Int(i) => Value::from(*i as f64),
+        Literal::Float(f) => Value::from(*f),
+        Literal::Str(s) => Value::String(s.clone()),
+    }
+}
+
+fn filter_json(filter: &super::Filter) -> Value {
+    let (op, value, values) = match &filter.op {
+        FilterOp::Eq(l) => ("eq", Some(literal_json(l)), None),
+        FilterOp::Neq(l) => ("neq", Some(literal_json(l)), None),
+        FilterOp::Gt(l) => ("gt", Some(literal_json(l)), None),
+        FilterOp::Gte(l) => ("gte", Some(literal_json(l)), None),
+        FilterOp::Lt(l) => ("lt", Some(literal_json(l)), None),
+        FilterOp::Lte(l) => ("lte", Some(literal_json(l)), None),
+        FilterOp::Like(p) => ("like", Some(Value::String(p.clone())), None),
+        FilterOp::Ilike(p) => ("ilike", Some(Value::String(p.clone())), None),
+        FilterOp::In(ls) => (
+            "in",
+            None,
+            Some(ls.iter().map(literal_json).collect::<Vec<_>>()),
+        ),
+        FilterOp::IsNull => ("isNull", None, None),
+        FilterOp::IsTrue => ("isTrue", None, None),
+        FilterOp::IsFalse => ("isFalse", None, None),
+    };
+    let mut object = Map::new();
+    object.insert("field".into(), Value::String(filter.field.to_string()));
+    object.insert("op".into(), Value::String(op.into()));
+    if let Some(value) = value {
+        object.insert("value".into(), value);
+    }
+    if let Some(values) = values {
+        object.insert("values".into(), Value::Array(values));
+    }
+    object.insert("negated".into(), Value::Bool(filter.negated));
+    Value::Object(object)
+}
+
+fn expected_json(precondition: Option<&Precondition>) -> Option<Value> {
+    precondition.map(|p| match p {
+        Precondition::Exists => Value::String("exists".into()),
+        Precondition::VersionIn(versions) => {
+            Value::Array(versions.iter().map(|v| Value::from(*v as f64)).collect())
+        }
+    })
+}
+
+/// One write as `gateway:apply` takes it. Plain JSON numbers are float64 in Convex's encoding.
+fn op_json(op: &WriteOp) -> Value {
+    let mut object = Map::new();
+    let mut put = |key: &str, value: Value| {
+        object.insert(key.into(), value);
+    };
+    match op {
+        WriteOp::Insert { table, fields } => {
+            put("kind", "insert".into());
+            put("table", table.as_str().into());
+            put("fields", Value::Object(fields.clone()));
+        }
+        WriteOp::Patch {
+            table,
+            id,
+            patch,
+            precondition,
+        } => {
+            put("kind", "patch".into());
+            put("table", table.as_str().into());
+            put("id", id.as_str().into());
+            put("patch", Value::Object(patch.clone()));
+            if let Some(e) = expected_json(precondition.as_ref()) {
+                put("expected", e);
+            }
+        }
+        WriteOp::Replace {
+            table,
+            id,
+            fields,
+            precondition,
+        } => {
+            put("kind", "replace".into());
+            put("table", table.as_str().into());
+            put("id", id.as_str().into());
+            put("fields", Value::Object(fields.clone()));
+            if let Some(e) = expected_json(precondition.as_ref()) {
+                put("expected", e);
+            }
+        }
+        WriteOp::Delete {
+            table,
+            id,
+            precondition,
+        } => {
+            put("kind", "delete".into());
+            put("table", table.as_str().into());
+            put("id", id.as_str().into());
+            if let Some(e) = expected_json(precondition.as_ref()) {
+                put("expected", e);
+            }
+        }
+        WriteOp::Check {
+            table,
+            id,
+            precondition,
+        } => {
+            put("kind", "check".into());
+            put("table", table.as_str().into());
+            put("id", id.as_str().into());
+            if let Some(e) = expected_json(Some(precondition)) {
+                put("expected", e);
+            }
+        }
+    }
+    Value::Object(object)
+}
+
+// === decoding ===
+
+/// `convex_encoded_json` to plain JSON: `$integer` (8 bytes LE) to an integer, `$float` (NaN,
+/// ±Infinity, -0) to a string or number, `$bytes` to its base64 string.
+pub fn decode_value(value: Value) -> Value {
+    match value {
+        Value::Array(items) => Value::Array(items.into_iter().map(decode_value).collect()),
+        Value::Object(mut object) => {
+            if object.len() == 1 {
+                if let Some(Value::String(b64)) = object.get("$integer")
+                    && let Some(bytes) = decode_8(b64)
+                {
+                    return Value::from(i64::from_le_bytes(bytes));
+                }
+                if let Some(Value::String(b64)) = object.get("$float")
+                    && let Some(bytes) = decode_8(b64)
+                {
+                    let f = f64::from_le_bytes(bytes);
+                    return if f.is_nan() {
+                        Value::String("NaN".into())
+                    } else if f.is_infinite() {
+                        Value::String(if f > 0.0 { "Infinity" } else { "-Infinity" }.into())
+                    } else {
+                        Value::from(f)
+                    };
+                }
+                if let Some(Value::String(b64)) = object.remove("$bytes") {
+                    return Value::String(b64);
+                }
+            }
+            Value::Object(
+                object
+                    .into_iter()
+                    .map(|(k, v)| (k, decode_value(v)))
+                    .collect(),
+            )
+        }
+        other => other,
+    }
+}
+
+fn decode_8(b64: &str) -> Option<[u8; 8]> {
+    STANDARD.decode(b64).ok()?.try_into().ok()
+}
+
+/// A Convex document as a gateway document; the bookkeeping fields become the version.
+fn document(value: &Value) -> Result<Document, StoreError> {
+    let object = value.as_object().ok_or_else(|| malformed("a document"))?;
+    let id = object
+        .get("_id")
+        .and_then(Value::as_str)
+        .ok_or_else(|| malformed("a document without _id"))?
+        .to_owned();
+    let creation_time = object
+        .get("_creationTime")
+        .and_then(Value::as_f64)
+        .ok_or_else(|| malformed("a document without _creationTime"))?;
+    let version = object
+        .get("gwVersion")
+        .and_then(Value::as_f64)
+        .map_or(0, |v| v.max(0.0) as u64);
+    let fields = object
+        .iter()
+        .filter(|(k, _)| !k.starts_with('_') && !RESERVED_FIELDS.contains(&k.as_str()))
+        .map(|(k, v)| (k.clone(), v.clone()))
+        .collect();
+    Ok(Document {
+        id,
+        creation_time,
+        version,
+        fields,
+    })
+}
+
+fn outcome(value: &Value) -> Result<WriteOutcome, StoreError> {
+    let doc = || document(value.get("doc").unwrap_or(&Value::Null));
+    match value.get("kind").and_then(Value::as_str) {
+        Some("inserted") => Ok(WriteOutcome::Inserted(doc()?)),
+        Some("updated") => Ok(WriteOutcome::Updated(doc()?)),
+        Some("checked") => Ok(WriteOutcome::Checked(doc()?)),
+        Some("deleted") => Ok(WriteOutcome::Deleted {
+            id: value
+                .get("id")
+                .and_then(Value::as_str)
+                .unwrap_or_default()
+                .to_owned(),
+        }),
+        _ => Err(malformed("a gateway:apply outcome")),
+    }
+}
+
+fn malformed(what: &str) -> StoreError {
+    StoreError::Upstream(format!(
+        "Convex returned {what} in an unexpected shape; is convex/gateway.ts deployed?"
+    ))
+}
+
+/// Maps a function error by its `errorData.code`. The message is used only as the detail of
+/// errors without a code, and only its first line (production Convex redacts the rest anyway).
+pub fn function_error(message: &str, data: Option<&Value>) -> StoreError {
+    let field = |name: &str| data.and_then(|d| d.get(name));
+    let text = |name: &str| {
+        field(name)
+            .and_then(Value::as_str)
+            .unwrap_or_default()
+            .to_owned()
+    };
+    let op = field("op").and_then(Value::as_f64).map(|v| v as usize);
+    match field("code").and_then(Value::as_str) {
+        Some("NOT_FOUND") => StoreError::NotFound {
+            table: text("table"),
+            id: text("id"),
+            op,
+        },
+        Some("VERSION_MISMATCH") => StoreError::VersionMismatch {
+            id: text("id"),
+            actual: field("actual")
+                .and_then(Value::as_f64)
+                .map_or(0, |v| v as u64),
+            op,
+        },
+        Some("RESERVED_FIELD" | "INVALID_DOCUMENT") => StoreError::InvalidDocument(text("message")),
+        Some("ORDER_NEEDS_INDEX") => StoreError::OrderNeedsIndex(text("message")),
+        Some("INVALID_CURSOR") => StoreError::InvalidCursor(text("message")),
+        Some("INVALID_FILTER" | "INVALID_LIMIT") => StoreError::InvalidQuery(text("message")),
+        _ => {
+            let summary = message
+                .lines()
+                .find(|l| !l.trim().is_empty() && !l.starts_with("[Request ID"))
+                .or_else(|| message.lines().next())
+                .unwrap_or("the function failed")
+                .to_owned();
+            StoreError::FunctionFailed(summary)
+        }
+    }
+}
+
+fn transport_error(err: reqwest::Error) -> StoreError {
+    if err.is_timeout() {
+        StoreError::UpstreamTimeout("Convex did not answer in time (CONVEX_TIMEOUT)".into())
+    } else if err.is_connect() {
+        StoreError::UpstreamUnreachable("cannot connect to Convex".into())
+    } else {
+        StoreError::Upstream(format!("talking to Convex failed: {err}"))
+    }
+}
+
+async fn error_message(response: reqwest::Response) -> String {
+    #[derive(Deserialize)]
+    struct Body {
+        code: Option<String>,
+        message: Option<String>,
+    }
+    match response.json::<Body>().await {
+        Ok(Body { code, message }) => format!(
+            "{}{}",
+            code.map(|c| format!("{c}: ")).unwrap_or_default(),
+            message.unwrap_or_default()
+        ),
+        Err(_) => String::new(),
+    }
+}
+
+#[derive(Serialize, Deserialize)]
+struct WrappedCursor {
+    /// The order the cursor was made for.
+    o: String,
+    /// Convex's own cursor.
+    c: String,
+}
+
+fn encode_cursor(cursor: &WrappedCursor) -> String {
+    URL_SAFE_NO_PAD.encode(serde_json::to_vec(cursor).unwrap_or_default())
+}
+
+fn decode_cursor(raw: &str) -> Result<WrappedCursor, StoreError> {
+    URL_SAFE_NO_PAD
+        .decode(raw)
+        .ok()
+        .and_then(|bytes| serde_json::from_slice(&bytes).ok())
+        .ok_or_else(|| {
+            StoreError::InvalidCursor("the cursor is not one this gateway issued".into())
+        })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn encoded_values_decode_deliberately() {
+        let encoded = json!({
+            "n": 1.5,
+            "big": {"$integer": STANDARD.encode(9_007_199_254_740_993_i64.to_le_bytes())},
+            "nan": {"$float": STANDARD.encode(f64::NAN.to_le_bytes())},
+            "inf": {"$float": STANDARD.encode(f64::NEG_INFINITY.to_le_bytes())},
+            "bytes": {"$bytes": "AQID"},
+            "nested": [{"$integer": STANDARD.encode(7_i64.to_le_bytes())}],
+            "plain": {"a": 1},
+        });
+        let decoded = decode_value(encoded);
+        assert_eq!(decoded["n"], 1.5);
+        assert_eq!(decoded["big"], json!(9_007_199_254_740_993_i64));
+        assert_eq!(decoded["nan"], "NaN");
+        assert_eq!(decoded["inf"], "-Infinity");
+        assert_eq!(decoded["bytes"], "AQID");
+        assert_eq!(decoded["nested"][0], 7);
+        assert_eq!(decoded["plain"], json!({"a": 1}));
+    }
+
+    #[test]
+    fn error_codes_map_without_reading_messages() {
+        let not_found = function_error(
+            "anything",
+            Some(&json!({"code": "NOT_FOUND", "op": 2.0, "id": "x"})),
+        );
+        assert!(matches!(
+            not_found,
+            StoreError::NotFound { op: Some(2), .. }
+        ));
+        let conflict = function_error(
+            "",
+            Some(&json!({"code": "VERSION_MISMATCH", "actual": 4.0})),
+        );
+        assert!(matches!(
+            conflict,
+            StoreError::VersionMismatch { actual: 4, .. }
+        ));
+        let plain = function_error(
+            "[Request ID: a] Server Error\nUncaught Error: boom\n  at x",
+            None,
+        );
+        assert!(matches!(&plain, StoreError::FunctionFailed(m) if m == "Uncaught Error: boom"));
+    }
+
+    #[test]
+    fn documents_hide_bookkeeping_and_carry_the_version() {
+        let doc = document(&json!({"_id": "a", "_creationTime": 5.0, "gwVersion": 3.0, "gwUpdatedTime": 9.0, "x": 1})).unwrap();
+        assert_eq!(doc.version, 3);
+        assert_eq!(Value::Object(doc.fields), json!({"x": 1}));
+    }
+}

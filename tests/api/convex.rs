@@ -1,0 +1,265 @@
+//! The Convex adapter beyond the shared suite: each caller's identity on its own request, the
+//! headers every call sends, readiness, function-error mapping in both error-status modes, and
+//! transport failures forced by a fault-injecting upstream.
+
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use base64::Engine as _;
+use reqwest::StatusCode;
+use serde_json::{Value, json};
+
+use convex_gateway::config::ConvexAuthMode;
+
+use crate::helpers::{
+    TestApp, assert_problem, free_port, spawn_app_with, spawn_convex_app, spawn_convex_app_200,
+    spawn_convex_app_with,
+};
+
+fn claims_of(authorization: &str) -> Value {
+    let token = authorization.strip_prefix("Bearer ").unwrap();
+    let payload = token.split('.').nth(1).unwrap();
+    serde_json::from_slice(
+        &base64::engine::general_purpose::URL_SAFE_NO_PAD
+            .decode(payload)
+            .unwrap(),
+    )
+    .unwrap()
+}
+
+#[tokio::test]
+async fn concurrent_callers_each_reach_convex_with_their_own_identity() {
+    let app = spawn_convex_app().await;
+    let mut tasks = Vec::new();
+    for user in 0..20 {
+        let client = app.client_for(&app.token(&format!("user{user}"), &["editor"]));
+        for n in 0..5 {
+            let (client, url) = (client.clone(), app.url("/v1/tables/notes"));
+            tasks.push(tokio::spawn(async move {
+                let response = client
+                    .post(url)
+                    .header("x-request-id", format!("req-user{user}-{n}"))
+                    .json(&json!({"n": n}))
+                    .send()
+                    .await
+                    .unwrap();
+                assert_eq!(response.status(), StatusCode::CREATED);
+            }));
+        }
+    }
+    for task in tasks {
+        task.await.unwrap();
+    }
+    let recorded = app.convex.as_ref().unwrap().requests().await;
+    let ours: Vec<&Value> = recorded
+        .iter()
+        .filter(|r| {
+            r["requestId"]
+                .as_str()
+                .is_some_and(|id| id.starts_with("req-"))
+        })
+        .collect();
+    assert_eq!(ours.len(), 100);
+    for request in ours {
+        let request_id = request["requestId"].as_str().unwrap();
+        let user = request_id.split('-').nth(1).unwrap();
+        // Minted per request: signed by the gateway, for this caller only.
+        let claims = claims_of(request["authorization"].as_str().unwrap());
+        assert_eq!(claims["sub"], user, "{request_id}");
+        assert_eq!(claims["iss"], app.config.auth.public_url.as_str());
+        assert_eq!(claims["aud"], "convex-gateway");
+        assert_eq!(claims["roles"], json!(["editor"]));
+        assert_eq!(request["identity"]["subject"], user);
+        assert_eq!(
+            request["convexClient"],
+            concat!("convex-gateway-", env!("CARGO_PKG_VERSION"))
+        );
+        assert_eq!(request["format"], "convex_encoded_json");
+        assert_eq!(request["path"], "gateway:apply");
+    }
+}
+
+#[tokio::test]
+async fn forward_and_none_modes_send_the_callers_token_or_nothing() {
+    for mode in [ConvexAuthMode::Forward, ConvexAuthMode::None] {
+        let app = spawn_convex_app_with(560, |c| c.auth.convex_auth_mode = mode).await;
+        let token = app.token("alice", &[]);
+        let response = app
+            .client_for(&token)
+            .get(app.url("/v1/tables/notes"))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), StatusCode::OK);
+        let recorded = app.convex.as_ref().unwrap().requests().await;
+        let last = recorded.last().unwrap();
+        match mode {
+            ConvexAuthMode::Forward => assert_eq!(last["authorization"], format!("Bearer {token}")),
+            _ => assert!(last["authorization"].is_null(), "{last}"),
+        }
+    }
+}
+
+#[tokio::test]
+async fn ready_reports_whether_convex_answers() {
+    let mut app = spawn_convex_app().await;
+    let ready: Value = app.get("/ready").await.json().await.unwrap();
+    assert_eq!(ready, json!({"status": "ready", "store": "convex"}));
+    let metrics = app.get("/metrics").await.text().await.unwrap();
+    assert!(
+        metrics.contains(r#"gateway_build_info{adapter="convex""#),
+        "{metrics}"
+    );
+    drop(app.convex.take());
+    let response = app.get("/ready").await;
+    assert_problem(
+        response,
+        StatusCode::SERVICE_UNAVAILABLE,
+        "store_unavailable",
+    )
+    .await;
+    assert_eq!(app.get("/health").await.status(), StatusCode::OK);
+}
+
+async fn assert_function_errors_map(app: &TestApp) {
+    let doc: Value = app
+        .post_json("/v1/tables/notes", &json!({"n": 1}))
+        .await
+        .json()
+        .await
+        .unwrap();
+    let path = format!("/v1/tables/notes/{}", doc["_id"].as_str().unwrap());
+    // ConvexError codes map to their statuses.
+    let missing = app
+        .send_json(
+            reqwest::Method::PATCH,
+            "/v1/tables/notes/nope",
+            &json!({"n": 2}),
+        )
+        .await;
+    assert_problem(missing, StatusCode::NOT_FOUND, "not_found").await;
+    let stale = app
+        .client
+        .patch(app.url(&path))
+        .header("if-match", "\"5\"")
+        .json(&json!({"n": 2}))
+        .send()
+        .await
+        .unwrap();
+    assert_problem(stale, StatusCode::PRECONDITION_FAILED, "version_mismatch").await;
+    let unindexed = app.get("/v1/tables/notes?order=n").await;
+    let body = assert_problem(unindexed, StatusCode::BAD_REQUEST, "order_needs_index").await;
+    assert!(body["detail"].as_str().unwrap().contains("by_n"), "{body}");
+    // A function error without a code (a schema violation): 422, never a 5xx.
+    let invalid = app
+        .post_json("/v1/tables/videos", &json!({"title": "no twitchId"}))
+        .await;
+    assert_problem(invalid, StatusCode::UNPROCESSABLE_ENTITY, "function_error").await;
+    // And nothing was applied.
+    let current: Value = app.get(&path).await.json().await.unwrap();
+    assert_eq!(current["n"], 1);
+}
+
+#[tokio::test]
+async fn function_errors_map_when_convex_answers_560() {
+    assert_function_errors_map(&spawn_convex_app().await).await;
+}
+
+#[tokio::test]
+async fn function_errors_map_when_convex_answers_200() {
+    assert_function_errors_map(&spawn_convex_app_200().await).await;
+}
+
+/// A fault-injecting upstream: answers every function call the way `mode` says.
+async fn fake_convex(mode: Arc<Mutex<&'static str>>) -> String {
+    use axum::response::IntoResponse as _;
+    let app = axum::Router::new()
+        .route("/", axum::routing::get(|| async { "ok" }))
+        .route(
+            "/api/{*rest}",
+            axum::routing::post(move || {
+                let mode = Arc::clone(&mode);
+                async move {
+                    let current = *mode.lock().unwrap();
+                    match current {
+                        "unauthorized" => (
+                            axum::http::StatusCode::UNAUTHORIZED,
+                            axum::Json(
+                                json!({"code": "InvalidAuthHeader", "message": "bad token"}),
+                            ),
+                        )
+                            .into_response(),
+                        "throttled" => (
+                            axum::http::StatusCode::TOO_MANY_REQUESTS,
+                            [("retry-after", "7")],
+                            "slow down",
+                        )
+                            .into_response(),
+                        "down" => axum::http::StatusCode::SERVICE_UNAVAILABLE.into_response(),
+                        "hang" => {
+                            tokio::time::sleep(Duration::from_secs(30)).await;
+                            "late".into_response()
+                        }
+                        _ => {
+                            (axum::http::StatusCode::OK, "<html>not convex</html>").into_response()
+                        }
+                    }
+                }
+            }),
+        );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    url
+}
+
+#[tokio::test]
+async fn transport_failures_map_to_gateway_statuses() {
+    let mode = Arc::new(Mutex::new("unauthorized"));
+    let url = fake_convex(Arc::clone(&mode)).await;
+    let app = spawn_app_with(|c| {
+        *c = c.clone().with_convex(url.clone());
+        if let Some(convex) = c.convex.as_mut() {
+            convex.timeout = Duration::from_millis(800);
+        }
+    })
+    .await;
+    let cases = [
+        (
+            "unauthorized",
+            StatusCode::UNAUTHORIZED,
+            "upstream_unauthorized",
+        ),
+        (
+            "throttled",
+            StatusCode::SERVICE_UNAVAILABLE,
+            "store_unavailable",
+        ),
+        ("down", StatusCode::SERVICE_UNAVAILABLE, "store_unavailable"),
+        ("hang", StatusCode::GATEWAY_TIMEOUT, "upstream_timeout"),
+        ("garbage", StatusCode::BAD_GATEWAY, "upstream_error"),
+    ];
+    for (case, status, code) in cases {
+        *mode.lock().unwrap() = case;
+        let response = app.get("/v1/tables/t").await;
+        if case == "throttled" {
+            assert_eq!(response.headers()["retry-after"], "7");
+        }
+        assert_problem(response, status, code).await;
+    }
+
+    let closed = format!("http://127.0.0.1:{}", free_port());
+    let app = spawn_app_with(|c| *c = c.clone().with_convex(closed.clone())).await;
+    assert_problem(
+        app.get("/v1/tables/t").await,
+        StatusCode::BAD_GATEWAY,
+        "upstream_unreachable",
+    )
+    .await;
+    assert_problem(
+        app.get("/ready").await,
+        StatusCode::SERVICE_UNAVAILABLE,
+        "store_unavailable",
+    )
+    .await;
+}
