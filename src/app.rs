@@ -31,6 +31,7 @@ pub struct AppState {
 
 struct Inner {
     store: SharedStore,
+    convex: Option<Arc<ConvexStore>>,
     metrics: Arc<Metrics>,
     auth: Arc<Auth>,
     config: Arc<Config>,
@@ -40,6 +41,7 @@ impl AppState {
     /// Assembles state from its parts.
     pub fn new(
         store: SharedStore,
+        convex: Option<Arc<ConvexStore>>,
         metrics: Arc<Metrics>,
         auth: Arc<Auth>,
         config: Arc<Config>,
@@ -47,11 +49,17 @@ impl AppState {
         Self {
             inner: Arc::new(Inner {
                 store,
+                convex,
                 metrics,
                 auth,
                 config,
             }),
         }
+    }
+
+    /// The Convex deployment, when the gateway fronts one (for the function passthrough).
+    pub fn convex(&self) -> Option<&Arc<ConvexStore>> {
+        self.inner.convex.as_ref()
     }
 
     /// Authentication, policy and token issuing.
@@ -86,25 +94,34 @@ impl Application {
     /// Opens the embedded store in `GATEWAY_DATA_DIR` and binds `config.addr` (port 0 picks a
     /// free port; see [`Self::port`]).
     pub async fn build(config: Config) -> anyhow::Result<Self> {
-        let adapter: SharedStore = match (&config.store, &config.convex) {
+        match (&config.store, &config.convex) {
             (StoreKind::Convex, Some(convex)) => {
                 tracing::info!(url = %convex.url, "fronting a Convex deployment");
-                Arc::new(ConvexStore::new(convex).context("setting up the Convex adapter")?)
+                let convex =
+                    Arc::new(ConvexStore::new(convex).context("setting up the Convex adapter")?);
+                Self::assemble(config, convex.clone(), Some(convex)).await
             }
             _ => {
                 let data_dir = config.data_dir.clone();
                 let local = tokio::task::spawn_blocking(move || LocalStore::open(&data_dir))
                     .await
                     .context("opening the embedded store")??;
-                Arc::new(local)
+                Self::assemble(config, Arc::new(local), None).await
             }
-        };
-        Self::build_with_store(config, adapter).await
+        }
     }
 
     /// Like [`Self::build`], on a store adapter the caller provides (another adapter, or a
-    /// fault-injecting one in tests).
+    /// fault-injecting one in tests). The Convex function routes answer 501.
     pub async fn build_with_store(config: Config, adapter: SharedStore) -> anyhow::Result<Self> {
+        Self::assemble(config, adapter, None).await
+    }
+
+    async fn assemble(
+        config: Config,
+        adapter: SharedStore,
+        convex: Option<Arc<ConvexStore>>,
+    ) -> anyhow::Result<Self> {
         let config = Arc::new(config);
         let metrics = Arc::new(Metrics::new(adapter.adapter()).context("registering metrics")?);
         let store: SharedStore = Arc::new(MeteredStore::new(adapter, Arc::clone(&metrics)));
@@ -112,7 +129,7 @@ impl Application {
         let auth = Auth::build(&config.auth, &config.data_dir, http)
             .await
             .context("setting up authentication")?;
-        let state = AppState::new(store, metrics, Arc::new(auth), Arc::clone(&config));
+        let state = AppState::new(store, convex, metrics, Arc::new(auth), Arc::clone(&config));
         let router = router(state);
         let listener = TcpListener::bind(config.addr)
             .await
@@ -180,6 +197,7 @@ impl Application {
 /// `/openapi.json`, the not-found fallback, all behind the middleware stack.
 pub fn router(state: AppState) -> Router {
     let (api, spec) = routes::api().split_for_parts();
+    let spec = crate::openapi::tidy(spec);
     let router = api
         .merge(SwaggerUi::new("/docs").url("/openapi.json", spec))
         .fallback(middleware::route_not_found)

@@ -92,6 +92,7 @@ error_codes! {
     UpstreamUnreachable => ("upstream_unreachable", BAD_GATEWAY, "Convex cannot be reached"),
     UpstreamTimeout => ("upstream_timeout", GATEWAY_TIMEOUT, "Convex did not answer in time"),
     Internal => ("internal", INTERNAL_SERVER_ERROR, "Something went wrong"),
+    ConvexNotConfigured => ("convex_not_configured", NOT_IMPLEMENTED, "No Convex deployment is configured"),
     StoreUnavailable => ("store_unavailable", SERVICE_UNAVAILABLE, "The store is unavailable"),
     Timeout => ("timeout", GATEWAY_TIMEOUT, "The request took too long"),
 }
@@ -137,6 +138,10 @@ pub struct Problem {
     /// For batch writes: the index of the operation that failed.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub failed_operation: Option<usize>,
+    /// For Convex function errors: the `ConvexError` data the function threw.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<Object>)]
+    pub error_data: Option<serde_json::Value>,
 }
 
 /// An error answered to the client as a problem document.
@@ -147,6 +152,8 @@ pub struct ApiError {
     failed_operation: Option<usize>,
     /// Seconds for `Retry-After` on 503s.
     retry_after: Option<u64>,
+    /// `errorData` of a Convex function error.
+    error_data: Option<serde_json::Value>,
     /// The real cause of an internal error: logged, never sent.
     source: Option<anyhow::Error>,
 }
@@ -162,8 +169,15 @@ impl ApiError {
             detail: detail.into(),
             failed_operation: None,
             retry_after: None,
+            error_data: None,
             source: None,
         }
+    }
+
+    /// Attaches the `ConvexError` data of a failed function.
+    pub fn with_error_data(mut self, data: Option<serde_json::Value>) -> Self {
+        self.error_data = data;
+        self
     }
 
     /// A 500 whose cause is logged but not disclosed.
@@ -174,6 +188,7 @@ impl ApiError {
                 .into(),
             failed_operation: None,
             retry_after: None,
+            error_data: None,
             source: Some(source),
         }
     }
@@ -192,6 +207,7 @@ impl ApiError {
             detail: self.detail.clone(),
             code: self.code,
             failed_operation: self.failed_operation,
+            error_data: self.error_data.clone(),
         }
     }
 }
@@ -261,6 +277,7 @@ impl From<StoreError> for ApiError {
             detail,
             failed_operation: op,
             retry_after,
+            error_data: None,
             source: None,
         }
     }

@@ -22,7 +22,15 @@ pub struct Metrics {
     http_duration: HistogramVec,
     http_in_flight: IntGauge,
     store_duration: HistogramVec,
+    function_calls: IntCounterVec,
+    function_duration: HistogramVec,
+    /// Function paths seen so far; past the cap, new paths are counted as `other`, so callers
+    /// cannot grow the series without bound by calling made-up paths.
+    function_paths: std::sync::Mutex<std::collections::HashSet<String>>,
 }
+
+/// The most distinct function paths labelled in metrics.
+const MAX_FUNCTION_PATHS: usize = 500;
 
 impl Metrics {
     /// Registers every metric. `adapter` names the store adapter for the build-info gauge.
@@ -55,6 +63,21 @@ impl Metrics {
             .buckets(LATENCY_BUCKETS.to_vec()),
             &["adapter", "operation", "outcome"],
         )?;
+        let function_calls = IntCounterVec::new(
+            Opts::new(
+                "convex_function_calls_total",
+                "Convex function calls through the passthrough, by kind, path and outcome (success, error, failure).",
+            ),
+            &["kind", "path", "outcome"],
+        )?;
+        let function_duration = HistogramVec::new(
+            HistogramOpts::new(
+                "convex_function_duration_seconds",
+                "Time Convex function calls took, by kind and path.",
+            )
+            .buckets(LATENCY_BUCKETS.to_vec()),
+            &["kind", "path"],
+        )?;
         let build_info = IntGaugeVec::new(
             Opts::new(
                 "gateway_build_info",
@@ -70,6 +93,8 @@ impl Metrics {
         registry.register(Box::new(http_duration.clone()))?;
         registry.register(Box::new(http_in_flight.clone()))?;
         registry.register(Box::new(store_duration.clone()))?;
+        registry.register(Box::new(function_calls.clone()))?;
+        registry.register(Box::new(function_duration.clone()))?;
         registry.register(Box::new(build_info))?;
         Ok(Self {
             registry,
@@ -77,7 +102,28 @@ impl Metrics {
             http_duration,
             http_in_flight,
             store_duration,
+            function_calls,
+            function_duration,
+            function_paths: std::sync::Mutex::new(std::collections::HashSet::new()),
         })
+    }
+
+    /// Records one Convex function call; `outcome` is `success`, `error` (the function threw)
+    /// or `failure` (the call did not complete).
+    pub fn observe_function(&self, kind: &str, path: &str, outcome: &str, elapsed: Duration) {
+        let label = match self.function_paths.lock() {
+            Ok(mut paths) if paths.contains(path) || paths.len() < MAX_FUNCTION_PATHS => {
+                paths.insert(path.to_owned());
+                path
+            }
+            _ => "other",
+        };
+        self.function_calls
+            .with_label_values(&[kind, label, outcome])
+            .inc();
+        self.function_duration
+            .with_label_values(&[kind, label])
+            .observe(elapsed.as_secs_f64());
     }
 
     /// Counts one answered request.

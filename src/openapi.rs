@@ -20,6 +20,7 @@ use crate::error::{ErrorCode, Problem};
         (name = "tables", description = "Documents in tables: list with filters and cursors, insert, get, patch, replace, delete"),
         (name = "operations", description = "Health, readiness and metrics"),
         (name = "auth", description = "Token issuing, refresh, revocation and the gateway's public keys"),
+        (name = "functions", description = "Convex functions: the drop-in passthrough of Convex's HTTP API, and a REST form"),
         (name = "admin", description = "Administration (admin role)"),
     )
 )]
@@ -49,5 +50,16 @@ impl Modify for BearerAuth {
 
 /// The full spec, as served at `/openapi.json` and printed by `convex-gateway openapi`.
 pub fn spec() -> utoipa::openapi::OpenApi {
-    crate::routes::api().split_for_parts().1
+    tidy(crate::routes::api().split_for_parts().1)
+}
+
+/// Rewrites axum's catch-all templates (`{*path}`) to OpenAPI's (`{path}`), so the template
+/// names the documented parameter.
+pub fn tidy(mut spec: utoipa::openapi::OpenApi) -> utoipa::openapi::OpenApi {
+    let paths = std::mem::take(&mut spec.paths.paths);
+    spec.paths.paths = paths
+        .into_iter()
+        .map(|(path, item)| (path.replace("{*", "{"), item))
+        .collect();
+    spec
 }

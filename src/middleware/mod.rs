@@ -27,6 +27,7 @@ use tracing::Level;
 use crate::app::AppState;
 use crate::config::CorsOrigins;
 
+pub use problem::Verbatim;
 pub(crate) use problem::route_not_found;
 
 /// The request-id header, generated when the caller sends none and echoed on every response.

@@ -10,6 +10,11 @@ use axum::response::{IntoResponse, Response};
 
 use crate::error::{ApiError, ErrorCode, PROBLEM_JSON, Problem};
 
+/// Marks a response that must reach the client exactly as built, such as Convex's own function
+/// error bodies (HTTP 560) on the drop-in passthrough.
+#[derive(Debug, Clone, Copy)]
+pub struct Verbatim;
+
 /// The fallback handler: no route matches the path.
 pub(crate) async fn route_not_found(method: Method, uri: Uri) -> ApiError {
     ApiError::new(
@@ -40,7 +45,9 @@ where
 {
     let response = response.map(axum::body::Body::new);
     let status = response.status();
-    if !(status.is_client_error() || status.is_server_error()) {
+    if !(status.is_client_error() || status.is_server_error())
+        || response.extensions().get::<Verbatim>().is_some()
+    {
         return response;
     }
     let is_problem = response
@@ -74,6 +81,7 @@ where
         detail,
         code,
         failed_operation: None,
+        error_data: None,
     };
     let (mut parts, _) = response.into_parts();
     parts.headers.remove(header::CONTENT_LENGTH);

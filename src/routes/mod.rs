@@ -2,6 +2,7 @@
 //! `OpenApiRouter`, so the OpenAPI spec is generated from exactly the routes that are served.
 
 pub mod auth;
+pub mod functions;
 pub mod ops;
 pub mod tables;
 
@@ -55,4 +56,5 @@ pub fn api() -> OpenApiRouter<AppState> {
         .merge(ops::router())
         .merge(tables::router())
         .merge(auth::router())
+        .merge(functions::router())
 }

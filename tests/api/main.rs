@@ -11,6 +11,7 @@ mod binary;
 mod convex;
 mod errors;
 mod faults;
+mod functions;
 mod middleware;
 mod openapi;
 mod ops;
