@@ -58,6 +58,34 @@ export function indexNameFor(fields: string[]): string {
   return "by_" + fields.map((f) => f.replace(/\./g, "_")).join("_");
 }
 
+/** The names an index on `fields` may have: `by_twitchId`, or in snake case `by_twitch_id`. */
+export function indexCandidates(fields: string[]): string[] {
+  const verbatim = indexNameFor(fields);
+  const snake =
+    "by_" +
+    fields
+      .map((f) => f.replace(/\./g, "_").replace(/([a-z0-9])([A-Z])/g, "$1_$2").toLowerCase())
+      .join("_");
+  return verbatim === snake ? [verbatim] : [verbatim, snake];
+}
+
+/**
+ * The first declared index among the candidates for `fields`, found by a one-document read
+ * (a function may paginate only once, so the probe cannot be the paginated query itself).
+ */
+async function findIndex(db: GenericDatabaseReader<any>, table: string, fields: string[]) {
+  for (const name of indexCandidates(fields)) {
+    try {
+      await db.query(table).withIndex(name).first();
+      return name;
+    } catch (error) {
+      if (error instanceof ConvexError) throw error;
+      // Not declared: try the next name.
+    }
+  }
+  return null;
+}
+
 function fail(code: string, message: string, extra: Record<string, Value> = {}): never {
   throw new ConvexError({ code, message, ...extra });
 }
@@ -202,13 +230,35 @@ export const list = query({
     if (!byId && keys.some((k) => k.field === "_creationTime" || k.field === "_id")) {
       fail("ORDER_NEEDS_INDEX", "on Convex, _creationTime can only be the last order key, and _id only the only one");
     }
-    let base;
-    if (keys.length === 0) {
-      base = ctx.db.query(table);
-    } else if (byId) {
-      base = ctx.db.query(table).withIndex("by_id");
+    // The index that serves the order. With the default order, an `eq` filter on a field may
+    // use that field's index instead: the documents it selects come out in creation order too.
+    let index: string | null = null;
+    let eqFilter: Filter | undefined;
+    if (byId) {
+      index = "by_id";
+    } else if (keys.length > 0) {
+      index = await findIndex(ctx.db, table, keys.map((k) => k.field));
+      if (index === null) {
+        const names = indexCandidates(keys.map((k) => k.field)).join(" or ");
+        fail(
+          "ORDER_NEEDS_INDEX",
+          `ordering ${table} by ${keys.map((k) => k.field).join(", ")} needs an index named ${names} ` +
+            `on [${keys.map((k) => `"${k.field}"`).join(", ")}]`,
+        );
+      }
     } else {
-      const index = indexNameFor(keys.map((k) => k.field));
+      eqFilter = filters.find(
+        (f) => f.op === "eq" && !f.negated && !f.field.startsWith("_") && f.value !== undefined,
+      );
+      if (eqFilter !== undefined) index = await findIndex(ctx.db, table, [eqFilter.field]);
+    }
+    let base: any;
+    if (index === null) {
+      base = ctx.db.query(table);
+    } else if (keys.length === 0 && !byId && eqFilter !== undefined) {
+      const eq = eqFilter;
+      base = ctx.db.query(table).withIndex(index, (q: any) => q.eq(eq.field, eq.value));
+    } else {
       base = ctx.db.query(table).withIndex(index);
     }
     const ordered = base.order(direction);
@@ -220,20 +270,14 @@ export const list = query({
       page = await filtered.paginate({ numItems: limit, cursor });
     } catch (error) {
       if (error instanceof ConvexError) throw error;
-      const text = String(error);
-      if (keys.length > 0 && /index/i.test(text)) {
-        fail(
-          "ORDER_NEEDS_INDEX",
-          `ordering ${table} by ${keys.map((k) => k.field).join(", ")} needs the index ` +
-            `${indexNameFor(keys.map((k) => k.field))} on [${keys.map((k) => `"${k.field}"`).join(", ")}]`,
-        );
-      }
-      if (cursor !== null && /cursor/i.test(text)) fail("INVALID_CURSOR", "the cursor does not belong to this query");
+      if (cursor !== null) fail("INVALID_CURSOR", "the cursor does not belong to this query");
       throw error;
     }
     return {
-      items: page.page.filter((doc) => filters.every((f) => matches(doc, f))),
+      items: page.page.filter((doc: GenericDocument) => filters.every((f) => matches(doc, f))),
       nextCursor: page.isDone ? null : page.continueCursor,
+      /** The index that served the page (null: a scan in creation order). */
+      index,
     };
   },
 });

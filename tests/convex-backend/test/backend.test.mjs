@@ -111,6 +111,18 @@ for (const errorStatus of ["560", "200"]) {
       );
     });
 
+    test("gateway:list uses an index for an eq filter when one exists", async () => {
+      await client.mutation("videos:create", { twitchId: "idx-1" });
+      await client.mutation("videos:create", { twitchId: "idx-2" });
+      const eq = (field, value) => ({ field, op: "eq", value, negated: false });
+      const indexed = await client.query("gateway:list", { table: "videos", filters: [eq("twitchId", "idx-2")], order: [], limit: 10, cursor: null });
+      assert.equal(indexed.index, "by_twitch_id");
+      assert.deepEqual(indexed.items.map((v) => v.twitchId), ["idx-2"]);
+      const scanned = await client.query("gateway:list", { table: "videos", filters: [eq("status", "Queued")], order: [], limit: 100, cursor: null });
+      assert.equal(scanned.index, null);
+      assert.ok(scanned.items.length >= 2);
+    });
+
     test("gateway:list filters by type, orders by an index and pages with a cursor", async () => {
       const docs = [{ score: 3, name: "a" }, { score: "3", name: "b" }, { score: 1, name: "c" }, { name: "d" }, { score: 5, name: "e" }];
       await client.mutation("gateway:apply", { ops: docs.map((fields) => ({ kind: "insert", table: "scores", fields })) });
