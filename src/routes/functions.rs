@@ -75,6 +75,39 @@ pub struct FunctionResponse {
     pub log_lines: Option<Vec<String>>,
 }
 
+/// The answers of the passthrough routes (documentation only).
+#[derive(utoipa::IntoResponses)]
+#[allow(dead_code)]
+enum PassthroughResponses {
+    /// Convex's answer: `status` is success or error
+    #[response(status = 200)]
+    Answer(FunctionResponse),
+    /// A function error, when Convex answers with 560
+    #[response(status = 560)]
+    FunctionError(FunctionResponse),
+    /// A bad body or function path
+    #[response(status = 400, content_type = "application/problem+json")]
+    BadRequest(Problem),
+    /// Missing or invalid bearer token
+    #[response(status = 401, content_type = "application/problem+json")]
+    Unauthorized(Problem),
+    /// The policy does not allow this function
+    #[response(status = 403, content_type = "application/problem+json")]
+    Forbidden(Problem),
+    /// No Convex deployment is configured
+    #[response(status = 501, content_type = "application/problem+json")]
+    NotConfigured(Problem),
+    /// Convex cannot be reached
+    #[response(status = 502, content_type = "application/problem+json")]
+    BadGateway(Problem),
+    /// Convex is overloaded
+    #[response(status = 503, content_type = "application/problem+json")]
+    Unavailable(Problem),
+    /// Convex did not answer in time
+    #[response(status = 504, content_type = "application/problem+json")]
+    Timeout(Problem),
+}
+
 /// The value a function returned, as plain JSON.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct FunctionValue {
@@ -91,17 +124,7 @@ pub struct FunctionValue {
     tag = "functions",
     security(("bearer" = [])),
     request_body(content = FunctionRequest, content_type = "application/json"),
-    responses(
-        (status = 200, description = "Convex's answer: `status` success or error", body = FunctionResponse),
-        (status = 560, description = "A function error, when Convex answers with 560", body = FunctionResponse),
-        (status = 400, description = "Bad body", body = Problem, content_type = "application/problem+json"),
-        (status = 401, description = "Missing or invalid bearer token", body = Problem, content_type = "application/problem+json"),
-        (status = 403, description = "The policy does not allow this function", body = Problem, content_type = "application/problem+json"),
-        (status = 501, description = "No Convex deployment is configured", body = Problem, content_type = "application/problem+json"),
-        (status = 502, description = "Convex cannot be reached", body = Problem, content_type = "application/problem+json"),
-        (status = 503, description = "Convex is overloaded", body = Problem, content_type = "application/problem+json"),
-        (status = 504, description = "Convex did not answer in time", body = Problem, content_type = "application/problem+json"),
-    )
+    responses(PassthroughResponses)
 )]
 async fn api_query(
     State(state): State<AppState>,
@@ -127,17 +150,7 @@ async fn api_query(
     tag = "functions",
     security(("bearer" = [])),
     request_body(content = FunctionRequest, content_type = "application/json"),
-    responses(
-        (status = 200, description = "Convex's answer: `status` success or error", body = FunctionResponse),
-        (status = 560, description = "A function error, when Convex answers with 560", body = FunctionResponse),
-        (status = 400, description = "Bad body", body = Problem, content_type = "application/problem+json"),
-        (status = 401, description = "Missing or invalid bearer token", body = Problem, content_type = "application/problem+json"),
-        (status = 403, description = "The policy does not allow this function", body = Problem, content_type = "application/problem+json"),
-        (status = 501, description = "No Convex deployment is configured", body = Problem, content_type = "application/problem+json"),
-        (status = 502, description = "Convex cannot be reached", body = Problem, content_type = "application/problem+json"),
-        (status = 503, description = "Convex is overloaded", body = Problem, content_type = "application/problem+json"),
-        (status = 504, description = "Convex did not answer in time", body = Problem, content_type = "application/problem+json"),
-    )
+    responses(PassthroughResponses)
 )]
 async fn api_mutation(
     State(state): State<AppState>,
@@ -163,17 +176,7 @@ async fn api_mutation(
     tag = "functions",
     security(("bearer" = [])),
     request_body(content = FunctionRequest, content_type = "application/json"),
-    responses(
-        (status = 200, description = "Convex's answer: `status` success or error", body = FunctionResponse),
-        (status = 560, description = "A function error, when Convex answers with 560", body = FunctionResponse),
-        (status = 400, description = "Bad body", body = Problem, content_type = "application/problem+json"),
-        (status = 401, description = "Missing or invalid bearer token", body = Problem, content_type = "application/problem+json"),
-        (status = 403, description = "The policy does not allow this function", body = Problem, content_type = "application/problem+json"),
-        (status = 501, description = "No Convex deployment is configured", body = Problem, content_type = "application/problem+json"),
-        (status = 502, description = "Convex cannot be reached", body = Problem, content_type = "application/problem+json"),
-        (status = 503, description = "Convex is overloaded", body = Problem, content_type = "application/problem+json"),
-        (status = 504, description = "Convex did not answer in time", body = Problem, content_type = "application/problem+json"),
-    )
+    responses(PassthroughResponses)
 )]
 async fn api_action(
     State(state): State<AppState>,
@@ -203,16 +206,7 @@ async fn api_action(
     security(("bearer" = [])),
     params(("path" = String, Path, description = "The function path with `/` for `:`, e.g. `videos/getByTwitchId`")),
     request_body(content = RunRequest, content_type = "application/json"),
-    responses(
-        (status = 200, description = "Convex's answer: `status` success or error", body = FunctionResponse),
-        (status = 560, description = "A function error, when Convex answers with 560", body = FunctionResponse),
-        (status = 400, description = "Bad body", body = Problem, content_type = "application/problem+json"),
-        (status = 401, description = "Missing or invalid bearer token", body = Problem, content_type = "application/problem+json"),
-        (status = 403, description = "The policy does not allow this function", body = Problem, content_type = "application/problem+json"),
-        (status = 501, description = "No Convex deployment is configured", body = Problem, content_type = "application/problem+json"),
-        (status = 502, description = "Convex cannot be reached", body = Problem, content_type = "application/problem+json"),
-        (status = 504, description = "Convex did not answer in time", body = Problem, content_type = "application/problem+json"),
-    )
+    responses(PassthroughResponses)
 )]
 async fn api_run(
     State(state): State<AppState>,

@@ -356,68 +356,56 @@ fn expected_json(precondition: Option<&Precondition>) -> Option<Value> {
 
 /// One write as `gateway:apply` takes it. Plain JSON numbers are float64 in Convex's encoding.
 fn op_json(op: &WriteOp) -> Value {
-    let mut object = Map::new();
-    let mut put = |key: &str, value: Value| {
-        object.insert(key.into(), value);
-    };
-    match op {
+    let (kind, table, id, body, precondition) = match op {
         WriteOp::Insert { table, fields } => {
-            put("kind", "insert".into());
-            put("table", table.as_str().into());
-            put("fields", Value::Object(fields.clone()));
+            ("insert", table, None, Some(("fields", fields)), None)
         }
         WriteOp::Patch {
             table,
             id,
             patch,
             precondition,
-        } => {
-            put("kind", "patch".into());
-            put("table", table.as_str().into());
-            put("id", id.as_str().into());
-            put("patch", Value::Object(patch.clone()));
-            if let Some(e) = expected_json(precondition.as_ref()) {
-                put("expected", e);
-            }
-        }
+        } => (
+            "patch",
+            table,
+            Some(id),
+            Some(("patch", patch)),
+            precondition.as_ref(),
+        ),
         WriteOp::Replace {
             table,
             id,
             fields,
             precondition,
-        } => {
-            put("kind", "replace".into());
-            put("table", table.as_str().into());
-            put("id", id.as_str().into());
-            put("fields", Value::Object(fields.clone()));
-            if let Some(e) = expected_json(precondition.as_ref()) {
-                put("expected", e);
-            }
-        }
+        } => (
+            "replace",
+            table,
+            Some(id),
+            Some(("fields", fields)),
+            precondition.as_ref(),
+        ),
         WriteOp::Delete {
             table,
             id,
             precondition,
-        } => {
-            put("kind", "delete".into());
-            put("table", table.as_str().into());
-            put("id", id.as_str().into());
-            if let Some(e) = expected_json(precondition.as_ref()) {
-                put("expected", e);
-            }
-        }
+        } => ("delete", table, Some(id), None, precondition.as_ref()),
         WriteOp::Check {
             table,
             id,
             precondition,
-        } => {
-            put("kind", "check".into());
-            put("table", table.as_str().into());
-            put("id", id.as_str().into());
-            if let Some(e) = expected_json(Some(precondition)) {
-                put("expected", e);
-            }
-        }
+        } => ("check", table, Some(id), None, Some(precondition)),
+    };
+    let mut object = Map::new();
+    object.insert("kind".into(), kind.into());
+    object.insert("table".into(), table.as_str().into());
+    if let Some(id) = id {
+        object.insert("id".into(), id.as_str().into());
+    }
+    if let Some((key, fields)) = body {
+        object.insert(key.into(), Value::Object(fields.clone()));
+    }
+    if let Some(expected) = expected_json(precondition) {
+        object.insert("expected".into(), expected);
     }
     Value::Object(object)
 }
