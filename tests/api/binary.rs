@@ -120,6 +120,7 @@ async fn the_healthcheck_subcommand_reflects_readiness() {
             .arg("healthcheck")
             .env_clear()
             .env("GATEWAY_ADDR", addr)
+            .stderr(std::process::Stdio::null())
             .status()
             .unwrap()
     };
