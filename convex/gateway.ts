@@ -294,13 +294,17 @@ export const get = query({
 });
 
 const expected = v.optional(v.union(v.literal("exists"), v.array(v.number())));
+/** Where earlier operations' ids go in this operation's document: a path, and the operation. */
+const refs = v.optional(v.array(v.object({ path: v.array(v.union(v.string(), v.number())), ref: v.number() })));
+/** The target document: `id`, or `idRef`, the index of an earlier operation of the batch. */
+const target = { id: v.optional(v.string()), idRef: v.optional(v.number()) };
 
 const opValidator = v.union(
-  v.object({ kind: v.literal("insert"), table: v.string(), fields: v.any() }),
-  v.object({ kind: v.literal("patch"), table: v.string(), id: v.string(), patch: v.any(), expected }),
-  v.object({ kind: v.literal("replace"), table: v.string(), id: v.string(), fields: v.any(), expected }),
-  v.object({ kind: v.literal("delete"), table: v.string(), id: v.string(), expected }),
-  v.object({ kind: v.literal("check"), table: v.string(), id: v.string(), expected }),
+  v.object({ kind: v.literal("insert"), table: v.string(), fields: v.any(), refs }),
+  v.object({ kind: v.literal("patch"), table: v.string(), ...target, patch: v.any(), expected, refs }),
+  v.object({ kind: v.literal("replace"), table: v.string(), ...target, fields: v.any(), expected, refs }),
+  v.object({ kind: v.literal("delete"), table: v.string(), ...target, expected }),
+  v.object({ kind: v.literal("check"), table: v.string(), ...target, expected }),
 );
 
 /** RFC 7396 JSON Merge Patch on plain objects: null removes, objects merge, the rest replaces. */
@@ -359,20 +363,41 @@ export const apply = mutation({
     }
     const now = Date.now();
     const outcomes: Array<Record<string, any>> = [];
+    const idOf = (ref: number, index: number): string => {
+      if (!Number.isInteger(ref) || ref < 0 || ref >= index) {
+        fail("INVALID_REFERENCE", `$ref ${ref} does not name an earlier operation`, { op: index });
+      }
+      const outcome = outcomes[ref];
+      return outcome.kind === "deleted" ? outcome.id : outcome.doc._id;
+    };
+    /** Puts earlier operations' ids where the document's references were. */
+    const withRefs = (value: unknown, at: typeof refs.type, index: number) => {
+      for (const { path, ref } of at ?? []) {
+        let parent: any = value;
+        for (const key of path.slice(0, -1)) parent = parent?.[key];
+        if (parent === null || typeof parent !== "object" || path.length === 0) {
+          fail("INVALID_REFERENCE", "a $ref path does not exist in the document", { op: index });
+        }
+        parent[path[path.length - 1]] = idOf(ref, index);
+      }
+      return value;
+    };
     for (const [index, op] of ops.entries()) {
       if (op.kind === "insert") {
-        const fields = checkFields(op.fields, index);
+        const fields = checkFields(withRefs(op.fields, op.refs, index), index);
         const id = await ctx.db.insert(op.table, { ...fields, gwVersion: 1, gwUpdatedTime: now });
         outcomes.push({ kind: "inserted", doc: await ctx.db.get(id) });
         continue;
       }
-      const current = await load(ctx.db, op.table, op.id);
+      const id = op.idRef !== undefined ? idOf(op.idRef, index) : op.id;
+      if (id === undefined) fail("INVALID_DOCUMENT", "the operation needs id or idRef", { op: index });
+      const current = await load(ctx.db, op.table, id);
       if (current === null) {
-        fail("NOT_FOUND", `document ${op.id} not found in ${op.table}`, { op: index, table: op.table, id: op.id });
+        fail("NOT_FOUND", `document ${id} not found in ${op.table}`, { op: index, table: op.table, id });
       }
       const version = typeof current.gwVersion === "number" ? current.gwVersion : 0;
       if (op.expected !== undefined && op.expected !== "exists" && !op.expected.includes(version)) {
-        fail("VERSION_MISMATCH", `document ${op.id} is at version ${version}`, { op: index, id: op.id, actual: version });
+        fail("VERSION_MISMATCH", `document ${id} is at version ${version}`, { op: index, id, actual: version });
       }
       switch (op.kind) {
         case "check":
@@ -380,14 +405,14 @@ export const apply = mutation({
           break;
         case "delete":
           await ctx.db.delete(current._id);
-          outcomes.push({ kind: "deleted", id: op.id });
+          outcomes.push({ kind: "deleted", id });
           break;
         case "patch":
         case "replace": {
           const next =
             op.kind === "patch"
-              ? mergePatch(userFields(current), checkFields(op.patch, index))
-              : checkFields(op.fields, index);
+              ? mergePatch(userFields(current), checkFields(withRefs(op.patch, op.refs, index), index))
+              : checkFields(withRefs(op.fields, op.refs, index), index);
           await ctx.db.replace(current._id, { ...next, gwVersion: version + 1, gwUpdatedTime: now });
           outcomes.push({ kind: "updated", doc: await ctx.db.get(current._id) });
           break;

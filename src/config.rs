@@ -71,6 +71,10 @@ pub struct Config {
     pub store: StoreKind,
     /// The Convex deployment, when `CONVEX_URL` is set.
     pub convex: Option<ConvexConfig>,
+    /// `GATEWAY_TX_MAX_OPS`: the most operations one transaction may hold.
+    pub tx_max_ops: usize,
+    /// `GATEWAY_TX_TTL_SECONDS`: how long an interactive transaction stays open.
+    pub tx_ttl: Duration,
 }
 
 /// The store adapter.
@@ -230,6 +234,8 @@ impl Config {
             auth: AuthConfig::defaults(String::new()),
             store: StoreKind::Local,
             convex: None,
+            tx_max_ops: parse_or(&get, "GATEWAY_TX_MAX_OPS", "500")?,
+            tx_ttl: Duration::from_secs(parse_or(&get, "GATEWAY_TX_TTL_SECONDS", "30")?),
         };
         config.auth = parse_auth(&get, &config.addr)?;
         config.convex = parse_convex(&get)?;
@@ -262,6 +268,8 @@ impl Config {
             auth: AuthConfig::defaults("http://127.0.0.1".into()),
             store: StoreKind::Local,
             convex: None,
+            tx_max_ops: 500,
+            tx_ttl: Duration::from_secs(30),
         }
     }
 
@@ -286,6 +294,18 @@ impl Config {
         if self.request_timeout.is_zero() {
             return Err(ConfigError {
                 var: "GATEWAY_REQUEST_TIMEOUT",
+                reason: "must be at least 1 second".into(),
+            });
+        }
+        if !(1..=10_000).contains(&self.tx_max_ops) {
+            return Err(ConfigError {
+                var: "GATEWAY_TX_MAX_OPS",
+                reason: "must be from 1 to 10000".into(),
+            });
+        }
+        if self.tx_ttl.is_zero() {
+            return Err(ConfigError {
+                var: "GATEWAY_TX_TTL_SECONDS",
                 reason: "must be at least 1 second".into(),
             });
         }

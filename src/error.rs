@@ -59,6 +59,8 @@ error_codes! {
     InvalidQuery => ("invalid_query", BAD_REQUEST, "The query cannot be run"),
     OrderNeedsIndex => ("order_needs_index", BAD_REQUEST, "The order needs an index the store does not have"),
     InvalidHeader => ("invalid_header", BAD_REQUEST, "A request header is not valid"),
+    InvalidReference => ("invalid_reference", BAD_REQUEST, "A `$ref` names no earlier operation"),
+    TooManyOperations => ("too_many_operations", PAYLOAD_TOO_LARGE, "Too many operations in one transaction"),
     BadRequest => ("bad_request", BAD_REQUEST, "The request is not valid"),
     MissingToken => ("missing_token", UNAUTHORIZED, "Authentication is required"),
     MalformedToken => ("malformed_token", UNAUTHORIZED, "The token is not a well-formed JWT"),
@@ -174,6 +176,12 @@ impl ApiError {
         }
     }
 
+    /// Names the batch operation the error belongs to, unless one is named already.
+    pub fn at_operation(mut self, index: usize) -> Self {
+        self.failed_operation.get_or_insert(index);
+        self
+    }
+
     /// Attaches the `ConvexError` data of a failed function.
     pub fn with_error_data(mut self, data: Option<serde_json::Value>) -> Self {
         self.error_data = data;
@@ -270,6 +278,8 @@ impl From<StoreError> for ApiError {
             StoreError::InvalidQuery(_) => (ErrorCode::InvalidQuery, None),
             StoreError::InvalidCursor(_) => (ErrorCode::InvalidCursor, None),
             StoreError::InvalidDocument(_) => (ErrorCode::ReservedField, None),
+            StoreError::InvalidReference(_) => (ErrorCode::InvalidReference, None),
+            StoreError::InvalidReferenceAt { op, .. } => (ErrorCode::InvalidReference, Some(op)),
             StoreError::Unavailable(_) => (ErrorCode::StoreUnavailable, None),
         };
         Self {

@@ -20,6 +20,7 @@ use crate::error::{ErrorCode, Problem};
         (name = "tables", description = "Documents in tables: list with filters and cursors, insert, get, patch, replace, delete"),
         (name = "operations", description = "Health, readiness and metrics"),
         (name = "auth", description = "Token issuing, refresh, revocation and the gateway's public keys"),
+        (name = "transactions", description = "Atomic batches of writes"),
         (name = "functions", description = "Convex functions: the drop-in passthrough of Convex's HTTP API, and a REST form"),
         (name = "admin", description = "Administration (admin role)"),
     )

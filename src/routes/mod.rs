@@ -5,6 +5,7 @@ pub mod auth;
 pub mod functions;
 pub mod ops;
 pub mod tables;
+pub mod transactions;
 
 use axum::extract::FromRequestParts;
 use axum::http::request::Parts;
@@ -57,4 +58,5 @@ pub fn api() -> OpenApiRouter<AppState> {
         .merge(tables::router())
         .merge(auth::router())
         .merge(functions::router())
+        .merge(transactions::router())
 }

@@ -326,7 +326,7 @@ async fn patch_document(
         true,
         |table, id, patch, precondition| WriteOp::Patch {
             table,
-            id,
+            id: id.into(),
             patch,
             precondition,
         },
@@ -374,7 +374,7 @@ async fn replace_document(
         false,
         |table, id, fields, precondition| WriteOp::Replace {
             table,
-            id,
+            id: id.into(),
             fields,
             precondition,
         },
@@ -458,7 +458,7 @@ async fn delete_document(
             &ctx.store,
             WriteOp::Delete {
                 table,
-                id,
+                id: id.into(),
                 precondition,
             },
         )
@@ -470,7 +470,7 @@ async fn delete_document(
 
 impl AppState {
     /// Validates a table name from the path and applies the `GATEWAY_TABLES` allow-list.
-    fn table(&self, raw: &str) -> ApiResult<TableName> {
+    pub(crate) fn table(&self, raw: &str) -> ApiResult<TableName> {
         let name =
             TableName::parse(raw).map_err(|m| ApiError::new(ErrorCode::InvalidTableName, m))?;
         match &self.config().tables {
@@ -489,7 +489,7 @@ fn owns(owner: Option<&Owner>, doc: &Document) -> bool {
 }
 
 /// Stamps the caller as owner (when `stamp`), and refuses an owner field naming someone else.
-fn claim_ownership(fields: &mut Fields, owner: &Owner, stamp: bool) -> ApiResult<()> {
+pub(crate) fn claim_ownership(fields: &mut Fields, owner: &Owner, stamp: bool) -> ApiResult<()> {
     match fields.get(&owner.field) {
         None if stamp => {
             fields.insert(owner.field.clone(), Value::String(owner.sub.clone()));
@@ -507,7 +507,7 @@ fn claim_ownership(fields: &mut Fields, owner: &Owner, stamp: bool) -> ApiResult
 /// For a write under row ownership: the document's current version, after checking the caller
 /// owns it (404 otherwise, so existence does not leak) and that the caller's own `If-Match`, if
 /// any, holds. Writing at exactly that version makes check and write atomic.
-async fn owned_version(
+pub(crate) async fn owned_version(
     state: &AppState,
     ctx: &RequestCtx,
     table: &TableName,

@@ -20,8 +20,8 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value, json};
 
 use super::{
-    Document, DocumentStore, FilterOp, ListQuery, Literal, Page, Precondition, SortDirection,
-    StoreCtx, StoreError, TableName, WriteOp, WriteOutcome,
+    DocId, Document, DocumentStore, FilterOp, ListQuery, Literal, Page, Precondition,
+    SortDirection, StoreCtx, StoreError, TableName, WriteOp, WriteOutcome,
 };
 use crate::config::ConvexConfig;
 
@@ -398,16 +398,56 @@ fn op_json(op: &WriteOp) -> Value {
     let mut object = Map::new();
     object.insert("kind".into(), kind.into());
     object.insert("table".into(), table.as_str().into());
-    if let Some(id) = id {
-        object.insert("id".into(), id.as_str().into());
+    match id {
+        Some(DocId::Id(id)) => {
+            object.insert("id".into(), id.as_str().into());
+        }
+        Some(DocId::Ref(n)) => {
+            object.insert("idRef".into(), Value::from(*n as f64));
+        }
+        None => {}
     }
     if let Some((key, fields)) = body {
-        object.insert(key.into(), Value::Object(fields.clone()));
+        // Convex values may not hold `$` keys, so references travel beside the document: each
+        // `{"$ref": "N"}` becomes null, and `refs` says where to put operation N's id.
+        let mut fields = Value::Object(fields.clone());
+        let mut refs = Vec::new();
+        extract_refs(&mut fields, &mut Vec::new(), &mut refs);
+        object.insert(key.into(), fields);
+        if !refs.is_empty() {
+            object.insert("refs".into(), Value::Array(refs));
+        }
     }
     if let Some(expected) = expected_json(precondition) {
         object.insert("expected".into(), expected);
     }
     Value::Object(object)
+}
+
+/// Replaces each reference object under `value` with null, recording its path and target.
+fn extract_refs(value: &mut Value, path: &mut Vec<Value>, refs: &mut Vec<Value>) {
+    if let Some(Ok(n)) = super::ref_target(value) {
+        refs.push(json!({ "path": path.clone(), "ref": n as f64 }));
+        *value = Value::Null;
+        return;
+    }
+    match value {
+        Value::Object(map) => {
+            for (key, child) in map.iter_mut() {
+                path.push(Value::String(key.clone()));
+                extract_refs(child, path, refs);
+                path.pop();
+            }
+        }
+        Value::Array(items) => {
+            for (index, child) in items.iter_mut().enumerate() {
+                path.push(Value::from(index as f64));
+                extract_refs(child, path, refs);
+                path.pop();
+            }
+        }
+        _ => {}
+    }
 }
 
 // === decoding ===
@@ -532,6 +572,13 @@ pub fn function_error(message: &str, data: Option<&Value>) -> StoreError {
             op,
         },
         Some("RESERVED_FIELD" | "INVALID_DOCUMENT") => StoreError::InvalidDocument(text("message")),
+        Some("INVALID_REFERENCE") => match op {
+            Some(op) => StoreError::InvalidReferenceAt {
+                message: text("message"),
+                op,
+            },
+            None => StoreError::InvalidReference(text("message")),
+        },
         Some("ORDER_NEEDS_INDEX") => StoreError::OrderNeedsIndex(text("message")),
         Some("INVALID_CURSOR") => StoreError::InvalidCursor(text("message")),
         Some("INVALID_FILTER" | "INVALID_LIMIT") => StoreError::InvalidQuery(text("message")),

@@ -29,7 +29,7 @@ use tokio::sync::{mpsc, oneshot};
 use super::{
     Document, DocumentStore, FieldPath, Fields, Filter, FilterOp, ListQuery, Literal, OrderKey,
     Page, Precondition, SortDirection, StoreCtx, StoreError, TableName, WriteOp, WriteOutcome,
-    merge_patch, validate_fields,
+    merge_patch, resolve_field_refs, validate_fields,
 };
 
 /// The file name of the database inside the data folder.
@@ -329,7 +329,7 @@ impl Writer {
         self.conn.execute_batch("SAVEPOINT job")?;
         let mut outcomes = Vec::with_capacity(ops.len());
         for (index, op) in ops.into_iter().enumerate() {
-            match self.run_op(op) {
+            match self.run_op(op, &outcomes) {
                 Ok(outcome) => outcomes.push(outcome),
                 Err(err) => {
                     self.last_creation_time = saved_clock;
@@ -342,9 +342,14 @@ impl Writer {
         Ok(Ok(outcomes))
     }
 
-    fn run_op(&mut self, op: WriteOp) -> Result<WriteOutcome, StoreError> {
+    fn run_op(
+        &mut self,
+        op: WriteOp,
+        earlier: &[WriteOutcome],
+    ) -> Result<WriteOutcome, StoreError> {
         match op {
-            WriteOp::Insert { table, fields } => {
+            WriteOp::Insert { table, mut fields } => {
+                resolve_field_refs(&mut fields, earlier)?;
                 validate_fields(&fields).map_err(StoreError::InvalidDocument)?;
                 let now = now_ms().max(self.last_creation_time);
                 self.last_creation_time = now;
@@ -372,10 +377,12 @@ impl Writer {
             WriteOp::Patch {
                 table,
                 id,
-                patch,
+                mut patch,
                 precondition,
             } => {
+                resolve_field_refs(&mut patch, earlier)?;
                 validate_fields(&patch).map_err(StoreError::InvalidDocument)?;
+                let id = id.resolve(earlier)?;
                 let (seq, mut doc) = self.current(&table, &id, precondition.as_ref())?;
                 merge_patch(&mut doc.fields, &patch);
                 self.update(seq, &mut doc)?;
@@ -384,10 +391,12 @@ impl Writer {
             WriteOp::Replace {
                 table,
                 id,
-                fields,
+                mut fields,
                 precondition,
             } => {
+                resolve_field_refs(&mut fields, earlier)?;
                 validate_fields(&fields).map_err(StoreError::InvalidDocument)?;
+                let id = id.resolve(earlier)?;
                 let (seq, mut doc) = self.current(&table, &id, precondition.as_ref())?;
                 doc.fields = fields;
                 self.update(seq, &mut doc)?;
@@ -398,6 +407,7 @@ impl Writer {
                 id,
                 precondition,
             } => {
+                let id = id.resolve(earlier)?;
                 let (seq, doc) = self.current(&table, &id, precondition.as_ref())?;
                 self.conn
                     .prepare_cached("DELETE FROM documents WHERE seq = ?1")
@@ -410,6 +420,7 @@ impl Writer {
                 id,
                 precondition,
             } => {
+                let id = id.resolve(earlier)?;
                 let (_, doc) = self.current(&table, &id, Some(&precondition))?;
                 Ok(WriteOutcome::Checked(doc))
             }

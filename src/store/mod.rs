@@ -106,6 +106,82 @@ impl Precondition {
     }
 }
 
+/// The document a write targets: a known id, or the document an earlier operation of the same
+/// batch produced (`{"$ref": "N"}`), resolved inside the store's transaction.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum DocId {
+    Id(String),
+    Ref(usize),
+}
+
+impl From<String> for DocId {
+    fn from(id: String) -> Self {
+        Self::Id(id)
+    }
+}
+
+impl From<&str> for DocId {
+    fn from(id: &str) -> Self {
+        Self::Id(id.to_owned())
+    }
+}
+
+impl fmt::Display for DocId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Id(id) => f.write_str(id),
+            Self::Ref(n) => write!(f, "$ref {n}"),
+        }
+    }
+}
+
+impl DocId {
+    /// The id, with references resolved against the outcomes of the operations before it.
+    pub fn resolve(&self, earlier: &[WriteOutcome]) -> Result<String, StoreError> {
+        match self {
+            Self::Id(id) => Ok(id.clone()),
+            Self::Ref(n) => earlier.get(*n).map(|o| o.id().to_owned()).ok_or_else(|| {
+                StoreError::InvalidReference(format!("$ref {n} does not name an earlier operation"))
+            }),
+        }
+    }
+}
+
+/// Replaces every `{"$ref": "N"}` inside `fields` with the id that operation N produced.
+pub fn resolve_field_refs(fields: &mut Fields, earlier: &[WriteOutcome]) -> Result<(), StoreError> {
+    fn walk(value: &mut Value, earlier: &[WriteOutcome]) -> Result<(), StoreError> {
+        if let Some(n) = ref_target(value) {
+            *value = Value::String(DocId::Ref(n?).resolve(earlier)?);
+            return Ok(());
+        }
+        match value {
+            Value::Object(map) => map.values_mut().try_for_each(|v| walk(v, earlier)),
+            Value::Array(items) => items.iter_mut().try_for_each(|v| walk(v, earlier)),
+            _ => Ok(()),
+        }
+    }
+    fields.values_mut().try_for_each(|v| walk(v, earlier))
+}
+
+/// `Some(N)` when `value` is a reference object `{"$ref": "N"}` (N also as a number).
+pub fn ref_target(value: &Value) -> Option<Result<usize, StoreError>> {
+    let Value::Object(map) = value else {
+        return None;
+    };
+    if map.len() != 1 {
+        return None;
+    }
+    let target = map.get("$ref")?;
+    let parsed = match target {
+        Value::String(s) => s.parse::<usize>().ok(),
+        Value::Number(n) => n.as_u64().and_then(|n| usize::try_from(n).ok()),
+        _ => None,
+    };
+    Some(parsed.ok_or_else(|| {
+        StoreError::InvalidReference(format!("`$ref` must be an operation index, got {target}"))
+    }))
+}
+
 /// One write in an atomic batch.
 #[derive(Debug, Clone)]
 pub enum WriteOp {
@@ -114,27 +190,27 @@ pub enum WriteOp {
     /// Apply an RFC 7396 JSON Merge Patch (`null` removes a field).
     Patch {
         table: TableName,
-        id: String,
+        id: DocId,
         patch: Fields,
         precondition: Option<Precondition>,
     },
     /// Replace all user fields, keeping `_id` and `_creationTime`.
     Replace {
         table: TableName,
-        id: String,
+        id: DocId,
         fields: Fields,
         precondition: Option<Precondition>,
     },
     /// Delete the document.
     Delete {
         table: TableName,
-        id: String,
+        id: DocId,
         precondition: Option<Precondition>,
     },
     /// Assert that the document exists and meets the precondition, without writing.
     Check {
         table: TableName,
-        id: String,
+        id: DocId,
         precondition: Precondition,
     },
 }
@@ -153,6 +229,14 @@ pub enum WriteOutcome {
 }
 
 impl WriteOutcome {
+    /// The id of the document the operation touched.
+    pub fn id(&self) -> &str {
+        match self {
+            Self::Inserted(doc) | Self::Updated(doc) | Self::Checked(doc) => &doc.id,
+            Self::Deleted { id } => id,
+        }
+    }
+
     /// The document the outcome carries, if any.
     pub fn document(&self) -> Option<&Document> {
         match self {
@@ -189,6 +273,12 @@ pub enum StoreError {
     /// A document the store refuses (for example a reserved field name).
     #[error("{0}")]
     InvalidDocument(String),
+    /// A `$ref` that names no earlier operation of the batch.
+    #[error("{0}")]
+    InvalidReference(String),
+    /// The same, tagged with the operation that held the reference.
+    #[error("{message}")]
+    InvalidReferenceAt { message: String, op: usize },
     /// The backing store cannot be reached or is shutting down.
     #[error("store unavailable: {0}")]
     Unavailable(String),
@@ -235,6 +325,7 @@ impl StoreError {
                 actual,
                 op: Some(index),
             },
+            Self::InvalidReference(message) => Self::InvalidReferenceAt { message, op: index },
             other => other,
         }
     }
@@ -271,6 +362,8 @@ pub trait DocumentStore: Send + Sync + 'static {
     ) -> Result<Option<Document>, StoreError>;
 
     /// Applies every operation or none, in order, and returns one outcome per operation.
+    /// `DocId::Ref` targets and `{"$ref": "N"}` values in documents resolve to the id that
+    /// operation N produced.
     async fn apply(
         &self,
         ctx: &StoreCtx,
@@ -345,7 +438,24 @@ pub fn merge_patch(target: &mut Fields, patch: &Fields) {
 /// Checks user-supplied fields: top-level names must be non-empty and must not start with `_`,
 /// which is reserved for system fields.
 pub fn validate_fields(fields: &Fields) -> Result<(), String> {
+    fn no_dollar_keys(value: &Value) -> Result<(), String> {
+        match value {
+            Value::Object(map) => map.iter().try_for_each(|(key, v)| {
+                if key.starts_with('$') {
+                    Err(format!("field `{key}` starts with `$`, which is reserved"))
+                } else {
+                    no_dollar_keys(v)
+                }
+            }),
+            Value::Array(items) => items.iter().try_for_each(no_dollar_keys),
+            _ => Ok(()),
+        }
+    }
+    fields.values().try_for_each(no_dollar_keys)?;
     for key in fields.keys() {
+        if key.starts_with('$') {
+            return Err(format!("field `{key}` starts with `$`, which is reserved"));
+        }
         if key.is_empty() {
             return Err("field names must not be empty".into());
         }

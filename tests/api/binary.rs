@@ -91,6 +91,72 @@ fn authorized(token: &str) -> reqwest::Client {
         .unwrap()
 }
 
+#[tokio::test]
+async fn batches_are_all_or_nothing_across_kill_9() {
+    let dir = TempDir::new().unwrap();
+    let data = dir.path().join("data");
+    let mut gateway = GatewayProcess::start(&data, &[]).await;
+    let client = authorized(&gateway.cli_token(&data, "writer"));
+    let mut writers = Vec::new();
+    for w in 0..6 {
+        let client = client.clone();
+        let url = gateway.url("/v1/transactions");
+        writers.push(tokio::spawn(async move {
+            let mut acked = Vec::new();
+            for b in 0..200 {
+                let batch = format!("{w}-{b}");
+                let ops: Vec<Value> = (0..5)
+                    .map(|i| json!({"op": "insert", "table": "batches", "document": {"batch": batch, "i": i}}))
+                    .collect();
+                match client.post(&url).json(&json!({"operations": ops})).send().await {
+                    Ok(r) if r.status() == StatusCode::OK => acked.push(batch),
+                    _ => break,
+                }
+            }
+            acked
+        }));
+    }
+    // Kill it while the writers are still committing.
+    tokio::time::sleep(Duration::from_millis(400)).await;
+    gateway.kill_9();
+    let mut acked = Vec::new();
+    for writer in writers {
+        acked.extend(writer.await.unwrap());
+    }
+    assert!(!acked.is_empty(), "no batch was committed before the kill");
+
+    let gateway = GatewayProcess::start(&data, &[]).await;
+    let client = authorized(&gateway.cli_token(&data, "reader"));
+    let mut per_batch = std::collections::HashMap::<String, usize>::new();
+    let mut cursor: Option<String> = None;
+    loop {
+        let mut url = gateway.url("/v1/tables/batches?limit=1000");
+        if let Some(c) = &cursor {
+            url.push_str(&format!("&cursor={c}"));
+        }
+        let page: Value = client.get(url).send().await.unwrap().json().await.unwrap();
+        for doc in page["items"].as_array().unwrap() {
+            *per_batch
+                .entry(doc["batch"].as_str().unwrap().to_owned())
+                .or_default() += 1;
+        }
+        match page["nextCursor"].as_str() {
+            Some(c) => cursor = Some(c.to_owned()),
+            None => break,
+        }
+    }
+    for (batch, n) in &per_batch {
+        assert_eq!(*n, 5, "batch {batch} is partly present");
+    }
+    for batch in &acked {
+        assert_eq!(
+            per_batch.get(batch),
+            Some(&5),
+            "acknowledged batch {batch} was lost"
+        );
+    }
+}
+
 #[test]
 fn a_bad_setting_stops_startup_and_names_the_variable() {
     for (var, value) in [

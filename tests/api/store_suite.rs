@@ -31,6 +31,8 @@ macro_rules! store_suite {
             tables_are_isolated,
             rejected_requests_leave_the_store_unchanged,
             concurrent_writes_fail_independently,
+            batches_apply_all_or_nothing_with_refs,
+            batch_limits_and_invalid_operations,
         );
     };
     (@cases $spawn:path; $($case:ident),* $(,)?) => {
@@ -662,4 +664,124 @@ pub async fn concurrent_writes_fail_independently(app: &TestApp) {
     let current = app.get(&target_path).await;
     assert_eq!(current.headers()["etag"], "\"1\"");
     assert_eq!(current.json::<Value>().await.unwrap()["n"], 0);
+}
+
+async fn count(app: &TestApp, table: &str) -> usize {
+    app.list_all(table, "").await.len()
+}
+
+pub async fn batches_apply_all_or_nothing_with_refs(app: &TestApp) {
+    let response = app
+        .post_json(
+            "/v1/transactions",
+            &json!({"operations": [
+                {"op": "insert", "table": "molecules", "document": {"name": "Water"}},
+                {"op": "insert", "table": "experiments", "document": {"moleculeId": {"$ref": "0"}, "runs": [{"of": {"$ref": 0}}]}},
+                {"op": "patch", "table": "experiments", "id": {"$ref": "1"}, "patch": {"status": "running"}},
+                {"op": "check", "table": "molecules", "id": {"$ref": "0"}, "version": 1},
+                {"op": "insert", "table": "molecules", "document": {"name": "Ethanol"}},
+                {"op": "delete", "table": "molecules", "id": {"$ref": "4"}, "version": 1},
+            ]}),
+        )
+        .await;
+    assert_eq!(response.status(), StatusCode::OK);
+    let body: Value = response.json().await.unwrap();
+    let results = body["results"].as_array().unwrap();
+    let molecule = results[0]["id"].as_str().unwrap();
+    assert_eq!(results[1]["document"]["moleculeId"], molecule);
+    assert_eq!(results[1]["document"]["runs"][0]["of"], molecule);
+    assert_eq!(results[2]["op"], "patch");
+    assert_eq!(results[2]["version"], 2);
+    assert_eq!(results[2]["document"]["status"], "running");
+    assert_eq!(results[3]["op"], "check");
+    assert_eq!(results[5]["op"], "delete");
+    assert_eq!(results[5]["id"], results[4]["id"]);
+    assert!(results[5].get("document").is_none_or(Value::is_null));
+    assert_eq!(count(app, "molecules").await, 1);
+    let experiment = app
+        .get(&format!(
+            "/v1/tables/experiments/{}",
+            results[1]["id"].as_str().unwrap()
+        ))
+        .await;
+    assert_eq!(experiment.headers()["etag"], "\"2\"");
+
+    // The 4th of 6 operations fails: nothing of the batch is applied.
+    let failed = app
+        .post_json(
+            "/v1/transactions",
+            &json!({"operations": [
+                {"op": "insert", "table": "molecules", "document": {"name": "A"}},
+                {"op": "insert", "table": "experiments", "document": {"moleculeId": {"$ref": "0"}}},
+                {"op": "patch", "table": "molecules", "id": molecule, "patch": {"touched": true}},
+                {"op": "patch", "table": "molecules", "id": "missing", "patch": {"x": 1}},
+                {"op": "insert", "table": "molecules", "document": {"name": "B"}},
+                {"op": "delete", "table": "experiments", "id": {"$ref": "1"}},
+            ]}),
+        )
+        .await;
+    let problem = assert_problem(failed, StatusCode::NOT_FOUND, "not_found").await;
+    assert_eq!(problem["failedOperation"], 3);
+    let stale = app
+        .post_json(
+            "/v1/transactions",
+            &json!({"operations": [
+                {"op": "insert", "table": "molecules", "document": {"name": "C"}},
+                {"op": "check", "table": "molecules", "id": molecule, "version": 7},
+            ]}),
+        )
+        .await;
+    let problem = assert_problem(stale, StatusCode::PRECONDITION_FAILED, "version_mismatch").await;
+    assert_eq!(problem["failedOperation"], 1);
+    assert_eq!(count(app, "molecules").await, 1);
+    assert_eq!(count(app, "experiments").await, 1);
+    let unchanged: Value = app
+        .get(&format!("/v1/tables/molecules/{molecule}"))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert!(unchanged.get("touched").is_none());
+}
+
+pub async fn batch_limits_and_invalid_operations(app: &TestApp) {
+    let batch = |ops: Value| async move {
+        app.post_json("/v1/transactions", &json!({"operations": ops}))
+            .await
+    };
+    let forward =
+        batch(json!([{"op": "insert", "table": "t", "document": {"a": {"$ref": "0"}}}])).await;
+    let problem = assert_problem(forward, StatusCode::BAD_REQUEST, "invalid_reference").await;
+    assert_eq!(problem["failedOperation"], 0);
+    let later = batch(json!([
+        {"op": "insert", "table": "t", "document": {"a": 1}},
+        {"op": "delete", "table": "t", "id": {"$ref": "3"}},
+    ]))
+    .await;
+    let problem = assert_problem(later, StatusCode::BAD_REQUEST, "invalid_reference").await;
+    assert_eq!(problem["failedOperation"], 1);
+    let reserved = batch(json!([{"op": "insert", "table": "t", "document": {"_id": "x"}}])).await;
+    assert_problem(reserved, StatusCode::BAD_REQUEST, "reserved_field").await;
+    assert_problem(
+        batch(json!([])).await,
+        StatusCode::BAD_REQUEST,
+        "invalid_body",
+    )
+    .await;
+    assert_problem(
+        batch(json!([{"op": "upsert", "table": "t"}])).await,
+        StatusCode::BAD_REQUEST,
+        "invalid_body",
+    )
+    .await;
+    let too_many: Vec<Value> = (0..501)
+        .map(|i| json!({"op": "insert", "table": "t", "document": {"i": i}}))
+        .collect();
+    assert_problem(
+        batch(Value::Array(too_many)).await,
+        StatusCode::PAYLOAD_TOO_LARGE,
+        "too_many_operations",
+    )
+    .await;
+    assert_eq!(count(app, "t").await, 0);
 }
