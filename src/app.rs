@@ -21,6 +21,7 @@ use crate::store::SharedStore;
 use crate::store::convex::ConvexStore;
 use crate::store::local::LocalStore;
 use crate::store::metered::MeteredStore;
+use crate::transactions::TxManager;
 use crate::{middleware, routes};
 
 /// Shared, cheaply cloned state for handlers and middleware.
@@ -34,6 +35,7 @@ struct Inner {
     convex: Option<Arc<ConvexStore>>,
     metrics: Arc<Metrics>,
     auth: Arc<Auth>,
+    transactions: Arc<TxManager>,
     config: Arc<Config>,
 }
 
@@ -46,15 +48,32 @@ impl AppState {
         auth: Arc<Auth>,
         config: Arc<Config>,
     ) -> Self {
+        let transactions = Arc::new(TxManager::new(config.tx_ttl));
         Self {
             inner: Arc::new(Inner {
                 store,
                 convex,
                 metrics,
                 auth,
+                transactions,
                 config,
             }),
         }
+    }
+
+    /// Open interactive transactions.
+    pub fn transactions(&self) -> &TxManager {
+        &self.inner.transactions
+    }
+
+    /// Rolls back expired transactions and updates the transaction gauges.
+    pub fn sweep_transactions(&self) {
+        self.inner.transactions.sweep();
+        let expired = self.inner.transactions.take_expired_count();
+        self.inner.metrics.transactions_ended("expired", expired);
+        self.inner
+            .metrics
+            .set_transactions_active(self.inner.transactions.active());
     }
 
     /// The Convex deployment, when the gateway fronts one (for the function passthrough).
@@ -130,6 +149,18 @@ impl Application {
             .await
             .context("setting up authentication")?;
         let state = AppState::new(store, convex, metrics, Arc::new(auth), Arc::clone(&config));
+        // Expired transactions are rolled back within a second, not only when next touched.
+        let sweeper = Arc::downgrade(&state.inner);
+        tokio::spawn(async move {
+            let mut tick = tokio::time::interval(Duration::from_secs(1));
+            loop {
+                tick.tick().await;
+                let Some(inner) = sweeper.upgrade() else {
+                    break;
+                };
+                AppState { inner }.sweep_transactions();
+            }
+        });
         let router = router(state);
         let listener = TcpListener::bind(config.addr)
             .await

@@ -25,6 +25,8 @@ pub mod routes;
 pub mod store;
 /// Log setup.
 pub mod telemetry;
+/// Interactive transactions: staged writes and optimistic commit.
+pub mod transactions;
 
 pub use app::{AppState, Application};
 pub use config::Config;

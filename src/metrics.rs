@@ -23,6 +23,8 @@ pub struct Metrics {
     http_in_flight: IntGauge,
     store_duration: HistogramVec,
     function_calls: IntCounterVec,
+    transactions_active: IntGauge,
+    transactions: IntCounterVec,
     function_duration: HistogramVec,
     /// Function paths seen so far; past the cap, new paths are counted as `other`, so callers
     /// cannot grow the series without bound by calling made-up paths.
@@ -78,6 +80,17 @@ impl Metrics {
             .buckets(LATENCY_BUCKETS.to_vec()),
             &["kind", "path"],
         )?;
+        let transactions_active = IntGauge::new(
+            "gateway_transactions_active",
+            "Interactive transactions open right now.",
+        )?;
+        let transactions = IntCounterVec::new(
+            Opts::new(
+                "gateway_transactions_total",
+                "Interactive transactions ended, by outcome (committed, rolled_back, conflict, expired).",
+            ),
+            &["outcome"],
+        )?;
         let build_info = IntGaugeVec::new(
             Opts::new(
                 "gateway_build_info",
@@ -95,6 +108,8 @@ impl Metrics {
         registry.register(Box::new(store_duration.clone()))?;
         registry.register(Box::new(function_calls.clone()))?;
         registry.register(Box::new(function_duration.clone()))?;
+        registry.register(Box::new(transactions_active.clone()))?;
+        registry.register(Box::new(transactions.clone()))?;
         registry.register(Box::new(build_info))?;
         Ok(Self {
             registry,
@@ -104,6 +119,8 @@ impl Metrics {
             store_duration,
             function_calls,
             function_duration,
+            transactions_active,
+            transactions,
             function_paths: std::sync::Mutex::new(std::collections::HashSet::new()),
         })
     }
@@ -148,6 +165,20 @@ impl Metrics {
         self.store_duration
             .with_label_values(&[adapter, operation, outcome])
             .observe(elapsed.as_secs_f64());
+    }
+
+    /// Sets the number of open transactions.
+    pub fn set_transactions_active(&self, open: usize) {
+        self.transactions_active.set(open as i64);
+    }
+
+    /// Counts transactions that ended with `outcome`.
+    pub fn transactions_ended(&self, outcome: &str, count: usize) {
+        if count > 0 {
+            self.transactions
+                .with_label_values(&[outcome])
+                .inc_by(count as u64);
+        }
     }
 
     /// The Prometheus text exposition (format 0.0.4).

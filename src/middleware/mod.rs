@@ -90,6 +90,12 @@ pub fn apply(router: Router, state: &AppState) -> Router {
         // Verify the bearer token, if any, and record the caller for the handlers. It sits inside
         // the timeout (a JWKS refetch is bounded) and below tracing and metrics, so 401s are seen.
         .layer(from_fn_with_state(state.clone(), crate::auth::authenticate))
+        // Resolve `X-Transaction-Id` on table routes, once the caller is known, so handlers
+        // stage their writes in the caller's transaction.
+        .layer(from_fn_with_state(
+            state.clone(),
+            crate::routes::transactions::scope,
+        ))
         // Refuse bodies over the limit, by Content-Length up front or while streaming.
         .layer(RequestBodyLimitLayer::new(config.max_body_bytes));
     router

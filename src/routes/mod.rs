@@ -25,6 +25,8 @@ use crate::store::StoreCtx;
 pub struct RequestCtx {
     pub caller: MaybeAuthUser,
     pub store: StoreCtx,
+    /// The interactive transaction the request runs in (`X-Transaction-Id`), if any.
+    pub tx: Option<transactions::TxScope>,
 }
 
 impl FromRequestParts<AppState> for RequestCtx {
@@ -47,6 +49,7 @@ impl FromRequestParts<AppState> for RequestCtx {
                 identity,
                 request_id,
             },
+            tx: parts.extensions.get::<transactions::TxScope>().cloned(),
         })
     }
 }

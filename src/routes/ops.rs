@@ -88,6 +88,8 @@ async fn ready(State(state): State<AppState>) -> ApiResult<Json<ReadyStatus>> {
     responses((status = 200, description = "Metrics", body = String, content_type = "text/plain; version=0.0.4"))
 )]
 async fn metrics(State(state): State<AppState>) -> ApiResult<Response> {
+    // Expired transactions are counted and the gauge is current at every scrape.
+    state.sweep_transactions();
     let text = state
         .metrics()
         .render()

@@ -15,6 +15,7 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use super::RequestCtx;
+use super::transactions::{staged_current, staged_insert, staged_list, staged_write};
 use crate::app::AppState;
 use crate::auth::Owner;
 use crate::auth::policy::TableAction;
@@ -157,7 +158,10 @@ async fn list_documents(
             negated: false,
         });
     }
-    let page = state.store().list(&ctx.store, &table, &query).await?;
+    let page = match &ctx.tx {
+        Some(scope) => staged_list(&state, &ctx, scope, &table, &query).await?,
+        None => state.store().list(&ctx.store, &table, &query).await?,
+    };
     Ok(Json(ListResponse {
         items: page.items.into_iter().map(DocumentBody::from).collect(),
         next_cursor: page.next_cursor,
@@ -216,12 +220,24 @@ async fn insert_documents(
                 .enumerate()
                 .map(|(i, v)| user_fields(v, &format!("element {i} of the array")).and_then(stamp))
                 .collect::<ApiResult<Vec<_>>>()?;
+            if let Some(scope) = &ctx.tx {
+                let staged = docs
+                    .into_iter()
+                    .map(|fields| staged_insert(&state, scope, &table, fields))
+                    .collect::<ApiResult<Vec<_>>>()?;
+                let body: Vec<DocumentBody> = staged.into_iter().map(DocumentBody::from).collect();
+                return Ok((StatusCode::ACCEPTED, Json(body)).into_response());
+            }
             let stored = state.store().insert(&ctx.store, &table, docs).await?;
             let body: Vec<DocumentBody> = stored.into_iter().map(DocumentBody::from).collect();
             Ok((StatusCode::CREATED, Json(body)).into_response())
         }
         other => {
             let fields = stamp(user_fields(other, "the body")?)?;
+            if let Some(scope) = &ctx.tx {
+                let doc = staged_insert(&state, scope, &table, fields)?;
+                return document_response(StatusCode::ACCEPTED, doc);
+            }
             let mut stored = state
                 .store()
                 .insert(&ctx.store, &table, vec![fields])
@@ -269,12 +285,15 @@ async fn get_document(
     let owner = state
         .auth()
         .authorize_table(&ctx.caller, table.as_str(), TableAction::Read)?;
-    let doc = state
-        .store()
-        .get(&ctx.store, &table, &id)
-        .await?
-        .filter(|doc| owns(owner.as_ref(), doc))
-        .ok_or_else(|| not_found(&table, &id))?;
+    let doc = match &ctx.tx {
+        Some(scope) => staged_current(&state, &ctx, scope, &table, &id, owner.as_ref()).await?,
+        None => state
+            .store()
+            .get(&ctx.store, &table, &id)
+            .await?
+            .filter(|doc| owns(owner.as_ref(), doc))
+            .ok_or_else(|| not_found(&table, &id))?,
+    };
     if if_none_match(&headers, doc.version) {
         let mut response = StatusCode::NOT_MODIFIED.into_response();
         response
@@ -404,6 +423,15 @@ async fn update_document(
     if let Some(owner) = &owner {
         // A merge patch may leave the owner field out; a replacement gets it stamped.
         claim_ownership(&mut fields, owner, !merge)?;
+    }
+    if let Some(scope) = &ctx.tx {
+        let current = staged_current(state, ctx, scope, &table, &id, owner.as_ref()).await?;
+        check_precondition(precondition.as_ref(), &current)?;
+        let doc = staged_write(state, scope, &table, current, Some((fields, merge)))?
+            .ok_or_else(|| not_found(&table, &id))?;
+        return document_response(StatusCode::ACCEPTED, doc);
+    }
+    if let Some(owner) = &owner {
         precondition = Some(owned_version(state, ctx, &table, &id, owner, precondition).await?);
     }
     let doc = state
@@ -449,6 +477,12 @@ async fn delete_document(
         .auth()
         .authorize_table(&ctx.caller, table.as_str(), TableAction::Delete)?;
     let mut precondition = if_match(&headers)?;
+    if let Some(scope) = &ctx.tx {
+        let current = staged_current(&state, &ctx, scope, &table, &id, owner.as_ref()).await?;
+        check_precondition(precondition.as_ref(), &current)?;
+        staged_write(&state, scope, &table, current, None)?;
+        return Ok(StatusCode::ACCEPTED);
+    }
     if let Some(owner) = &owner {
         precondition = Some(owned_version(&state, &ctx, &table, &id, owner, precondition).await?);
     }
@@ -484,7 +518,7 @@ impl AppState {
 }
 
 /// Whether `doc` is visible under the ownership scope (always, when none applies).
-fn owns(owner: Option<&Owner>, doc: &Document) -> bool {
+pub(crate) fn owns(owner: Option<&Owner>, doc: &Document) -> bool {
     owner.is_none_or(|o| doc.fields.get(&o.field).and_then(Value::as_str) == Some(o.sub.as_str()))
 }
 
@@ -533,6 +567,20 @@ pub(crate) async fn owned_version(
         ));
     }
     Ok(Precondition::VersionIn(vec![doc.version]))
+}
+
+/// `If-Match` against the version a transaction sees.
+fn check_precondition(precondition: Option<&Precondition>, doc: &Document) -> ApiResult<()> {
+    match precondition {
+        Some(p) if !p.holds_for(doc.version) => Err(ApiError::new(
+            ErrorCode::VersionMismatch,
+            format!(
+                "document `{}` is at version {}, which If-Match does not allow",
+                doc.id, doc.version
+            ),
+        )),
+        _ => Ok(()),
+    }
 }
 
 fn not_found(table: &TableName, id: &str) -> ApiError {

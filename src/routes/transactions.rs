@@ -12,17 +12,25 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use super::RequestCtx;
-use super::tables::{ApiJson, DocumentBody, claim_ownership, owned_version};
+use super::tables::{ApiJson, ApiPath, DocumentBody, claim_ownership, owned_version, owns};
 use crate::app::AppState;
 use crate::auth::policy::TableAction;
+use crate::auth::{MaybeAuthUser, Owner};
 use crate::error::{ApiError, ApiResult, ErrorCode, Problem};
 use crate::store::{
-    DocId, Fields, Precondition, WriteOp, WriteOutcome, ref_target, validate_fields,
+    DocId, Document, Fields, ListQuery, Page, Precondition, TableName, WriteOp, WriteOutcome,
+    ref_target, validate_fields,
 };
+use crate::transactions::{MAX_OPEN_PER_CALLER, Staged, Transaction, TxError};
 
 /// The routes of this module.
 pub fn router() -> OpenApiRouter<AppState> {
-    OpenApiRouter::new().routes(routes!(apply_batch))
+    OpenApiRouter::new()
+        .routes(routes!(apply_batch))
+        .routes(routes!(begin))
+        .routes(routes!(commit))
+        .routes(routes!(rollback))
+        .routes(routes!(admin_status))
 }
 
 // === schemas ===
@@ -339,4 +347,464 @@ fn document_fields(value: Value, index: usize, what: &str) -> ApiResult<Fields> 
 
 fn bad_ref(message: String) -> ApiError {
     ApiError::new(ErrorCode::InvalidReference, message)
+}
+
+// === interactive transactions ===
+
+/// The `X-Transaction-Id` request header.
+pub const TRANSACTION_ID: axum::http::HeaderName =
+    axum::http::HeaderName::from_static("x-transaction-id");
+
+/// The transaction a table request runs in, put into the request by [`scope`].
+#[derive(Debug, Clone)]
+pub struct TxScope {
+    pub id: String,
+    pub owner: String,
+}
+
+/// The transaction-scoping middleware: on table routes, resolves `X-Transaction-Id`, checks
+/// the transaction belongs to the caller (404 otherwise, 410 once expired), and records the
+/// scope so the handlers stage their writes instead of applying them.
+pub async fn scope(
+    State(state): State<AppState>,
+    mut request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> axum::response::Response {
+    use axum::response::IntoResponse as _;
+    let Some(value) = request.headers().get(&TRANSACTION_ID) else {
+        return next.run(request).await;
+    };
+    if !request.uri().path().starts_with("/v1/tables/") {
+        return next.run(request).await;
+    }
+    let id = value.to_str().unwrap_or_default().to_owned();
+    let user = request
+        .extensions()
+        .get::<MaybeAuthUser>()
+        .and_then(|caller| caller.0.clone());
+    let Some(user) = user else {
+        return ApiError::from(crate::auth::AuthError::Missing).into_response();
+    };
+    if let Err(err) = state.transactions().with(&id, &user.sub, |_| ()) {
+        return tx_error(err).into_response();
+    }
+    request.extensions_mut().insert(TxScope {
+        id,
+        owner: user.sub,
+    });
+    next.run(request).await
+}
+
+pub(crate) fn tx_error(err: TxError) -> ApiError {
+    match err {
+        TxError::NotFound => ApiError::new(
+            ErrorCode::TransactionNotFound,
+            "no open transaction with this id belongs to you",
+        ),
+        TxError::Expired => ApiError::new(
+            ErrorCode::TransactionExpired,
+            "the transaction expired (GATEWAY_TX_TTL_SECONDS) and was rolled back",
+        ),
+        TxError::TooMany => ApiError::new(
+            ErrorCode::TooManyTransactions,
+            format!("at most {MAX_OPEN_PER_CALLER} transactions may be open per caller"),
+        ),
+    }
+}
+
+/// An open transaction.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct TransactionHandle {
+    /// Send as `X-Transaction-Id` with table requests to stage them in this transaction.
+    pub id: String,
+    /// Milliseconds since the Unix epoch when it rolls back by itself.
+    pub expires_at: u64,
+}
+
+/// What a commit applied.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct CommitResponse {
+    /// One result per staged write, in order.
+    pub results: Vec<OperationResult>,
+    /// The real ids of documents the transaction inserted, by provisional id.
+    pub ids: std::collections::BTreeMap<String, String>,
+}
+
+/// Open an interactive transaction.
+///
+/// Table requests carrying `X-Transaction-Id: <id>` are then staged, not applied; reads in the
+/// transaction see its own staged writes and record the versions they saw. Commit applies
+/// everything atomically, or answers 409 if anything read or written has changed since.
+#[utoipa::path(
+    post,
+    path = "/v1/transactions/begin",
+    tag = "transactions",
+    security(("bearer" = [])),
+    responses(
+        (status = 201, description = "Opened", body = TransactionHandle),
+        (status = 401, description = "Missing or invalid bearer token", body = Problem, content_type = "application/problem+json"),
+        (status = 429, description = "Too many open transactions for this caller", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+async fn begin(
+    State(state): State<AppState>,
+    user: crate::auth::AuthUser,
+) -> ApiResult<(axum::http::StatusCode, Json<TransactionHandle>)> {
+    let (id, expires_at) = state.transactions().begin(&user.sub).map_err(tx_error)?;
+    state.sweep_transactions();
+    Ok((
+        axum::http::StatusCode::CREATED,
+        Json(TransactionHandle { id, expires_at }),
+    ))
+}
+
+/// Commit an interactive transaction: every staged write, atomically.
+#[utoipa::path(
+    post,
+    path = "/v1/transactions/{id}/commit",
+    tag = "transactions",
+    security(("bearer" = [])),
+    params(("id" = String, Path, description = "The transaction id")),
+    responses(
+        (status = 200, description = "Committed", body = CommitResponse),
+        (status = 401, description = "Missing or invalid bearer token", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such transaction for this caller", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "A document read or written changed since it was read; nothing was applied", body = Problem, content_type = "application/problem+json"),
+        (status = 410, description = "The transaction expired and was rolled back", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+async fn commit(
+    State(state): State<AppState>,
+    ctx: RequestCtx,
+    user: crate::auth::AuthUser,
+    ApiPath(id): ApiPath<String>,
+) -> ApiResult<Json<CommitResponse>> {
+    let tx = state
+        .transactions()
+        .take(&id, &user.sub)
+        .map_err(tx_error)?;
+    let (ops, positions) = tx.commit_batch();
+    let result = if ops.is_empty() {
+        Ok(Vec::new())
+    } else {
+        state.store().apply(&ctx.store, ops).await
+    };
+    let metrics = state.metrics();
+    metrics.set_transactions_active(state.transactions().active());
+    let outcomes = match result {
+        Ok(outcomes) => outcomes,
+        Err(
+            crate::store::StoreError::VersionMismatch { .. }
+            | crate::store::StoreError::NotFound { .. },
+        ) => {
+            metrics.transactions_ended("conflict", 1);
+            return Err(ApiError::new(
+                ErrorCode::TransactionConflict,
+                "a document the transaction read or wrote changed since it was read; nothing was applied",
+            ));
+        }
+        Err(err) => {
+            metrics.transactions_ended("rolled_back", 1);
+            return Err(err.into());
+        }
+    };
+    metrics.transactions_ended("committed", 1);
+    let mut ids = std::collections::BTreeMap::new();
+    let mut results = Vec::with_capacity(positions.len());
+    for (staged, position) in tx.staged.iter().zip(positions) {
+        let Some(outcome) = outcomes.get(position) else {
+            continue;
+        };
+        let kind = match staged {
+            Staged::Insert { provisional, .. } => {
+                ids.insert(provisional.clone(), outcome.id().to_owned());
+                "insert"
+            }
+            Staged::Patch { .. } => "patch",
+            Staged::Replace { .. } => "replace",
+            Staged::Delete { .. } => "delete",
+        };
+        let document = outcome.document().cloned();
+        results.push(OperationResult {
+            op: kind.into(),
+            id: outcome.id().to_owned(),
+            version: document.as_ref().map(|d| d.version),
+            document: document.map(DocumentBody::from),
+        });
+    }
+    Ok(Json(CommitResponse { results, ids }))
+}
+
+/// Roll back an interactive transaction: its staged writes are discarded.
+#[utoipa::path(
+    post,
+    path = "/v1/transactions/{id}/rollback",
+    tag = "transactions",
+    security(("bearer" = [])),
+    params(("id" = String, Path, description = "The transaction id")),
+    responses(
+        (status = 204, description = "Rolled back"),
+        (status = 401, description = "Missing or invalid bearer token", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such transaction for this caller", body = Problem, content_type = "application/problem+json"),
+        (status = 410, description = "The transaction expired and was rolled back already", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+async fn rollback(
+    State(state): State<AppState>,
+    user: crate::auth::AuthUser,
+    ApiPath(id): ApiPath<String>,
+) -> ApiResult<axum::http::StatusCode> {
+    state
+        .transactions()
+        .take(&id, &user.sub)
+        .map_err(tx_error)?;
+    state.metrics().transactions_ended("rolled_back", 1);
+    state
+        .metrics()
+        .set_transactions_active(state.transactions().active());
+    Ok(axum::http::StatusCode::NO_CONTENT)
+}
+
+/// The gateway's state, for operators.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct AdminStatus {
+    /// The store adapter (`local` or `convex`).
+    pub store: String,
+    pub version: String,
+    pub active_transactions: usize,
+    pub transactions: Vec<TransactionStatus>,
+}
+
+/// One open transaction.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct TransactionStatus {
+    pub id: String,
+    pub owner: String,
+    pub age_seconds: f64,
+    pub staged_operations: usize,
+}
+
+/// The store adapter and the open transactions (admin).
+#[utoipa::path(
+    get,
+    path = "/admin/status",
+    tag = "admin",
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "Status", body = AdminStatus),
+        (status = 401, description = "Missing or invalid bearer token", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "Not an admin", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+async fn admin_status(
+    State(state): State<AppState>,
+    ctx: RequestCtx,
+) -> ApiResult<Json<AdminStatus>> {
+    state.auth().require_admin(&ctx.caller)?;
+    state.sweep_transactions();
+    let transactions: Vec<TransactionStatus> = state
+        .transactions()
+        .snapshot()
+        .into_iter()
+        .map(|(id, owner, age, staged)| TransactionStatus {
+            id,
+            owner,
+            age_seconds: age.as_secs_f64(),
+            staged_operations: staged,
+        })
+        .collect();
+    Ok(Json(AdminStatus {
+        store: state.store().adapter().into(),
+        version: env!("CARGO_PKG_VERSION").into(),
+        active_transactions: transactions.len(),
+        transactions,
+    }))
+}
+
+// === staged table operations (called by the table handlers inside a transaction) ===
+
+fn in_tx<T>(
+    state: &AppState,
+    scope: &TxScope,
+    f: impl FnOnce(&mut Transaction) -> T,
+) -> ApiResult<T> {
+    state
+        .transactions()
+        .with(&scope.id, &scope.owner, f)
+        .map_err(tx_error)
+}
+
+/// The document as the transaction sees it; a first read from the store records its version.
+pub(crate) async fn staged_current(
+    state: &AppState,
+    ctx: &RequestCtx,
+    scope: &TxScope,
+    table: &TableName,
+    id: &str,
+    owner: Option<&Owner>,
+) -> ApiResult<Document> {
+    let missing = || {
+        ApiError::new(
+            ErrorCode::NotFound,
+            format!("document `{id}` not found in table `{table}`"),
+        )
+    };
+    match in_tx(state, scope, |t| t.view(table, id).cloned())? {
+        Some(Some(doc)) => Ok(doc),
+        Some(None) => Err(missing()),
+        None => {
+            let doc = state
+                .store()
+                .get(&ctx.store, table, id)
+                .await?
+                .filter(|doc| owns(owner, doc))
+                .ok_or_else(missing)?;
+            in_tx(state, scope, |t| t.record_read(table, &doc))?;
+            Ok(doc)
+        }
+    }
+}
+
+/// A page as the transaction sees it: its own writes applied, its own inserts at the end.
+pub(crate) async fn staged_list(
+    state: &AppState,
+    ctx: &RequestCtx,
+    scope: &TxScope,
+    table: &TableName,
+    query: &ListQuery,
+) -> ApiResult<Page> {
+    let page = state.store().list(&ctx.store, table, query).await?;
+    let matches = |doc: &Document| query.filters.iter().all(|f| f.matches(doc));
+    in_tx(state, scope, |t| {
+        let mut items = Vec::with_capacity(page.items.len());
+        for doc in page.items {
+            t.record_read(table, &doc);
+            match t.view(table, &doc.id) {
+                Some(Some(staged)) if matches(staged) => items.push(staged.clone()),
+                Some(_) => {}
+                None => items.push(doc),
+            }
+        }
+        if page.next_cursor.is_none() {
+            // Documents the store could not return: staged inserts, and staged changes that
+            // now match the filters although the stored version does not.
+            let mut inserted: Vec<Document> = t
+                .overlay
+                .iter()
+                .filter(|(key, _)| &key.0 == table)
+                .filter(|(key, _)| t.base.get(*key).is_none_or(|stored| !matches(stored)))
+                .filter_map(|(_, doc)| doc.clone())
+                .filter(|doc| matches(doc))
+                .collect();
+            inserted.sort_by(|a, b| {
+                a.creation_time
+                    .total_cmp(&b.creation_time)
+                    .then(a.id.cmp(&b.id))
+            });
+            items.extend(inserted);
+        }
+        Page {
+            items,
+            next_cursor: page.next_cursor,
+        }
+    })
+}
+
+/// Stages an insert; the document gets a provisional id, valid within the transaction.
+pub(crate) fn staged_insert(
+    state: &AppState,
+    scope: &TxScope,
+    table: &TableName,
+    fields: Fields,
+) -> ApiResult<Document> {
+    let max = state.config().tx_max_ops;
+    in_tx(state, scope, |t| {
+        if t.staged.len() >= max {
+            return Err(too_many_staged(max));
+        }
+        let id = t.provisional_id();
+        let doc = Document {
+            id: id.clone(),
+            creation_time: now_ms(),
+            version: 0,
+            fields: fields.clone(),
+        };
+        t.staged.push(Staged::Insert {
+            table: table.clone(),
+            provisional: id.clone(),
+            fields,
+        });
+        t.overlay.insert((table.clone(), id), Some(doc.clone()));
+        Ok(doc)
+    })?
+}
+
+/// Stages a patch (`merge`), a replacement, or (with `fields` = None) a delete of `current`.
+pub(crate) fn staged_write(
+    state: &AppState,
+    scope: &TxScope,
+    table: &TableName,
+    current: Document,
+    fields: Option<(Fields, bool)>,
+) -> ApiResult<Option<Document>> {
+    let max = state.config().tx_max_ops;
+    in_tx(state, scope, |t| {
+        if t.staged.len() >= max {
+            return Err(too_many_staged(max));
+        }
+        let key = (table.clone(), current.id.clone());
+        let (staged, view) = match fields {
+            None => (
+                Staged::Delete {
+                    table: table.clone(),
+                    id: current.id.clone(),
+                },
+                None,
+            ),
+            Some((patch, true)) => {
+                let mut doc = current.clone();
+                crate::store::merge_patch(&mut doc.fields, &patch);
+                (
+                    Staged::Patch {
+                        table: table.clone(),
+                        id: current.id.clone(),
+                        patch,
+                    },
+                    Some(doc),
+                )
+            }
+            Some((fields, false)) => {
+                let mut doc = current.clone();
+                doc.fields = fields.clone();
+                (
+                    Staged::Replace {
+                        table: table.clone(),
+                        id: current.id.clone(),
+                        fields,
+                    },
+                    Some(doc),
+                )
+            }
+        };
+        t.staged.push(staged);
+        t.overlay.insert(key, view.clone());
+        Ok(view)
+    })?
+}
+
+fn too_many_staged(max: usize) -> ApiError {
+    ApiError::new(
+        ErrorCode::TooManyOperations,
+        format!("a transaction may stage at most {max} writes (GATEWAY_TX_MAX_OPS)"),
+    )
+}
+
+fn now_ms() -> f64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as f64)
+        .unwrap_or_default()
 }

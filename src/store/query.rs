@@ -247,6 +247,88 @@ impl FilterOp {
     }
 }
 
+impl Filter {
+    /// Whether `doc` passes the filter, with the same typed semantics as the stores: values
+    /// compare only with values of their own type, `neq` needs a present value, `is.null` also
+    /// matches a missing field, and `not.` inverts. Used for documents a transaction staged.
+    pub fn matches(&self, doc: &super::Document) -> bool {
+        use serde_json::Value;
+        let value: Option<Value> = match &self.field {
+            FieldPath::Id => Some(Value::String(doc.id.clone())),
+            FieldPath::CreationTime => Some(Value::from(doc.creation_time)),
+            FieldPath::User(segments) => {
+                let mut current = doc.fields.get(&segments[0]);
+                for segment in &segments[1..] {
+                    current = current.and_then(|v| v.get(segment));
+                }
+                current.cloned()
+            }
+        };
+        let same = |literal: &Literal| match (literal, &value) {
+            (Literal::Bool(b), Some(Value::Bool(v))) => b == v,
+            (Literal::Int(i), Some(Value::Number(n))) => n.as_f64() == Some(*i as f64),
+            (Literal::Float(f), Some(Value::Number(n))) => n.as_f64() == Some(*f),
+            (Literal::Str(s), Some(Value::String(v))) => s == v,
+            _ => false,
+        };
+        let compare = |literal: &Literal| -> Option<std::cmp::Ordering> {
+            match (literal, &value) {
+                (Literal::Int(i), Some(Value::Number(n))) => n.as_f64()?.partial_cmp(&(*i as f64)),
+                (Literal::Float(f), Some(Value::Number(n))) => n.as_f64()?.partial_cmp(f),
+                (Literal::Str(s), Some(Value::String(v))) => Some(v.as_str().cmp(s.as_str())),
+                _ => None,
+            }
+        };
+        let pattern = |pattern: &str, fold: bool| match &value {
+            Some(Value::String(v)) => {
+                let (v, p) = if fold {
+                    (v.to_ascii_lowercase(), pattern.to_ascii_lowercase())
+                } else {
+                    (v.clone(), pattern.to_owned())
+                };
+                wildcard_match(&p, &v)
+            }
+            _ => false,
+        };
+        use std::cmp::Ordering::{Equal, Greater, Less};
+        let result = match &self.op {
+            FilterOp::Eq(l) => same(l),
+            FilterOp::Neq(l) => !matches!(value, None | Some(Value::Null)) && !same(l),
+            FilterOp::Gt(l) => compare(l) == Some(Greater),
+            FilterOp::Gte(l) => matches!(compare(l), Some(Greater | Equal)),
+            FilterOp::Lt(l) => compare(l) == Some(Less),
+            FilterOp::Lte(l) => matches!(compare(l), Some(Less | Equal)),
+            FilterOp::Like(p) => pattern(p, false),
+            FilterOp::Ilike(p) => pattern(p, true),
+            FilterOp::In(ls) => ls.iter().any(same),
+            FilterOp::IsNull => matches!(value, None | Some(Value::Null)),
+            FilterOp::IsTrue => value == Some(Value::Bool(true)),
+            FilterOp::IsFalse => value == Some(Value::Bool(false)),
+        };
+        result != self.negated
+    }
+}
+
+/// `*` matches any run of characters; everything else matches itself.
+fn wildcard_match(pattern: &str, text: &str) -> bool {
+    let parts: Vec<&str> = pattern.split('*').collect();
+    if parts.len() == 1 {
+        return pattern == text;
+    }
+    let (first, last) = (parts[0], parts[parts.len() - 1]);
+    if !text.starts_with(first) || !text[first.len()..].ends_with(last) {
+        return false;
+    }
+    let mut rest = &text[first.len()..text.len() - last.len()];
+    for part in &parts[1..parts.len() - 1] {
+        match rest.find(part) {
+            Some(at) => rest = &rest[at + part.len()..],
+            None => return false,
+        }
+    }
+    true
+}
+
 /// Parses `(a,b,"c,d")`.
 fn parse_in_list(raw: &str) -> Result<Vec<Literal>, String> {
     let inner = raw
@@ -480,6 +562,31 @@ mod tests {
         q.iter()
             .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
             .collect()
+    }
+
+    #[test]
+    fn staged_documents_are_matched_with_the_stores_semantics() {
+        let doc = crate::store::Document {
+            id: "x1".into(),
+            creation_time: 5.0,
+            version: 1,
+            fields: serde_json::from_value(
+                serde_json::json!({"n": 3, "s": "Banana", "b": true, "m": {"r": 2}}),
+            )
+            .unwrap(),
+        };
+        let check = |field: &str, expr: &str| Filter::parse(field, expr).unwrap().matches(&doc);
+        assert!(
+            check("n", "eq.3")
+                && !check("n", "eq.\"3\"")
+                && check("n", "gt.2")
+                && !check("n", "gt.3")
+        );
+        assert!(check("s", "like.*an*") && !check("s", "like.b*") && check("s", "ilike.b*"));
+        assert!(check("b", "is.true") && check("missing", "is.null") && !check("missing", "neq.1"));
+        assert!(check("m.r", "in.(1,2)") && check("n", "not.eq.4") && check("_id", "eq.x1"));
+        assert!(check("_creationTime", "lte.5") && !check("s", "gt.5"));
+        assert!(wildcard_match("a*c*e", "abcde") && !wildcard_match("a*c", "abd"));
     }
 
     #[test]

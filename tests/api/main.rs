@@ -15,6 +15,7 @@ mod functions;
 mod middleware;
 mod openapi;
 mod ops;
+mod transactions;
 
 /// The shared store behaviour suite, run against the embedded SQLite store.
 mod local_store {

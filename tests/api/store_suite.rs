@@ -33,6 +33,8 @@ macro_rules! store_suite {
             concurrent_writes_fail_independently,
             batches_apply_all_or_nothing_with_refs,
             batch_limits_and_invalid_operations,
+            transactions_read_their_writes_and_commit_atomically,
+            concurrent_transactions_conflict_and_scopes_are_private,
         );
     };
     (@cases $spawn:path; $($case:ident),* $(,)?) => {
@@ -784,4 +786,216 @@ pub async fn batch_limits_and_invalid_operations(app: &TestApp) {
     )
     .await;
     assert_eq!(count(app, "t").await, 0);
+}
+
+async fn begin(app: &TestApp, client: &reqwest::Client) -> String {
+    let response = client
+        .post(app.url("/v1/transactions/begin"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::CREATED);
+    let body: Value = response.json().await.unwrap();
+    assert!(body["expiresAt"].as_u64().unwrap() > 0);
+    body["id"].as_str().unwrap().to_owned()
+}
+
+fn in_tx(
+    client: &reqwest::Client,
+    method: Method,
+    url: String,
+    tx: &str,
+) -> reqwest::RequestBuilder {
+    client.request(method, url).header("x-transaction-id", tx)
+}
+
+pub async fn transactions_read_their_writes_and_commit_atomically(app: &TestApp) {
+    let a = app.insert("ledger", json!({"name": "a", "n": 1})).await;
+    let d = app.insert("ledger", json!({"name": "d", "n": 4})).await;
+    let (a_path, d_path) = (doc_path("ledger", &a), doc_path("ledger", &d));
+    let tx = begin(app, &app.client).await;
+    let c = &app.client;
+
+    // Writes are staged (202) and visible only inside the transaction.
+    let patched = in_tx(c, Method::PATCH, app.url(&a_path), &tx)
+        .json(&json!({"n": 2}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(patched.status(), StatusCode::ACCEPTED);
+    let seen: Value = in_tx(c, Method::GET, app.url(&a_path), &tx)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(seen["n"], 2);
+    let outside: Value = app.get(&a_path).await.json().await.unwrap();
+    assert_eq!(outside["n"], 1);
+
+    let b: Value = in_tx(c, Method::POST, app.url("/v1/tables/ledger"), &tx)
+        .json(&json!({"name": "b", "n": 3}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let provisional = b["_id"].as_str().unwrap().to_owned();
+    let child = in_tx(c, Method::POST, app.url("/v1/tables/ledger"), &tx)
+        .json(&json!({"name": "child", "parent": provisional}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(child.status(), StatusCode::ACCEPTED);
+    let deleted = in_tx(c, Method::DELETE, app.url(&d_path), &tx)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(deleted.status(), StatusCode::ACCEPTED);
+    assert_problem(
+        in_tx(c, Method::GET, app.url(&d_path), &tx)
+            .send()
+            .await
+            .unwrap(),
+        StatusCode::NOT_FOUND,
+        "not_found",
+    )
+    .await;
+    assert_eq!(app.get(&d_path).await.status(), StatusCode::OK);
+
+    let listed: Value = in_tx(c, Method::GET, app.url("/v1/tables/ledger?n=gte.2"), &tx)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let names: Vec<&str> = listed["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| d["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, ["a", "b"], "the transaction's own view, filtered");
+    assert_eq!(
+        app.list_all("ledger", "n=gte.2").await.len(),
+        1,
+        "others see the committed state"
+    );
+
+    let committed = c
+        .post(app.url(&format!("/v1/transactions/{tx}/commit")))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(committed.status(), StatusCode::OK);
+    let committed: Value = committed.json().await.unwrap();
+    let real_b = committed["ids"][&provisional].as_str().unwrap().to_owned();
+    assert_eq!(committed["results"].as_array().unwrap().len(), 4);
+
+    let all = app.list_all("ledger", "").await;
+    let by_name = |name: &str| all.iter().find(|d| d["name"] == name).cloned();
+    assert_eq!(by_name("a").unwrap()["n"], 2);
+    assert_eq!(by_name("b").unwrap()["_id"], real_b.as_str());
+    assert_eq!(
+        by_name("child").unwrap()["parent"],
+        real_b.as_str(),
+        "provisional ids become real ones"
+    );
+    assert!(by_name("d").is_none());
+    assert_eq!(app.get(&a_path).await.headers()["etag"], "\"2\"");
+
+    // A committed transaction is over; rollback discards.
+    assert_problem(
+        c.post(app.url(&format!("/v1/transactions/{tx}/commit")))
+            .send()
+            .await
+            .unwrap(),
+        StatusCode::NOT_FOUND,
+        "transaction_not_found",
+    )
+    .await;
+    let tx = begin(app, c).await;
+    in_tx(c, Method::PATCH, app.url(&a_path), &tx)
+        .json(&json!({"n": 99}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        c.post(app.url(&format!("/v1/transactions/{tx}/rollback")))
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        StatusCode::NO_CONTENT
+    );
+    let after: Value = app.get(&a_path).await.json().await.unwrap();
+    assert_eq!(after["n"], 2);
+}
+
+pub async fn concurrent_transactions_conflict_and_scopes_are_private(app: &TestApp) {
+    let x = app.insert("counters", json!({"count": 0})).await;
+    let path = doc_path("counters", &x);
+    let c = &app.client;
+    let (t1, t2) = (begin(app, c).await, begin(app, c).await);
+    for tx in [&t1, &t2] {
+        let read: Value = in_tx(c, Method::GET, app.url(&path), tx)
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        assert_eq!(read["count"], 0);
+        in_tx(c, Method::PATCH, app.url(&path), tx)
+            .json(&json!({"count": 1}))
+            .send()
+            .await
+            .unwrap();
+    }
+    assert_eq!(
+        c.post(app.url(&format!("/v1/transactions/{t1}/commit")))
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        StatusCode::OK
+    );
+    let second = c
+        .post(app.url(&format!("/v1/transactions/{t2}/commit")))
+        .send()
+        .await
+        .unwrap();
+    assert_problem(second, StatusCode::CONFLICT, "transaction_conflict").await;
+    let current: Value = app.get(&path).await.json().await.unwrap();
+    assert_eq!(current["count"], 1);
+
+    // Someone else's transaction does not exist for you; nor does a made-up one.
+    let mine = begin(app, c).await;
+    let other = app.client_for(&app.token("intruder", &[]));
+    let stolen = in_tx(&other, Method::GET, app.url(&path), &mine)
+        .send()
+        .await
+        .unwrap();
+    assert_problem(stolen, StatusCode::NOT_FOUND, "transaction_not_found").await;
+    let commit = other
+        .post(app.url(&format!("/v1/transactions/{mine}/commit")))
+        .send()
+        .await
+        .unwrap();
+    assert_problem(commit, StatusCode::NOT_FOUND, "transaction_not_found").await;
+    let unknown = in_tx(c, Method::GET, app.url(&path), "nope")
+        .send()
+        .await
+        .unwrap();
+    assert_problem(unknown, StatusCode::NOT_FOUND, "transaction_not_found").await;
+    let anonymous = app
+        .anon
+        .post(app.url("/v1/transactions/begin"))
+        .send()
+        .await
+        .unwrap();
+    assert_problem(anonymous, StatusCode::UNAUTHORIZED, "missing_token").await;
 }
