@@ -16,6 +16,7 @@ use utoipa_swagger_ui::SwaggerUi;
 
 use crate::auth::Auth;
 use crate::config::{Config, StoreKind};
+use crate::idempotency::IdempotencyStore;
 use crate::metrics::Metrics;
 use crate::store::SharedStore;
 use crate::store::convex::ConvexStore;
@@ -36,6 +37,7 @@ struct Inner {
     metrics: Arc<Metrics>,
     auth: Arc<Auth>,
     transactions: Arc<TxManager>,
+    idempotency: IdempotencyStore,
     config: Arc<Config>,
 }
 
@@ -46,6 +48,7 @@ impl AppState {
         convex: Option<Arc<ConvexStore>>,
         metrics: Arc<Metrics>,
         auth: Arc<Auth>,
+        idempotency: IdempotencyStore,
         config: Arc<Config>,
     ) -> Self {
         let transactions = Arc::new(TxManager::new(config.tx_ttl));
@@ -56,9 +59,15 @@ impl AppState {
                 metrics,
                 auth,
                 transactions,
+                idempotency,
                 config,
             }),
         }
+    }
+
+    /// Idempotency-key records.
+    pub fn idempotency(&self) -> &IdempotencyStore {
+        &self.inner.idempotency
     }
 
     /// Open interactive transactions.
@@ -148,7 +157,18 @@ impl Application {
         let auth = Auth::build(&config.auth, &config.data_dir, http)
             .await
             .context("setting up authentication")?;
-        let state = AppState::new(store, convex, metrics, Arc::new(auth), Arc::clone(&config));
+        let data_dir = config.data_dir.clone();
+        let idempotency = tokio::task::spawn_blocking(move || IdempotencyStore::open(&data_dir))
+            .await
+            .context("opening the idempotency store")??;
+        let state = AppState::new(
+            store,
+            convex,
+            metrics,
+            Arc::new(auth),
+            idempotency,
+            Arc::clone(&config),
+        );
         // Expired transactions are rolled back within a second, not only when next touched.
         let sweeper = Arc::downgrade(&state.inner);
         tokio::spawn(async move {

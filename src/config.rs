@@ -75,6 +75,8 @@ pub struct Config {
     pub tx_max_ops: usize,
     /// `GATEWAY_TX_TTL_SECONDS`: how long an interactive transaction stays open.
     pub tx_ttl: Duration,
+    /// `GATEWAY_IDEMPOTENCY_TTL`: seconds an idempotency key and its response are kept.
+    pub idempotency_ttl: Duration,
 }
 
 /// The store adapter.
@@ -236,6 +238,11 @@ impl Config {
             convex: None,
             tx_max_ops: parse_or(&get, "GATEWAY_TX_MAX_OPS", "500")?,
             tx_ttl: Duration::from_secs(parse_or(&get, "GATEWAY_TX_TTL_SECONDS", "30")?),
+            idempotency_ttl: Duration::from_secs(parse_or(
+                &get,
+                "GATEWAY_IDEMPOTENCY_TTL",
+                "86400",
+            )?),
         };
         config.auth = parse_auth(&get, &config.addr)?;
         config.convex = parse_convex(&get)?;
@@ -270,6 +277,7 @@ impl Config {
             convex: None,
             tx_max_ops: 500,
             tx_ttl: Duration::from_secs(30),
+            idempotency_ttl: Duration::from_secs(86_400),
         }
     }
 

@@ -84,6 +84,8 @@ error_codes! {
     MethodNotAllowed => ("method_not_allowed", METHOD_NOT_ALLOWED, "The method is not allowed on this route"),
     NotAcceptable => ("not_acceptable", NOT_ACCEPTABLE, "No acceptable representation"),
     Conflict => ("conflict", CONFLICT, "The request conflicts with the current state"),
+    IdempotencyInProgress => ("idempotency_in_progress", CONFLICT, "A request with this Idempotency-Key is still running"),
+    IdempotencyKeyReused => ("idempotency_key_reused", UNPROCESSABLE_ENTITY, "The Idempotency-Key was used for another request"),
     TransactionConflict => ("transaction_conflict", CONFLICT, "The transaction conflicts with a concurrent change"),
     TransactionNotFound => ("transaction_not_found", NOT_FOUND, "No such transaction"),
     TransactionExpired => ("transaction_expired", GONE, "The transaction expired"),

@@ -13,6 +13,8 @@ pub mod config;
 pub mod error;
 /// Outbound HTTP clients (rustls with *ring*).
 pub mod http_client;
+/// Idempotency keys: stored responses for replay.
+pub mod idempotency;
 /// Prometheus metrics held in state.
 pub mod metrics;
 /// The middleware stack.

@@ -1,6 +1,7 @@
 //! The middleware stack every route sits behind: one `ServiceBuilder`, read top (outermost) to
 //! bottom (innermost), each layer commented with why it sits where it does.
 
+mod idempotency;
 mod metrics;
 mod problem;
 
@@ -27,6 +28,7 @@ use tracing::Level;
 use crate::app::AppState;
 use crate::config::CorsOrigins;
 
+pub use idempotency::{IDEMPOTENCY_KEY, REPLAYED, ScopedKey};
 pub use problem::Verbatim;
 pub(crate) use problem::route_not_found;
 
@@ -96,6 +98,9 @@ pub fn apply(router: Router, state: &AppState) -> Router {
             state.clone(),
             crate::routes::transactions::scope,
         ))
+        // Replay or refuse repeated writes (`Idempotency-Key`), per caller, so it sits after
+        // authentication; it reads the body itself, within GATEWAY_MAX_BODY_BYTES.
+        .layer(from_fn_with_state(state.clone(), idempotency::idempotency))
         // Refuse bodies over the limit, by Content-Length up front or while streaming.
         .layer(RequestBodyLimitLayer::new(config.max_body_bytes));
     router
@@ -121,10 +126,11 @@ fn cors(origins: &CorsOrigins) -> Option<CorsLayer> {
             header::IF_MATCH,
             header::IF_NONE_MATCH,
             REQUEST_ID,
-            HeaderName::from_static("idempotency-key"),
+            idempotency::IDEMPOTENCY_KEY,
             HeaderName::from_static("x-transaction-id"),
         ])
         .expose_headers([
+            idempotency::REPLAYED,
             header::ETAG,
             header::LOCATION,
             header::RETRY_AFTER,

@@ -48,6 +48,10 @@ impl FromRequestParts<AppState> for RequestCtx {
             store: StoreCtx {
                 identity,
                 request_id,
+                idempotency_key: parts
+                    .extensions
+                    .get::<crate::middleware::ScopedKey>()
+                    .map(|k| k.0.clone()),
             },
             tx: parts.extensions.get::<transactions::TxScope>().cloned(),
         })

@@ -266,13 +266,14 @@ impl DocumentStore for ConvexStore {
             return Ok(Vec::new());
         }
         let ops: Vec<Value> = ops.iter().map(op_json).collect();
+        let mut args = json!({ "ops": ops });
+        if let Some(key) = &ctx.idempotency_key {
+            // gateway:apply dedupes the key inside its own transaction, so a write is applied
+            // once even if the gateway lost its own record of the key.
+            args["idempotencyKey"] = Value::String(key.clone());
+        }
         let value = self
-            .call(
-                ctx,
-                FunctionKind::Mutation,
-                "gateway:apply",
-                json!({ "ops": ops }),
-            )
+            .call(ctx, FunctionKind::Mutation, "gateway:apply", args)
             .await?;
         value
             .get("outcomes")

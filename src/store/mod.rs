@@ -29,6 +29,9 @@ pub struct StoreCtx {
     pub identity: Option<secrecy::SecretString>,
     /// The gateway's request id, forwarded for correlation.
     pub request_id: Option<String>,
+    /// The request's idempotency key, scoped to the caller, for adapters that dedupe writes
+    /// themselves (Convex's `gateway:apply` does, inside its transaction).
+    pub idempotency_key: Option<String>,
 }
 
 /// A shared handle to whichever adapter the gateway runs on.

@@ -316,19 +316,28 @@ async fn the_jwt_attack_suite_is_refused_with_precise_codes() {
     assert_eq!(call(&app, &valid).await.status(), StatusCode::OK);
 }
 
+async fn spawn_with_jwks(jwks: &JwksServer, min_refresh: Duration) -> TestApp {
+    let url = jwks.url.clone();
+    spawn_app_with(move |c| {
+        c.auth.jwks_url = Some(url);
+        c.auth.jwks_min_refresh = min_refresh;
+        c.auth.issuer = Some(ISSUER.into());
+        c.auth.audience = Some(AUDIENCE.into());
+    })
+    .await
+}
+
 #[tokio::test]
-async fn jwks_rotation_is_picked_up_without_restart_and_refetches_are_rate_limited() {
+async fn unknown_kids_refetch_the_jwks_at_most_once_per_interval() {
     let old = EcKey::new("old");
     let jwks = JwksServer::start(vec![old.jwk.clone()]).await;
-    let app = spawn_multi_source(&jwks).await;
+    // A long interval, so nothing in this test may refetch, however slow the machine is.
+    let app = spawn_with_jwks(&jwks, Duration::from_secs(120)).await;
     assert_eq!(jwks.hits(), 1, "one fetch at startup");
     assert_eq!(
         call(&app, &old.token(&claims("a"))).await.status(),
         StatusCode::OK
     );
-    assert_eq!(jwks.hits(), 1, "known kids are served from the cache");
-
-    // The IdP rotates to a new key. Right after a fetch, unknown kids may not refetch.
     let new = EcKey::new("new");
     jwks.set(Some(vec![new.jwk.clone()]));
     for i in 0..20 {
@@ -337,27 +346,45 @@ async fn jwks_rotation_is_picked_up_without_restart_and_refetches_are_rate_limit
     }
     assert_rejected(&app, &new.token(&claims("a")), "unknown_key").await;
     assert_eq!(jwks.hits(), 1, "refetches are rate-limited");
+}
 
-    // After the minimum interval, the unknown kid triggers one refetch and the new key works.
-    tokio::time::sleep(Duration::from_millis(2100)).await;
+#[tokio::test]
+async fn jwks_rotation_is_picked_up_without_restart_and_survives_an_idp_outage() {
+    let old = EcKey::new("old");
+    let jwks = JwksServer::start(vec![old.jwk.clone()]).await;
+    let app = spawn_with_jwks(&jwks, Duration::from_secs(1)).await;
+    assert_eq!(
+        call(&app, &old.token(&claims("a"))).await.status(),
+        StatusCode::OK
+    );
+    assert_eq!(jwks.hits(), 1, "known kids are served from the cache");
+
+    // The IdP rotates; once the interval has passed, the unknown kid triggers a refetch.
+    let new = EcKey::new("new");
+    jwks.set(Some(vec![new.jwk.clone()]));
+    tokio::time::sleep(Duration::from_millis(1100)).await;
     assert_eq!(
         call(&app, &new.token(&claims("a"))).await.status(),
         StatusCode::OK
     );
-    assert_eq!(jwks.hits(), 2);
+    let after_rotation = jwks.hits();
+    assert!(after_rotation >= 2);
     for _ in 0..5 {
         assert_eq!(
             call(&app, &new.token(&claims("a"))).await.status(),
             StatusCode::OK
         );
     }
-    assert_eq!(jwks.hits(), 2);
+    assert_eq!(jwks.hits(), after_rotation, "the new key is cached");
 
-    // The IdP goes down: the cached keys keep working.
+    // The IdP goes down: a refetch fails, and the cached keys keep working.
     jwks.set(None);
-    tokio::time::sleep(Duration::from_millis(2100)).await;
+    tokio::time::sleep(Duration::from_millis(1100)).await;
     assert_rejected(&app, &EcKey::new("x").token(&claims("a")), "unknown_key").await;
-    assert_eq!(jwks.hits(), 3, "the failed refetch was attempted");
+    assert!(
+        jwks.hits() > after_rotation,
+        "the failed refetch was attempted"
+    );
     assert_eq!(
         call(&app, &new.token(&claims("a"))).await.status(),
         StatusCode::OK

@@ -97,10 +97,12 @@ async fn batches_are_all_or_nothing_across_kill_9() {
     let data = dir.path().join("data");
     let mut gateway = GatewayProcess::start(&data, &[]).await;
     let client = authorized(&gateway.cli_token(&data, "writer"));
+    let progress = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
     let mut writers = Vec::new();
     for w in 0..6 {
         let client = client.clone();
         let url = gateway.url("/v1/transactions");
+        let progress = std::sync::Arc::clone(&progress);
         writers.push(tokio::spawn(async move {
             let mut acked = Vec::new();
             for b in 0..200 {
@@ -109,15 +111,23 @@ async fn batches_are_all_or_nothing_across_kill_9() {
                     .map(|i| json!({"op": "insert", "table": "batches", "document": {"batch": batch, "i": i}}))
                     .collect();
                 match client.post(&url).json(&json!({"operations": ops})).send().await {
-                    Ok(r) if r.status() == StatusCode::OK => acked.push(batch),
+                    Ok(r) if r.status() == StatusCode::OK => {
+                        acked.push(batch);
+                        progress.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                    }
                     _ => break,
                 }
             }
             acked
         }));
     }
-    // Kill it while the writers are still committing.
-    tokio::time::sleep(Duration::from_millis(400)).await;
+    // Kill it while the writers are still committing: after some batches, long before all.
+    for _ in 0..1000 {
+        if progress.load(std::sync::atomic::Ordering::SeqCst) >= 30 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
     gateway.kill_9();
     let mut acked = Vec::new();
     for writer in writers {

@@ -133,7 +133,14 @@ async fn shutdown_drains_requests_in_flight() {
         let url = app.url("/v1/tables/t");
         tokio::spawn(async move { client.get(url).send().await })
     };
-    tokio::time::sleep(Duration::from_millis(150)).await;
+    // Stop only once the slow request is being served (the gauge counts the scrape itself too).
+    for _ in 0..100 {
+        let metrics = app.get("/metrics").await.text().await.unwrap();
+        if metrics.contains("http_requests_in_flight 2") {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
     app.stop();
     let response = request.await.unwrap().unwrap();
     assert_eq!(response.status(), StatusCode::OK);

@@ -12,6 +12,7 @@ mod convex;
 mod errors;
 mod faults;
 mod functions;
+mod idempotency;
 mod middleware;
 mod openapi;
 mod ops;

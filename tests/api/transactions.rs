@@ -132,7 +132,7 @@ async fn expiry_limits_and_status(app: &TestApp) {
     assert_problem(denied, StatusCode::FORBIDDEN, "forbidden").await;
 
     // Past its TTL the transaction is rolled back by itself, and its id answers 410.
-    tokio::time::sleep(Duration::from_millis(2300)).await;
+    tokio::time::sleep(Duration::from_millis(3300)).await;
     let expired = app
         .client
         .get(app.url(&path))
@@ -212,7 +212,7 @@ async fn expiry_limits_and_status(app: &TestApp) {
 }
 
 fn short_lived(c: &mut convex_gateway::Config) {
-    c.tx_ttl = Duration::from_secs(2);
+    c.tx_ttl = Duration::from_secs(3);
     c.tx_max_ops = 3;
 }
 
