@@ -186,3 +186,35 @@ async fn undecodable_paths_and_unacceptable_encodings_are_problems() {
         .unwrap();
     assert_problem(response, StatusCode::NOT_ACCEPTABLE, "not_acceptable").await;
 }
+
+#[test]
+fn every_setting_is_documented_in_the_readme_and_env_example() {
+    let root = env!("CARGO_MANIFEST_DIR");
+    let source = std::fs::read_to_string(format!("{root}/src/config.rs")).unwrap();
+    let readme = std::fs::read_to_string(format!("{root}/README.md")).unwrap();
+    let example = std::fs::read_to_string(format!("{root}/.env.example")).unwrap();
+    // Every quoted SCREAMING_CASE string in the config module names a variable it reads.
+    let vars: std::collections::BTreeSet<&str> = source
+        .split('"')
+        .skip(1)
+        .step_by(2)
+        .filter(|s| {
+            s.contains('_')
+                && s.chars()
+                    .all(|c| c.is_ascii_uppercase() || c.is_ascii_digit() || c == '_')
+        })
+        .collect();
+    assert!(
+        vars.contains("GATEWAY_ADDR") && vars.contains("CONVEX_URL"),
+        "{vars:?}"
+    );
+    for var in vars {
+        // CONVEX_DEPLOY_KEY is an accepted alias, documented beside CONVEX_DEPLOYMENT_KEY.
+        assert!(
+            readme.contains(&format!("`{var}`"))
+                || var == "CONVEX_DEPLOY_KEY" && readme.contains(var),
+            "README does not document {var}"
+        );
+        assert!(example.contains(var), ".env.example does not list {var}");
+    }
+}
