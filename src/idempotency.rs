@@ -8,10 +8,10 @@ use std::path::Path;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use anyhow::Context as _;
 use rusqlite::{Connection, OptionalExtension, params};
 
 use crate::auth::signer::unix_now;
+use crate::sqlite::SmallDb;
 
 const SCHEMA: &str = "
 CREATE TABLE IF NOT EXISTS idempotency (
@@ -54,25 +54,20 @@ pub enum Begin {
 /// The key records.
 #[derive(Clone)]
 pub struct IdempotencyStore {
-    conn: Arc<Mutex<Connection>>,
+    db: SmallDb,
     last_cleanup: Arc<Mutex<Instant>>,
 }
 
 impl IdempotencyStore {
     /// Opens `idempotency.sqlite3` in `data_dir`.
     pub fn open(data_dir: &Path) -> anyhow::Result<Self> {
-        std::fs::create_dir_all(data_dir)?;
-        let path = data_dir.join("idempotency.sqlite3");
-        let conn =
-            Connection::open(&path).with_context(|| format!("opening {}", path.display()))?;
-        conn.busy_timeout(Duration::from_secs(5))?;
-        conn.query_row("PRAGMA journal_mode = WAL", [], |_| Ok(()))?;
-        conn.execute_batch("PRAGMA synchronous = FULL;")?;
-        conn.execute_batch(SCHEMA)?;
-        // Requests that were in flight when the process stopped will never finish.
-        conn.execute("DELETE FROM idempotency WHERE status IS NULL", [])?;
+        let db = SmallDb::open(data_dir, "idempotency.sqlite3", SCHEMA, |conn| {
+            // Requests that were in flight when the process stopped will never finish.
+            conn.execute("DELETE FROM idempotency WHERE status IS NULL", [])?;
+            Ok(())
+        })?;
         Ok(Self {
-            conn: Arc::new(Mutex::new(conn)),
+            db,
             last_cleanup: Arc::new(Mutex::new(Instant::now())),
         })
     }
@@ -81,14 +76,7 @@ impl IdempotencyStore {
         &self,
         f: impl FnOnce(&mut Connection) -> anyhow::Result<T> + Send + 'static,
     ) -> anyhow::Result<T> {
-        let conn = Arc::clone(&self.conn);
-        tokio::task::spawn_blocking(move || {
-            let mut guard = conn
-                .lock()
-                .map_err(|_| anyhow::anyhow!("the idempotency store lock is poisoned"))?;
-            f(&mut guard)
-        })
-        .await?
+        self.db.run(f).await?
     }
 
     /// Claims `key` for `caller` with the request's `fingerprint`, or says why not.

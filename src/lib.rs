@@ -23,6 +23,8 @@ pub mod middleware;
 pub mod openapi;
 /// Route handlers, one module per resource.
 pub mod routes;
+/// Small SQLite databases beside the embedded store.
+pub mod sqlite;
 /// The `DocumentStore` seam and its adapters.
 pub mod store;
 /// Log setup.

@@ -7,10 +7,8 @@
 //! revoked (RFC 9700 §4.14.2).
 
 use std::path::Path;
-use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use anyhow::Context as _;
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use rand::RngCore as _;
@@ -19,6 +17,7 @@ use sha2::{Digest as _, Sha256};
 
 use super::policy::ClientFile;
 use super::signer::unix_now;
+use crate::sqlite::SmallDb;
 
 const SCHEMA: &str = "
 CREATE TABLE IF NOT EXISTS clients (
@@ -86,52 +85,38 @@ pub enum ClientError {
 /// The token and client store.
 #[derive(Clone)]
 pub struct TokenStore {
-    conn: Arc<Mutex<Connection>>,
+    db: SmallDb,
 }
 
 impl TokenStore {
     /// Opens `auth.sqlite3` in `data_dir` and syncs the policy file's clients into it.
     pub fn open(data_dir: &Path, policy_clients: &[ClientFile]) -> anyhow::Result<Self> {
-        std::fs::create_dir_all(data_dir)?;
-        let path = data_dir.join("auth.sqlite3");
-        let conn =
-            Connection::open(&path).with_context(|| format!("opening {}", path.display()))?;
-        conn.busy_timeout(Duration::from_secs(5))?;
-        conn.query_row("PRAGMA journal_mode = WAL", [], |_| Ok(()))?;
-        conn.execute_batch("PRAGMA synchronous = FULL;")?;
-        conn.execute_batch(SCHEMA)?;
-        let tx = conn.unchecked_transaction()?;
-        tx.execute("DELETE FROM clients WHERE source = 'policy'", [])?;
-        for client in policy_clients {
-            tx.execute(
-                "INSERT INTO clients (id, secret_sha256, roles, source, created_at) VALUES (?1, ?2, ?3, 'policy', ?4)
-                 ON CONFLICT (id) DO UPDATE SET secret_sha256 = excluded.secret_sha256, roles = excluded.roles, source = 'policy'",
-                params![
-                    client.id,
-                    client.secret_sha256.to_ascii_lowercase(),
-                    serde_json::to_string(&client.roles)?,
-                    unix_now() as i64
-                ],
-            )?;
-        }
-        tx.commit()?;
-        Ok(Self {
-            conn: Arc::new(Mutex::new(conn)),
-        })
+        let db = SmallDb::open(data_dir, "auth.sqlite3", SCHEMA, |conn| {
+            let tx = conn.transaction()?;
+            tx.execute("DELETE FROM clients WHERE source = 'policy'", [])?;
+            for client in policy_clients {
+                tx.execute(
+                    "INSERT INTO clients (id, secret_sha256, roles, source, created_at) VALUES (?1, ?2, ?3, 'policy', ?4)
+                     ON CONFLICT (id) DO UPDATE SET secret_sha256 = excluded.secret_sha256, roles = excluded.roles, source = 'policy'",
+                    params![
+                        client.id,
+                        client.secret_sha256.to_ascii_lowercase(),
+                        serde_json::to_string(&client.roles)?,
+                        unix_now() as i64
+                    ],
+                )?;
+            }
+            tx.commit()?;
+            Ok(())
+        })?;
+        Ok(Self { db })
     }
 
     async fn with_conn<T: Send + 'static>(
         &self,
         f: impl FnOnce(&mut Connection) -> T + Send + 'static,
     ) -> anyhow::Result<T> {
-        let conn = Arc::clone(&self.conn);
-        tokio::task::spawn_blocking(move || {
-            let mut guard = conn
-                .lock()
-                .map_err(|_| anyhow::anyhow!("the token store lock is poisoned"))?;
-            Ok(f(&mut guard))
-        })
-        .await?
+        self.db.run(f).await
     }
 
     /// The roles of client `id` if `secret` is its secret.
