@@ -13,6 +13,7 @@ use std::time::Duration;
 use jsonwebtoken::Algorithm;
 use secrecy::SecretString;
 
+use crate::breaker::BreakerConfig;
 use crate::store::TableName;
 
 /// How log lines are written.
@@ -108,6 +109,8 @@ pub struct ConvexConfig {
     pub deploy_key: Option<SecretString>,
     /// `CONVEX_TIMEOUT`: seconds one call to Convex may take.
     pub timeout: Duration,
+    /// `CONVEX_CIRCUIT_BREAKER_*`: when to stop calling a failing Convex.
+    pub breaker: BreakerConfig,
 }
 
 /// How the caller's identity reaches Convex.
@@ -287,6 +290,7 @@ impl Config {
             url: url.into().trim_end_matches('/').to_owned(),
             deploy_key: None,
             timeout: Duration::from_secs(10),
+            breaker: default_breaker(),
         });
         self.store = StoreKind::Convex;
         self
@@ -457,11 +461,59 @@ fn parse_convex(
         .or_else(|| get("CONVEX_DEPLOY_KEY"))
         .filter(|v| !v.is_empty())
         .map(SecretString::from);
+    let rate: f64 = parse_or(get, "CONVEX_CIRCUIT_BREAKER_FAILURE_RATE", "50")?;
+    if !(rate > 0.0 && rate <= 100.0) {
+        return Err(ConfigError {
+            var: "CONVEX_CIRCUIT_BREAKER_FAILURE_RATE",
+            reason: "must be a percentage above 0 and at most 100".into(),
+        });
+    }
+    let breaker = BreakerConfig {
+        consecutive: parse_or(get, "CONVEX_CIRCUIT_BREAKER_THRESHOLD", "5")?,
+        failure_rate: rate / 100.0,
+        window: parse_or(get, "CONVEX_CIRCUIT_BREAKER_WINDOW", "20")?,
+        min_calls: parse_or(get, "CONVEX_CIRCUIT_BREAKER_MIN_CALLS", "10")?,
+        open_for: Duration::from_secs(parse_or(get, "CONVEX_CIRCUIT_BREAKER_TIMEOUT", "30")?),
+        probes: parse_or(get, "CONVEX_CIRCUIT_BREAKER_PROBES", "2")?,
+    };
+    for (var, value) in [
+        (
+            "CONVEX_CIRCUIT_BREAKER_THRESHOLD",
+            breaker.consecutive as usize,
+        ),
+        ("CONVEX_CIRCUIT_BREAKER_WINDOW", breaker.window),
+        ("CONVEX_CIRCUIT_BREAKER_PROBES", breaker.probes as usize),
+        (
+            "CONVEX_CIRCUIT_BREAKER_TIMEOUT",
+            breaker.open_for.as_secs() as usize,
+        ),
+    ] {
+        if value == 0 {
+            return Err(ConfigError {
+                var,
+                reason: "must be at least 1".into(),
+            });
+        }
+    }
     Ok(Some(ConvexConfig {
         url: url.trim_end_matches('/').to_owned(),
         deploy_key,
         timeout: Duration::from_secs_f64(timeout),
+        breaker,
     }))
+}
+
+/// The breaker's defaults: 5 failures in a row, or half of the last 20 calls once 10 were
+/// made, open it for 30 seconds; 2 probes close it.
+pub fn default_breaker() -> BreakerConfig {
+    BreakerConfig {
+        consecutive: 5,
+        failure_rate: 0.5,
+        window: 20,
+        min_calls: 10,
+        open_for: Duration::from_secs(30),
+        probes: 2,
+    }
 }
 
 fn parse_cors(raw: Option<String>) -> Result<CorsOrigins, ConfigError> {

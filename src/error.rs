@@ -99,6 +99,7 @@ error_codes! {
     UpstreamError => ("upstream_error", BAD_GATEWAY, "Convex answered unexpectedly"),
     UpstreamUnreachable => ("upstream_unreachable", BAD_GATEWAY, "Convex cannot be reached"),
     UpstreamTimeout => ("upstream_timeout", GATEWAY_TIMEOUT, "Convex did not answer in time"),
+    UpstreamUnavailable => ("upstream_unavailable", SERVICE_UNAVAILABLE, "Convex is failing; the circuit breaker is open"),
     Internal => ("internal", INTERNAL_SERVER_ERROR, "Something went wrong"),
     ConvexNotConfigured => ("convex_not_configured", NOT_IMPLEMENTED, "No Convex deployment is configured"),
     StoreUnavailable => ("store_unavailable", SERVICE_UNAVAILABLE, "The store is unavailable"),
@@ -251,7 +252,10 @@ impl IntoResponse for ApiError {
                     .insert(header::WWW_AUTHENTICATE, value);
             }
         }
-        if self.code == ErrorCode::StoreUnavailable {
+        if matches!(
+            self.code,
+            ErrorCode::StoreUnavailable | ErrorCode::UpstreamUnavailable
+        ) {
             response.headers_mut().insert(
                 header::RETRY_AFTER,
                 HeaderValue::from(self.retry_after.unwrap_or(1)),
@@ -273,6 +277,10 @@ impl From<StoreError> for ApiError {
             StoreError::Upstream(_) => (ErrorCode::UpstreamError, None),
             StoreError::UpstreamUnreachable(_) => (ErrorCode::UpstreamUnreachable, None),
             StoreError::UpstreamTimeout(_) => (ErrorCode::UpstreamTimeout, None),
+            StoreError::CircuitOpen { retry_after: after } => {
+                retry_after = Some(after);
+                (ErrorCode::UpstreamUnavailable, None)
+            }
             StoreError::Overloaded {
                 retry_after: after, ..
             } => {

@@ -5,6 +5,8 @@
 pub mod app;
 /// JWT validation, policy, token issuing and Convex identity.
 pub mod auth;
+/// The circuit breaker in front of Convex.
+pub mod breaker;
 /// The command line: `serve`, `openapi`, `healthcheck`.
 pub mod cli;
 /// Typed configuration from the environment.

@@ -24,6 +24,7 @@ pub struct Metrics {
     store_duration: HistogramVec,
     function_calls: IntCounterVec,
     transactions_active: IntGauge,
+    circuit_state: IntGauge,
     transactions: IntCounterVec,
     function_duration: HistogramVec,
     /// Function paths seen so far; past the cap, new paths are counted as `other`, so callers
@@ -91,6 +92,10 @@ impl Metrics {
             ),
             &["outcome"],
         )?;
+        let circuit_state = IntGauge::new(
+            "gateway_circuit_state",
+            "The Convex circuit breaker: 0 closed, 1 open, 2 half-open.",
+        )?;
         let build_info = IntGaugeVec::new(
             Opts::new(
                 "gateway_build_info",
@@ -110,6 +115,7 @@ impl Metrics {
         registry.register(Box::new(function_duration.clone()))?;
         registry.register(Box::new(transactions_active.clone()))?;
         registry.register(Box::new(transactions.clone()))?;
+        registry.register(Box::new(circuit_state.clone()))?;
         registry.register(Box::new(build_info))?;
         Ok(Self {
             registry,
@@ -120,6 +126,7 @@ impl Metrics {
             function_calls,
             function_duration,
             transactions_active,
+            circuit_state,
             transactions,
             function_paths: std::sync::Mutex::new(std::collections::HashSet::new()),
         })
@@ -165,6 +172,11 @@ impl Metrics {
         self.store_duration
             .with_label_values(&[adapter, operation, outcome])
             .observe(elapsed.as_secs_f64());
+    }
+
+    /// Sets the circuit breaker's state code.
+    pub fn set_circuit_state(&self, code: i64) {
+        self.circuit_state.set(code);
     }
 
     /// Sets the number of open transactions.

@@ -38,6 +38,9 @@ pub struct ReadyStatus {
     /// The store adapter in use (`local`, …).
     #[schema(example = "local")]
     pub store: String,
+    /// The circuit breaker in front of Convex: `closed`, `open` or `half_open`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub circuit: Option<String>,
 }
 
 /// Liveness probe; does no I/O.
@@ -77,6 +80,7 @@ async fn ready(State(state): State<AppState>) -> ApiResult<Json<ReadyStatus>> {
     Ok(Json(ReadyStatus {
         status: "ready".into(),
         store: state.store().adapter().into(),
+        circuit: state.store().circuit().map(|c| c.as_str().to_owned()),
     }))
 }
 
@@ -90,6 +94,9 @@ async fn ready(State(state): State<AppState>) -> ApiResult<Json<ReadyStatus>> {
 async fn metrics(State(state): State<AppState>) -> ApiResult<Response> {
     // Expired transactions are counted and the gauge is current at every scrape.
     state.sweep_transactions();
+    if let Some(circuit) = state.store().circuit() {
+        state.metrics().set_circuit_state(circuit.code());
+    }
     let text = state
         .metrics()
         .render()

@@ -23,6 +23,7 @@ use super::{
     DocId, Document, DocumentStore, FilterOp, ListQuery, Literal, Page, Precondition,
     SortDirection, StoreCtx, StoreError, TableName, WriteOp, WriteOutcome,
 };
+use crate::breaker::{Breaker, BreakerState};
 use crate::config::ConvexConfig;
 
 /// `Convex-Client`, as the official clients send `npm-<version>`.
@@ -71,6 +72,7 @@ pub enum UdfResponse {
 pub struct ConvexStore {
     url: String,
     client: reqwest::Client,
+    breaker: Breaker,
 }
 
 impl std::fmt::Debug for ConvexStore {
@@ -88,6 +90,7 @@ impl ConvexStore {
         Ok(Self {
             url: config.url.clone(),
             client: crate::http_client::client(connect, config.timeout)?,
+            breaker: Breaker::new(config.breaker.clone()),
         })
     }
 
@@ -96,8 +99,33 @@ impl ConvexStore {
         &self.url
     }
 
-    /// Calls a function and returns Convex's response as sent (values still encoded).
+    /// Calls a function and returns Convex's response as sent (values still encoded). While
+    /// the breaker is open the call fails fast; only upstream faults count against it.
     pub async fn call_raw(
+        &self,
+        ctx: &StoreCtx,
+        route: &str,
+        body: &Value,
+    ) -> Result<(StatusCode, UdfResponse), StoreError> {
+        let ticket = self
+            .breaker
+            .acquire()
+            .map_err(|wait| StoreError::CircuitOpen {
+                retry_after: wait.as_secs().max(1),
+            })?;
+        let result = self.send(ctx, route, body).await;
+        let fault = matches!(
+            result,
+            Err(StoreError::UpstreamTimeout(_)
+                | StoreError::UpstreamUnreachable(_)
+                | StoreError::Upstream(_)
+                | StoreError::Overloaded { .. })
+        );
+        ticket.record(fault);
+        result
+    }
+
+    async fn send(
         &self,
         ctx: &StoreCtx,
         route: &str,
@@ -186,6 +214,10 @@ impl DocumentStore for ConvexStore {
 
     fn wants_identity(&self) -> bool {
         true
+    }
+
+    fn circuit(&self) -> Option<BreakerState> {
+        Some(self.breaker.state())
     }
 
     async fn list(

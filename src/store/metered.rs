@@ -52,6 +52,10 @@ impl DocumentStore for MeteredStore {
         self.inner.wants_identity()
     }
 
+    fn circuit(&self) -> Option<crate::breaker::BreakerState> {
+        self.inner.circuit()
+    }
+
     async fn list(
         &self,
         ctx: &StoreCtx,

@@ -309,6 +309,9 @@ pub enum StoreError {
         message: String,
         retry_after: Option<u64>,
     },
+    /// The circuit breaker is open: the upstream is not called.
+    #[error("Convex is failing; calls resume in about {retry_after} s")]
+    CircuitOpen { retry_after: u64 },
     /// Anything else; the details are logged, never sent to clients.
     #[error(transparent)]
     Internal(#[from] anyhow::Error),
@@ -375,6 +378,11 @@ pub trait DocumentStore: Send + Sync + 'static {
 
     /// Checks that the store answers.
     async fn health(&self) -> Result<(), StoreError>;
+
+    /// The circuit breaker's state, for adapters that have one.
+    fn circuit(&self) -> Option<crate::breaker::BreakerState> {
+        None
+    }
 
     /// Inserts documents atomically: all of them or none.
     async fn insert(

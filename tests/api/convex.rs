@@ -104,7 +104,10 @@ async fn forward_and_none_modes_send_the_callers_token_or_nothing() {
 async fn ready_reports_whether_convex_answers() {
     let mut app = spawn_convex_app().await;
     let ready: Value = app.get("/ready").await.json().await.unwrap();
-    assert_eq!(ready, json!({"status": "ready", "store": "convex"}));
+    assert_eq!(
+        ready,
+        json!({"status": "ready", "store": "convex", "circuit": "closed"})
+    );
     let metrics = app.get("/metrics").await.text().await.unwrap();
     assert!(
         metrics.contains(r#"gateway_build_info{adapter="convex""#),
@@ -170,8 +173,15 @@ async fn function_errors_map_when_convex_answers_200() {
     assert_function_errors_map(&spawn_convex_app_200().await).await;
 }
 
-/// A fault-injecting upstream: answers every function call the way `mode` says.
+/// A fault-injecting upstream: answers every function call the way `mode` says, and counts them.
 async fn fake_convex(mode: Arc<Mutex<&'static str>>) -> String {
+    fake_convex_counting(mode, Arc::new(std::sync::atomic::AtomicU64::new(0))).await
+}
+
+async fn fake_convex_counting(
+    mode: Arc<Mutex<&'static str>>,
+    hits: Arc<std::sync::atomic::AtomicU64>,
+) -> String {
     use axum::response::IntoResponse as _;
     let app = axum::Router::new()
         .route("/", axum::routing::get(|| async { "ok" }))
@@ -179,9 +189,13 @@ async fn fake_convex(mode: Arc<Mutex<&'static str>>) -> String {
             "/api/{*rest}",
             axum::routing::post(move || {
                 let mode = Arc::clone(&mode);
+                let hits = Arc::clone(&hits);
                 async move {
+                    hits.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
                     let current = *mode.lock().unwrap();
                     match current {
+                        "ok" => axum::Json(json!({"status": "success", "value": {"items": [], "nextCursor": null}}))
+                            .into_response(),
                         "unauthorized" => (
                             axum::http::StatusCode::UNAUTHORIZED,
                             axum::Json(
@@ -262,4 +276,84 @@ async fn transport_failures_map_to_gateway_statuses() {
         "store_unavailable",
     )
     .await;
+}
+
+fn quick_breaker(c: &mut convex_gateway::Config) {
+    if let Some(convex) = c.convex.as_mut() {
+        convex.breaker.consecutive = 3;
+        convex.breaker.min_calls = 100;
+        convex.breaker.open_for = Duration::from_secs(1);
+        convex.breaker.probes = 1;
+    }
+}
+
+#[tokio::test]
+async fn the_breaker_opens_on_upstream_faults_fails_fast_and_recovers() {
+    use std::sync::atomic::Ordering;
+    let mode = Arc::new(Mutex::new("down"));
+    let hits = Arc::new(std::sync::atomic::AtomicU64::new(0));
+    let url = fake_convex_counting(Arc::clone(&mode), Arc::clone(&hits)).await;
+    let app = spawn_app_with(|c| {
+        *c = c.clone().with_convex(url.clone());
+        quick_breaker(c);
+    })
+    .await;
+    for _ in 0..3 {
+        assert_problem(
+            app.get("/v1/tables/t").await,
+            StatusCode::SERVICE_UNAVAILABLE,
+            "store_unavailable",
+        )
+        .await;
+    }
+    assert_eq!(hits.load(Ordering::SeqCst), 3);
+    // Open: fail fast with Retry-After, without calling Convex.
+    let fast = app.get("/v1/tables/t").await;
+    assert!(fast.headers().contains_key("retry-after"));
+    assert_problem(
+        fast,
+        StatusCode::SERVICE_UNAVAILABLE,
+        "upstream_unavailable",
+    )
+    .await;
+    assert_eq!(
+        hits.load(Ordering::SeqCst),
+        3,
+        "an open breaker does not call Convex"
+    );
+    let ready: Value = app.get("/ready").await.json().await.unwrap();
+    assert_eq!(ready["circuit"], "open");
+    let metrics = app.get("/metrics").await.text().await.unwrap();
+    assert!(metrics.contains("gateway_circuit_state 1"), "{metrics}");
+
+    // Convex recovers; after the open period a probe goes through and closes the breaker.
+    *mode.lock().unwrap() = "ok";
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+    assert_eq!(app.get("/v1/tables/t").await.status(), StatusCode::OK);
+    let ready: Value = app.get("/ready").await.json().await.unwrap();
+    assert_eq!(ready["circuit"], "closed");
+    assert_eq!(app.get("/v1/tables/t").await.status(), StatusCode::OK);
+}
+
+#[tokio::test]
+async fn function_errors_never_open_the_breaker() {
+    let app = spawn_convex_app_with(560, quick_breaker).await;
+    for _ in 0..10 {
+        let missing = app
+            .send_json(
+                reqwest::Method::PATCH,
+                "/v1/tables/notes/nope",
+                &json!({"n": 1}),
+            )
+            .await;
+        assert_problem(missing, StatusCode::NOT_FOUND, "not_found").await;
+    }
+    let ready: Value = app.get("/ready").await.json().await.unwrap();
+    assert_eq!(ready["circuit"], "closed");
+    assert_eq!(
+        app.post_json("/v1/tables/notes", &json!({"n": 1}))
+            .await
+            .status(),
+        StatusCode::CREATED
+    );
 }
