@@ -14,6 +14,7 @@ use jsonwebtoken::Algorithm;
 use secrecy::SecretString;
 
 use crate::breaker::BreakerConfig;
+use crate::retry::RetryConfig;
 use crate::store::TableName;
 
 /// How log lines are written.
@@ -111,6 +112,8 @@ pub struct ConvexConfig {
     pub timeout: Duration,
     /// `CONVEX_CIRCUIT_BREAKER_*`: when to stop calling a failing Convex.
     pub breaker: BreakerConfig,
+    /// `CONVEX_RETRY_COUNT` and the retry budget.
+    pub retry: RetryConfig,
 }
 
 /// How the caller's identity reaches Convex.
@@ -291,6 +294,7 @@ impl Config {
             deploy_key: None,
             timeout: Duration::from_secs(10),
             breaker: default_breaker(),
+            retry: RetryConfig::default(),
         });
         self.store = StoreKind::Convex;
         self
@@ -500,6 +504,10 @@ fn parse_convex(
         deploy_key,
         timeout: Duration::from_secs_f64(timeout),
         breaker,
+        retry: RetryConfig {
+            max_retries: parse_or(get, "CONVEX_RETRY_COUNT", "3")?,
+            ..RetryConfig::default()
+        },
     }))
 }
 

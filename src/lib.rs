@@ -23,6 +23,8 @@ pub mod metrics;
 pub mod middleware;
 /// The OpenAPI document.
 pub mod openapi;
+/// Retries: full-jitter backoff, a retry budget, the request deadline.
+pub mod retry;
 /// Route handlers, one module per resource.
 pub mod routes;
 /// Small SQLite databases beside the embedded store.

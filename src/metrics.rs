@@ -25,6 +25,7 @@ pub struct Metrics {
     function_calls: IntCounterVec,
     transactions_active: IntGauge,
     circuit_state: IntGauge,
+    upstream_retries: prometheus::IntCounter,
     transactions: IntCounterVec,
     function_duration: HistogramVec,
     /// Function paths seen so far; past the cap, new paths are counted as `other`, so callers
@@ -96,6 +97,10 @@ impl Metrics {
             "gateway_circuit_state",
             "The Convex circuit breaker: 0 closed, 1 open, 2 half-open.",
         )?;
+        let upstream_retries = prometheus::IntCounter::new(
+            "gateway_upstream_retries_total",
+            "Retries of idempotent calls to Convex after upstream faults.",
+        )?;
         let build_info = IntGaugeVec::new(
             Opts::new(
                 "gateway_build_info",
@@ -116,6 +121,7 @@ impl Metrics {
         registry.register(Box::new(transactions_active.clone()))?;
         registry.register(Box::new(transactions.clone()))?;
         registry.register(Box::new(circuit_state.clone()))?;
+        registry.register(Box::new(upstream_retries.clone()))?;
         registry.register(Box::new(build_info))?;
         Ok(Self {
             registry,
@@ -127,6 +133,7 @@ impl Metrics {
             function_duration,
             transactions_active,
             circuit_state,
+            upstream_retries,
             transactions,
             function_paths: std::sync::Mutex::new(std::collections::HashSet::new()),
         })
@@ -172,6 +179,14 @@ impl Metrics {
         self.store_duration
             .with_label_values(&[adapter, operation, outcome])
             .observe(elapsed.as_secs_f64());
+    }
+
+    /// Brings the retry counter up to the adapter's running total.
+    pub fn set_upstream_retries(&self, total: u64) {
+        let current = self.upstream_retries.get();
+        if total > current {
+            self.upstream_retries.inc_by(total - current);
+        }
     }
 
     /// Sets the circuit breaker's state code.

@@ -272,11 +272,13 @@ async fn call_function(
     authorize(&state, &ctx, Some(kind), &path)?;
     let args = single_args(Some(args))?;
     let started = Instant::now();
+    // Only queries are repeated on upstream faults: a mutation or action of yours might apply twice.
     let result = convex
         .call_raw(
             &ctx.store,
             route(Some(kind), &path).as_str(),
             &json!({ "path": path, "args": args, "format": "convex_encoded_json" }),
+            kind == FunctionKind::Query,
         )
         .await;
     record(&state, Some(kind), &path, &result, started);
@@ -325,7 +327,13 @@ async fn passthrough(
     };
     let started = Instant::now();
     let result = convex
-        .call_raw(&ctx.store, &route(kind, &path), &body)
+        .call_raw(
+            &ctx.store,
+            &route(kind, &path),
+            &body,
+            // Only queries are repeated on upstream faults: a mutation or action might apply twice.
+            kind == Some(FunctionKind::Query),
+        )
         .await;
     record(state, kind, &path, &result, started);
     let (status, udf) = result?;

@@ -52,6 +52,7 @@ impl FromRequestParts<AppState> for RequestCtx {
                     .extensions
                     .get::<crate::middleware::ScopedKey>()
                     .map(|k| k.0.clone()),
+                deadline: Some(std::time::Instant::now() + state.config().request_timeout),
             },
             tx: parts.extensions.get::<transactions::TxScope>().cloned(),
         })

@@ -97,6 +97,9 @@ async fn metrics(State(state): State<AppState>) -> ApiResult<Response> {
     if let Some(circuit) = state.store().circuit() {
         state.metrics().set_circuit_state(circuit.code());
     }
+    if let Some(retries) = state.store().retries_total() {
+        state.metrics().set_upstream_retries(retries);
+    }
     let text = state
         .metrics()
         .render()

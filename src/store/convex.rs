@@ -25,6 +25,7 @@ use super::{
 };
 use crate::breaker::{Breaker, BreakerState};
 use crate::config::ConvexConfig;
+use crate::retry::Retrier;
 
 /// `Convex-Client`, as the official clients send `npm-<version>`.
 const CLIENT: &str = concat!("convex-gateway-", env!("CARGO_PKG_VERSION"));
@@ -73,6 +74,7 @@ pub struct ConvexStore {
     url: String,
     client: reqwest::Client,
     breaker: Breaker,
+    retrier: Retrier,
 }
 
 impl std::fmt::Debug for ConvexStore {
@@ -91,6 +93,7 @@ impl ConvexStore {
             url: config.url.clone(),
             client: crate::http_client::client(connect, config.timeout)?,
             breaker: Breaker::new(config.breaker.clone()),
+            retrier: Retrier::new(config.retry.clone()),
         })
     }
 
@@ -99,9 +102,58 @@ impl ConvexStore {
         &self.url
     }
 
-    /// Calls a function and returns Convex's response as sent (values still encoded). While
-    /// the breaker is open the call fails fast; only upstream faults count against it.
+    /// Calls a function and returns Convex's response as sent (values still encoded).
+    ///
+    /// With `retryable` (queries, and mutations that Convex dedupes by idempotency key; never
+    /// actions), upstream faults are retried with full-jitter backoff, honouring `Retry-After`,
+    /// within the shared retry budget, and never past the request's deadline.
     pub async fn call_raw(
+        &self,
+        ctx: &StoreCtx,
+        route: &str,
+        body: &Value,
+        retryable: bool,
+    ) -> Result<(StatusCode, UdfResponse), StoreError> {
+        self.retrier.record_call();
+        let mut retry = 0;
+        loop {
+            let result = self.attempt(ctx, route, body).await;
+            let retry_after = match &result {
+                Err(StoreError::Overloaded { retry_after, .. }) => {
+                    Some(Duration::from_secs(retry_after.unwrap_or(0)))
+                }
+                Err(
+                    StoreError::UpstreamTimeout(_)
+                    | StoreError::UpstreamUnreachable(_)
+                    | StoreError::Upstream(_),
+                ) => None,
+                _ => return result,
+            };
+            if !retryable {
+                return result;
+            }
+            retry += 1;
+            let wait = self
+                .retrier
+                .backoff(retry, retry_after.filter(|d| !d.is_zero()));
+            let late = ctx
+                .deadline
+                .is_some_and(|deadline| std::time::Instant::now() + wait >= deadline);
+            if late || !self.retrier.allow(retry) {
+                return result;
+            }
+            tracing::debug!(
+                retry,
+                wait_ms = wait.as_millis() as u64,
+                "retrying a Convex call"
+            );
+            tokio::time::sleep(wait).await;
+        }
+    }
+
+    /// One attempt, through the circuit breaker: fails fast while it is open, and reports only
+    /// upstream faults to it.
+    async fn attempt(
         &self,
         ctx: &StoreCtx,
         route: &str,
@@ -192,7 +244,13 @@ impl ConvexStore {
         args: Value,
     ) -> Result<Value, StoreError> {
         let body = json!({ "path": path, "args": args, "format": "convex_encoded_json" });
-        match self.call_raw(ctx, kind.route(), &body).await?.1 {
+        // Queries are safe to repeat; gateway:apply is when Convex dedupes its idempotency key.
+        let retryable = match kind {
+            FunctionKind::Query => true,
+            FunctionKind::Mutation => path == "gateway:apply" && ctx.idempotency_key.is_some(),
+            FunctionKind::Action => false,
+        };
+        match self.call_raw(ctx, kind.route(), &body, retryable).await?.1 {
             UdfResponse::Success { value, .. } => Ok(decode_value(value)),
             UdfResponse::Error {
                 error_message,
@@ -218,6 +276,10 @@ impl DocumentStore for ConvexStore {
 
     fn circuit(&self) -> Option<BreakerState> {
         Some(self.breaker.state())
+    }
+
+    fn retries_total(&self) -> Option<u64> {
+        Some(self.retrier.retries_total())
     }
 
     async fn list(

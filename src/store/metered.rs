@@ -56,6 +56,10 @@ impl DocumentStore for MeteredStore {
         self.inner.circuit()
     }
 
+    fn retries_total(&self) -> Option<u64> {
+        self.inner.retries_total()
+    }
+
     async fn list(
         &self,
         ctx: &StoreCtx,

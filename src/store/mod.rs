@@ -32,6 +32,8 @@ pub struct StoreCtx {
     /// The request's idempotency key, scoped to the caller, for adapters that dedupe writes
     /// themselves (Convex's `gateway:apply` does, inside its transaction).
     pub idempotency_key: Option<String>,
+    /// When the request must be answered; no retry may start after it.
+    pub deadline: Option<std::time::Instant>,
 }
 
 /// A shared handle to whichever adapter the gateway runs on.
@@ -378,6 +380,11 @@ pub trait DocumentStore: Send + Sync + 'static {
 
     /// Checks that the store answers.
     async fn health(&self) -> Result<(), StoreError>;
+
+    /// Upstream retries made so far, for adapters that retry.
+    fn retries_total(&self) -> Option<u64> {
+        None
+    }
 
     /// The circuit breaker's state, for adapters that have one.
     fn circuit(&self) -> Option<crate::breaker::BreakerState> {

@@ -191,8 +191,14 @@ async fn fake_convex_counting(
                 let mode = Arc::clone(&mode);
                 let hits = Arc::clone(&hits);
                 async move {
-                    hits.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                    let hit = hits.fetch_add(1, std::sync::atomic::Ordering::SeqCst) + 1;
                     let current = *mode.lock().unwrap();
+                    // `flaky`: two calls in three fail with 503, every third succeeds.
+                    let current = match current {
+                        "flaky" if !hit.is_multiple_of(3) => "down",
+                        "flaky" => "ok",
+                        other => other,
+                    };
                     match current {
                         "ok" => axum::Json(json!({"status": "success", "value": {"items": [], "nextCursor": null}}))
                             .into_response(),
@@ -235,6 +241,10 @@ async fn transport_failures_map_to_gateway_statuses() {
         *c = c.clone().with_convex(url.clone());
         if let Some(convex) = c.convex.as_mut() {
             convex.timeout = Duration::from_millis(800);
+            // This test is about how each fault maps: one attempt, and a breaker that stays closed.
+            convex.retry.max_retries = 0;
+            convex.breaker.consecutive = 100;
+            convex.breaker.min_calls = 1000;
         }
     })
     .await;
@@ -284,6 +294,8 @@ fn quick_breaker(c: &mut convex_gateway::Config) {
         convex.breaker.min_calls = 100;
         convex.breaker.open_for = Duration::from_secs(1);
         convex.breaker.probes = 1;
+        // One attempt per request, so each request is one outcome for the breaker.
+        convex.retry.max_retries = 0;
     }
 }
 
@@ -356,4 +368,83 @@ async fn function_errors_never_open_the_breaker() {
             .status(),
         StatusCode::CREATED
     );
+}
+
+async fn spawn_on_fake(
+    mode: &'static str,
+) -> (
+    TestApp,
+    Arc<Mutex<&'static str>>,
+    Arc<std::sync::atomic::AtomicU64>,
+) {
+    let mode = Arc::new(Mutex::new(mode));
+    let hits = Arc::new(std::sync::atomic::AtomicU64::new(0));
+    let url = fake_convex_counting(Arc::clone(&mode), Arc::clone(&hits)).await;
+    let app = spawn_app_with(|c| {
+        *c = c.clone().with_convex(url.clone());
+        c.request_timeout = Duration::from_secs(2);
+        if let Some(convex) = c.convex.as_mut() {
+            convex.timeout = Duration::from_millis(400);
+        }
+    })
+    .await;
+    (app, mode, hits)
+}
+
+#[tokio::test]
+async fn idempotent_calls_are_retried_and_others_are_not() {
+    use std::sync::atomic::Ordering;
+    // A query: retried until it succeeds (two 503s, then success).
+    let (app, _, hits) = spawn_on_fake("flaky").await;
+    assert_eq!(app.get("/v1/tables/t").await.status(), StatusCode::OK);
+    assert_eq!(hits.load(Ordering::SeqCst), 3);
+    let metrics = app.get("/metrics").await.text().await.unwrap();
+    assert!(
+        metrics.contains("gateway_upstream_retries_total 2"),
+        "{metrics}"
+    );
+
+    // An action is never retried; nor is a mutation without an idempotency key.
+    let (app, _, hits) = spawn_on_fake("down").await;
+    let admin = app.client_for(&app.token("root", &["admin"]));
+    let action = admin
+        .post(app.url("/v1/functions/action/jobs:run"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(action.status(), StatusCode::SERVICE_UNAVAILABLE);
+    assert_eq!(hits.load(Ordering::SeqCst), 1);
+    let insert = app.post_json("/v1/tables/t", &json!({"n": 1})).await;
+    assert_eq!(insert.status(), StatusCode::SERVICE_UNAVAILABLE);
+    assert_eq!(hits.load(Ordering::SeqCst), 2);
+
+    // A mutation with an idempotency key is retried: Convex dedupes it.
+    let (app, mode, hits) = spawn_on_fake("flaky").await;
+    *mode.lock().unwrap() = "flaky";
+    let keyed = app
+        .client
+        .post(app.url("/v1/tables/t"))
+        .header("idempotency-key", "retry-me")
+        .json(&json!({"n": 1}))
+        .send()
+        .await
+        .unwrap();
+    // The fake answers a list shape, so the adapter calls it malformed; what matters is the count.
+    assert_ne!(keyed.status(), StatusCode::SERVICE_UNAVAILABLE);
+    assert_eq!(hits.load(Ordering::SeqCst), 3);
+}
+
+#[tokio::test]
+async fn retries_stop_at_the_request_deadline() {
+    let (app, _, hits) = spawn_on_fake("hang").await;
+    let started = std::time::Instant::now();
+    let response = app.get("/v1/tables/t").await;
+    let elapsed = started.elapsed();
+    assert_eq!(response.status(), StatusCode::GATEWAY_TIMEOUT);
+    assert!(
+        elapsed < Duration::from_millis(2900),
+        "answered after {elapsed:?}, past the 2 s deadline"
+    );
+    let attempts = hits.load(std::sync::atomic::Ordering::SeqCst);
+    assert!((1..=4).contains(&attempts), "{attempts} attempts");
 }
