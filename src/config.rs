@@ -114,6 +114,8 @@ pub struct ConvexConfig {
     pub breaker: BreakerConfig,
     /// `CONVEX_RETRY_COUNT` and the retry budget.
     pub retry: RetryConfig,
+    /// `CONVEX_MAX_CONCURRENCY`: calls to Convex in flight at once (the bulkhead); more are shed.
+    pub max_concurrency: usize,
 }
 
 /// How the caller's identity reaches Convex.
@@ -295,6 +297,7 @@ impl Config {
             timeout: Duration::from_secs(10),
             breaker: default_breaker(),
             retry: RetryConfig::default(),
+            max_concurrency: 256,
         });
         self.store = StoreKind::Convex;
         self
@@ -507,6 +510,15 @@ fn parse_convex(
         retry: RetryConfig {
             max_retries: parse_or(get, "CONVEX_RETRY_COUNT", "3")?,
             ..RetryConfig::default()
+        },
+        max_concurrency: match parse_or(get, "CONVEX_MAX_CONCURRENCY", "256")? {
+            0 => {
+                return Err(ConfigError {
+                    var: "CONVEX_MAX_CONCURRENCY",
+                    reason: "must be at least 1".into(),
+                });
+            }
+            n => n,
         },
     }))
 }

@@ -277,6 +277,10 @@ impl From<StoreError> for ApiError {
             StoreError::Upstream(_) => (ErrorCode::UpstreamError, None),
             StoreError::UpstreamUnreachable(_) => (ErrorCode::UpstreamUnreachable, None),
             StoreError::UpstreamTimeout(_) => (ErrorCode::UpstreamTimeout, None),
+            StoreError::Saturated => {
+                retry_after = Some(1);
+                (ErrorCode::StoreUnavailable, None)
+            }
             StoreError::CircuitOpen { retry_after: after } => {
                 retry_after = Some(after);
                 (ErrorCode::UpstreamUnavailable, None)

@@ -75,6 +75,8 @@ pub struct ConvexStore {
     client: reqwest::Client,
     breaker: Breaker,
     retrier: Retrier,
+    /// The bulkhead: calls in flight towards Convex are capped, and overflow is shed at once.
+    bulkhead: tokio::sync::Semaphore,
 }
 
 impl std::fmt::Debug for ConvexStore {
@@ -94,6 +96,7 @@ impl ConvexStore {
             client: crate::http_client::client(connect, config.timeout)?,
             breaker: Breaker::new(config.breaker.clone()),
             retrier: Retrier::new(config.retry.clone()),
+            bulkhead: tokio::sync::Semaphore::new(config.max_concurrency),
         })
     }
 
@@ -159,6 +162,11 @@ impl ConvexStore {
         route: &str,
         body: &Value,
     ) -> Result<(StatusCode, UdfResponse), StoreError> {
+        // Shed before the breaker: the gateway's own rejection is no upstream fault.
+        let _slot = self
+            .bulkhead
+            .try_acquire()
+            .map_err(|_| StoreError::Saturated)?;
         let ticket = self
             .breaker
             .acquire()

@@ -311,6 +311,9 @@ pub enum StoreError {
         message: String,
         retry_after: Option<u64>,
     },
+    /// The bulkhead is full: too many calls to the upstream are in flight.
+    #[error("too many calls to Convex are in flight; retry shortly")]
+    Saturated,
     /// The circuit breaker is open: the upstream is not called.
     #[error("Convex is failing; calls resume in about {retry_after} s")]
     CircuitOpen { retry_after: u64 },

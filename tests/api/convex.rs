@@ -448,3 +448,49 @@ async fn retries_stop_at_the_request_deadline() {
     let attempts = hits.load(std::sync::atomic::Ordering::SeqCst);
     assert!((1..=4).contains(&attempts), "{attempts} attempts");
 }
+
+#[tokio::test]
+async fn the_bulkhead_sheds_overflow_without_opening_the_breaker() {
+    let mode = Arc::new(Mutex::new("hang"));
+    let hits = Arc::new(std::sync::atomic::AtomicU64::new(0));
+    let url = fake_convex_counting(Arc::clone(&mode), Arc::clone(&hits)).await;
+    let app = spawn_app_with(|c| {
+        *c = c.clone().with_convex(url.clone());
+        if let Some(convex) = c.convex.as_mut() {
+            convex.max_concurrency = 1;
+            convex.timeout = Duration::from_millis(1500);
+            convex.retry.max_retries = 0;
+            convex.breaker.consecutive = 2;
+        }
+    })
+    .await;
+    let slow = {
+        let client = app.client.clone();
+        let url = app.url("/v1/tables/t");
+        tokio::spawn(async move { client.get(url).send().await.unwrap().status() })
+    };
+    // Wait until the first call holds the only slot.
+    for _ in 0..100 {
+        if hits.load(std::sync::atomic::Ordering::SeqCst) >= 1 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    let started = std::time::Instant::now();
+    let shed = app.get("/v1/tables/t").await;
+    assert!(
+        started.elapsed() < Duration::from_millis(1000),
+        "shed at once, not queued"
+    );
+    assert_eq!(shed.headers()["retry-after"], "1");
+    assert_problem(shed, StatusCode::SERVICE_UNAVAILABLE, "store_unavailable").await;
+    assert_eq!(
+        hits.load(std::sync::atomic::Ordering::SeqCst),
+        1,
+        "the shed call never reached Convex"
+    );
+    assert_eq!(slow.await.unwrap(), StatusCode::GATEWAY_TIMEOUT);
+    // Two faults in a row would open it: the timeout is one, and the shed call did not count.
+    let ready: Value = app.get("/ready").await.json().await.unwrap();
+    assert_eq!(ready["circuit"], "closed");
+}
