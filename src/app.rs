@@ -18,6 +18,9 @@ use crate::auth::Auth;
 use crate::config::{Config, StoreKind};
 use crate::idempotency::IdempotencyStore;
 use crate::metrics::Metrics;
+use crate::outbox::Outbox;
+use crate::ratelimit::RateLimits;
+use crate::stale::StaleCache;
 use crate::store::SharedStore;
 use crate::store::convex::ConvexStore;
 use crate::store::local::LocalStore;
@@ -39,6 +42,9 @@ struct Inner {
     transactions: Arc<TxManager>,
     idempotency: IdempotencyStore,
     config: Arc<Config>,
+    outbox: Option<Outbox>,
+    stale: Option<StaleCache>,
+    rate_limits: RateLimits,
 }
 
 impl AppState {
@@ -50,8 +56,13 @@ impl AppState {
         auth: Arc<Auth>,
         idempotency: IdempotencyStore,
         config: Arc<Config>,
+        outbox: Option<Outbox>,
     ) -> Self {
         let transactions = Arc::new(TxManager::new(config.tx_ttl));
+        // Stale reads only make sense in front of a remote store.
+        let stale = (config.stale_reads && convex.is_some())
+            .then(|| StaleCache::new(config.stale_cache_entries));
+        let rate_limits = RateLimits::new(auth.policy().rate_limits());
         Self {
             inner: Arc::new(Inner {
                 store,
@@ -61,8 +72,26 @@ impl AppState {
                 transactions,
                 idempotency,
                 config,
+                outbox,
+                stale,
+                rate_limits,
             }),
         }
+    }
+
+    /// The offline outbox, when the gateway fronts Convex with `GATEWAY_OUTBOX` on.
+    pub fn outbox(&self) -> Option<&Outbox> {
+        self.inner.outbox.as_ref()
+    }
+
+    /// Recent read results, with `GATEWAY_STALE_READS=on` in front of Convex.
+    pub fn stale(&self) -> Option<&StaleCache> {
+        self.inner.stale.as_ref()
+    }
+
+    /// The per-role rate limiters.
+    pub fn rate_limits(&self) -> &RateLimits {
+        &self.inner.rate_limits
     }
 
     /// Idempotency-key records.
@@ -161,6 +190,16 @@ impl Application {
         let idempotency = tokio::task::spawn_blocking(move || IdempotencyStore::open(&data_dir))
             .await
             .context("opening the idempotency store")??;
+        let outbox = if convex.is_some() && config.outbox.enabled {
+            let data_dir = config.data_dir.clone();
+            Some(
+                tokio::task::spawn_blocking(move || Outbox::open(&data_dir))
+                    .await
+                    .context("opening the outbox")??,
+            )
+        } else {
+            None
+        };
         let state = AppState::new(
             store,
             convex,
@@ -168,8 +207,10 @@ impl Application {
             Arc::new(auth),
             idempotency,
             Arc::clone(&config),
+            outbox,
         );
-        // Expired transactions are rolled back within a second, not only when next touched.
+        // Expired transactions are rolled back within a second, not only when next touched;
+        // idle rate-limit buckets are forgotten.
         let sweeper = Arc::downgrade(&state.inner);
         tokio::spawn(async move {
             let mut tick = tokio::time::interval(Duration::from_secs(1));
@@ -178,9 +219,14 @@ impl Application {
                 let Some(inner) = sweeper.upgrade() else {
                     break;
                 };
-                AppState { inner }.sweep_transactions();
+                let state = AppState { inner };
+                state.sweep_transactions();
+                state.rate_limits().sweep();
             }
         });
+        if let Some(outbox) = state.outbox().cloned() {
+            spawn_relay(&state, outbox);
+        }
         let router = router(state);
         let listener = TcpListener::bind(config.addr)
             .await
@@ -254,6 +300,35 @@ pub fn router(state: AppState) -> Router {
         .fallback(middleware::route_not_found)
         .with_state(state.clone());
     middleware::apply(router, &state)
+}
+
+/// Runs the outbox relay until the application is dropped; delivered and discarded entries are
+/// purged once they are older than `GATEWAY_IDEMPOTENCY_TTL`.
+fn spawn_relay(state: &AppState, outbox: Outbox) {
+    let weak = Arc::downgrade(&state.inner);
+    let retention = state.config().idempotency_ttl;
+    tokio::spawn(async move {
+        let mut last_purge = std::time::Instant::now();
+        loop {
+            let wait = {
+                let Some(inner) = weak.upgrade() else {
+                    break;
+                };
+                crate::relay::step(&AppState { inner }).await
+            };
+            if last_purge.elapsed() > Duration::from_secs(60) {
+                last_purge = std::time::Instant::now();
+                let before = crate::outbox::now_ms() - retention.as_millis() as i64;
+                if let Err(err) = outbox.purge(before).await {
+                    tracing::warn!(error = format!("{err:#}"), "purging the outbox failed");
+                }
+            }
+            if !wait.is_zero() {
+                // Short naps, so a dropped application stops its relay soon.
+                outbox.wait(wait.min(Duration::from_secs(1))).await;
+            }
+        }
+    });
 }
 
 /// Completes on SIGINT (Ctrl-C) or SIGTERM.

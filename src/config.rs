@@ -14,6 +14,7 @@ use jsonwebtoken::Algorithm;
 use secrecy::SecretString;
 
 use crate::breaker::BreakerConfig;
+use crate::outbox::OutboxConfig;
 use crate::retry::RetryConfig;
 use crate::store::TableName;
 
@@ -79,6 +80,14 @@ pub struct Config {
     pub tx_ttl: Duration,
     /// `GATEWAY_IDEMPOTENCY_TTL`: seconds an idempotency key and its response are kept.
     pub idempotency_ttl: Duration,
+    /// The offline outbox (`GATEWAY_OUTBOX*`).
+    pub outbox: OutboxConfig,
+    /// `GATEWAY_STALE_READS`: answer reads from recent results while Convex is down.
+    pub stale_reads: bool,
+    /// `GATEWAY_STALE_CACHE_ENTRIES`: how many recent read results are kept for stale reads.
+    pub stale_cache_entries: usize,
+    /// `GATEWAY_TRUSTED_PROXIES`: peers whose `X-Forwarded-For` names the client (for rate limits).
+    pub trusted_proxies: Vec<ipnet::IpNet>,
 }
 
 /// The store adapter.
@@ -251,6 +260,21 @@ impl Config {
                 "GATEWAY_IDEMPOTENCY_TTL",
                 "86400",
             )?),
+            outbox: OutboxConfig {
+                enabled: parse_switch(&get, "GATEWAY_OUTBOX", true)?,
+                max_attempts: parse_or(&get, "GATEWAY_OUTBOX_MAX_ATTEMPTS", "50")?,
+                mutations: get("GATEWAY_OUTBOX_MUTATIONS")
+                    .unwrap_or_default()
+                    .split(',')
+                    .map(str::trim)
+                    .filter(|m| !m.is_empty())
+                    .map(str::to_owned)
+                    .collect(),
+                ..OutboxConfig::default()
+            },
+            stale_reads: parse_switch(&get, "GATEWAY_STALE_READS", false)?,
+            stale_cache_entries: parse_or(&get, "GATEWAY_STALE_CACHE_ENTRIES", "10000")?,
+            trusted_proxies: parse_proxies(get("GATEWAY_TRUSTED_PROXIES"))?,
         };
         config.auth = parse_auth(&get, &config.addr)?;
         config.convex = parse_convex(&get)?;
@@ -286,6 +310,10 @@ impl Config {
             tx_max_ops: 500,
             tx_ttl: Duration::from_secs(30),
             idempotency_ttl: Duration::from_secs(86_400),
+            outbox: OutboxConfig::default(),
+            stale_reads: false,
+            stale_cache_entries: 10_000,
+            trusted_proxies: Vec::new(),
         }
     }
 
@@ -326,6 +354,12 @@ impl Config {
             return Err(ConfigError {
                 var: "GATEWAY_TX_TTL_SECONDS",
                 reason: "must be at least 1 second".into(),
+            });
+        }
+        if self.outbox.max_attempts == 0 {
+            return Err(ConfigError {
+                var: "GATEWAY_OUTBOX_MAX_ATTEMPTS",
+                reason: "must be at least 1".into(),
             });
         }
         if self.data_dir.as_os_str().is_empty() {
@@ -561,6 +595,40 @@ fn parse_cors(raw: Option<String>) -> Result<CorsOrigins, ConfigError> {
     Ok(CorsOrigins::List(origins))
 }
 
+/// `on`/`off` (also `true`/`false`, `1`/`0`); empty or unset gives `default`.
+fn parse_switch(
+    get: &impl Fn(&str) -> Option<String>,
+    var: &'static str,
+    default: bool,
+) -> Result<bool, ConfigError> {
+    match get(var).as_deref().map(str::to_ascii_lowercase).as_deref() {
+        None | Some("") => Ok(default),
+        Some("on" | "true" | "1" | "yes") => Ok(true),
+        Some("off" | "false" | "0" | "no") => Ok(false),
+        Some(other) => Err(ConfigError {
+            var,
+            reason: format!("expected `on` or `off`, got `{other}`"),
+        }),
+    }
+}
+
+/// Comma-separated IP addresses or CIDR blocks.
+fn parse_proxies(raw: Option<String>) -> Result<Vec<ipnet::IpNet>, ConfigError> {
+    raw.unwrap_or_default()
+        .split(',')
+        .map(str::trim)
+        .filter(|p| !p.is_empty())
+        .map(|p| {
+            p.parse::<ipnet::IpNet>()
+                .or_else(|_| p.parse::<std::net::IpAddr>().map(ipnet::IpNet::from))
+                .map_err(|_| ConfigError {
+                    var: "GATEWAY_TRUSTED_PROXIES",
+                    reason: format!("`{p}` is not an IP address or CIDR block"),
+                })
+        })
+        .collect()
+}
+
 fn parse_tables(raw: Option<String>) -> Result<Option<Vec<TableName>>, ConfigError> {
     let Some(raw) = raw.filter(|v| !v.is_empty()) else {
         return Ok(None);
@@ -609,6 +677,26 @@ mod tests {
     }
 
     #[test]
+    fn resilience_settings_parse() {
+        let cfg = config(&[]).unwrap();
+        assert!(cfg.outbox.enabled && !cfg.stale_reads);
+        assert_eq!(cfg.outbox.max_attempts, 50);
+        let cfg = config(&[
+            ("GATEWAY_OUTBOX", "off"),
+            ("GATEWAY_OUTBOX_MAX_ATTEMPTS", "7"),
+            ("GATEWAY_OUTBOX_MUTATIONS", "videos:*, jobs:record"),
+            ("GATEWAY_STALE_READS", "on"),
+            ("GATEWAY_TRUSTED_PROXIES", "10.0.0.0/8, 127.0.0.1"),
+        ])
+        .unwrap();
+        assert!(!cfg.outbox.enabled && cfg.stale_reads);
+        assert_eq!(cfg.outbox.max_attempts, 7);
+        assert_eq!(cfg.outbox.mutations, ["videos:*", "jobs:record"]);
+        assert_eq!(cfg.trusted_proxies.len(), 2);
+        assert!(cfg.trusted_proxies[1].contains(&"127.0.0.1".parse::<std::net::IpAddr>().unwrap()));
+    }
+
+    #[test]
     fn convex_url_selects_the_convex_store_unless_told_otherwise() {
         let cfg = config(&[
             ("CONVEX_URL", "https://a-b-1.convex.cloud/"),
@@ -643,6 +731,10 @@ mod tests {
             ("GATEWAY_CORS_ORIGINS", "example.com"),
             ("GATEWAY_TABLES", "ok,1bad"),
             ("GATEWAY_REQUEST_TIMEOUT", "0"),
+            ("GATEWAY_OUTBOX", "maybe"),
+            ("GATEWAY_OUTBOX_MAX_ATTEMPTS", "0"),
+            ("GATEWAY_STALE_READS", "sometimes"),
+            ("GATEWAY_TRUSTED_PROXIES", "10.0.0.0/8,not-an-ip"),
             ("JWT_SECRET", "too-short"),
             ("JWT_SECRET", "replace-with-your-secret-key"),
             ("JWT_ALGORITHM", "RS256"),

@@ -90,6 +90,9 @@ error_codes! {
     TransactionNotFound => ("transaction_not_found", NOT_FOUND, "No such transaction"),
     TransactionExpired => ("transaction_expired", GONE, "The transaction expired"),
     TooManyTransactions => ("too_many_transactions", TOO_MANY_REQUESTS, "Too many open transactions"),
+    RateLimited => ("rate_limited", TOO_MANY_REQUESTS, "Too many requests; slow down"),
+    OutboxEntryNotFound => ("outbox_entry_not_found", NOT_FOUND, "No such outbox entry"),
+    OutboxEntryState => ("outbox_entry_state", CONFLICT, "The outbox entry is not in a state that allows this"),
     VersionMismatch => ("version_mismatch", PRECONDITION_FAILED, "The document has changed"),
     PayloadTooLarge => ("payload_too_large", PAYLOAD_TOO_LARGE, "The request body is too large"),
     TooManyDocuments => ("too_many_documents", PAYLOAD_TOO_LARGE, "Too many documents in one request"),
@@ -97,7 +100,7 @@ error_codes! {
     FunctionError => ("function_error", UNPROCESSABLE_ENTITY, "The Convex function failed"),
     UpstreamUnauthorized => ("upstream_unauthorized", UNAUTHORIZED, "Convex refused the caller's identity"),
     UpstreamError => ("upstream_error", BAD_GATEWAY, "Convex answered unexpectedly"),
-    UpstreamUnreachable => ("upstream_unreachable", BAD_GATEWAY, "Convex cannot be reached"),
+    UpstreamUnreachable => ("upstream_unreachable", SERVICE_UNAVAILABLE, "Convex cannot be reached"),
     UpstreamTimeout => ("upstream_timeout", GATEWAY_TIMEOUT, "Convex did not answer in time"),
     UpstreamUnavailable => ("upstream_unavailable", SERVICE_UNAVAILABLE, "Convex is failing; the circuit breaker is open"),
     Internal => ("internal", INTERNAL_SERVER_ERROR, "Something went wrong"),
@@ -254,7 +257,9 @@ impl IntoResponse for ApiError {
         }
         if matches!(
             self.code,
-            ErrorCode::StoreUnavailable | ErrorCode::UpstreamUnavailable
+            ErrorCode::StoreUnavailable
+                | ErrorCode::UpstreamUnavailable
+                | ErrorCode::UpstreamUnreachable
         ) {
             response.headers_mut().insert(
                 header::RETRY_AFTER,

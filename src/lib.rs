@@ -23,12 +23,20 @@ pub mod metrics;
 pub mod middleware;
 /// The OpenAPI document.
 pub mod openapi;
+/// The offline outbox: writes queued while Convex is unreachable.
+pub mod outbox;
+/// Per-caller rate limits, configured per role.
+pub mod ratelimit;
+/// The outbox relay: delivers queued writes to Convex.
+pub mod relay;
 /// Retries: full-jitter backoff, a retry budget, the request deadline.
 pub mod retry;
 /// Route handlers, one module per resource.
 pub mod routes;
 /// Small SQLite databases beside the embedded store.
 pub mod sqlite;
+/// Recent read results, answered while Convex is down (`GATEWAY_STALE_READS`).
+pub mod stale;
 /// The `DocumentStore` seam and its adapters.
 pub mod store;
 /// Log setup.

@@ -28,6 +28,11 @@ pub struct Metrics {
     upstream_retries: prometheus::IntCounter,
     transactions: IntCounterVec,
     function_duration: HistogramVec,
+    rate_limited: IntCounterVec,
+    outbox_depth: IntGauge,
+    outbox_oldest_age: prometheus::Gauge,
+    outbox_delivered: IntCounterVec,
+    stale_reads: prometheus::IntCounter,
     /// Function paths seen so far; past the cap, new paths are counted as `other`, so callers
     /// cannot grow the series without bound by calling made-up paths.
     function_paths: std::sync::Mutex<std::collections::HashSet<String>>,
@@ -101,6 +106,32 @@ impl Metrics {
             "gateway_upstream_retries_total",
             "Retries of idempotent calls to Convex after upstream faults.",
         )?;
+        let rate_limited = IntCounterVec::new(
+            Opts::new(
+                "gateway_rate_limited_total",
+                "Requests refused with 429 by the per-caller rate limit, by the role whose limit applied.",
+            ),
+            &["role"],
+        )?;
+        let outbox_depth = IntGauge::new(
+            "gateway_outbox_depth",
+            "Writes queued in the outbox, waiting for Convex.",
+        )?;
+        let outbox_oldest_age = prometheus::Gauge::new(
+            "gateway_outbox_oldest_age_seconds",
+            "How long the oldest queued outbox write has waited (0 when none is queued).",
+        )?;
+        let outbox_delivered = IntCounterVec::new(
+            Opts::new(
+                "gateway_outbox_delivered_total",
+                "Outbox entries settled by the relay, by outcome (delivered, dead).",
+            ),
+            &["outcome"],
+        )?;
+        let stale_reads = prometheus::IntCounter::new(
+            "gateway_stale_reads_total",
+            "Reads answered from recent results because Convex was unavailable.",
+        )?;
         let build_info = IntGaugeVec::new(
             Opts::new(
                 "gateway_build_info",
@@ -122,6 +153,11 @@ impl Metrics {
         registry.register(Box::new(transactions.clone()))?;
         registry.register(Box::new(circuit_state.clone()))?;
         registry.register(Box::new(upstream_retries.clone()))?;
+        registry.register(Box::new(rate_limited.clone()))?;
+        registry.register(Box::new(outbox_depth.clone()))?;
+        registry.register(Box::new(outbox_oldest_age.clone()))?;
+        registry.register(Box::new(outbox_delivered.clone()))?;
+        registry.register(Box::new(stale_reads.clone()))?;
         registry.register(Box::new(build_info))?;
         Ok(Self {
             registry,
@@ -135,6 +171,11 @@ impl Metrics {
             circuit_state,
             upstream_retries,
             transactions,
+            rate_limited,
+            outbox_depth,
+            outbox_oldest_age,
+            outbox_delivered,
+            stale_reads,
             function_paths: std::sync::Mutex::new(std::collections::HashSet::new()),
         })
     }
@@ -206,6 +247,28 @@ impl Metrics {
                 .with_label_values(&[outcome])
                 .inc_by(count as u64);
         }
+    }
+
+    /// Counts a request refused by the rate limit of `role`.
+    pub fn rate_limited(&self, role: &str) {
+        self.rate_limited.with_label_values(&[role]).inc();
+    }
+
+    /// Sets the outbox gauges.
+    pub fn set_outbox(&self, depth: usize, oldest_age: Option<Duration>) {
+        self.outbox_depth.set(depth as i64);
+        self.outbox_oldest_age
+            .set(oldest_age.map_or(0.0, |age| age.as_secs_f64()));
+    }
+
+    /// Counts an outbox entry the relay settled (`delivered` or `dead`).
+    pub fn outbox_settled(&self, outcome: &str) {
+        self.outbox_delivered.with_label_values(&[outcome]).inc();
+    }
+
+    /// Counts a read answered stale.
+    pub fn stale_read(&self) {
+        self.stale_reads.inc();
     }
 
     /// The Prometheus text exposition (format 0.0.4).

@@ -105,14 +105,19 @@ impl Retrier {
         if let Some(wait) = retry_after {
             return wait;
         }
-        let exp = self.config.base.saturating_mul(
-            1u32.checked_shl(retry.saturating_sub(1))
-                .unwrap_or(u32::MAX),
-        );
-        let ceiling = exp.min(self.config.cap);
-        let millis = ceiling.as_millis().max(1) as u64;
-        Duration::from_millis(rand::thread_rng().gen_range(0..=millis))
+        full_jitter(self.config.base, self.config.cap, retry)
     }
+}
+
+/// Full jitter: a random wait between 0 and `min(cap, base·2^(retry-1))`.
+pub fn full_jitter(base: Duration, cap: Duration, retry: u32) -> Duration {
+    let exp = base.saturating_mul(
+        1u32.checked_shl(retry.saturating_sub(1))
+            .unwrap_or(u32::MAX),
+    );
+    let ceiling = exp.min(cap);
+    let millis = ceiling.as_millis().max(1) as u64;
+    Duration::from_millis(rand::thread_rng().gen_range(0..=millis))
 }
 
 fn trim(times: &mut VecDeque<Instant>, now: Instant, window: Duration) {

@@ -366,36 +366,58 @@ impl Auth {
             ConvexAuthMode::Forward => Ok(Some(SecretString::from(
                 user.bearer_token().expose_secret().to_owned(),
             ))),
-            ConvexAuthMode::Mint => {
-                let mut claims = Map::new();
-                claims.insert("sub".into(), Value::from(user.sub.clone()));
-                let roles: Vec<&String> = user
-                    .roles
-                    .iter()
-                    .filter(|r| r.as_str() != AUTHENTICATED)
-                    .collect();
-                claims.insert(
-                    "roles".into(),
-                    Value::from(roles.iter().map(|r| r.as_str()).collect::<Vec<_>>()),
-                );
-                for claim in [
-                    "name",
-                    "email",
-                    "email_verified",
-                    "given_name",
-                    "family_name",
-                    "picture",
-                ] {
-                    if let Some(value) = user.claims.get(claim) {
-                        claims.insert(claim.into(), value.clone());
-                    }
-                }
-                let token = self
-                    .signer
-                    .sign(claims, &self.config.convex_application_id, CONVEX_TOKEN_TTL)
-                    .map_err(ApiError::internal)?;
-                Ok(Some(SecretString::from(token)))
-            }
+            ConvexAuthMode::Mint => self.mint_convex_token(mint_claims(user)).map(Some),
+        }
+    }
+
+    fn mint_convex_token(&self, claims: Map<String, Value>) -> Result<SecretString, ApiError> {
+        let token = self
+            .signer
+            .sign(claims, &self.config.convex_application_id, CONVEX_TOKEN_TTL)
+            .map_err(ApiError::internal)?;
+        Ok(SecretString::from(token))
+    }
+
+    /// What the outbox keeps to present this caller to Convex later, per `CONVEX_AUTH_MODE`:
+    /// the claims to mint from (`mint`), the caller's own token (`forward`), or nothing.
+    pub fn identity_snapshot(&self, caller: &MaybeAuthUser) -> Option<Value> {
+        let user = caller.0.as_ref()?;
+        match self.config.convex_auth_mode {
+            ConvexAuthMode::None => None,
+            ConvexAuthMode::Forward => Some(serde_json::json!({
+                "mode": "forward",
+                "token": user.bearer_token().expose_secret(),
+            })),
+            ConvexAuthMode::Mint => Some(serde_json::json!({
+                "mode": "mint",
+                "claims": mint_claims(user),
+            })),
+        }
+    }
+
+    /// The bearer token for a delivery from the outbox: freshly minted from the kept claims, or
+    /// the caller's kept token (which Convex refuses once it has expired).
+    pub fn identity_from_snapshot(
+        &self,
+        snapshot: Option<&Value>,
+    ) -> Result<Option<SecretString>, ApiError> {
+        let Some(snapshot) = snapshot else {
+            return Ok(None);
+        };
+        match snapshot.get("mode").and_then(Value::as_str) {
+            Some("forward") => Ok(snapshot
+                .get("token")
+                .and_then(Value::as_str)
+                .map(|t| SecretString::from(t.to_owned()))),
+            Some("mint") => match snapshot.get("claims") {
+                Some(Value::Object(claims)) => self.mint_convex_token(claims.clone()).map(Some),
+                _ => Err(ApiError::internal(anyhow::anyhow!(
+                    "an outbox identity without claims"
+                ))),
+            },
+            _ => Err(ApiError::internal(anyhow::anyhow!(
+                "an outbox identity of unknown mode"
+            ))),
         }
     }
 
@@ -443,6 +465,33 @@ fn roles_from_claims(claims: &Map<String, Value>, claim: &str) -> Vec<String> {
     .into_iter()
     .filter(|r| r != ANONYMOUS)
     .collect()
+}
+
+/// The claims a minted Convex token carries for `user`: `sub`, its roles (without the implicit
+/// `authenticated`), and the profile claims Convex's `UserIdentity` knows.
+fn mint_claims(user: &AuthUser) -> Map<String, Value> {
+    let mut claims = Map::new();
+    claims.insert("sub".into(), Value::from(user.sub.clone()));
+    let roles: Vec<&str> = user
+        .roles
+        .iter()
+        .map(String::as_str)
+        .filter(|r| *r != AUTHENTICATED)
+        .collect();
+    claims.insert("roles".into(), Value::from(roles));
+    for claim in [
+        "name",
+        "email",
+        "email_verified",
+        "given_name",
+        "family_name",
+        "picture",
+    ] {
+        if let Some(value) = user.claims.get(claim) {
+            claims.insert(claim.into(), value.clone());
+        }
+    }
+    claims
 }
 
 /// The middleware: verifies `Authorization: Bearer …` when present and records the caller.

@@ -13,6 +13,7 @@ use anyhow::Context as _;
 use serde::Deserialize;
 use wildmatch::WildMatch;
 
+use crate::ratelimit::RateSpec;
 use crate::store::TableName;
 
 /// The implicit role of every caller with a valid token.
@@ -47,6 +48,10 @@ struct RoleFile {
     tables: BTreeMap<String, Vec<TableAction>>,
     #[serde(default)]
     functions: BTreeMap<String, Vec<FunctionKind>>,
+    /// `"100/s"`, `"600/min"`, `"5000/h"` or `"unlimited"`.
+    rate_limit: Option<String>,
+    /// The burst allowed on top of the steady rate (defaults to the rate's count).
+    rate_burst: Option<u32>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -93,6 +98,7 @@ struct Role {
 /// The loaded policy.
 pub struct Policy {
     roles: BTreeMap<String, Role>,
+    rate_limits: BTreeMap<String, RateSpec>,
     owner_fields: BTreeMap<String, String>,
     clients: Vec<ClientFile>,
     source: String,
@@ -139,6 +145,20 @@ impl Policy {
     /// Parses a policy from TOML text; `source` names it in messages.
     pub fn parse(text: &str, source: &str) -> anyhow::Result<Self> {
         let file: PolicyFile = toml::from_str(text)?;
+        let mut rate_limits = BTreeMap::new();
+        for (name, role) in &file.roles {
+            match (&role.rate_limit, role.rate_burst) {
+                (Some(spec), burst) => {
+                    let spec = RateSpec::parse(spec, burst)
+                        .map_err(|reason| anyhow::anyhow!("[roles.{name}]: {reason}"))?;
+                    rate_limits.insert(name.clone(), spec);
+                }
+                (None, Some(_)) => {
+                    anyhow::bail!("[roles.{name}]: rate_burst needs a rate_limit")
+                }
+                (None, None) => {}
+            }
+        }
         let roles = file
             .roles
             .into_iter()
@@ -203,10 +223,16 @@ impl Policy {
         }
         Ok(Self {
             roles,
+            rate_limits,
             owner_fields,
             clients: file.clients,
             source: source.to_owned(),
         })
+    }
+
+    /// The roles' rate limits.
+    pub fn rate_limits(&self) -> &BTreeMap<String, RateSpec> {
+        &self.rate_limits
     }
 
     /// Where the policy came from (a path, or the built-in default).

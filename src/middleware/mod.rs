@@ -4,6 +4,7 @@
 mod idempotency;
 mod metrics;
 mod problem;
+mod ratelimit;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -92,6 +93,9 @@ pub fn apply(router: Router, state: &AppState) -> Router {
         // Verify the bearer token, if any, and record the caller for the handlers. It sits inside
         // the timeout (a JWKS refetch is bounded) and below tracing and metrics, so 401s are seen.
         .layer(from_fn_with_state(state.clone(), crate::auth::authenticate))
+        // Count the request against its caller's role limit, once the caller is known and
+        // before any work is done for it.
+        .layer(from_fn_with_state(state.clone(), ratelimit::rate_limit))
         // Resolve `X-Transaction-Id` on table routes, once the caller is known, so handlers
         // stage their writes in the caller's transaction.
         .layer(from_fn_with_state(
@@ -132,6 +136,11 @@ fn cors(origins: &CorsOrigins) -> Option<CorsLayer> {
         .expose_headers([
             idempotency::REPLAYED,
             header::ETAG,
+            HeaderName::from_static("ratelimit-limit"),
+            HeaderName::from_static("ratelimit-remaining"),
+            HeaderName::from_static("ratelimit-reset"),
+            HeaderName::from_static("ratelimit-policy"),
+            crate::stale::STALE_HEADER,
             header::LOCATION,
             header::RETRY_AFTER,
             REQUEST_ID,

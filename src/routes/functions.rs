@@ -85,6 +85,9 @@ enum PassthroughResponses {
     /// A function error, when Convex answers with 560
     #[response(status = 560)]
     FunctionError(FunctionResponse),
+    /// Convex is unreachable: a mutation allow-listed in GATEWAY_OUTBOX_MUTATIONS is queued in the outbox
+    #[response(status = 202)]
+    Queued(super::outbox::Receipt),
     /// A bad body or function path
     #[response(status = 400, content_type = "application/problem+json")]
     BadRequest(Problem),
@@ -234,6 +237,8 @@ async fn api_run(
     ),
     request_body(content = Object, description = "The function's arguments", content_type = "application/json"),
     responses(
+        (status = 202, description = "Convex is unreachable: the write is queued in the outbox (`GATEWAY_OUTBOX`); follow `Location`", body = super::outbox::Receipt,
+            headers(("Location" = String, description = "`/v1/outbox/{outboxId}`"))),
         (status = 200, description = "The function's return value", body = FunctionValue),
         (status = 400, description = "Bad kind, path or body", body = Problem, content_type = "application/problem+json"),
         (status = 401, description = "Missing or invalid bearer token", body = Problem, content_type = "application/problem+json"),
@@ -250,7 +255,7 @@ async fn call_function(
     ctx: RequestCtx,
     ApiPath((kind, path)): ApiPath<(String, String)>,
     body: Bytes,
-) -> ApiResult<Json<FunctionValue>> {
+) -> ApiResult<Response> {
     let kind = match kind.as_str() {
         "query" => FunctionKind::Query,
         "mutation" => FunctionKind::Mutation,
@@ -277,15 +282,22 @@ async fn call_function(
         .call_raw(
             &ctx.store,
             route(Some(kind), &path).as_str(),
-            &json!({ "path": path, "args": args, "format": "convex_encoded_json" }),
+            &json!({ "path": path, "args": &args, "format": "convex_encoded_json" }),
             kind == FunctionKind::Query,
         )
         .await;
     record(&state, Some(kind), &path, &result, started);
+    if kind == FunctionKind::Mutation
+        && matches!(&result, Err(err) if err.is_outage())
+        && let Some(receipt) = state.queue_mutation(&ctx, &path, args).await?
+    {
+        return Ok(receipt.into_response());
+    }
     match result?.1 {
         UdfResponse::Success { value, .. } => Ok(Json(FunctionValue {
             value: decode_value(value),
-        })),
+        })
+        .into_response()),
         UdfResponse::Error {
             error_message,
             error_data,
@@ -322,8 +334,8 @@ async fn passthrough(
     authorize(state, ctx, kind, &path)?;
     let args = single_args(args)?;
     let body = match kind {
-        Some(_) => json!({ "path": path, "args": args, "format": format }),
-        None => json!({ "args": args, "format": format }),
+        Some(_) => json!({ "path": path, "args": &args, "format": format }),
+        None => json!({ "args": &args, "format": format }),
     };
     let started = Instant::now();
     let result = convex
@@ -336,6 +348,12 @@ async fn passthrough(
         )
         .await;
     record(state, kind, &path, &result, started);
+    if kind == Some(FunctionKind::Mutation)
+        && matches!(&result, Err(err) if err.is_outage())
+        && let Some(receipt) = state.queue_mutation(ctx, &path, args).await?
+    {
+        return Ok(receipt.into_response());
+    }
     let (status, udf) = result?;
     // Convex's own answer, 560 included, goes back untouched.
     let mut response = (status, Json(udf)).into_response();

@@ -4,6 +4,7 @@
 pub mod auth;
 pub mod functions;
 pub mod ops;
+pub mod outbox;
 pub mod tables;
 pub mod transactions;
 
@@ -67,4 +68,5 @@ pub fn api() -> OpenApiRouter<AppState> {
         .merge(auth::router())
         .merge(functions::router())
         .merge(transactions::router())
+        .merge(outbox::router())
 }

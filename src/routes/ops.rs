@@ -100,6 +100,11 @@ async fn metrics(State(state): State<AppState>) -> ApiResult<Response> {
     if let Some(retries) = state.store().retries_total() {
         state.metrics().set_upstream_retries(retries);
     }
+    if let Some(outbox) = state.outbox() {
+        state
+            .metrics()
+            .set_outbox(outbox.depth(), outbox.oldest_age());
+    }
     let text = state
         .metrics()
         .render()

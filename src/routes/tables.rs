@@ -15,11 +15,13 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use super::RequestCtx;
+use super::outbox::{Written, caller_key};
 use super::transactions::{staged_current, staged_insert, staged_list, staged_write};
 use crate::app::AppState;
 use crate::auth::Owner;
 use crate::auth::policy::TableAction;
 use crate::error::{ApiError, ApiResult, ErrorCode, Problem};
+use crate::stale::{CachedRead, StaleCache};
 use crate::store::{
     Document, FieldPath, Fields, Filter, FilterOp, ListQuery, Literal, Precondition, TableName,
     WriteOp, validate_fields,
@@ -140,7 +142,7 @@ async fn list_documents(
     ctx: RequestCtx,
     ApiPath(table): ApiPath<String>,
     RawQuery(raw): RawQuery,
-) -> ApiResult<Json<ListResponse>> {
+) -> ApiResult<Response> {
     let table = state.table(&table)?;
     let owner = state
         .auth()
@@ -158,14 +160,39 @@ async fn list_documents(
             negated: false,
         });
     }
-    let page = match &ctx.tx {
-        Some(scope) => staged_list(&state, &ctx, scope, &table, &query).await?,
-        None => state.store().list(&ctx.store, &table, &query).await?,
+    let (page, stale) = match &ctx.tx {
+        Some(scope) => (
+            staged_list(&state, &ctx, scope, &table, &query).await?,
+            None,
+        ),
+        None => {
+            let raw = raw.as_deref().unwrap_or("");
+            let read = async {
+                state
+                    .store()
+                    .list(&ctx.store, &table, &query)
+                    .await
+                    .map(CachedRead::Page)
+            };
+            match cached_read(&state, &ctx, &["list", table.as_str(), raw], read).await? {
+                (CachedRead::Page(page), stale) => (page, stale),
+                (CachedRead::Doc(_), _) => {
+                    return Err(ApiError::internal(anyhow::anyhow!(
+                        "a cached list holds a document"
+                    )));
+                }
+            }
+        }
     };
-    Ok(Json(ListResponse {
+    let mut response = Json(ListResponse {
         items: page.items.into_iter().map(DocumentBody::from).collect(),
         next_cursor: page.next_cursor,
-    }))
+    })
+    .into_response();
+    if let Some(age) = stale {
+        crate::stale::mark(&mut response, age);
+    }
+    Ok(response)
 }
 
 /// Insert one document, or an array of documents atomically.
@@ -177,6 +204,8 @@ async fn list_documents(
     params(("table" = String, Path, description = "Table name")),
     request_body(content = InsertBody, description = "A document, or an array of documents", content_type = "application/json"),
     responses(
+        (status = 202, description = "Convex is unreachable: the write is queued in the outbox (`GATEWAY_OUTBOX`); follow `Location`", body = super::outbox::Receipt,
+            headers(("Location" = String, description = "`/v1/outbox/{outboxId}`"))),
         (status = 401, description = "Missing or invalid bearer token", body = Problem, content_type = "application/problem+json",
             headers(("WWW-Authenticate" = String, description = "Bearer challenge"))),
         (status = 403, description = "The policy does not allow this", body = Problem, content_type = "application/problem+json"),
@@ -228,8 +257,21 @@ async fn insert_documents(
                 let body: Vec<DocumentBody> = staged.into_iter().map(DocumentBody::from).collect();
                 return Ok((StatusCode::ACCEPTED, Json(body)).into_response());
             }
-            let stored = state.store().insert(&ctx.store, &table, docs).await?;
-            let body: Vec<DocumentBody> = stored.into_iter().map(DocumentBody::from).collect();
+            let ops = docs
+                .into_iter()
+                .map(|fields| WriteOp::Insert {
+                    table: table.clone(),
+                    fields,
+                })
+                .collect();
+            let stored = match state.write(&ctx, ops).await? {
+                Written::Queued(receipt) => return Ok(receipt.into_response()),
+                Written::Applied(outcomes) => outcomes,
+            };
+            let body: Vec<DocumentBody> = stored
+                .into_iter()
+                .filter_map(|o| o.document().cloned().map(DocumentBody::from))
+                .collect();
             Ok((StatusCode::CREATED, Json(body)).into_response())
         }
         other => {
@@ -238,13 +280,19 @@ async fn insert_documents(
                 let doc = staged_insert(&state, scope, &table, fields)?;
                 return document_response(StatusCode::ACCEPTED, doc);
             }
-            let mut stored = state
-                .store()
-                .insert(&ctx.store, &table, vec![fields])
-                .await?;
-            let doc = stored.pop().ok_or_else(|| {
-                ApiError::internal(anyhow::anyhow!("insert returned no document"))
-            })?;
+            let op = WriteOp::Insert {
+                table: table.clone(),
+                fields,
+            };
+            let doc = match state.write(&ctx, vec![op]).await? {
+                Written::Queued(receipt) => return Ok(receipt.into_response()),
+                Written::Applied(mut outcomes) => outcomes
+                    .pop()
+                    .and_then(|o| o.document().cloned())
+                    .ok_or_else(|| {
+                        ApiError::internal(anyhow::anyhow!("insert returned no document"))
+                    })?,
+            };
             let location = format!("/v1/tables/{table}/{}", doc.id);
             let mut response = document_response(StatusCode::CREATED, doc)?;
             response
@@ -285,23 +333,72 @@ async fn get_document(
     let owner = state
         .auth()
         .authorize_table(&ctx.caller, table.as_str(), TableAction::Read)?;
-    let doc = match &ctx.tx {
-        Some(scope) => staged_current(&state, &ctx, scope, &table, &id, owner.as_ref()).await?,
-        None => state
-            .store()
-            .get(&ctx.store, &table, &id)
-            .await?
-            .filter(|doc| owns(owner.as_ref(), doc))
-            .ok_or_else(|| not_found(&table, &id))?,
+    let (doc, stale) = match &ctx.tx {
+        Some(scope) => (
+            staged_current(&state, &ctx, scope, &table, &id, owner.as_ref()).await?,
+            None,
+        ),
+        None => {
+            let read = async {
+                state
+                    .store()
+                    .get(&ctx.store, &table, &id)
+                    .await
+                    .map(CachedRead::Doc)
+            };
+            let (read, stale) =
+                cached_read(&state, &ctx, &["get", table.as_str(), &id], read).await?;
+            let doc = match read {
+                CachedRead::Doc(doc) => doc,
+                CachedRead::Page(_) => None,
+            };
+            let doc = doc
+                .filter(|doc| owns(owner.as_ref(), doc))
+                .ok_or_else(|| not_found(&table, &id))?;
+            (doc, stale)
+        }
     };
-    if if_none_match(&headers, doc.version) {
+    let mut response = if if_none_match(&headers, doc.version) {
         let mut response = StatusCode::NOT_MODIFIED.into_response();
         response
             .headers_mut()
             .insert(header::ETAG, etag(doc.version)?);
-        return Ok(response);
+        response
+    } else {
+        document_response(StatusCode::OK, doc)?
+    };
+    if let Some(age) = stale {
+        crate::stale::mark(&mut response, age);
     }
-    document_response(StatusCode::OK, doc)
+    Ok(response)
+}
+
+/// Runs a read. With stale reads on (`GATEWAY_STALE_READS`), it remembers the result per caller,
+/// and while Convex is unavailable answers the last one instead, with its age.
+async fn cached_read(
+    state: &AppState,
+    ctx: &RequestCtx,
+    what: &[&str],
+    read: impl Future<Output = Result<CachedRead, crate::store::StoreError>>,
+) -> ApiResult<(CachedRead, Option<std::time::Duration>)> {
+    let Some(cache) = state.stale() else {
+        return Ok((read.await?, None));
+    };
+    let key = StaleCache::key(&caller_key(&ctx.caller), what);
+    match read.await {
+        Ok(fresh) => {
+            cache.put(key, fresh.clone());
+            Ok((fresh, None))
+        }
+        Err(err) if err.is_outage() => match cache.get(&key) {
+            Some((stale, age)) => {
+                state.metrics().stale_read();
+                Ok((stale, Some(age)))
+            }
+            None => Err(err.into()),
+        },
+        Err(err) => Err(err.into()),
+    }
 }
 
 /// Update a document with a JSON Merge Patch (RFC 7396): fields in the body are set, `null`
@@ -318,6 +415,8 @@ async fn get_document(
     ),
     request_body(content = Object, description = "A merge patch", content_type = "application/merge-patch+json"),
     responses(
+        (status = 202, description = "Convex is unreachable: the write is queued in the outbox (`GATEWAY_OUTBOX`); follow `Location`", body = super::outbox::Receipt,
+            headers(("Location" = String, description = "`/v1/outbox/{outboxId}`"))),
         (status = 401, description = "Missing or invalid bearer token", body = Problem, content_type = "application/problem+json",
             headers(("WWW-Authenticate" = String, description = "Bearer challenge"))),
         (status = 403, description = "The policy does not allow this", body = Problem, content_type = "application/problem+json"),
@@ -366,6 +465,8 @@ async fn patch_document(
     ),
     request_body(content = Object, description = "The new fields", content_type = "application/json"),
     responses(
+        (status = 202, description = "Convex is unreachable: the write is queued in the outbox (`GATEWAY_OUTBOX`); follow `Location`", body = super::outbox::Receipt,
+            headers(("Location" = String, description = "`/v1/outbox/{outboxId}`"))),
         (status = 401, description = "Missing or invalid bearer token", body = Problem, content_type = "application/problem+json",
             headers(("WWW-Authenticate" = String, description = "Bearer challenge"))),
         (status = 403, description = "The policy does not allow this", body = Problem, content_type = "application/problem+json"),
@@ -434,14 +535,14 @@ async fn update_document(
     if let Some(owner) = &owner {
         precondition = Some(owned_version(state, ctx, &table, &id, owner, precondition).await?);
     }
-    let doc = state
-        .store()
-        .write_one(
-            &ctx.store,
-            op(table.clone(), id.clone(), fields, precondition),
-        )
-        .await?
-        .ok_or_else(|| not_found(&table, &id))?;
+    let write = op(table.clone(), id.clone(), fields, precondition);
+    let doc = match state.write(ctx, vec![write]).await? {
+        Written::Queued(receipt) => return Ok(receipt.into_response()),
+        Written::Applied(mut outcomes) => outcomes
+            .pop()
+            .and_then(|o| o.document().cloned())
+            .ok_or_else(|| not_found(&table, &id))?,
+    };
     document_response(StatusCode::OK, doc)
 }
 
@@ -457,6 +558,8 @@ async fn update_document(
         ("If-Match" = Option<String>, Header, description = "Delete only if the document's ETag matches (`*`: if it exists)"),
     ),
     responses(
+        (status = 202, description = "Convex is unreachable: the write is queued in the outbox (`GATEWAY_OUTBOX`); follow `Location`", body = super::outbox::Receipt,
+            headers(("Location" = String, description = "`/v1/outbox/{outboxId}`"))),
         (status = 401, description = "Missing or invalid bearer token", body = Problem, content_type = "application/problem+json",
             headers(("WWW-Authenticate" = String, description = "Bearer challenge"))),
         (status = 403, description = "The policy does not allow this", body = Problem, content_type = "application/problem+json"),
@@ -471,7 +574,7 @@ async fn delete_document(
     ctx: RequestCtx,
     ApiPath((table, id)): ApiPath<(String, String)>,
     headers: HeaderMap,
-) -> ApiResult<StatusCode> {
+) -> ApiResult<Response> {
     let table = state.table(&table)?;
     let owner = state
         .auth()
@@ -481,23 +584,20 @@ async fn delete_document(
         let current = staged_current(&state, &ctx, scope, &table, &id, owner.as_ref()).await?;
         check_precondition(precondition.as_ref(), &current)?;
         staged_write(&state, scope, &table, current, None)?;
-        return Ok(StatusCode::ACCEPTED);
+        return Ok(StatusCode::ACCEPTED.into_response());
     }
     if let Some(owner) = &owner {
         precondition = Some(owned_version(&state, &ctx, &table, &id, owner, precondition).await?);
     }
-    state
-        .store()
-        .write_one(
-            &ctx.store,
-            WriteOp::Delete {
-                table,
-                id: id.into(),
-                precondition,
-            },
-        )
-        .await?;
-    Ok(StatusCode::NO_CONTENT)
+    let write = WriteOp::Delete {
+        table,
+        id: id.into(),
+        precondition,
+    };
+    match state.write(&ctx, vec![write]).await? {
+        Written::Queued(receipt) => Ok(receipt.into_response()),
+        Written::Applied(_) => Ok(StatusCode::NO_CONTENT.into_response()),
+    }
 }
 
 // === helpers ===

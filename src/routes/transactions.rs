@@ -5,6 +5,7 @@
 
 use axum::Json;
 use axum::extract::State;
+use axum::response::{IntoResponse as _, Response};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use utoipa::ToSchema;
@@ -12,6 +13,7 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use super::RequestCtx;
+use super::outbox::Written;
 use super::tables::{ApiJson, ApiPath, DocumentBody, claim_ownership, owned_version, owns};
 use crate::app::AppState;
 use crate::auth::policy::TableAction;
@@ -122,6 +124,8 @@ pub struct OperationResult {
     security(("bearer" = [])),
     request_body(content = BatchRequest, content_type = "application/json"),
     responses(
+        (status = 202, description = "Convex is unreachable: the write is queued in the outbox (`GATEWAY_OUTBOX`); follow `Location`", body = super::outbox::Receipt,
+            headers(("Location" = String, description = "`/v1/outbox/{outboxId}`"))),
         (status = 200, description = "Every operation was applied", body = BatchResponse),
         (status = 400, description = "An invalid operation, document or `$ref` (see failedOperation)", body = Problem, content_type = "application/problem+json"),
         (status = 401, description = "Missing or invalid bearer token", body = Problem, content_type = "application/problem+json"),
@@ -135,7 +139,7 @@ async fn apply_batch(
     State(state): State<AppState>,
     ctx: RequestCtx,
     ApiJson(batch): ApiJson<BatchRequest>,
-) -> ApiResult<Json<BatchResponse>> {
+) -> ApiResult<Response> {
     let max = state.config().tx_max_ops;
     if batch.operations.is_empty() {
         return Err(ApiError::new(
@@ -161,7 +165,10 @@ async fn apply_batch(
         kinds.push(kind);
         ops.push(op);
     }
-    let outcomes = state.store().apply(&ctx.store, ops).await?;
+    let outcomes = match state.write(&ctx, ops).await? {
+        Written::Queued(receipt) => return Ok(receipt.into_response()),
+        Written::Applied(outcomes) => outcomes,
+    };
     let results = kinds
         .into_iter()
         .zip(outcomes)
@@ -181,7 +188,7 @@ async fn apply_batch(
             }
         })
         .collect();
-    Ok(Json(BatchResponse { results }))
+    Ok(Json(BatchResponse { results }).into_response())
 }
 
 /// Validates and authorizes one operation and turns it into a store write.
@@ -467,6 +474,8 @@ async fn begin(
     security(("bearer" = [])),
     params(("id" = String, Path, description = "The transaction id")),
     responses(
+        (status = 202, description = "Convex is unreachable: the write is queued in the outbox (`GATEWAY_OUTBOX`); follow `Location`", body = super::outbox::Receipt,
+            headers(("Location" = String, description = "`/v1/outbox/{outboxId}`"))),
         (status = 200, description = "Committed", body = CommitResponse),
         (status = 401, description = "Missing or invalid bearer token", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "No such transaction for this caller", body = Problem, content_type = "application/problem+json"),
@@ -479,25 +488,23 @@ async fn commit(
     ctx: RequestCtx,
     user: crate::auth::AuthUser,
     ApiPath(id): ApiPath<String>,
-) -> ApiResult<Json<CommitResponse>> {
+) -> ApiResult<Response> {
     let tx = state
         .transactions()
         .take(&id, &user.sub)
         .map_err(tx_error)?;
     let (ops, positions) = tx.commit_batch();
-    let result = if ops.is_empty() {
-        Ok(Vec::new())
-    } else {
-        state.store().apply(&ctx.store, ops).await
-    };
+    let result = state.write(&ctx, ops).await;
     let metrics = state.metrics();
     metrics.set_transactions_active(state.transactions().active());
     let outcomes = match result {
-        Ok(outcomes) => outcomes,
-        Err(
-            crate::store::StoreError::VersionMismatch { .. }
-            | crate::store::StoreError::NotFound { .. },
-        ) => {
+        Ok(Written::Applied(outcomes)) => outcomes,
+        Ok(Written::Queued(receipt)) => {
+            // Accepted for delivery: its checks run when Convex applies it.
+            metrics.transactions_ended("queued", 1);
+            return Ok(receipt.into_response());
+        }
+        Err(err) if matches!(err.code(), ErrorCode::VersionMismatch | ErrorCode::NotFound) => {
             metrics.transactions_ended("conflict", 1);
             return Err(ApiError::new(
                 ErrorCode::TransactionConflict,
@@ -506,7 +513,7 @@ async fn commit(
         }
         Err(err) => {
             metrics.transactions_ended("rolled_back", 1);
-            return Err(err.into());
+            return Err(err);
         }
     };
     metrics.transactions_ended("committed", 1);
@@ -533,7 +540,7 @@ async fn commit(
             document: document.map(DocumentBody::from),
         });
     }
-    Ok(Json(CommitResponse { results, ids }))
+    Ok(Json(CommitResponse { results, ids }).into_response())
 }
 
 /// Roll back an interactive transaction: its staged writes are discarded.
@@ -575,6 +582,27 @@ pub struct AdminStatus {
     pub version: String,
     pub active_transactions: usize,
     pub transactions: Vec<TransactionStatus>,
+    /// The Convex circuit breaker (`closed`, `open`, `half_open`), in front of Convex.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub circuit: Option<String>,
+    /// Retries of idempotent Convex calls so far.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub upstream_retries: Option<u64>,
+    /// The offline outbox, when it is on.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub outbox: Option<OutboxStatus>,
+}
+
+/// The outbox at a glance.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct OutboxStatus {
+    /// Queued entries.
+    pub depth: usize,
+    /// Seconds the oldest queued entry has waited.
+    pub oldest_age_seconds: f64,
+    /// Entries by status (`queued`, `delivered`, `dead`, `discarded`).
+    pub counts: std::collections::BTreeMap<String, i64>,
 }
 
 /// One open transaction.
@@ -616,11 +644,22 @@ async fn admin_status(
             staged_operations: staged,
         })
         .collect();
+    let outbox = match state.outbox() {
+        Some(outbox) => Some(OutboxStatus {
+            depth: outbox.depth(),
+            oldest_age_seconds: outbox.oldest_age().map_or(0.0, |a| a.as_secs_f64()),
+            counts: outbox.counts().await.map_err(ApiError::internal)?,
+        }),
+        None => None,
+    };
     Ok(Json(AdminStatus {
         store: state.store().adapter().into(),
         version: env!("CARGO_PKG_VERSION").into(),
         active_transactions: transactions.len(),
         transactions,
+        circuit: state.store().circuit().map(|c| c.as_str().to_owned()),
+        upstream_retries: state.store().retries_total(),
+        outbox,
     }))
 }
 

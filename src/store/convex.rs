@@ -272,6 +272,38 @@ impl ConvexStore {
     }
 }
 
+impl ConvexStore {
+    /// The arguments of `gateway:apply` for `ops`. With `idempotency_key`, the mutation dedupes
+    /// the key inside its own transaction, so a write is applied once even if it is delivered
+    /// again (a retry, or the outbox after the gateway lost track of an earlier attempt).
+    pub fn apply_args(ops: &[WriteOp], idempotency_key: Option<&str>) -> Value {
+        let ops: Vec<Value> = ops.iter().map(op_json).collect();
+        let mut args = json!({ "ops": ops });
+        if let Some(key) = idempotency_key {
+            args["idempotencyKey"] = Value::String(key.to_owned());
+        }
+        args
+    }
+
+    /// Calls `gateway:apply` with arguments from [`Self::apply_args`].
+    pub async fn apply_encoded(
+        &self,
+        ctx: &StoreCtx,
+        args: Value,
+    ) -> Result<Vec<WriteOutcome>, StoreError> {
+        let value = self
+            .call(ctx, FunctionKind::Mutation, "gateway:apply", args)
+            .await?;
+        value
+            .get("outcomes")
+            .and_then(Value::as_array)
+            .ok_or_else(|| malformed("gateway:apply"))?
+            .iter()
+            .map(outcome)
+            .collect()
+    }
+}
+
 #[async_trait]
 impl DocumentStore for ConvexStore {
     fn adapter(&self) -> &'static str {
@@ -367,23 +399,8 @@ impl DocumentStore for ConvexStore {
         if ops.is_empty() {
             return Ok(Vec::new());
         }
-        let ops: Vec<Value> = ops.iter().map(op_json).collect();
-        let mut args = json!({ "ops": ops });
-        if let Some(key) = &ctx.idempotency_key {
-            // gateway:apply dedupes the key inside its own transaction, so a write is applied
-            // once even if the gateway lost its own record of the key.
-            args["idempotencyKey"] = Value::String(key.clone());
-        }
-        let value = self
-            .call(ctx, FunctionKind::Mutation, "gateway:apply", args)
-            .await?;
-        value
-            .get("outcomes")
-            .and_then(Value::as_array)
-            .ok_or_else(|| malformed("gateway:apply"))?
-            .iter()
-            .map(outcome)
-            .collect()
+        self.apply_encoded(ctx, Self::apply_args(&ops, ctx.idempotency_key.as_deref()))
+            .await
     }
 
     async fn health(&self) -> Result<(), StoreError> {
@@ -702,6 +719,9 @@ fn transport_error(err: reqwest::Error) -> StoreError {
         StoreError::UpstreamTimeout("Convex did not answer in time (CONVEX_TIMEOUT)".into())
     } else if err.is_connect() {
         StoreError::UpstreamUnreachable("cannot connect to Convex".into())
+    } else if err.is_request() && !err.is_body() && !err.is_decode() {
+        // The connection broke before an answer came (reset, closed): no answer is no answer.
+        StoreError::UpstreamUnreachable("the connection to Convex broke before it answered".into())
     } else {
         StoreError::Upstream(format!("talking to Convex failed: {err}"))
     }

@@ -83,7 +83,12 @@ impl DocumentStore for MeteredStore {
         ctx: &StoreCtx,
         ops: Vec<WriteOp>,
     ) -> Result<Vec<WriteOutcome>, StoreError> {
-        self.timed("apply", self.inner.apply(ctx, ops)).await
+        // Labelled like the write it is: one kind of operation, or a mixed batch.
+        let operation = match ops.first() {
+            Some(first) if ops.iter().all(|op| kind(op) == kind(first)) => kind(first),
+            _ => "apply",
+        };
+        self.timed(operation, self.inner.apply(ctx, ops)).await
     }
 
     async fn health(&self) -> Result<(), StoreError> {
@@ -101,13 +106,16 @@ impl DocumentStore for MeteredStore {
     }
 
     async fn write_one(&self, ctx: &StoreCtx, op: WriteOp) -> Result<Option<Document>, StoreError> {
-        let operation = match &op {
-            WriteOp::Insert { .. } => "insert",
-            WriteOp::Patch { .. } => "patch",
-            WriteOp::Replace { .. } => "replace",
-            WriteOp::Delete { .. } => "delete",
-            WriteOp::Check { .. } => "check",
-        };
-        self.timed(operation, self.inner.write_one(ctx, op)).await
+        self.timed(kind(&op), self.inner.write_one(ctx, op)).await
+    }
+}
+
+fn kind(op: &WriteOp) -> &'static str {
+    match op {
+        WriteOp::Insert { .. } => "insert",
+        WriteOp::Patch { .. } => "patch",
+        WriteOp::Replace { .. } => "replace",
+        WriteOp::Delete { .. } => "delete",
+        WriteOp::Check { .. } => "check",
     }
 }

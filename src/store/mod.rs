@@ -323,6 +323,20 @@ pub enum StoreError {
 }
 
 impl StoreError {
+    /// Whether the upstream failed rather than answered: it could not be reached, did not
+    /// answer in time, answered garbage or 5xx, was overloaded, or the breaker is open. The
+    /// write may or may not have been applied; only a write Convex dedupes may be sent again.
+    pub fn is_outage(&self) -> bool {
+        matches!(
+            self,
+            Self::UpstreamUnreachable(_)
+                | Self::UpstreamTimeout(_)
+                | Self::Upstream(_)
+                | Self::Overloaded { .. }
+                | Self::CircuitOpen { .. }
+        )
+    }
+
     /// Tags the error with the index of the batch operation it came from.
     pub fn at_op(self, index: usize) -> Self {
         match self {

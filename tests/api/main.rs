@@ -16,6 +16,7 @@ mod idempotency;
 mod middleware;
 mod openapi;
 mod ops;
+mod resilience;
 mod transactions;
 
 /// The shared store behaviour suite, run against the embedded SQLite store.

@@ -1,0 +1,382 @@
+//! The outbox at the HTTP edge: `AppState::write`, which every write route goes through (it
+//! applies the write, or queues it when Convex cannot be reached and answers `202 Accepted`),
+//! `GET /v1/outbox/{id}` for the caller who queued a write, and `/admin/outbox` to list, requeue
+//! and discard entries.
+
+use axum::Json;
+use axum::extract::{Query, State};
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use serde::{Deserialize, Serialize};
+use serde_json::{Value, json};
+use utoipa::{IntoParams, ToSchema};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+use super::RequestCtx;
+use super::tables::{ApiPath, DocumentBody};
+use crate::app::AppState;
+use crate::auth::MaybeAuthUser;
+use crate::error::{ApiError, ApiResult, ErrorCode, Problem};
+use crate::outbox::{Entry, Kind, NewEntry, Status};
+use crate::store::convex::ConvexStore;
+use crate::store::{DocId, WriteOp, WriteOutcome};
+
+/// The routes of this module.
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(get_entry))
+        .routes(routes!(admin_list))
+        .routes(routes!(admin_requeue))
+        .routes(routes!(admin_discard))
+}
+
+/// What a write did: applied now, or queued for delivery.
+pub(crate) enum Written {
+    Applied(Vec<WriteOutcome>),
+    Queued(Receipt),
+}
+
+/// The answer to a queued write.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct Receipt {
+    /// Where to follow the write: `GET /v1/outbox/{outboxId}`.
+    pub outbox_id: String,
+    /// Always `queued`.
+    pub status: Status,
+}
+
+impl IntoResponse for Receipt {
+    fn into_response(self) -> Response {
+        let location = HeaderValue::from_str(&format!("/v1/outbox/{}", self.outbox_id));
+        let mut response = (StatusCode::ACCEPTED, Json(self)).into_response();
+        if let Ok(location) = location {
+            response.headers_mut().insert(header::LOCATION, location);
+        }
+        response
+    }
+}
+
+/// How an outbox entry names its caller.
+pub(crate) fn caller_key(caller: &MaybeAuthUser) -> String {
+    caller
+        .0
+        .as_ref()
+        .map_or_else(|| "anonymous".to_owned(), |u| format!("user:{}", u.sub))
+}
+
+/// `table/id` of every existing document the operations touch.
+fn doc_keys(ops: &[WriteOp]) -> Vec<String> {
+    ops.iter()
+        .filter_map(|op| match op {
+            WriteOp::Patch { table, id, .. }
+            | WriteOp::Replace { table, id, .. }
+            | WriteOp::Delete { table, id, .. }
+            | WriteOp::Check { table, id, .. } => match id {
+                DocId::Id(id) => Some(format!("{table}/{id}")),
+                DocId::Ref(_) => None,
+            },
+            WriteOp::Insert { .. } => None,
+        })
+        .collect()
+}
+
+impl AppState {
+    /// Applies `ops` atomically, or — in front of Convex with the outbox on — queues them when
+    /// Convex cannot be reached (or when an earlier queued write to the same document has not
+    /// been delivered yet, so this one cannot overtake it).
+    ///
+    /// Every such write carries an idempotency key (the caller's, or one made up here) from its
+    /// first attempt on, so whichever attempt reached Convex, `gateway:apply` applies it once.
+    pub(crate) async fn write(&self, ctx: &RequestCtx, ops: Vec<WriteOp>) -> ApiResult<Written> {
+        let Some(outbox) = self.outbox() else {
+            return Ok(Written::Applied(self.store().apply(&ctx.store, ops).await?));
+        };
+        if ops.is_empty() {
+            return Ok(Written::Applied(Vec::new()));
+        }
+        let mut store_ctx = ctx.store.clone();
+        let key = store_ctx
+            .idempotency_key
+            .get_or_insert_with(|| format!("gw-{}", uuid::Uuid::new_v4()))
+            .clone();
+        let keys = doc_keys(&ops);
+        let args = ConvexStore::apply_args(&ops, Some(&key));
+        if !outbox.touches_pending(&keys) {
+            match self.store().apply(&store_ctx, ops).await {
+                Ok(outcomes) => return Ok(Written::Applied(outcomes)),
+                Err(err) if err.is_outage() => {
+                    tracing::warn!(error = %err, "Convex is unavailable; queuing the write in the outbox");
+                }
+                Err(err) => return Err(err.into()),
+            }
+        }
+        let entry = outbox
+            .enqueue(NewEntry {
+                caller: caller_key(&ctx.caller),
+                kind: Kind::Apply,
+                path: "gateway:apply".into(),
+                args,
+                idempotency_key: key,
+                doc_keys: keys,
+                identity: self.auth().identity_snapshot(&ctx.caller),
+            })
+            .await
+            .map_err(ApiError::internal)?;
+        Ok(Written::Queued(Receipt {
+            outbox_id: entry.outbox_id,
+            status: entry.status,
+        }))
+    }
+
+    /// Queues an allow-listed mutation (`GATEWAY_OUTBOX_MUTATIONS`) that could not reach Convex.
+    pub(crate) async fn queue_mutation(
+        &self,
+        ctx: &RequestCtx,
+        path: &str,
+        args: Value,
+    ) -> ApiResult<Option<Receipt>> {
+        let Some(outbox) = self.outbox() else {
+            return Ok(None);
+        };
+        let allowed = self
+            .config()
+            .outbox
+            .mutations
+            .iter()
+            .any(|pattern| wildmatch::WildMatch::new(pattern).matches(path));
+        if !allowed {
+            return Ok(None);
+        }
+        let key = ctx
+            .store
+            .idempotency_key
+            .clone()
+            .unwrap_or_else(|| format!("gw-{}", uuid::Uuid::new_v4()));
+        let entry = outbox
+            .enqueue(NewEntry {
+                caller: caller_key(&ctx.caller),
+                kind: Kind::Mutation,
+                path: path.to_owned(),
+                args,
+                idempotency_key: key,
+                doc_keys: Vec::new(),
+                identity: self.auth().identity_snapshot(&ctx.caller),
+            })
+            .await
+            .map_err(ApiError::internal)?;
+        Ok(Some(Receipt {
+            outbox_id: entry.outbox_id,
+            status: entry.status,
+        }))
+    }
+}
+
+/// What a delivered `gateway:apply` returned, as `GET /v1/outbox/{id}` shows it.
+pub fn outcomes_json(outcomes: Vec<WriteOutcome>) -> Value {
+    let results: Vec<Value> = outcomes
+        .into_iter()
+        .map(|outcome| {
+            let (kind, id, doc) = match outcome {
+                WriteOutcome::Inserted(doc) => ("inserted", doc.id.clone(), Some(doc)),
+                WriteOutcome::Updated(doc) => ("updated", doc.id.clone(), Some(doc)),
+                WriteOutcome::Checked(doc) => ("checked", doc.id.clone(), Some(doc)),
+                WriteOutcome::Deleted { id } => ("deleted", id, None),
+            };
+            json!({
+                "outcome": kind,
+                "id": id,
+                "version": doc.as_ref().map(|d| d.version),
+                "document": doc.map(DocumentBody::from),
+            })
+        })
+        .collect();
+    json!({ "results": results })
+}
+
+fn entry_not_found(id: &str) -> ApiError {
+    ApiError::new(
+        ErrorCode::OutboxEntryNotFound,
+        format!("no outbox entry `{id}` of yours"),
+    )
+}
+
+/// Follow a queued write.
+///
+/// `queued` until Convex applied it, then `delivered` with what it returned (`result`), or
+/// `dead` with the reason (`lastError`). Visible to the caller who queued it, and to admins.
+#[utoipa::path(
+    get,
+    path = "/v1/outbox/{id}",
+    tag = "outbox",
+    security(("bearer" = [])),
+    params(("id" = String, Path, description = "The `outboxId` of a 202 answer")),
+    responses(
+        (status = 200, description = "The entry", body = Entry),
+        (status = 401, description = "Missing or invalid bearer token", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such entry of this caller", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+async fn get_entry(
+    State(state): State<AppState>,
+    ctx: RequestCtx,
+    ApiPath(id): ApiPath<String>,
+) -> ApiResult<Json<Entry>> {
+    let Some(outbox) = state.outbox() else {
+        return Err(entry_not_found(&id));
+    };
+    let entry = outbox
+        .get(&id)
+        .await
+        .map_err(ApiError::internal)?
+        .filter(|e| e.caller == caller_key(&ctx.caller) || state.auth().is_admin(&ctx.caller))
+        .ok_or_else(|| entry_not_found(&id))?;
+    Ok(Json(entry))
+}
+
+/// Which entries to list.
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct ListParams {
+    /// `queued`, `delivered`, `dead` or `discarded`; all when absent.
+    pub status: Option<String>,
+    /// At most this many, oldest first (1 to 1000, default 100).
+    pub limit: Option<usize>,
+}
+
+/// The outbox, oldest first.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct OutboxList {
+    /// Queued entries right now.
+    pub depth: usize,
+    /// Seconds the oldest queued entry has waited.
+    pub oldest_age_seconds: f64,
+    pub items: Vec<Entry>,
+}
+
+/// List outbox entries (admin).
+#[utoipa::path(
+    get,
+    path = "/admin/outbox",
+    tag = "admin",
+    security(("bearer" = [])),
+    params(ListParams),
+    responses(
+        (status = 200, description = "Entries, oldest first", body = OutboxList),
+        (status = 400, description = "Bad status or limit", body = Problem, content_type = "application/problem+json"),
+        (status = 401, description = "Missing or invalid bearer token", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "Not an admin", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+async fn admin_list(
+    State(state): State<AppState>,
+    ctx: RequestCtx,
+    Query(params): Query<ListParams>,
+) -> ApiResult<Json<OutboxList>> {
+    state.auth().require_admin(&ctx.caller)?;
+    let status = match params.status.as_deref() {
+        None => None,
+        Some(raw) => Some(Status::parse(raw).ok_or_else(|| {
+            ApiError::new(
+                ErrorCode::BadRequest,
+                format!("status `{raw}` is not one of queued, delivered, dead, discarded"),
+            )
+        })?),
+    };
+    let limit = params.limit.unwrap_or(100);
+    if !(1..=1000).contains(&limit) {
+        return Err(ApiError::new(
+            ErrorCode::InvalidLimit,
+            "limit must be from 1 to 1000",
+        ));
+    }
+    let Some(outbox) = state.outbox() else {
+        return Ok(Json(OutboxList {
+            depth: 0,
+            oldest_age_seconds: 0.0,
+            items: Vec::new(),
+        }));
+    };
+    let items = outbox
+        .list(status, limit)
+        .await
+        .map_err(ApiError::internal)?;
+    Ok(Json(OutboxList {
+        depth: outbox.depth(),
+        oldest_age_seconds: outbox.oldest_age().map_or(0.0, |a| a.as_secs_f64()),
+        items,
+    }))
+}
+
+fn settled(id: &str, status: Status) -> ApiError {
+    ApiError::new(
+        ErrorCode::OutboxEntryState,
+        format!(
+            "outbox entry `{id}` is {}; only dead entries requeue, and only queued or dead ones are discarded",
+            serde_json::to_value(status)
+                .ok()
+                .and_then(|v| v.as_str().map(str::to_owned))
+                .unwrap_or_default()
+        ),
+    )
+}
+
+/// Requeue a dead outbox entry (admin): it is delivered next, with a fresh attempt count.
+#[utoipa::path(
+    post,
+    path = "/admin/outbox/{id}/requeue",
+    tag = "admin",
+    security(("bearer" = [])),
+    params(("id" = String, Path, description = "The entry's id")),
+    responses(
+        (status = 200, description = "Requeued", body = Entry),
+        (status = 401, description = "Missing or invalid bearer token", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "Not an admin", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such entry", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "The entry is not dead", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+async fn admin_requeue(
+    State(state): State<AppState>,
+    ctx: RequestCtx,
+    ApiPath(id): ApiPath<String>,
+) -> ApiResult<Json<Entry>> {
+    state.auth().require_admin(&ctx.caller)?;
+    let outbox = state.outbox().ok_or_else(|| entry_not_found(&id))?;
+    match outbox.requeue(&id).await.map_err(ApiError::internal)? {
+        None => Err(entry_not_found(&id)),
+        Some(Err(status)) => Err(settled(&id, status)),
+        Some(Ok(entry)) => Ok(Json(entry)),
+    }
+}
+
+/// Discard a queued or dead outbox entry (admin): it will not be delivered.
+#[utoipa::path(
+    delete,
+    path = "/admin/outbox/{id}",
+    tag = "admin",
+    security(("bearer" = [])),
+    params(("id" = String, Path, description = "The entry's id")),
+    responses(
+        (status = 200, description = "Discarded", body = Entry),
+        (status = 401, description = "Missing or invalid bearer token", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "Not an admin", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such entry", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "The entry was delivered or discarded already", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+async fn admin_discard(
+    State(state): State<AppState>,
+    ctx: RequestCtx,
+    ApiPath(id): ApiPath<String>,
+) -> ApiResult<Json<Entry>> {
+    state.auth().require_admin(&ctx.caller)?;
+    let outbox = state.outbox().ok_or_else(|| entry_not_found(&id))?;
+    match outbox.discard(&id).await.map_err(ApiError::internal)? {
+        None => Err(entry_not_found(&id)),
+        Some(Err(status)) => Err(settled(&id, status)),
+        Some(Ok(entry)) => Ok(Json(entry)),
+    }
+}
