@@ -5,11 +5,15 @@
 //   gateway:get    (query)    one document by id, or null
 //   gateway:apply  (mutation) a batch of writes in one Convex transaction, with version checks
 //                             and an optional idempotency key
+//   gateway:purgeIdempotency (internal mutation) forgets idempotency keys older than 7 days;
+//                             `crons.ts` runs it hourly
 //
 // The functions are generic over table names (queryGeneric/mutationGeneric), so they work with
 // any schema. Errors that the gateway maps to HTTP statuses are thrown as ConvexError with a
 // stable `code` in their data; the gateway never parses error messages.
 import {
+  internalMutationGeneric as internalMutation,
+  makeFunctionReference,
   mutationGeneric as mutation,
   queryGeneric as query,
   type GenericDatabaseReader,
@@ -423,5 +427,30 @@ export const apply = mutation({
       await ctx.db.insert("gateway_idempotency", { key: idempotencyKey, outcomes, createdAt: now });
     }
     return { outcomes, replayed: false };
+  },
+});
+
+/** How long an idempotency key is remembered: far longer than any retry or outbox delivery. */
+export const KEY_RETENTION_MS = 7 * 24 * 60 * 60 * 1000;
+const PURGE_BATCH = 1000;
+
+/**
+ * Deletes idempotency keys older than `retentionMs` (7 days by default), a batch at a time,
+ * scheduling itself again while more remain. Internal: only crons and deploy-key holders run it.
+ */
+export const purgeIdempotency = internalMutation({
+  args: { retentionMs: v.optional(v.number()) },
+  handler: async (ctx, { retentionMs }) => {
+    const before = Date.now() - (retentionMs ?? KEY_RETENTION_MS);
+    const old = await ctx.db
+      .query("gateway_idempotency")
+      .withIndex("by_created", (q) => q.lt("createdAt", before))
+      .take(PURGE_BATCH);
+    for (const row of old) await ctx.db.delete(row._id);
+    const more = old.length === PURGE_BATCH;
+    if (more) {
+      await ctx.scheduler.runAfter(0, makeFunctionReference<"mutation">("gateway:purgeIdempotency"), { retentionMs });
+    }
+    return { deleted: old.length, more };
   },
 });

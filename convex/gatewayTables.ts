@@ -31,5 +31,7 @@ export const gatewayTables = {
     key: v.string(),
     outcomes: v.any(),
     createdAt: v.number(),
-  }).index("by_key", ["key"]),
+  })
+    .index("by_key", ["key"])
+    .index("by_created", ["createdAt"]),
 };

@@ -61,6 +61,21 @@ for (const errorStatus of ["560", "200"]) {
       await assert.rejects(client.mutation("videos:explode", {}), (error) => !(error instanceof ConvexError) && /boom/.test(error.message));
     });
 
+    test("old idempotency keys are purged by an internal mutation only", async () => {
+      const write = { ops: [{ kind: "insert", table: "purge_notes", fields: { text: "keyed" } }], idempotencyKey: "purge-me" };
+      assert.equal((await client.mutation("gateway:apply", write)).replayed, false);
+      assert.equal((await client.mutation("gateway:apply", write)).replayed, true);
+      await assert.rejects(client.mutation("gateway:purgeIdempotency", {}), /Could not find public function/);
+      const admin = new ConvexHttpClient(backend.url, { skipConvexDeploymentUrlCheck: true, logger: false });
+      admin.setAdminAuth("test-admin-key");
+      // Within the retention nothing goes; past it, the key is forgotten.
+      assert.equal((await admin.mutation("gateway:purgeIdempotency", {})).deleted, 0);
+      const purged = await admin.mutation("gateway:purgeIdempotency", { retentionMs: -1000 });
+      assert.ok(purged.deleted >= 1, JSON.stringify(purged));
+      assert.equal(purged.more, false);
+      assert.equal((await client.mutation("gateway:apply", write)).replayed, false);
+    });
+
     test("internal functions are hidden and kinds are enforced", async () => {
       await assert.rejects(client.mutation("videos:purge", {}), /Could not find public function/);
       await assert.rejects(client.query("videos:create", { twitchId: "x" }), /defined as Mutation/);
