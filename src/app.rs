@@ -160,9 +160,12 @@ impl Application {
             }
             _ => {
                 let data_dir = config.data_dir.clone();
-                let local = tokio::task::spawn_blocking(move || LocalStore::open(&data_dir))
-                    .await
-                    .context("opening the embedded store")??;
+                let indexes = config.indexes.clone();
+                let local = tokio::task::spawn_blocking(move || {
+                    LocalStore::open_with_indexes(&data_dir, &indexes)
+                })
+                .await
+                .context("opening the embedded store")??;
                 Self::assemble(config, Arc::new(local), None).await
             }
         }

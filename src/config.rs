@@ -17,6 +17,7 @@ use crate::breaker::BreakerConfig;
 use crate::outbox::OutboxConfig;
 use crate::retry::RetryConfig;
 use crate::store::TableName;
+use crate::store::local::IndexSpec;
 
 /// How log lines are written.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -58,6 +59,8 @@ pub struct Config {
     pub data_dir: PathBuf,
     /// `LOG_FORMAT`: `pretty` or `json`.
     pub log_format: LogFormat,
+    /// `GATEWAY_ACCESS_LOG`: log one line per request at info level.
+    pub access_log: bool,
     /// `GATEWAY_CORS_ORIGINS`: comma-separated origins, `*`, or empty for none.
     pub cors_origins: CorsOrigins,
     /// `GATEWAY_MAX_BODY_BYTES`: the largest request body accepted.
@@ -88,6 +91,8 @@ pub struct Config {
     pub stale_cache_entries: usize,
     /// `GATEWAY_TRUSTED_PROXIES`: peers whose `X-Forwarded-For` names the client (for rate limits).
     pub trusted_proxies: Vec<ipnet::IpNet>,
+    /// `GATEWAY_INDEXES`: secondary indexes of the embedded store.
+    pub indexes: Vec<IndexSpec>,
 }
 
 /// The store adapter.
@@ -245,6 +250,7 @@ impl Config {
             addr: parse_or(&get, "GATEWAY_ADDR", "127.0.0.1:8080")?,
             data_dir: PathBuf::from(get("GATEWAY_DATA_DIR").unwrap_or_else(|| "./data".into())),
             log_format: parse_or(&get, "LOG_FORMAT", "pretty")?,
+            access_log: parse_switch(&get, "GATEWAY_ACCESS_LOG", false)?,
             cors_origins: parse_cors(get("GATEWAY_CORS_ORIGINS"))?,
             max_body_bytes: parse_or(&get, "GATEWAY_MAX_BODY_BYTES", "1048576")?,
             request_timeout: Duration::from_secs(parse_or(&get, "GATEWAY_REQUEST_TIMEOUT", "30")?),
@@ -275,6 +281,12 @@ impl Config {
             stale_reads: parse_switch(&get, "GATEWAY_STALE_READS", false)?,
             stale_cache_entries: parse_or(&get, "GATEWAY_STALE_CACHE_ENTRIES", "10000")?,
             trusted_proxies: parse_proxies(get("GATEWAY_TRUSTED_PROXIES"))?,
+            indexes: IndexSpec::parse_list(&get("GATEWAY_INDEXES").unwrap_or_default()).map_err(
+                |reason| ConfigError {
+                    var: "GATEWAY_INDEXES",
+                    reason,
+                },
+            )?,
         };
         config.auth = parse_auth(&get, &config.addr)?;
         config.convex = parse_convex(&get)?;
@@ -299,6 +311,7 @@ impl Config {
             addr: SocketAddr::from(([127, 0, 0, 1], 0)),
             data_dir: data_dir.into(),
             log_format: LogFormat::Pretty,
+            access_log: false,
             cors_origins: CorsOrigins::None,
             max_body_bytes: 1024 * 1024,
             request_timeout: Duration::from_secs(30),
@@ -314,6 +327,7 @@ impl Config {
             stale_reads: false,
             stale_cache_entries: 10_000,
             trusted_proxies: Vec::new(),
+            indexes: Vec::new(),
         }
     }
 
@@ -735,6 +749,7 @@ mod tests {
             ("GATEWAY_OUTBOX_MAX_ATTEMPTS", "0"),
             ("GATEWAY_STALE_READS", "sometimes"),
             ("GATEWAY_TRUSTED_PROXIES", "10.0.0.0/8,not-an-ip"),
+            ("GATEWAY_INDEXES", "items(status"),
             ("JWT_SECRET", "too-short"),
             ("JWT_SECRET", "replace-with-your-secret-key"),
             ("JWT_ALGORITHM", "RS256"),

@@ -6,6 +6,7 @@
 //! token: a bad token is answered 401 at once and is never treated as anonymous (the seed's
 //! mistake). Tokens in the query string are refused.
 
+pub mod cache;
 pub mod jwks;
 pub mod jwt;
 pub mod policy;
@@ -14,7 +15,9 @@ pub mod tokens;
 
 use std::path::Path;
 use std::sync::{Arc, LazyLock};
-use std::time::Duration;
+use std::time::{Duration, Instant};
+
+use cache::TtlCache;
 
 use axum::extract::{FromRequestParts, Request, State};
 use axum::http::header::AUTHORIZATION;
@@ -168,7 +171,16 @@ pub struct Auth {
     policy: Policy,
     tokens: TokenStore,
     config: AuthConfig,
+    /// Verified bearer tokens, until they expire (at most [`VERIFIED_TTL`]).
+    verified: TtlCache<AuthUser>,
+    /// Convex tokens minted per claim set, reused for half their lifetime.
+    minted: TtlCache<SecretString>,
 }
+
+/// How long a verified token is trusted without checking its signature again.
+const VERIFIED_TTL: Duration = Duration::from_secs(300);
+/// The most tokens each cache holds.
+const CACHE_ENTRIES: usize = 10_000;
 
 impl std::fmt::Debug for Auth {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -217,6 +229,8 @@ impl Auth {
             policy,
             tokens,
             config: config.clone(),
+            verified: TtlCache::new(CACHE_ENTRIES),
+            minted: TtlCache::new(CACHE_ENTRIES),
         })
     }
 
@@ -247,6 +261,9 @@ impl Auth {
 
     /// Verifies a bearer token and builds the caller.
     pub async fn authenticate(&self, token: &str) -> Result<AuthUser, AuthError> {
+        if let Some(user) = self.verified.get(token) {
+            return Ok(user);
+        }
         let verified = self.verifier.verify(token).await?;
         let sub = verified
             .claims
@@ -257,13 +274,26 @@ impl Auth {
             .to_owned();
         let mut roles = roles_from_claims(&verified.claims, &self.config.role_claim);
         roles.push(AUTHENTICATED.to_owned());
-        Ok(AuthUser {
+        // Trusted again without a signature check until it expires (with the leeway that
+        // verification allows), and for at most VERIFIED_TTL.
+        let now = signer::unix_now();
+        let expires = verified.claims.get("exp").and_then(Value::as_u64);
+        let user = AuthUser {
             sub,
             roles,
             claims: verified.claims,
             source: verified.source,
             token: Arc::new(SecretString::from(token.to_owned())),
-        })
+        };
+        if let Some(exp) = expires {
+            let left = (exp + self.config.leeway_seconds).saturating_sub(now);
+            let ttl = Duration::from_secs(left).min(VERIFIED_TTL);
+            if !ttl.is_zero() {
+                self.verified
+                    .insert(token.to_owned(), user.clone(), Instant::now() + ttl);
+            }
+        }
+        Ok(user)
     }
 
     /// Whether the caller holds an admin role.
@@ -370,12 +400,21 @@ impl Auth {
         }
     }
 
+    /// A Convex token for `claims`: a cached one while it has more than half its lifetime left,
+    /// else a freshly signed one.
     fn mint_convex_token(&self, claims: Map<String, Value>) -> Result<SecretString, ApiError> {
-        let token = self
-            .signer
-            .sign(claims, &self.config.convex_application_id, CONVEX_TOKEN_TTL)
-            .map_err(ApiError::internal)?;
-        Ok(SecretString::from(token))
+        let key = Value::Object(claims.clone()).to_string();
+        if let Some(token) = self.minted.get(&key) {
+            return Ok(token);
+        }
+        let token = SecretString::from(
+            self.signer
+                .sign(claims, &self.config.convex_application_id, CONVEX_TOKEN_TTL)
+                .map_err(ApiError::internal)?,
+        );
+        self.minted
+            .insert(key, token.clone(), Instant::now() + CONVEX_TOKEN_TTL / 2);
+        Ok(token)
     }
 
     /// What the outbox keeps to present this caller to Convex later, per `CONVEX_AUTH_MODE`:

@@ -66,7 +66,13 @@ pub fn apply(router: Router, state: &AppState) -> Router {
                         request_id = %request_id,
                     )
                 })
-                .on_response(DefaultOnResponse::new().level(Level::INFO)),
+                // One line per request only when asked for (GATEWAY_ACCESS_LOG=on): at the
+                // gateway's rates, writing it costs more than serving the request.
+                .on_response(DefaultOnResponse::new().level(if config.access_log {
+                    Level::INFO
+                } else {
+                    Level::DEBUG
+                })),
         )
         // Echo the id on the response, error responses included.
         .layer(PropagateRequestIdLayer::new(REQUEST_ID))

@@ -13,7 +13,7 @@ use std::time::Instant;
 use axum::Json;
 use axum::body::Bytes;
 use axum::extract::State;
-use axum::http::StatusCode;
+use axum::http::{HeaderValue, header};
 use axum::response::{IntoResponse, Response};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
@@ -26,7 +26,9 @@ use super::tables::ApiPath;
 use crate::app::AppState;
 use crate::auth::policy::FunctionKind as PolicyKind;
 use crate::error::{ApiError, ApiResult, ErrorCode, Problem};
-use crate::store::convex::{ConvexStore, FunctionKind, UdfResponse, decode_value, function_error};
+use crate::store::convex::{
+    ConvexStore, FunctionKind, UdfResponse, UdfStatus, decode_value, function_error,
+};
 
 /// The routes of this module.
 pub fn router() -> OpenApiRouter<AppState> {
@@ -286,7 +288,16 @@ async fn call_function(
             kind == FunctionKind::Query,
         )
         .await;
-    record(&state, Some(kind), &path, &result, started);
+    record(
+        &state,
+        Some(kind),
+        &path,
+        result.as_ref().map(|(_, udf)| match udf {
+            UdfResponse::Success { .. } => UdfStatus::Success,
+            UdfResponse::Error { .. } => UdfStatus::Error,
+        }),
+        started,
+    );
     if kind == FunctionKind::Mutation
         && matches!(&result, Err(err) if err.is_outage())
         && let Some(receipt) = state.queue_mutation(&ctx, &path, args).await?
@@ -339,7 +350,7 @@ async fn passthrough(
     };
     let started = Instant::now();
     let result = convex
-        .call_raw(
+        .call_bytes(
             &ctx.store,
             &route(kind, &path),
             &body,
@@ -347,16 +358,30 @@ async fn passthrough(
             kind == Some(FunctionKind::Query),
         )
         .await;
-    record(state, kind, &path, &result, started);
+    record(
+        state,
+        kind,
+        &path,
+        result.as_ref().map(|r| r.status),
+        started,
+    );
     if kind == Some(FunctionKind::Mutation)
         && matches!(&result, Err(err) if err.is_outage())
         && let Some(receipt) = state.queue_mutation(ctx, &path, args).await?
     {
         return Ok(receipt.into_response());
     }
-    let (status, udf) = result?;
-    // Convex's own answer, 560 included, goes back untouched.
-    let mut response = (status, Json(udf)).into_response();
+    let raw = result?;
+    // Convex's own answer, 560 included, goes back untouched, byte for byte.
+    let mut response = (
+        raw.http,
+        [(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/json"),
+        )],
+        raw.body,
+    )
+        .into_response();
     response
         .extensions_mut()
         .insert(crate::middleware::Verbatim);
@@ -445,7 +470,7 @@ fn record(
     state: &AppState,
     kind: Option<FunctionKind>,
     path: &str,
-    result: &Result<(StatusCode, UdfResponse), crate::store::StoreError>,
+    result: Result<UdfStatus, &crate::store::StoreError>,
     started: Instant,
 ) {
     let kind = match kind {
@@ -455,8 +480,8 @@ fn record(
         None => "run",
     };
     let outcome = match result {
-        Ok((_, UdfResponse::Success { .. })) => "success",
-        Ok((_, UdfResponse::Error { .. })) => "error",
+        Ok(UdfStatus::Success) => "success",
+        Ok(UdfStatus::Error) => "error",
         Err(_) => "failure",
     };
     state

@@ -70,8 +70,32 @@ pub enum UdfResponse {
 }
 
 /// The adapter.
+/// Whether a function response reports success or a function error (read without building the
+/// value).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum UdfStatus {
+    Success,
+    Error,
+}
+
+#[derive(Deserialize)]
+struct Peek {
+    status: UdfStatus,
+}
+
+/// A function response as Convex sent it: its HTTP status, its body, and what the body says.
+#[derive(Debug, Clone)]
+pub struct RawResponse {
+    pub http: StatusCode,
+    pub body: axum::body::Bytes,
+    pub status: UdfStatus,
+}
+
 pub struct ConvexStore {
     url: String,
+    /// `/api/query`, `/api/mutation` and `/api/action`, parsed once.
+    routes: [reqwest::Url; 3],
     client: reqwest::Client,
     breaker: Breaker,
     retrier: Retrier,
@@ -91,8 +115,17 @@ impl ConvexStore {
     /// A store for the deployment in `config`.
     pub fn new(config: &ConvexConfig) -> anyhow::Result<Self> {
         let connect = config.timeout.min(Duration::from_secs(5));
+        let route = |path: &str| {
+            reqwest::Url::parse(&format!("{}{path}", config.url))
+                .map_err(|err| anyhow::anyhow!("CONVEX_URL {} is not a URL: {err}", config.url))
+        };
         Ok(Self {
             url: config.url.clone(),
+            routes: [
+                route(FunctionKind::Query.route())?,
+                route(FunctionKind::Mutation.route())?,
+                route(FunctionKind::Action.route())?,
+            ],
             client: crate::http_client::client(connect, config.timeout)?,
             breaker: Breaker::new(config.breaker.clone()),
             retrier: Retrier::new(config.retry.clone()),
@@ -117,6 +150,22 @@ impl ConvexStore {
         body: &Value,
         retryable: bool,
     ) -> Result<(StatusCode, UdfResponse), StoreError> {
+        let raw = self.call_bytes(ctx, route, body, retryable).await?;
+        let udf = serde_json::from_slice(&raw.body).map_err(|_| {
+            StoreError::Upstream("Convex sent a body that is not a function response".into())
+        })?;
+        Ok((raw.http, udf))
+    }
+
+    /// Like [`Self::call_raw`], with Convex's body as it came (for the passthrough, which
+    /// forwards it untouched).
+    pub async fn call_bytes(
+        &self,
+        ctx: &StoreCtx,
+        route: &str,
+        body: &Value,
+        retryable: bool,
+    ) -> Result<RawResponse, StoreError> {
         self.retrier.record_call();
         let mut retry = 0;
         loop {
@@ -161,7 +210,7 @@ impl ConvexStore {
         ctx: &StoreCtx,
         route: &str,
         body: &Value,
-    ) -> Result<(StatusCode, UdfResponse), StoreError> {
+    ) -> Result<RawResponse, StoreError> {
         // Shed before the breaker: the gateway's own rejection is no upstream fault.
         let _slot = self
             .bulkhead
@@ -190,10 +239,15 @@ impl ConvexStore {
         ctx: &StoreCtx,
         route: &str,
         body: &Value,
-    ) -> Result<(StatusCode, UdfResponse), StoreError> {
+    ) -> Result<RawResponse, StoreError> {
+        let url = match self.routes.iter().find(|u| u.path() == route) {
+            Some(url) => url.clone(),
+            None => reqwest::Url::parse(&format!("{}{route}", self.url))
+                .map_err(|err| StoreError::Internal(anyhow::anyhow!("a function URL: {err}")))?,
+        };
         let mut request = self
             .client
-            .post(format!("{}{route}", self.url))
+            .post(url)
             .header("Convex-Client", CLIENT)
             .json(body);
         if let Some(id) = &ctx.request_id {
@@ -206,16 +260,17 @@ impl ConvexStore {
         let status = response.status();
         match status.as_u16() {
             200 | 560 => {
-                let udf =
-                    response.json::<UdfResponse>().await.map_err(|err| {
-                        match transport_error(err) {
-                            StoreError::Upstream(_) => StoreError::Upstream(
-                                "Convex sent a body that is not a function response".into(),
-                            ),
-                            other => other,
-                        }
-                    })?;
-                Ok((status, udf))
+                let body = response.bytes().await.map_err(transport_error)?;
+                let peek: Peek = serde_json::from_slice(&body).map_err(|_| {
+                    StoreError::Upstream(
+                        "Convex sent a body that is not a function response".into(),
+                    )
+                })?;
+                Ok(RawResponse {
+                    http: status,
+                    body,
+                    status: peek.status,
+                })
             }
             401 | 403 => {
                 let message = error_message(response).await;

@@ -78,9 +78,90 @@ impl std::fmt::Debug for LocalStore {
     }
 }
 
+/// A secondary index declared with `GATEWAY_INDEXES`: `table(field, field, …)`. Equality
+/// filters on its leading fields and an order on the next ones are served from it, instead of a
+/// scan of the table.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IndexSpec {
+    pub table: TableName,
+    pub fields: Vec<FieldPath>,
+}
+
+impl IndexSpec {
+    /// Parses `;`-separated `table(field, field)` declarations.
+    pub fn parse_list(raw: &str) -> Result<Vec<Self>, String> {
+        raw.split(';')
+            .map(str::trim)
+            .filter(|d| !d.is_empty())
+            .map(|decl| {
+                let bad = || format!("`{decl}` must look like `table(field, field)`");
+                let (table, rest) = decl.split_once('(').ok_or_else(bad)?;
+                let fields = rest.trim().strip_suffix(')').ok_or_else(bad)?;
+                let table = TableName::parse(table.trim())?;
+                let fields = fields
+                    .split(',')
+                    .map(|f| FieldPath::parse(f.trim()))
+                    .collect::<Result<Vec<_>, _>>()?;
+                if fields.is_empty() || fields.len() > 8 {
+                    return Err(format!("`{decl}` must name 1 to 8 fields"));
+                }
+                Ok(Self { table, fields })
+            })
+            .collect()
+    }
+
+    /// The index's columns: the table, each field as the same expression queries use, and the
+    /// insertion sequence that breaks ties.
+    fn columns(&self) -> String {
+        let fields: Vec<String> = self.fields.iter().map(field_expr).collect();
+        format!("tbl, {}, seq", fields.join(", "))
+    }
+
+    /// A stable name for these columns on this table.
+    fn name(&self) -> String {
+        use sha2::Digest as _;
+        let digest = sha2::Sha256::digest(format!("{}|{}", self.table, self.columns()));
+        let hex: String = digest.iter().take(6).map(|b| format!("{b:02x}")).collect();
+        format!("gwx_{}_{hex}", self.table)
+    }
+}
+
+/// Creates the declared indexes that are missing and drops the ones no longer declared (so
+/// writes do not keep paying for them). Index names start with `gwx_`.
+fn sync_indexes(conn: &Connection, indexes: &[IndexSpec]) -> anyhow::Result<()> {
+    let wanted: Vec<(String, &IndexSpec)> = indexes.iter().map(|i| (i.name(), i)).collect();
+    let existing: Vec<String> = conn
+        .prepare("SELECT name FROM sqlite_master WHERE type = 'index' AND name LIKE 'gwx\\_%' ESCAPE '\\'")?
+        .query_map([], |r| r.get(0))?
+        .collect::<Result<_, _>>()?;
+    for name in &existing {
+        if !wanted.iter().any(|(w, _)| w == name) {
+            tracing::info!(index = %name, "dropping an index no longer in GATEWAY_INDEXES");
+            conn.execute_batch(&format!("DROP INDEX IF EXISTS \"{name}\""))?;
+        }
+    }
+    for (name, spec) in wanted {
+        if !existing.contains(&name) {
+            let started = std::time::Instant::now();
+            conn.execute_batch(&format!(
+                "CREATE INDEX IF NOT EXISTS \"{name}\" ON documents ({})",
+                spec.columns()
+            ))
+            .with_context(|| format!("creating the index {name} for GATEWAY_INDEXES"))?;
+            tracing::info!(index = %name, table = %spec.table, elapsed_ms = started.elapsed().as_millis() as u64, "created an index");
+        }
+    }
+    Ok(())
+}
+
 impl LocalStore {
     /// Opens (creating if needed) the database in `data_dir` and starts the writer thread.
     pub fn open(data_dir: &Path) -> anyhow::Result<Self> {
+        Self::open_with_indexes(data_dir, &[])
+    }
+
+    /// Like [`Self::open`], with the secondary indexes of `GATEWAY_INDEXES`.
+    pub fn open_with_indexes(data_dir: &Path, indexes: &[IndexSpec]) -> anyhow::Result<Self> {
         std::fs::create_dir_all(data_dir)
             .with_context(|| format!("creating data folder {}", data_dir.display()))?;
         let path = data_dir.join(DB_FILE);
@@ -96,6 +177,7 @@ impl LocalStore {
         conn.execute_batch("PRAGMA synchronous = FULL;")?;
         conn.execute_batch(SCHEMA)
             .context("creating the document schema")?;
+        sync_indexes(&conn, indexes)?;
         let last_creation_time: f64 = conn.query_row(
             "SELECT COALESCE(MAX(creation_time), 0) FROM documents",
             [],
@@ -870,6 +952,55 @@ mod tests {
             serde_json::Value::Object(map) => map,
             other => panic!("not an object: {other}"),
         }
+    }
+
+    #[test]
+    fn declared_indexes_serve_filtered_ordered_lists_and_are_dropped_when_undeclared() {
+        let dir = tempfile::TempDir::new().unwrap();
+        let specs = IndexSpec::parse_list("items(status, score); other(meta.rank)").unwrap();
+        assert_eq!(specs.len(), 2);
+        for bad in ["items", "items()", "1x(a)", "items(_secret)", "items(a"] {
+            assert!(IndexSpec::parse_list(bad).is_err(), "{bad}");
+        }
+        drop(LocalStore::open_with_indexes(dir.path(), &specs).unwrap());
+        let conn = Connection::open(dir.path().join(DB_FILE)).unwrap();
+        let table = TableName::parse("items").unwrap();
+        let pairs = vec![
+            ("status".to_owned(), "eq.Queued".to_owned()),
+            ("order".to_owned(), "score.desc".to_owned()),
+            ("limit".to_owned(), "50".to_owned()),
+        ];
+        let query = ListQuery::from_pairs(pairs).unwrap();
+        let plan = ListPlan::build(&table, &query).unwrap();
+        let explain: Vec<String> = conn
+            .prepare(&format!("EXPLAIN QUERY PLAN {}", plan.sql))
+            .unwrap()
+            .query_map(
+                params_from_iter(plan.params.iter().chain([&SqlValue::Integer(51)])),
+                |r| r.get::<_, String>(3),
+            )
+            .unwrap()
+            .collect::<Result<_, _>>()
+            .unwrap();
+        let text = explain.join("\n");
+        assert!(text.contains(&specs[0].name()), "{text}");
+        assert!(
+            !text.contains("TEMP B-TREE"),
+            "the order should come from the index: {text}"
+        );
+        drop(conn);
+
+        // Undeclared: dropped at the next open.
+        drop(LocalStore::open_with_indexes(dir.path(), &specs[1..]).unwrap());
+        let conn = Connection::open(dir.path().join(DB_FILE)).unwrap();
+        let names: Vec<String> = conn
+            .prepare("SELECT name FROM sqlite_master WHERE type = 'index' AND name LIKE 'gwx%'")
+            .unwrap()
+            .query_map([], |r| r.get(0))
+            .unwrap()
+            .collect::<Result<_, _>>()
+            .unwrap();
+        assert_eq!(names, vec![specs[1].name()]);
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -1,0 +1,465 @@
+"""The benchmark harness behind `bench/run`.
+
+It builds the gateway and the Convex-like stub (`examples/convex_stub.rs`), starts what each
+scenario needs on 127.0.0.1, drives it with wrk, and measures the gateway process itself
+(peak RSS, CPU-seconds per 1,000 requests). Every scenario that goes through the gateway is
+reported next to what it is compared with in the same run, because absolute numbers drift
+between runs on a shared 2-core machine and ratios do not.
+
+Results print as a Markdown table and are written to bench/results/<date>.json
+(smoke runs: target/bench-smoke.json). Only the Python standard library is used.
+"""
+
+from __future__ import annotations
+
+import argparse
+import base64
+import datetime as dt
+import hashlib
+import hmac
+import json
+import os
+import platform
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from dataclasses import dataclass, field
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+LUA = ROOT / "bench" / "wrk"
+SECRET = "bench-secret-bench-secret-bench-secret-0123456789"
+CLK_TCK = os.sysconf("SC_CLK_TCK")
+POLICY = """
+[roles.authenticated]
+tables = { "*" = ["read", "write", "delete"] }
+functions = { "*" = ["query", "mutation"] }
+"""
+SCENARIOS = ["passthrough", "rest-get", "rest-list", "rest-insert", "convex-rest-get", "startup"]
+
+# Targets from the performance issue, checked against each run.
+TARGETS = {
+    "passthrough@32": {"ratio_min": 0.40, "p99_ms_max": 2.0, "peak_rss_mb_max": 64},
+    "rest-get": {"rps_min": 20_000},
+    "rest-insert": {"rps_min": 5_000},
+    "rest-list": {"p99_ms_max": 5.0},
+    "startup": {"startup_ms_max": 150, "idle_rss_mb_max": 20},
+}
+
+
+def log(message: str) -> None:
+    print(f"bench: {message}", file=sys.stderr, flush=True)
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def hs256(claims: dict) -> str:
+    def part(obj: dict) -> str:
+        raw = json.dumps(obj, separators=(",", ":")).encode()
+        return base64.urlsafe_b64encode(raw).rstrip(b"=").decode()
+
+    head = part({"alg": "HS256", "typ": "JWT"}) + "." + part(claims)
+    sig = hmac.new(SECRET.encode(), head.encode(), hashlib.sha256).digest()
+    return head + "." + base64.urlsafe_b64encode(sig).rstrip(b"=").decode()
+
+
+def request(method: str, url: str, body=None, token: str | None = None, timeout=30.0):
+    data = None if body is None else json.dumps(body).encode()
+    req = urllib.request.Request(url, data=data, method=method)
+    if data is not None:
+        req.add_header("content-type", "application/json")
+    if token:
+        req.add_header("authorization", f"Bearer {token}")
+    with urllib.request.urlopen(req, timeout=timeout) as response:
+        return response.status, json.loads(response.read() or b"null")
+
+
+def wait_http(url: str, deadline_s: float = 30.0, pause: float = 0.002) -> float:
+    """Polls `url` until it answers 200; returns the seconds it took."""
+    start = time.perf_counter()
+    while True:
+        try:
+            with urllib.request.urlopen(url, timeout=1) as response:
+                if response.status == 200:
+                    return time.perf_counter() - start
+        except OSError:
+            pass
+        if time.perf_counter() - start > deadline_s:
+            raise RuntimeError(f"{url} did not answer 200 within {deadline_s} s")
+        time.sleep(pause)
+
+
+def proc_stats(pid: int) -> dict:
+    """CPU seconds so far, current and peak RSS (MB) of a process, from /proc."""
+    with open(f"/proc/{pid}/stat") as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    cpu = (int(fields[11]) + int(fields[12])) / CLK_TCK
+    rss = hwm = 0.0
+    with open(f"/proc/{pid}/status") as f:
+        for line in f:
+            if line.startswith("VmRSS:"):
+                rss = int(line.split()[1]) / 1024
+            elif line.startswith("VmHWM:"):
+                hwm = int(line.split()[1]) / 1024
+    return {"cpu_s": cpu, "rss_mb": rss, "peak_rss_mb": hwm}
+
+
+@dataclass
+class Proc:
+    popen: subprocess.Popen
+    url: str
+
+    @property
+    def pid(self) -> int:
+        return self.popen.pid
+
+    def stop(self) -> None:
+        if self.popen.poll() is None:
+            self.popen.send_signal(signal.SIGTERM)
+            try:
+                self.popen.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.popen.kill()
+                self.popen.wait()
+
+
+@dataclass
+class Harness:
+    profile: str
+    duration: int
+    smoke: bool
+    stub: Proc | None = None
+    procs: list = field(default_factory=list)
+    tmp: Path = field(default_factory=lambda: Path(tempfile.mkdtemp(prefix="gw-bench-")))
+
+    # --- processes ---------------------------------------------------------------------------
+
+    def binary(self, name: str, example: bool = False) -> Path:
+        folder = "release" if self.profile == "release" else "debug"
+        base = ROOT / "target" / folder
+        return base / "examples" / name if example else base / name
+
+    def start_stub(self) -> Proc:
+        if self.stub is None:
+            popen = subprocess.Popen(
+                [str(self.binary("convex_stub", example=True)), "0"],
+                stdout=subprocess.PIPE,
+                text=True,
+            )
+            line = popen.stdout.readline().strip()
+            if not line.startswith("listening on "):
+                raise RuntimeError(f"the stub did not start: {line!r}")
+            self.stub = Proc(popen, line.removeprefix("listening on "))
+            self.procs.append(self.stub)
+        return self.stub
+
+    def start_gateway(self, env: dict, name: str) -> Proc:
+        port = free_port()
+        data = self.tmp / name
+        data.mkdir(parents=True, exist_ok=True)
+        policy = self.tmp / "policy.toml"
+        policy.write_text(POLICY)
+        full_env = {
+            "PATH": os.environ.get("PATH", ""),
+            "GATEWAY_ADDR": f"127.0.0.1:{port}",
+            "GATEWAY_DATA_DIR": str(data),
+            "GATEWAY_POLICY": str(policy),
+            "JWT_SECRET": SECRET,
+            "LOG_FORMAT": "json",
+        }
+        full_env.update(env)
+        popen = subprocess.Popen(
+            [str(self.binary("convex-gateway")), "serve"],
+            env=full_env,
+            cwd=self.tmp,
+            stdout=subprocess.DEVNULL,
+            stderr=open(self.tmp / f"{name}.log", "w"),
+        )
+        proc = Proc(popen, f"http://127.0.0.1:{port}")
+        self.procs.append(proc)
+        wait_http(proc.url + "/ready")
+        return proc
+
+    def stop_all(self) -> None:
+        for proc in reversed(self.procs):
+            proc.stop()
+        self.procs.clear()
+        self.stub = None
+        shutil.rmtree(self.tmp, ignore_errors=True)
+
+    # --- load ----------------------------------------------------------------------------------
+
+    def wrk(self, url: str, script: str, connections: int, env: dict | None = None,
+            watch: Proc | None = None) -> dict:
+        """Runs wrk for the configured time and returns its summary (and the watched process's
+        CPU and peak RSS over the run)."""
+        before = proc_stats(watch.pid) if watch else None
+        out = subprocess.run(
+            ["wrk", "-t2", f"-c{connections}", f"-d{self.duration}s", "--timeout", "5s",
+             "-s", str(LUA / script), url],
+            env={**os.environ, **(env or {})},
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout
+        line = next((l for l in out.splitlines() if l.startswith("JSON ")), None)
+        if line is None:
+            raise RuntimeError(f"wrk printed no summary:\n{out}")
+        result = json.loads(line[5:])
+        seconds = result.pop("duration_us") / 1e6
+        result["rps"] = result["requests"] / seconds if seconds else 0.0
+        result["p50_ms"] = result.pop("p50_us") / 1000
+        result["p99_ms"] = result.pop("p99_us") / 1000
+        if watch:
+            after = proc_stats(watch.pid)
+            used = after["cpu_s"] - before["cpu_s"]
+            result["cpu_s_per_1k"] = used / result["requests"] * 1000 if result["requests"] else None
+            result["peak_rss_mb"] = after["peak_rss_mb"]
+        return result
+
+
+# --- scenarios ---------------------------------------------------------------------------------
+
+def token(sub="bench", roles=None) -> str:
+    claims = {"sub": sub, "exp": int(time.time()) + 24 * 3600}
+    if roles:
+        claims["role"] = roles
+    return hs256(claims)
+
+
+def passthrough(h: Harness) -> list[dict]:
+    stub = h.start_stub()
+    gw = h.start_gateway({"CONVEX_URL": stub.url, "CONVEX_AUTH_MODE": "mint"}, "passthrough")
+    env = {"BENCH_TOKEN": token()}
+    rows = []
+    for connections in (32, 128):
+        direct = h.wrk(stub.url + "/api/query", "query.lua", connections, env)
+        via = h.wrk(gw.url + "/api/query", "query.lua", connections, env, watch=gw)
+        via["ratio"] = via["rps"] / direct["rps"] if direct["rps"] else 0.0
+        rows.append(row(f"passthrough@{connections}", via, "stub direct", direct))
+    return rows
+
+
+def seed(gw: Proc, count: int) -> list[str]:
+    """Inserts `count` documents into `items`, 1000 per request; returns their ids."""
+    ids = []
+    statuses = ["Queued", "Downloading", "Transcribing", "Analyzing", "Completed"]
+    tok = token("seeder")
+    for start in range(0, count, 1000):
+        docs = [
+            {
+                "title": f"video {n}",
+                "status": statuses[n % len(statuses)],
+                "score": (n * 7919) % 100_000,
+                "twitchId": str(2_000_000_000 + n),
+                "body": "lorem ipsum dolor sit amet " * 4,
+            }
+            for n in range(start, min(start + 1000, count))
+        ]
+        status, stored = request("POST", gw.url + "/v1/tables/items", docs, tok, timeout=120)
+        assert status == 201, status
+        ids.extend(d["_id"] for d in stored)
+    return ids
+
+
+def local_store(h: Harness) -> tuple[Proc, Path]:
+    gw = h.start_gateway({"GATEWAY_INDEXES": "items(status,score)"}, "local")
+    count = 2_000 if h.smoke else 100_000
+    log(f"seeding {count} documents")
+    ids = seed(gw, count)
+    ids_file = h.tmp / "ids.txt"
+    ids_file.write_text("\n".join(ids) + "\n")
+    return gw, ids_file
+
+
+def rest_scenarios(h: Harness, wanted: list[str]) -> list[dict]:
+    gw, ids_file = local_store(h)
+    env = {"BENCH_TOKEN": token(), "BENCH_IDS": str(ids_file)}
+    rows = []
+    health = h.wrk(gw.url + "/health", "get.lua", 32, env)
+    if "rest-get" in wanted:
+        result = h.wrk(gw.url + "/v1/tables/items/", "get_random.lua", 32, env, watch=gw)
+        rows.append(row("rest-get", result, "/health", health))
+    if "rest-list" in wanted:
+        path = "/v1/tables/items?status=eq.Transcribing&order=score.desc&limit=50"
+        result = h.wrk(gw.url + path, "get.lua", 32, env, watch=gw)
+        rows.append(row("rest-list", result, "/health", health))
+    if "rest-insert" in wanted:
+        result = h.wrk(gw.url + "/v1/tables/inserts", "insert.lua", 32, env, watch=gw)
+        rows.append(row("rest-insert", result, "/health", health))
+    return rows
+
+
+def convex_rest_get(h: Harness) -> list[dict]:
+    stub = h.start_stub()
+    gw = h.start_gateway({"CONVEX_URL": stub.url, "CONVEX_AUTH_MODE": "mint"}, "convex-rest")
+    env = {"BENCH_TOKEN": token()}
+    passthrough_run = h.wrk(gw.url + "/api/query", "query.lua", 32, env)
+    result = h.wrk(gw.url + "/v1/tables/videos/jd7a2x3q9r5kqv0b8m1n2p3s4t5u6v7w", "get.lua", 32,
+                   env, watch=gw)
+    result["ratio"] = result["rps"] / passthrough_run["rps"] if passthrough_run["rps"] else 0.0
+    return [row("convex-rest-get", result, "passthrough@32", passthrough_run)]
+
+
+def startup(h: Harness) -> list[dict]:
+    runs = []
+    for attempt in range(3 if h.smoke else 7):
+        port = free_port()
+        data = h.tmp / f"startup-{attempt}"
+        env = {
+            "PATH": os.environ.get("PATH", ""),
+            "GATEWAY_ADDR": f"127.0.0.1:{port}",
+            "GATEWAY_DATA_DIR": str(data),
+            "JWT_SECRET": SECRET,
+            "LOG_FORMAT": "json",
+        }
+        started = time.perf_counter()
+        popen = subprocess.Popen([str(h.binary("convex-gateway")), "serve"], env=env,
+                                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        try:
+            wait_http(f"http://127.0.0.1:{port}/ready", pause=0.001)
+            elapsed = time.perf_counter() - started
+            time.sleep(1.0)
+            idle = proc_stats(popen.pid)["rss_mb"]
+        finally:
+            Proc(popen, "").stop()
+        runs.append((elapsed * 1000, idle))
+    runs.sort()
+    ms, idle = runs[len(runs) // 2]
+    return [{
+        "scenario": "startup",
+        "startup_ms": round(ms, 1),
+        "idle_rss_mb": round(idle, 1),
+        "runs": len(runs),
+    }]
+
+
+def row(name: str, result: dict, baseline_name: str, baseline: dict) -> dict:
+    out = {"scenario": name}
+    for key in ("rps", "p50_ms", "p99_ms", "errors", "requests", "cpu_s_per_1k", "peak_rss_mb", "ratio"):
+        if key in result and result[key] is not None:
+            out[key] = round(result[key], 3) if isinstance(result[key], float) else result[key]
+    out["baseline"] = {
+        "name": baseline_name,
+        "rps": round(baseline["rps"], 1),
+        "p50_ms": round(baseline["p50_ms"], 3),
+        "p99_ms": round(baseline["p99_ms"], 3),
+    }
+    return out
+
+
+def check(rows: list[dict]) -> list[str]:
+    """Which targets each row meets, as text."""
+    verdicts = []
+    for r in rows:
+        target = TARGETS.get(r["scenario"])
+        if not target:
+            continue
+        for key, bound in target.items():
+            metric, kind = key.rsplit("_", 1)
+            value = r.get(metric)
+            if value is None:
+                continue
+            ok = value >= bound if kind == "min" else value <= bound
+            r.setdefault("targets", {})[metric] = {"bound": f"{kind} {bound}", "met": ok}
+            verdicts.append(f"{r['scenario']}: {metric} {value} ({kind} {bound}) {'met' if ok else 'MISSED'}")
+    return verdicts
+
+
+def table(rows: list[dict]) -> str:
+    lines = [
+        "| Scenario | req/s | p50 ms | p99 ms | errors | CPU s / 1k req | peak RSS MB | compared with | its req/s | ratio |",
+        "|---|---|---|---|---|---|---|---|---|---|",
+    ]
+    for r in rows:
+        if r["scenario"] == "startup":
+            lines.append(f"| startup | {r['startup_ms']} ms to /ready 200 | | | | | idle {r['idle_rss_mb']} | | | |")
+            continue
+        b = r["baseline"]
+        lines.append(
+            f"| {r['scenario']} | {r['rps']:,.0f} | {r['p50_ms']:.2f} | {r['p99_ms']:.2f} | {r['errors']} "
+            f"| {r.get('cpu_s_per_1k', 0):.3f} | {r.get('peak_rss_mb', 0):.1f} | {b['name']} | {b['rps']:,.0f} "
+            f"| {r['ratio']:.2f}× |" if "ratio" in r else
+            f"| {r['scenario']} | {r['rps']:,.0f} | {r['p50_ms']:.2f} | {r['p99_ms']:.2f} | {r['errors']} "
+            f"| {r.get('cpu_s_per_1k', 0):.3f} | {r.get('peak_rss_mb', 0):.1f} | {b['name']} | {b['rps']:,.0f} | |"
+        )
+    return "\n".join(lines)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description="convex-gateway benchmarks")
+    parser.add_argument("scenarios", nargs="*", help=f"any of {', '.join(SCENARIOS)} (default: all)")
+    parser.add_argument("--smoke", action="store_true",
+                        help="a few seconds per scenario on the debug build, to prove the harness runs")
+    parser.add_argument("--duration", type=int, default=None, help="seconds per wrk run (default 10)")
+    args = parser.parse_args()
+    wanted = args.scenarios or SCENARIOS
+    unknown = [s for s in wanted if s not in SCENARIOS]
+    if unknown:
+        parser.error(f"unknown scenario(s): {', '.join(unknown)}")
+    profile = "dev" if args.smoke else "release"
+    duration = args.duration or (2 if args.smoke else 10)
+
+    if shutil.which("wrk") is None:
+        raise SystemExit("wrk is not installed; bench/run installs it with apt-get")
+    log(f"building ({profile})")
+    subprocess.run(["cargo", "build", "-q", "--profile", profile, "--bin", "convex-gateway",
+                    "--example", "convex_stub"], cwd=ROOT, check=True)
+
+    h = Harness(profile=profile, duration=duration, smoke=args.smoke)
+    rows: list[dict] = []
+    try:
+        for name in wanted:
+            if name in ("rest-get", "rest-list", "rest-insert"):
+                continue
+            log(f"scenario {name}")
+            rows += {"passthrough": passthrough, "convex-rest-get": convex_rest_get,
+                     "startup": startup}[name](h)
+        rest = [s for s in wanted if s.startswith("rest-")]
+        if rest:
+            log(f"scenarios {', '.join(rest)}")
+            rows += rest_scenarios(h, rest)
+    finally:
+        h.stop_all()
+
+    order = {name: i for i, name in enumerate(["passthrough@32", "passthrough@128", *SCENARIOS])}
+    rows.sort(key=lambda r: order.get(r["scenario"], 99))
+    verdicts = check(rows)
+    report = {
+        "date": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+        "smoke": args.smoke,
+        "profile": profile,
+        "wrk": f"wrk -t2 -c<connections> -d{duration}s",
+        "machine": {"cpus": os.cpu_count(), "kernel": platform.release()},
+        "results": rows,
+    }
+    if args.smoke:
+        out = ROOT / "target" / "bench-smoke.json"
+    else:
+        out = ROOT / "bench" / "results" / f"{dt.date.today().isoformat()}.json"
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(report, indent=2) + "\n")
+    print(table(rows))
+    print()
+    for verdict in verdicts:
+        print(f"- {verdict}")
+    print(f"\nwritten to {out.relative_to(ROOT)}")
+    # The harness ran when every scenario produced numbers and no request failed.
+    broken = [r["scenario"] for r in rows if r.get("errors") or (r.get("rps") == 0)]
+    if broken:
+        print(f"bench: requests failed in {', '.join(broken)}", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
