@@ -396,24 +396,37 @@ impl Auth {
             ConvexAuthMode::Forward => Ok(Some(SecretString::from(
                 user.bearer_token().expose_secret().to_owned(),
             ))),
-            ConvexAuthMode::Mint => self.mint_convex_token(mint_claims(user)).map(Some),
+            // The caller's token determines the claims, so it keys the cache cheaply.
+            ConvexAuthMode::Mint => self
+                .minted_for(user.bearer_token().expose_secret(), || mint_claims(user))
+                .map(Some),
         }
     }
 
-    /// A Convex token for `claims`: a cached one while it has more than half its lifetime left,
-    /// else a freshly signed one.
-    fn mint_convex_token(&self, claims: Map<String, Value>) -> Result<SecretString, ApiError> {
-        let key = Value::Object(claims.clone()).to_string();
-        if let Some(token) = self.minted.get(&key) {
+    /// The Convex token cached under `key` while it has more than half its lifetime left, else
+    /// one freshly signed over `claims()`.
+    fn minted_for(
+        &self,
+        key: &str,
+        claims: impl FnOnce() -> Map<String, Value>,
+    ) -> Result<SecretString, ApiError> {
+        if let Some(token) = self.minted.get(key) {
             return Ok(token);
         }
         let token = SecretString::from(
             self.signer
-                .sign(claims, &self.config.convex_application_id, CONVEX_TOKEN_TTL)
+                .sign(
+                    claims(),
+                    &self.config.convex_application_id,
+                    CONVEX_TOKEN_TTL,
+                )
                 .map_err(ApiError::internal)?,
         );
-        self.minted
-            .insert(key, token.clone(), Instant::now() + CONVEX_TOKEN_TTL / 2);
+        self.minted.insert(
+            key.to_owned(),
+            token.clone(),
+            Instant::now() + CONVEX_TOKEN_TTL / 2,
+        );
         Ok(token)
     }
 
@@ -449,7 +462,11 @@ impl Auth {
                 .and_then(Value::as_str)
                 .map(|t| SecretString::from(t.to_owned()))),
             Some("mint") => match snapshot.get("claims") {
-                Some(Value::Object(claims)) => self.mint_convex_token(claims.clone()).map(Some),
+                Some(Value::Object(claims)) => self
+                    .minted_for(&Value::Object(claims.clone()).to_string(), || {
+                        claims.clone()
+                    })
+                    .map(Some),
                 _ => Err(ApiError::internal(anyhow::anyhow!(
                     "an outbox identity without claims"
                 ))),

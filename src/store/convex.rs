@@ -126,7 +126,7 @@ impl ConvexStore {
                 route(FunctionKind::Mutation.route())?,
                 route(FunctionKind::Action.route())?,
             ],
-            client: crate::http_client::client(connect, config.timeout)?,
+            client: crate::http_client::api_client(connect, config.timeout)?,
             breaker: Breaker::new(config.breaker.clone()),
             retrier: Retrier::new(config.retry.clone()),
             bulkhead: tokio::sync::Semaphore::new(config.max_concurrency),

@@ -36,8 +36,10 @@ use super::{
 pub const DB_FILE: &str = "gateway.sqlite3";
 /// The most write batches the writer commits together.
 const MAX_GROUP: usize = 128;
-/// Idle reader connections kept open.
-const MAX_IDLE_READERS: usize = 8;
+/// Reads that run at once, each on its own connection, per available core. Reads are CPU work;
+/// more of them than cores only adds switching, and a bounded pool keeps every connection (and
+/// its prepared statements) open instead of opening new ones under load.
+const READERS_PER_CORE: usize = 2;
 /// How long a connection waits on a lock before giving up.
 const BUSY_TIMEOUT_MS: u64 = 5_000;
 
@@ -196,9 +198,12 @@ impl LocalStore {
             })
             .context("starting the SQLite writer thread")?;
 
+        let size = std::thread::available_parallelism().map_or(2, |n| n.get()) * READERS_PER_CORE;
         let readers = Arc::new(ReaderPool {
             path,
             idle: Mutex::new(Vec::new()),
+            slots: Arc::new(tokio::sync::Semaphore::new(size)),
+            size,
         });
         // Open one reader now, so a broken database fails at startup rather than on a request.
         let first = readers.open()?;
@@ -215,7 +220,12 @@ impl LocalStore {
         F: FnOnce(&Connection) -> Result<T, StoreError> + Send + 'static,
     {
         let readers = Arc::clone(&self.readers);
+        let slot = Arc::clone(&readers.slots)
+            .acquire_owned()
+            .await
+            .map_err(|_| StoreError::Unavailable("the store is closing".into()))?;
         tokio::task::spawn_blocking(move || {
+            let _slot = slot;
             let conn = readers.take()?;
             let result = f(&conn);
             readers.put(conn);
@@ -293,6 +303,9 @@ impl DocumentStore for LocalStore {
 struct ReaderPool {
     path: std::path::PathBuf,
     idle: Mutex<Vec<Connection>>,
+    /// One permit per connection; a read waits for one before it takes a blocking thread.
+    slots: Arc<tokio::sync::Semaphore>,
+    size: usize,
 }
 
 impl ReaderPool {
@@ -319,7 +332,7 @@ impl ReaderPool {
 
     fn put(&self, conn: Connection) {
         if let Ok(mut idle) = self.idle.lock()
-            && idle.len() < MAX_IDLE_READERS
+            && idle.len() < self.size
         {
             idle.push(conn);
         }
@@ -781,6 +794,14 @@ fn user_filter_sql(segments: &[String], op: &FilterOp, params: &mut Vec<SqlValue
         let guard = match literal {
             Literal::Bool(b) => return format!("COALESCE({ty}, '') = '{b}'"),
             Literal::Int(_) | Literal::Float(_) => "IN ('integer', 'real')",
+            // `json_extract` yields a string's text, a number as a number and an object or
+            // array as JSON text starting with `{` or `[`. So a text literal that cannot be
+            // such JSON text is equal only to a string, and the type check (which parses the
+            // document again for every row) can go.
+            Literal::Str(s) if comparison == "=" && !s.starts_with(['{', '[']) => {
+                params.push(literal_sql(literal));
+                return format!("{value} = ?");
+            }
             Literal::Str(_) => "= 'text'",
         };
         params.push(literal_sql(literal));
