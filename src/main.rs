@@ -1,7 +1,7 @@
 //! The `convex-gateway` binary: all logic lives in the library; see `cli::main`.
 
-/// mimalloc: fewer and cheaper allocator calls than glibc's under many small, short-lived
-/// allocations across threads (measured in `bench/`; see the README's Performance section).
+/// mimalloc, built without transparent huge pages so idle memory stays small. It took less CPU
+/// per request than glibc's malloc in every `bench/` scenario (see the README's Performance section).
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
