@@ -137,6 +137,7 @@ class Harness:
     profile: str
     duration: int
     smoke: bool
+    repeat: int = 1
     stub: Proc | None = None
     procs: list = field(default_factory=list)
     tmp: Path = field(default_factory=lambda: Path(tempfile.mkdtemp(prefix="gw-bench-")))
@@ -200,6 +201,16 @@ class Harness:
 
     def wrk(self, url: str, script: str, connections: int, env: dict | None = None,
             watch: Proc | None = None) -> dict:
+        """Runs wrk `repeat` times and returns the run with the median req/s."""
+        runs = sorted((self.wrk_once(url, script, connections, env, watch) for _ in range(self.repeat)),
+                      key=lambda r: r["rps"])
+        result = runs[len(runs) // 2]
+        if self.repeat > 1:
+            result["rps_range"] = [round(runs[0]["rps"], 1), round(runs[-1]["rps"], 1)]
+        return result
+
+    def wrk_once(self, url: str, script: str, connections: int, env: dict | None = None,
+                 watch: Proc | None = None) -> dict:
         """Runs wrk for the configured time and returns its summary (and the watched process's
         CPU and peak RSS over the run)."""
         before = proc_stats(watch.pid) if watch else None
@@ -345,7 +356,7 @@ def startup(h: Harness) -> list[dict]:
 
 def row(name: str, result: dict, baseline_name: str, baseline: dict) -> dict:
     out = {"scenario": name}
-    for key in ("rps", "p50_ms", "p99_ms", "errors", "requests", "cpu_s_per_1k", "peak_rss_mb", "ratio"):
+    for key in ("rps", "rps_range", "p50_ms", "p99_ms", "errors", "requests", "cpu_s_per_1k", "peak_rss_mb", "ratio"):
         if key in result and result[key] is not None:
             out[key] = round(result[key], 3) if isinstance(result[key], float) else result[key]
     out["baseline"] = {
@@ -401,6 +412,8 @@ def main() -> int:
     parser.add_argument("--smoke", action="store_true",
                         help="a few seconds per scenario on the debug build, to prove the harness runs")
     parser.add_argument("--duration", type=int, default=None, help="seconds per wrk run (default 10)")
+    parser.add_argument("--repeat", type=int, default=1,
+                        help="wrk runs per measurement; the median by req/s is reported (default 1)")
     args = parser.parse_args()
     wanted = args.scenarios or SCENARIOS
     unknown = [s for s in wanted if s not in SCENARIOS]
@@ -415,7 +428,7 @@ def main() -> int:
     subprocess.run(["cargo", "build", "-q", "--profile", profile, "--bin", "convex-gateway",
                     "--example", "convex_stub"], cwd=ROOT, check=True)
 
-    h = Harness(profile=profile, duration=duration, smoke=args.smoke)
+    h = Harness(profile=profile, duration=duration, smoke=args.smoke, repeat=max(1, args.repeat))
     rows: list[dict] = []
     try:
         for name in wanted:
@@ -438,7 +451,7 @@ def main() -> int:
         "date": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
         "smoke": args.smoke,
         "profile": profile,
-        "wrk": f"wrk -t2 -c<connections> -d{duration}s",
+        "wrk": f"wrk -t2 -c<connections> -d{duration}s, median of {max(1, args.repeat)}",
         "machine": {"cpus": os.cpu_count(), "kernel": platform.release()},
         "results": rows,
     }
