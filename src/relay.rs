@@ -20,6 +20,10 @@ pub async fn step(state: &AppState) -> Duration {
     let (Some(outbox), Some(convex)) = (state.outbox(), state.convex()) else {
         return IDLE;
     };
+    // The queue is mirrored in memory: an empty outbox costs no SQLite query.
+    if outbox.depth() == 0 {
+        return IDLE;
+    }
     let due = match outbox.head().await {
         Ok(Some(due)) => due,
         Ok(None) => return IDLE,

@@ -112,22 +112,41 @@ impl AppState {
                 Err(err) => return Err(err.into()),
             }
         }
+        let receipt = self
+            .enqueue(ctx, Kind::Apply, "gateway:apply", args, key, keys)
+            .await?;
+        Ok(Written::Queued(receipt))
+    }
+
+    /// Stores a write in the outbox for the caller of `ctx` and answers its receipt.
+    async fn enqueue(
+        &self,
+        ctx: &RequestCtx,
+        kind: Kind,
+        path: &str,
+        args: Value,
+        idempotency_key: String,
+        doc_keys: Vec<String>,
+    ) -> ApiResult<Receipt> {
+        let outbox = self.outbox().ok_or_else(|| {
+            ApiError::internal(anyhow::anyhow!("queuing a write without an outbox"))
+        })?;
         let entry = outbox
             .enqueue(NewEntry {
                 caller: caller_key(&ctx.caller),
-                kind: Kind::Apply,
-                path: "gateway:apply".into(),
+                kind,
+                path: path.to_owned(),
                 args,
-                idempotency_key: key,
-                doc_keys: keys,
+                idempotency_key,
+                doc_keys,
                 identity: self.auth().identity_snapshot(&ctx.caller),
             })
             .await
             .map_err(ApiError::internal)?;
-        Ok(Written::Queued(Receipt {
+        Ok(Receipt {
             outbox_id: entry.outbox_id,
             status: entry.status,
-        }))
+        })
     }
 
     /// Queues an allow-listed mutation (`GATEWAY_OUTBOX_MUTATIONS`) that could not reach Convex.
@@ -137,9 +156,9 @@ impl AppState {
         path: &str,
         args: Value,
     ) -> ApiResult<Option<Receipt>> {
-        let Some(outbox) = self.outbox() else {
+        if self.outbox().is_none() {
             return Ok(None);
-        };
+        }
         let allowed = self
             .config()
             .outbox
@@ -154,22 +173,9 @@ impl AppState {
             .idempotency_key
             .clone()
             .unwrap_or_else(|| format!("gw-{}", uuid::Uuid::new_v4()));
-        let entry = outbox
-            .enqueue(NewEntry {
-                caller: caller_key(&ctx.caller),
-                kind: Kind::Mutation,
-                path: path.to_owned(),
-                args,
-                idempotency_key: key,
-                doc_keys: Vec::new(),
-                identity: self.auth().identity_snapshot(&ctx.caller),
-            })
+        self.enqueue(ctx, Kind::Mutation, path, args, key, Vec::new())
             .await
-            .map_err(ApiError::internal)?;
-        Ok(Some(Receipt {
-            outbox_id: entry.outbox_id,
-            status: entry.status,
-        }))
+            .map(Some)
     }
 }
 
@@ -310,17 +316,19 @@ async fn admin_list(
     }))
 }
 
-fn settled(id: &str, status: Status) -> ApiError {
-    ApiError::new(
-        ErrorCode::OutboxEntryState,
-        format!(
-            "outbox entry `{id}` is {}; only dead entries requeue, and only queued or dead ones are discarded",
-            serde_json::to_value(status)
-                .ok()
-                .and_then(|v| v.as_str().map(str::to_owned))
-                .unwrap_or_default()
-        ),
-    )
+/// The answer to an admin's requeue or discard.
+fn transitioned(id: &str, outcome: Option<Result<Entry, Status>>) -> ApiResult<Json<Entry>> {
+    match outcome {
+        None => Err(entry_not_found(id)),
+        Some(Err(status)) => Err(ApiError::new(
+            ErrorCode::OutboxEntryState,
+            format!(
+                "outbox entry `{id}` is {}; only dead entries requeue, and only queued or dead ones are discarded",
+                status.as_str()
+            ),
+        )),
+        Some(Ok(entry)) => Ok(Json(entry)),
+    }
 }
 
 /// Requeue a dead outbox entry (admin): it is delivered next, with a fresh attempt count.
@@ -345,11 +353,7 @@ async fn admin_requeue(
 ) -> ApiResult<Json<Entry>> {
     state.auth().require_admin(&ctx.caller)?;
     let outbox = state.outbox().ok_or_else(|| entry_not_found(&id))?;
-    match outbox.requeue(&id).await.map_err(ApiError::internal)? {
-        None => Err(entry_not_found(&id)),
-        Some(Err(status)) => Err(settled(&id, status)),
-        Some(Ok(entry)) => Ok(Json(entry)),
-    }
+    transitioned(&id, outbox.requeue(&id).await.map_err(ApiError::internal)?)
 }
 
 /// Discard a queued or dead outbox entry (admin): it will not be delivered.
@@ -374,9 +378,5 @@ async fn admin_discard(
 ) -> ApiResult<Json<Entry>> {
     state.auth().require_admin(&ctx.caller)?;
     let outbox = state.outbox().ok_or_else(|| entry_not_found(&id))?;
-    match outbox.discard(&id).await.map_err(ApiError::internal)? {
-        None => Err(entry_not_found(&id)),
-        Some(Err(status)) => Err(settled(&id, status)),
-        Some(Ok(entry)) => Ok(Json(entry)),
-    }
+    transitioned(&id, outbox.discard(&id).await.map_err(ApiError::internal)?)
 }
