@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 use axum::http::{HeaderName, HeaderValue, header};
 use axum::response::Response;
 
-use crate::store::{Document, Page};
+use crate::store::{Document, RawPage};
 
 /// Set to `true` on a response answered from the cache.
 pub const STALE_HEADER: HeaderName = HeaderName::from_static("x-gateway-stale");
@@ -20,7 +20,7 @@ pub enum CachedRead {
     /// A document by id (`None`: it did not exist).
     Doc(Option<Document>),
     /// A page of a list.
-    Page(Page),
+    Page(RawPage),
 }
 
 /// Results by key with when they were read, and the keys oldest first.
@@ -98,7 +98,7 @@ mod tests {
     use super::*;
 
     fn page(n: usize) -> CachedRead {
-        CachedRead::Page(Page {
+        CachedRead::Page(RawPage {
             items: Vec::new(),
             next_cursor: Some(n.to_string()),
         })

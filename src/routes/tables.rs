@@ -10,6 +10,7 @@ use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde::Serialize;
 use serde_json::Value;
+use serde_json::value::RawValue;
 use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
@@ -86,7 +87,8 @@ impl From<Document> for DocumentBody {
 #[serde(rename_all = "camelCase")]
 pub struct ListResponse {
     /// The documents of this page, in the requested order.
-    pub items: Vec<DocumentBody>,
+    #[schema(value_type = Vec<DocumentBody>)]
+    pub items: Vec<Box<RawValue>>,
     /// Pass as `cursor` to get the next page; `null` on the last page.
     pub next_cursor: Option<String>,
 }
@@ -162,7 +164,9 @@ async fn list_documents(
     }
     let (page, stale) = match &ctx.tx {
         Some(scope) => (
-            staged_list(&state, &ctx, scope, &table, &query).await?,
+            staged_list(&state, &ctx, scope, &table, &query)
+                .await?
+                .into_raw()?,
             None,
         ),
         None => {
@@ -170,7 +174,7 @@ async fn list_documents(
             let read = async {
                 state
                     .store()
-                    .list(&ctx.store, &table, &query)
+                    .list_json(&ctx.store, &table, &query)
                     .await
                     .map(CachedRead::Page)
             };
@@ -185,7 +189,7 @@ async fn list_documents(
         }
     };
     let mut response = Json(ListResponse {
-        items: page.items.into_iter().map(DocumentBody::from).collect(),
+        items: page.items,
         next_cursor: page.next_cursor,
     })
     .into_response();

@@ -25,12 +25,13 @@ use rusqlite::config::DbConfig;
 use rusqlite::types::Value as SqlValue;
 use rusqlite::{Connection, OpenFlags, OptionalExtension, params, params_from_iter};
 use serde::{Deserialize, Serialize};
+use serde_json::value::RawValue;
 use tokio::sync::{mpsc, oneshot};
 
 use super::{
     Document, DocumentStore, FieldPath, Fields, Filter, FilterOp, ListQuery, Literal, OrderKey,
-    Page, Precondition, SortDirection, StoreCtx, StoreError, TableName, WriteOp, WriteOutcome,
-    merge_patch, resolve_field_refs, validate_fields,
+    Page, Precondition, RawPage, SortDirection, StoreCtx, StoreError, TableName, WriteOp,
+    WriteOutcome, document_json, merge_patch, resolve_field_refs, validate_fields,
 };
 
 /// The file name of the database inside the data folder.
@@ -251,7 +252,24 @@ impl DocumentStore for LocalStore {
     ) -> Result<Page, StoreError> {
         let plan = ListPlan::build(table, query)?;
         let limit = query.limit as usize;
-        self.read(move |conn| plan.run(conn, limit)).await
+        let (items, next_cursor) = self
+            .read(move |conn| plan.run(conn, limit, row_to_document))
+            .await?;
+        Ok(Page { items, next_cursor })
+    }
+
+    async fn list_json(
+        &self,
+        _: &StoreCtx,
+        table: &TableName,
+        query: &ListQuery,
+    ) -> Result<RawPage, StoreError> {
+        let plan = ListPlan::build(table, query)?;
+        let limit = query.limit as usize;
+        let (items, next_cursor) = self
+            .read(move |conn| plan.run(conn, limit, row_to_json))
+            .await?;
+        Ok(RawPage { items, next_cursor })
     }
 
     async fn get(
@@ -581,35 +599,42 @@ fn fetch(conn: &Connection, table: &str, id: &str) -> Result<Option<(i64, Docume
             "SELECT {COLUMNS} FROM documents WHERE tbl = ?1 AND id = ?2"
         ))
         .map_err(internal)?;
-    stmt.query_row(params![table, id], row_to_document)
-        .optional()
-        .map_err(internal)?
-        .transpose()
+    stmt.query_row(params![table, id], |row| {
+        let seq: i64 = row.get(0)?;
+        Ok(row_to_document(row)?.map(|doc| (seq, doc)))
+    })
+    .optional()
+    .map_err(internal)?
+    .transpose()
 }
 
-/// Reads the five leading columns into a document. Decoding errors surface as the inner result,
-/// so a corrupt row is reported instead of panicking.
-fn row_to_document(
-    row: &rusqlite::Row<'_>,
-) -> rusqlite::Result<Result<(i64, Document), StoreError>> {
-    let seq: i64 = row.get(0)?;
+/// Reads one row's item, or the error that makes the row unreadable: rusqlite's errors outside,
+/// decoding errors inside, so a corrupt row is reported instead of panicking.
+type RowReader<T> = fn(&rusqlite::Row<'_>) -> rusqlite::Result<Result<T, StoreError>>;
+
+/// Reads the leading columns (after `seq`) into a document.
+fn row_to_document(row: &rusqlite::Row<'_>) -> rusqlite::Result<Result<Document, StoreError>> {
     let id: String = row.get(1)?;
     let creation_time: f64 = row.get(2)?;
     let version: i64 = row.get(3)?;
-    let raw: String = row.get(4)?;
-    Ok(serde_json::from_str::<Fields>(&raw)
+    let raw = row.get_ref(4)?.as_str()?;
+    Ok(serde_json::from_str::<Fields>(raw)
         .map_err(|err| StoreError::Internal(anyhow::anyhow!("document {id} is corrupt: {err}")))
-        .map(|fields| {
-            (
-                seq,
-                Document {
-                    id,
-                    creation_time,
-                    version: u64::try_from(version).unwrap_or_default(),
-                    fields,
-                },
-            )
+        .map(|fields| Document {
+            id,
+            creation_time,
+            version: u64::try_from(version).unwrap_or_default(),
+            fields,
         }))
+}
+
+/// Reads the leading columns (after `seq`) into the API's JSON text for the document, from the
+/// stored text as it is: no parse into values and back.
+fn row_to_json(row: &rusqlite::Row<'_>) -> rusqlite::Result<Result<Box<RawValue>, StoreError>> {
+    let id = row.get_ref(1)?.as_str()?;
+    let creation_time: f64 = row.get(2)?;
+    let fields = row.get_ref(4)?.as_str()?;
+    Ok(document_json(id, creation_time, fields))
 }
 
 fn encode_fields(fields: &Fields) -> String {
@@ -708,18 +733,26 @@ impl ListPlan {
         })
     }
 
-    fn run(mut self, conn: &Connection, limit: usize) -> Result<Page, StoreError> {
+    /// Runs the plan: up to `limit` items, each read from its row by `item`, and the cursor of
+    /// the next page.
+    fn run<T>(
+        mut self,
+        conn: &Connection,
+        limit: usize,
+        item: RowReader<T>,
+    ) -> Result<(Vec<T>, Option<String>), StoreError> {
         // One extra row tells whether another page follows.
         self.params.push(SqlValue::Integer(limit as i64 + 1));
         let mut stmt = conn.prepare_cached(&self.sql).map_err(internal)?;
         let key_count = self.key_count;
         let rows = stmt
             .query_map(params_from_iter(self.params.iter()), |row| {
-                let doc = row_to_document(row)?;
+                let seq: i64 = row.get(0)?;
+                let doc = item(row)?;
                 let keys = (0..key_count)
                     .map(|i| row.get::<_, SqlValue>(5 + i))
                     .collect::<rusqlite::Result<Vec<_>>>()?;
-                Ok(doc.map(|(seq, doc)| (seq, doc, keys)))
+                Ok(doc.map(|doc| (seq, doc, keys)))
             })
             .map_err(internal)?;
         let mut items = Vec::with_capacity(limit.min(128));
@@ -742,7 +775,7 @@ impl ListPlan {
             })?),
             _ => None,
         };
-        Ok(Page { items, next_cursor })
+        Ok((items, next_cursor))
     }
 }
 
@@ -1064,13 +1097,9 @@ mod tests {
             ];
             let plan = ListPlan::build(&table, &ListQuery::from_pairs(pairs).unwrap()).unwrap();
             sql.clone_from(&plan.sql);
-            let page = plan.run(&conn, limit).unwrap();
-            assert_eq!(page.items.len(), limit.min(10));
-            assert!(
-                page.items
-                    .iter()
-                    .all(|d| d.fields["status"] == json!(status))
-            );
+            let (items, _) = plan.run(&conn, limit, row_to_document).unwrap();
+            assert_eq!(items.len(), limit.min(10));
+            assert!(items.iter().all(|d| d.fields["status"] == json!(status)));
         }
         let stmt = conn.prepare_cached(&sql).unwrap();
         assert_eq!(stmt.get_status(rusqlite::StatementStatus::RePrepare), 0);

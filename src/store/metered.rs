@@ -8,8 +8,8 @@ use std::time::Instant;
 use async_trait::async_trait;
 
 use super::{
-    Document, DocumentStore, Fields, ListQuery, Page, SharedStore, StoreCtx, StoreError, TableName,
-    WriteOp, WriteOutcome,
+    Document, DocumentStore, Fields, ListQuery, Page, RawPage, SharedStore, StoreCtx, StoreError,
+    TableName, WriteOp, WriteOutcome,
 };
 use crate::metrics::Metrics;
 
@@ -67,6 +67,16 @@ impl DocumentStore for MeteredStore {
         query: &ListQuery,
     ) -> Result<Page, StoreError> {
         self.timed("list", self.inner.list(ctx, table, query)).await
+    }
+
+    async fn list_json(
+        &self,
+        ctx: &StoreCtx,
+        table: &TableName,
+        query: &ListQuery,
+    ) -> Result<RawPage, StoreError> {
+        self.timed("list", self.inner.list_json(ctx, table, query))
+            .await
     }
 
     async fn get(

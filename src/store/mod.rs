@@ -13,6 +13,7 @@ use std::fmt;
 use std::sync::Arc;
 
 use async_trait::async_trait;
+use serde_json::value::RawValue;
 use serde_json::{Map, Value};
 
 pub use query::{FieldPath, Filter, FilterOp, ListQuery, Literal, OrderKey, SortDirection};
@@ -90,6 +91,60 @@ pub struct Page {
     pub items: Vec<Document>,
     /// Where the next page starts; `None` when this page is the last.
     pub next_cursor: Option<String>,
+}
+
+/// One page of a list with each document as the API's JSON text
+/// (`{"_id":…,"_creationTime":…,…fields}`), so a store that keeps documents as JSON text hands
+/// them to the response without parsing and re-serialising them.
+#[derive(Debug, Clone)]
+pub struct RawPage {
+    /// The documents, in the requested order.
+    pub items: Vec<Box<RawValue>>,
+    /// Where the next page starts; `None` when this page is the last.
+    pub next_cursor: Option<String>,
+}
+
+impl Page {
+    /// The page with its documents as JSON text.
+    pub fn into_raw(self) -> Result<RawPage, StoreError> {
+        let items = self
+            .items
+            .iter()
+            .map(|doc| {
+                let fields = serde_json::to_string(&doc.fields)
+                    .map_err(|err| StoreError::Internal(err.into()))?;
+                document_json(&doc.id, doc.creation_time, &fields)
+            })
+            .collect::<Result<_, _>>()?;
+        Ok(RawPage {
+            items,
+            next_cursor: self.next_cursor,
+        })
+    }
+}
+
+/// The API's JSON text for a document: `_id` and `_creationTime`, then its own fields, given as
+/// the compact JSON object text they are stored as.
+pub fn document_json(
+    id: &str,
+    creation_time: f64,
+    fields: &str,
+) -> Result<Box<RawValue>, StoreError> {
+    let corrupt = || StoreError::Internal(anyhow::anyhow!("document {id} is corrupt"));
+    let rest = fields.strip_prefix('{').ok_or_else(corrupt)?;
+    let mut out = Vec::with_capacity(fields.len() + id.len() + 48);
+    out.extend_from_slice(br#"{"_id":"#);
+    serde_json::to_writer(&mut out, id).map_err(|err| StoreError::Internal(err.into()))?;
+    out.extend_from_slice(br#","_creationTime":"#);
+    serde_json::to_writer(&mut out, &creation_time)
+        .map_err(|err| StoreError::Internal(err.into()))?;
+    if !rest.trim_start().starts_with('}') {
+        out.push(b',');
+    }
+    out.extend_from_slice(rest.as_bytes());
+    let text = String::from_utf8(out).map_err(|_| corrupt())?;
+    // Checks the whole text is one JSON value, so a damaged row cannot break the response.
+    RawValue::from_string(text).map_err(|_| corrupt())
 }
 
 /// A precondition on a document's version, from `If-Match` or a transaction's `check`.
@@ -377,6 +432,17 @@ pub trait DocumentStore: Send + Sync + 'static {
         table: &TableName,
         query: &ListQuery,
     ) -> Result<Page, StoreError>;
+
+    /// [`Self::list`] with each document as the API's JSON text. Stores that keep documents as
+    /// JSON text override it to skip parsing them.
+    async fn list_json(
+        &self,
+        ctx: &StoreCtx,
+        table: &TableName,
+        query: &ListQuery,
+    ) -> Result<RawPage, StoreError> {
+        self.list(ctx, table, query).await?.into_raw()
+    }
 
     /// One document by id, or `None`.
     async fn get(
