@@ -23,7 +23,7 @@ use crate::ratelimit::RateLimits;
 use crate::stale::StaleCache;
 use crate::store::SharedStore;
 use crate::store::convex::ConvexStore;
-use crate::store::local::LocalStore;
+use crate::store::local::{LocalOptions, LocalStore};
 use crate::store::metered::MeteredStore;
 use crate::transactions::TxManager;
 use crate::{middleware, routes};
@@ -160,12 +160,14 @@ impl Application {
             }
             _ => {
                 let data_dir = config.data_dir.clone();
-                let indexes = config.indexes.clone();
-                let local = tokio::task::spawn_blocking(move || {
-                    LocalStore::open_with_indexes(&data_dir, &indexes)
-                })
-                .await
-                .context("opening the embedded store")??;
+                let options = LocalOptions {
+                    indexes: config.indexes.clone(),
+                    mmap_bytes: config.sqlite_mmap_bytes,
+                };
+                let local =
+                    tokio::task::spawn_blocking(move || LocalStore::open_with(&data_dir, &options))
+                        .await
+                        .context("opening the embedded store")??;
                 Self::assemble(config, Arc::new(local), None).await
             }
         }

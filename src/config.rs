@@ -17,7 +17,7 @@ use crate::breaker::BreakerConfig;
 use crate::outbox::OutboxConfig;
 use crate::retry::RetryConfig;
 use crate::store::TableName;
-use crate::store::local::IndexSpec;
+use crate::store::local::{DEFAULT_MMAP_BYTES, IndexSpec};
 
 /// How log lines are written.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -93,6 +93,8 @@ pub struct Config {
     pub trusted_proxies: Vec<ipnet::IpNet>,
     /// `GATEWAY_INDEXES`: secondary indexes of the embedded store.
     pub indexes: Vec<IndexSpec>,
+    /// `GATEWAY_SQLITE_MMAP_BYTES`: how much of the embedded database readers memory-map.
+    pub sqlite_mmap_bytes: u64,
 }
 
 /// The store adapter.
@@ -280,6 +282,11 @@ impl Config {
             },
             stale_reads: parse_switch(&get, "GATEWAY_STALE_READS", false)?,
             stale_cache_entries: parse_or(&get, "GATEWAY_STALE_CACHE_ENTRIES", "10000")?,
+            sqlite_mmap_bytes: parse_or(
+                &get,
+                "GATEWAY_SQLITE_MMAP_BYTES",
+                &DEFAULT_MMAP_BYTES.to_string(),
+            )?,
             trusted_proxies: parse_proxies(get("GATEWAY_TRUSTED_PROXIES"))?,
             indexes: IndexSpec::parse_list(&get("GATEWAY_INDEXES").unwrap_or_default()).map_err(
                 |reason| ConfigError {
@@ -326,6 +333,7 @@ impl Config {
             outbox: OutboxConfig::default(),
             stale_reads: false,
             stale_cache_entries: 10_000,
+            sqlite_mmap_bytes: DEFAULT_MMAP_BYTES,
             trusted_proxies: Vec::new(),
             indexes: Vec::new(),
         }

@@ -158,14 +158,40 @@ fn sync_indexes(conn: &Connection, indexes: &[IndexSpec]) -> anyhow::Result<()> 
     Ok(())
 }
 
+/// How the embedded store is opened.
+#[derive(Debug, Clone)]
+pub struct LocalOptions {
+    /// Secondary indexes (`GATEWAY_INDEXES`).
+    pub indexes: Vec<IndexSpec>,
+    /// How much of the database file readers map into memory (`GATEWAY_SQLITE_MMAP_BYTES`);
+    /// 0 reads through SQLite's own page cache only.
+    pub mmap_bytes: u64,
+}
+
+/// Readers map up to this much of the database by default: reads of a database larger than
+/// SQLite's per-connection page cache (2 MB) then come from the shared OS page cache without a
+/// copy and a system call per page. It is address space, not memory: pages are only resident
+/// once read, and the kernel can drop them.
+pub const DEFAULT_MMAP_BYTES: u64 = 256 * 1024 * 1024;
+
+impl Default for LocalOptions {
+    fn default() -> Self {
+        Self {
+            indexes: Vec::new(),
+            mmap_bytes: DEFAULT_MMAP_BYTES,
+        }
+    }
+}
+
 impl LocalStore {
     /// Opens (creating if needed) the database in `data_dir` and starts the writer thread.
     pub fn open(data_dir: &Path) -> anyhow::Result<Self> {
-        Self::open_with_indexes(data_dir, &[])
+        Self::open_with(data_dir, &LocalOptions::default())
     }
 
-    /// Like [`Self::open`], with the secondary indexes of `GATEWAY_INDEXES`.
-    pub fn open_with_indexes(data_dir: &Path, indexes: &[IndexSpec]) -> anyhow::Result<Self> {
+    /// Like [`Self::open`], with options.
+    pub fn open_with(data_dir: &Path, options: &LocalOptions) -> anyhow::Result<Self> {
+        let indexes = &options.indexes;
         std::fs::create_dir_all(data_dir)
             .with_context(|| format!("creating data folder {}", data_dir.display()))?;
         let path = data_dir.join(DB_FILE);
@@ -203,6 +229,7 @@ impl LocalStore {
         let size = std::thread::available_parallelism().map_or(2, |n| n.get()) * READERS_PER_CORE;
         let readers = Arc::new(ReaderPool {
             path,
+            mmap_bytes: options.mmap_bytes,
             idle: Mutex::new(Vec::new()),
             slots: Arc::new(tokio::sync::Semaphore::new(size)),
             size,
@@ -328,6 +355,7 @@ struct ReaderPool {
     /// One permit per connection; a read waits for one before it takes a blocking thread.
     slots: Arc<tokio::sync::Semaphore>,
     size: usize,
+    mmap_bytes: u64,
 }
 
 impl ReaderPool {
@@ -338,7 +366,10 @@ impl ReaderPool {
         )
         .with_context(|| format!("opening {} for reading", self.path.display()))?;
         conn.busy_timeout(std::time::Duration::from_millis(BUSY_TIMEOUT_MS))?;
-        conn.execute_batch("PRAGMA query_only = ON;")?;
+        conn.execute_batch(&format!(
+            "PRAGMA query_only = ON; PRAGMA mmap_size = {};",
+            self.mmap_bytes
+        ))?;
         // Query-planner stability: without it SQLite marks bound parameters that could sway
         // the plan (a list's `LIMIT ?`, its filter values next to an index-satisfied ORDER BY)
         // and re-prepares the cached statement on every new binding, which cost a full parse
@@ -1020,6 +1051,13 @@ mod tests {
         }
     }
 
+    fn with_indexes(specs: &[IndexSpec]) -> LocalOptions {
+        LocalOptions {
+            indexes: specs.to_vec(),
+            ..LocalOptions::default()
+        }
+    }
+
     #[test]
     fn declared_indexes_serve_filtered_ordered_lists_and_are_dropped_when_undeclared() {
         let dir = tempfile::TempDir::new().unwrap();
@@ -1028,7 +1066,7 @@ mod tests {
         for bad in ["items", "items()", "1x(a)", "items(_secret)", "items(a"] {
             assert!(IndexSpec::parse_list(bad).is_err(), "{bad}");
         }
-        drop(LocalStore::open_with_indexes(dir.path(), &specs).unwrap());
+        drop(LocalStore::open_with(dir.path(), &with_indexes(&specs)).unwrap());
         let conn = Connection::open(dir.path().join(DB_FILE)).unwrap();
         let table = TableName::parse("items").unwrap();
         let pairs = vec![
@@ -1057,7 +1095,7 @@ mod tests {
         drop(conn);
 
         // Undeclared: dropped at the next open.
-        drop(LocalStore::open_with_indexes(dir.path(), &specs[1..]).unwrap());
+        drop(LocalStore::open_with(dir.path(), &with_indexes(&specs[1..])).unwrap());
         let conn = Connection::open(dir.path().join(DB_FILE)).unwrap();
         let names: Vec<String> = conn
             .prepare("SELECT name FROM sqlite_master WHERE type = 'index' AND name LIKE 'gwx%'")
@@ -1069,11 +1107,28 @@ mod tests {
         assert_eq!(names, vec![specs[1].name()]);
     }
 
+    #[test]
+    fn readers_map_as_much_of_the_database_as_configured() {
+        let dir = tempfile::TempDir::new().unwrap();
+        for bytes in [0, 1 << 20] {
+            let options = LocalOptions {
+                mmap_bytes: bytes,
+                ..LocalOptions::default()
+            };
+            let store = LocalStore::open_with(dir.path(), &options).unwrap();
+            let conn = store.readers.open().unwrap();
+            let mapped: i64 = conn
+                .query_row("PRAGMA mmap_size", [], |r| r.get(0))
+                .unwrap();
+            assert_eq!(mapped, i64::try_from(bytes).unwrap());
+        }
+    }
+
     #[tokio::test]
     async fn reader_statements_for_lists_are_not_re_prepared_per_call() {
         let dir = tempfile::TempDir::new().unwrap();
         let specs = IndexSpec::parse_list("items(status, score)").unwrap();
-        let store = LocalStore::open_with_indexes(dir.path(), &specs).unwrap();
+        let store = LocalStore::open_with(dir.path(), &with_indexes(&specs)).unwrap();
         let table = TableName::parse("items").unwrap();
         let docs = (0..20)
             .map(|n| {
