@@ -1,6 +1,7 @@
 """The benchmark harness behind `bench/run`.
 
-It builds the gateway and the Convex-like stub (`examples/convex_stub.rs`), starts what each
+It builds the gateway, the Convex-like stub (`examples/convex_stub.rs`) and the bare forwarder
+(`examples/bare_forwarder.rs`, the floor under `passthrough`), starts what each
 scenario needs on 127.0.0.1, drives it with wrk, and measures the gateway process itself
 (peak RSS, CPU-seconds per 1,000 requests). Every scenario that goes through the gateway is
 reported next to what it is compared with in the same run, because absolute numbers drift
@@ -149,18 +150,23 @@ class Harness:
         base = ROOT / "target" / folder
         return base / "examples" / name if example else base / name
 
+    def start_example(self, name: str, *args: str) -> Proc:
+        """Starts one of the repo's examples, which prints `listening on URL` once it serves."""
+        popen = subprocess.Popen(
+            [str(self.binary(name, example=True)), *args],
+            stdout=subprocess.PIPE,
+            text=True,
+        )
+        line = popen.stdout.readline().strip()
+        if not line.startswith("listening on "):
+            raise RuntimeError(f"{name} did not start: {line!r}")
+        proc = Proc(popen, line.removeprefix("listening on "))
+        self.procs.append(proc)
+        return proc
+
     def start_stub(self) -> Proc:
         if self.stub is None:
-            popen = subprocess.Popen(
-                [str(self.binary("convex_stub", example=True)), "0"],
-                stdout=subprocess.PIPE,
-                text=True,
-            )
-            line = popen.stdout.readline().strip()
-            if not line.startswith("listening on "):
-                raise RuntimeError(f"the stub did not start: {line!r}")
-            self.stub = Proc(popen, line.removeprefix("listening on "))
-            self.procs.append(self.stub)
+            self.stub = self.start_example("convex_stub", "0")
         return self.stub
 
     def start_gateway(self, env: dict, name: str) -> Proc:
@@ -248,15 +254,23 @@ def token(sub="bench", roles=None) -> str:
 
 
 def passthrough(h: Harness) -> list[dict]:
+    """The gateway, the stub straight, and the bare forwarder (examples/bare_forwarder.rs, the
+    least a forwarder on the same stack does) in front of the same stub, at each load."""
     stub = h.start_stub()
     gw = h.start_gateway({"CONVEX_URL": stub.url, "CONVEX_AUTH_MODE": "mint"}, "passthrough")
+    bare = h.start_example("bare_forwarder", stub.url, "0")
     env = {"BENCH_TOKEN": token()}
     rows = []
     for connections in (32, 128):
         direct = h.wrk(stub.url + "/api/query", "query.lua", connections, env)
         via = h.wrk(gw.url + "/api/query", "query.lua", connections, env, watch=gw)
+        floor = h.wrk(bare.url + "/api/query", "query.lua", connections, env, watch=bare)
         via["ratio"] = via["rps"] / direct["rps"] if direct["rps"] else 0.0
-        rows.append(row(f"passthrough@{connections}", via, "stub direct", direct))
+        floor["ratio"] = floor["rps"] / direct["rps"] if direct["rps"] else 0.0
+        gateway_row = row(f"passthrough@{connections}", via, "stub direct", direct)
+        gateway_row["of_bare_forwarder"] = round(via["rps"] / floor["rps"], 3) if floor["rps"] else 0.0
+        rows.append(gateway_row)
+        rows.append(row(f"bare-forwarder@{connections}", floor, "stub direct", direct))
     return rows
 
 
@@ -426,7 +440,7 @@ def main() -> int:
         raise SystemExit("wrk is not installed; bench/run installs it with apt-get")
     log(f"building ({profile})")
     subprocess.run(["cargo", "build", "-q", "--profile", profile, "--bin", "convex-gateway",
-                    "--example", "convex_stub"], cwd=ROOT, check=True)
+                    "--example", "convex_stub", "--example", "bare_forwarder"], cwd=ROOT, check=True)
 
     h = Harness(profile=profile, duration=duration, smoke=args.smoke, repeat=max(1, args.repeat))
     rows: list[dict] = []
@@ -444,7 +458,8 @@ def main() -> int:
     finally:
         h.stop_all()
 
-    order = {name: i for i, name in enumerate(["passthrough@32", "passthrough@128", *SCENARIOS])}
+    order = {name: i for i, name in enumerate(
+        ["passthrough@32", "bare-forwarder@32", "passthrough@128", "bare-forwarder@128", *SCENARIOS])}
     rows.sort(key=lambda r: order.get(r["scenario"], 99))
     verdicts = check(rows)
     report = {
@@ -468,6 +483,9 @@ def main() -> int:
     else:
         for verdict in verdicts:
             print(f"- {verdict}")
+        for r in rows:
+            if "of_bare_forwarder" in r:
+                print(f"- {r['scenario']}: {r['of_bare_forwarder']:.2f}× the bare forwarder's req/s")
     print(f"\nwritten to {out.relative_to(ROOT)}")
     # The harness ran when every scenario produced numbers and no request failed.
     broken = [r["scenario"] for r in rows if r.get("errors") or (r.get("rps") == 0)]
