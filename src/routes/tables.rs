@@ -10,7 +10,6 @@ use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde::Serialize;
 use serde_json::Value;
-use serde_json::value::RawValue;
 use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
@@ -85,10 +84,10 @@ impl From<Document> for DocumentBody {
 /// One page of a table.
 #[derive(Debug, Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
+#[allow(dead_code)] // Describes the body in the OpenAPI spec; `RawPage::to_json` writes it.
 pub struct ListResponse {
     /// The documents of this page, in the requested order.
-    #[schema(value_type = Vec<DocumentBody>)]
-    pub items: Vec<Box<RawValue>>,
+    pub items: Vec<DocumentBody>,
     /// Pass as `cursor` to get the next page; `null` on the last page.
     pub next_cursor: Option<String>,
 }
@@ -188,11 +187,14 @@ async fn list_documents(
             }
         }
     };
-    let mut response = Json(ListResponse {
-        items: page.items,
-        next_cursor: page.next_cursor,
-    })
-    .into_response();
+    let mut response = (
+        [(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/json"),
+        )],
+        page.to_json(),
+    )
+        .into_response();
     if let Some(age) = stale {
         crate::stale::mark(&mut response, age);
     }

@@ -25,7 +25,6 @@ use rusqlite::config::DbConfig;
 use rusqlite::types::Value as SqlValue;
 use rusqlite::{Connection, OpenFlags, OptionalExtension, params, params_from_iter};
 use serde::{Deserialize, Serialize};
-use serde_json::value::RawValue;
 use tokio::sync::{mpsc, oneshot};
 
 use super::{
@@ -661,7 +660,7 @@ fn row_to_document(row: &rusqlite::Row<'_>) -> rusqlite::Result<Result<Document,
 
 /// Reads the leading columns (after `seq`) into the API's JSON text for the document, from the
 /// stored text as it is: no parse into values and back.
-fn row_to_json(row: &rusqlite::Row<'_>) -> rusqlite::Result<Result<Box<RawValue>, StoreError>> {
+fn row_to_json(row: &rusqlite::Row<'_>) -> rusqlite::Result<Result<String, StoreError>> {
     let id = row.get_ref(1)?.as_str()?;
     let creation_time: f64 = row.get(2)?;
     let fields = row.get_ref(4)?.as_str()?;

@@ -13,7 +13,6 @@ use std::fmt;
 use std::sync::Arc;
 
 use async_trait::async_trait;
-use serde_json::value::RawValue;
 use serde_json::{Map, Value};
 
 pub use query::{FieldPath, Filter, FilterOp, ListQuery, Literal, OrderKey, SortDirection};
@@ -98,8 +97,8 @@ pub struct Page {
 /// them to the response without parsing and re-serialising them.
 #[derive(Debug, Clone)]
 pub struct RawPage {
-    /// The documents, in the requested order.
-    pub items: Vec<Box<RawValue>>,
+    /// The documents' JSON texts, in the requested order.
+    pub items: Vec<String>,
     /// Where the next page starts; `None` when this page is the last.
     pub next_cursor: Option<String>,
 }
@@ -123,28 +122,50 @@ impl Page {
     }
 }
 
-/// The API's JSON text for a document: `_id` and `_creationTime`, then its own fields, given as
-/// the compact JSON object text they are stored as.
-pub fn document_json(
-    id: &str,
-    creation_time: f64,
-    fields: &str,
-) -> Result<Box<RawValue>, StoreError> {
-    let corrupt = || StoreError::Internal(anyhow::anyhow!("document {id} is corrupt"));
-    let rest = fields.strip_prefix('{').ok_or_else(corrupt)?;
-    let mut out = Vec::with_capacity(fields.len() + id.len() + 48);
-    out.extend_from_slice(br#"{"_id":"#);
-    serde_json::to_writer(&mut out, id).map_err(|err| StoreError::Internal(err.into()))?;
-    out.extend_from_slice(br#","_creationTime":"#);
-    serde_json::to_writer(&mut out, &creation_time)
-        .map_err(|err| StoreError::Internal(err.into()))?;
-    if !rest.trim_start().starts_with('}') {
-        out.push(b',');
+impl RawPage {
+    /// The list response body: `{"items":[…],"nextCursor":…}`.
+    pub fn to_json(&self) -> String {
+        let size: usize = self.items.iter().map(|item| item.len() + 1).sum();
+        let mut out = String::with_capacity(size + 64);
+        out.push_str(r#"{"items":["#);
+        for (i, item) in self.items.iter().enumerate() {
+            if i > 0 {
+                out.push(',');
+            }
+            out.push_str(item);
+        }
+        out.push_str(r#"],"nextCursor":"#);
+        match &self.next_cursor {
+            // Cursors are URL-safe base64, but escape them like any string all the same.
+            Some(cursor) => out.push_str(&Value::from(cursor.as_str()).to_string()),
+            None => out.push_str("null"),
+        }
+        out.push('}');
+        out
     }
-    out.extend_from_slice(rest.as_bytes());
-    let text = String::from_utf8(out).map_err(|_| corrupt())?;
-    // Checks the whole text is one JSON value, so a damaged row cannot break the response.
-    RawValue::from_string(text).map_err(|_| corrupt())
+}
+
+/// The API's JSON text for a document: `_id` and `_creationTime`, then its own fields, given as
+/// the JSON object text they are stored as. `fields` must be valid JSON object text: it is
+/// spliced in as it is (the embedded store's column only admits valid JSON objects).
+pub fn document_json(id: &str, creation_time: f64, fields: &str) -> Result<String, StoreError> {
+    let rest = fields
+        .strip_prefix('{')
+        .ok_or_else(|| StoreError::Internal(anyhow::anyhow!("document {id} is corrupt")))?;
+    let mut out = String::with_capacity(fields.len() + id.len() + 48);
+    out.push_str(r#"{"_id":"#);
+    out.push_str(&Value::from(id).to_string());
+    out.push_str(r#","_creationTime":"#);
+    // Written as serde_json writes an f64 (`1763800000000.0`), so it reads back as the same
+    // number a parsed document carries.
+    let time =
+        serde_json::to_string(&creation_time).map_err(|err| StoreError::Internal(err.into()))?;
+    out.push_str(&time);
+    if !rest.trim_start().starts_with('}') {
+        out.push(',');
+    }
+    out.push_str(rest);
+    Ok(out)
 }
 
 /// A precondition on a document's version, from `If-Match` or a transaction's `check`.
@@ -630,6 +651,49 @@ mod tests {
         assert!(validate_fields(&obj(json!({"a": 1, "nested": {"_ok": 1}}))).is_ok());
         assert!(validate_fields(&obj(json!({"_id": "x"}))).is_err());
         assert!(validate_fields(&obj(json!({"": 1}))).is_err());
+    }
+
+    #[test]
+    fn raw_pages_write_the_list_body_around_stored_text() {
+        let page = Page {
+            items: vec![
+                Document {
+                    id: "a\"b".into(),
+                    creation_time: 1_763_800_000_000.0,
+                    version: 1,
+                    fields: Map::new(),
+                },
+                Document {
+                    id: "k2".into(),
+                    creation_time: 0.5,
+                    version: 3,
+                    fields: obj(json!({"s": "ü \" \\", "n": [1, {"x": null}]})),
+                },
+            ],
+            next_cursor: Some("c\"1".into()),
+        };
+        let body: Value =
+            serde_json::from_str(&page.clone().into_raw().unwrap().to_json()).unwrap();
+        assert_eq!(
+            body,
+            json!({
+                "items": [
+                    {"_id": "a\"b", "_creationTime": 1_763_800_000_000.0},
+                    {"_id": "k2", "_creationTime": 0.5, "s": "ü \" \\", "n": [1, {"x": null}]},
+                ],
+                "nextCursor": "c\"1",
+            })
+        );
+        let last = RawPage {
+            items: Vec::new(),
+            next_cursor: None,
+        };
+        assert_eq!(last.to_json(), r#"{"items":[],"nextCursor":null}"#);
+        assert!(document_json("x", 1.0, "[1]").is_err());
+        assert_eq!(
+            document_json("x", 2.0, r#"{"a":1}"#).unwrap(),
+            r#"{"_id":"x","_creationTime":2.0,"a":1}"#
+        );
     }
 
     #[test]
