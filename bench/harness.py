@@ -100,18 +100,23 @@ def wait_http(url: str, deadline_s: float = 30.0, pause: float = 0.002) -> float
 
 
 def proc_stats(pid: int) -> dict:
-    """CPU seconds so far, current and peak RSS (MB) of a process, from /proc."""
+    """CPU seconds so far, current and peak RSS, and the anonymous (private) part of the current
+    RSS (MB) of a process, from /proc. RSS also counts file pages mapped into the process, once
+    per mapping: with the embedded store's readers memory-mapping the database, each reader's
+    mapping counts the same page-cache pages again, so `rss_anon_mb` is the gateway's own memory."""
     with open(f"/proc/{pid}/stat") as f:
         fields = f.read().rsplit(")", 1)[1].split()
     cpu = (int(fields[11]) + int(fields[12])) / CLK_TCK
-    rss = hwm = 0.0
+    rss = hwm = anon = 0.0
     with open(f"/proc/{pid}/status") as f:
         for line in f:
             if line.startswith("VmRSS:"):
                 rss = int(line.split()[1]) / 1024
             elif line.startswith("VmHWM:"):
                 hwm = int(line.split()[1]) / 1024
-    return {"cpu_s": cpu, "rss_mb": rss, "peak_rss_mb": hwm}
+            elif line.startswith("RssAnon:"):
+                anon = int(line.split()[1]) / 1024
+    return {"cpu_s": cpu, "rss_mb": rss, "peak_rss_mb": hwm, "rss_anon_mb": anon}
 
 
 @dataclass
@@ -241,6 +246,7 @@ class Harness:
             used = after["cpu_s"] - before["cpu_s"]
             result["cpu_s_per_1k"] = used / result["requests"] * 1000 if result["requests"] else None
             result["peak_rss_mb"] = after["peak_rss_mb"]
+            result["rss_anon_mb"] = after["rss_anon_mb"]
         return result
 
 
@@ -370,7 +376,7 @@ def startup(h: Harness) -> list[dict]:
 
 def row(name: str, result: dict, baseline_name: str, baseline: dict) -> dict:
     out = {"scenario": name}
-    for key in ("rps", "rps_range", "p50_ms", "p99_ms", "errors", "requests", "cpu_s_per_1k", "peak_rss_mb", "ratio"):
+    for key in ("rps", "rps_range", "p50_ms", "p99_ms", "errors", "requests", "cpu_s_per_1k", "peak_rss_mb", "rss_anon_mb", "ratio"):
         if key in result and result[key] is not None:
             out[key] = round(result[key], 3) if isinstance(result[key], float) else result[key]
     out["baseline"] = {
@@ -400,9 +406,13 @@ def check(rows: list[dict]) -> list[str]:
     return verdicts
 
 
+def memory(r: dict) -> str:
+    return f"{r.get('peak_rss_mb', 0):.1f} ({r.get('rss_anon_mb', 0):.1f})"
+
+
 def table(rows: list[dict]) -> str:
     lines = [
-        "| Scenario | req/s | p50 ms | p99 ms | errors | CPU s / 1k req | peak RSS MB | compared with | its req/s | ratio |",
+        "| Scenario | req/s | p50 ms | p99 ms | errors | CPU s / 1k req | peak RSS MB (anon at end) | compared with | its req/s | ratio |",
         "|---|---|---|---|---|---|---|---|---|---|",
     ]
     for r in rows:
@@ -412,10 +422,10 @@ def table(rows: list[dict]) -> str:
         b = r["baseline"]
         lines.append(
             f"| {r['scenario']} | {r['rps']:,.0f} | {r['p50_ms']:.2f} | {r['p99_ms']:.2f} | {r['errors']} "
-            f"| {r.get('cpu_s_per_1k', 0):.3f} | {r.get('peak_rss_mb', 0):.1f} | {b['name']} | {b['rps']:,.0f} "
+            f"| {r.get('cpu_s_per_1k', 0):.3f} | {memory(r)} | {b['name']} | {b['rps']:,.0f} "
             f"| {r['ratio']:.2f}× |" if "ratio" in r else
             f"| {r['scenario']} | {r['rps']:,.0f} | {r['p50_ms']:.2f} | {r['p99_ms']:.2f} | {r['errors']} "
-            f"| {r.get('cpu_s_per_1k', 0):.3f} | {r.get('peak_rss_mb', 0):.1f} | {b['name']} | {b['rps']:,.0f} | |"
+            f"| {r.get('cpu_s_per_1k', 0):.3f} | {memory(r)} | {b['name']} | {b['rps']:,.0f} | |"
         )
     return "\n".join(lines)
 
