@@ -263,14 +263,7 @@ async fn insert_documents(
                 let body: Vec<DocumentBody> = staged.into_iter().map(DocumentBody::from).collect();
                 return Ok((StatusCode::ACCEPTED, Json(body)).into_response());
             }
-            let ops = docs
-                .into_iter()
-                .map(|fields| WriteOp::Insert {
-                    table: table.clone(),
-                    fields,
-                })
-                .collect();
-            let stored = match state.write(&ctx, ops).await? {
+            let stored = match state.write(&ctx, WriteOp::inserts(&table, docs)).await? {
                 Written::Queued(receipt) => return Ok(receipt.into_response()),
                 Written::Applied(outcomes) => outcomes,
             };

@@ -242,6 +242,18 @@ impl LocalStore {
         })
     }
 
+    /// One page of a list, each item read from its row by `item`, and the next page's cursor.
+    async fn page<T: Send + 'static>(
+        &self,
+        table: &TableName,
+        query: &ListQuery,
+        item: RowReader<T>,
+    ) -> Result<(Vec<T>, Option<String>), StoreError> {
+        let plan = ListPlan::build(table, query)?;
+        let limit = query.limit as usize;
+        self.read(move |conn| plan.run(conn, limit, item)).await
+    }
+
     async fn read<T, F>(&self, f: F) -> Result<T, StoreError>
     where
         T: Send + 'static,
@@ -276,11 +288,7 @@ impl DocumentStore for LocalStore {
         table: &TableName,
         query: &ListQuery,
     ) -> Result<Page, StoreError> {
-        let plan = ListPlan::build(table, query)?;
-        let limit = query.limit as usize;
-        let (items, next_cursor) = self
-            .read(move |conn| plan.run(conn, limit, row_to_document))
-            .await?;
+        let (items, next_cursor) = self.page(table, query, row_to_document).await?;
         Ok(Page { items, next_cursor })
     }
 
@@ -290,11 +298,7 @@ impl DocumentStore for LocalStore {
         table: &TableName,
         query: &ListQuery,
     ) -> Result<RawPage, StoreError> {
-        let plan = ListPlan::build(table, query)?;
-        let limit = query.limit as usize;
-        let (items, next_cursor) = self
-            .read(move |conn| plan.run(conn, limit, row_to_json))
-            .await?;
+        let (items, next_cursor) = self.page(table, query, row_to_json).await?;
         Ok(RawPage { items, next_cursor })
     }
 
@@ -774,28 +778,28 @@ impl ListPlan {
         // One extra row tells whether another page follows.
         self.params.push(SqlValue::Integer(limit as i64 + 1));
         let mut stmt = conn.prepare_cached(&self.sql).map_err(internal)?;
-        let key_count = self.key_count;
-        let rows = stmt
-            .query_map(params_from_iter(self.params.iter()), |row| {
-                let seq: i64 = row.get(0)?;
-                let doc = item(row)?;
-                let keys = (0..key_count)
-                    .map(|i| row.get::<_, SqlValue>(5 + i))
-                    .collect::<rusqlite::Result<Vec<_>>>()?;
-                Ok(doc.map(|doc| (seq, doc, keys)))
-            })
+        let mut rows = stmt
+            .query(params_from_iter(self.params.iter()))
             .map_err(internal)?;
         let mut items = Vec::with_capacity(limit.min(128));
+        // The sequence and sort keys of the page's last row, read only once the page is full:
+        // the next page starts after them.
         let mut last: Option<(i64, Vec<SqlValue>)> = None;
         let mut more = false;
-        for row in rows {
-            let (seq, doc, keys) = row.map_err(internal)??;
+        while let Some(row) = rows.next().map_err(internal)? {
             if items.len() == limit {
+                // The extra row: it is not read, only seen.
                 more = true;
                 break;
             }
-            items.push(doc);
-            last = Some((seq, keys));
+            items.push(item(row).map_err(internal)??);
+            if items.len() == limit {
+                let keys = (0..self.key_count)
+                    .map(|i| row.get::<_, SqlValue>(5 + i))
+                    .collect::<rusqlite::Result<Vec<_>>>()
+                    .map_err(internal)?;
+                last = Some((row.get(0).map_err(internal)?, keys));
+            }
         }
         let next_cursor = match (more, last) {
             (true, Some((seq, keys))) => Some(encode_cursor(&CursorData {

@@ -296,6 +296,18 @@ pub enum WriteOp {
     },
 }
 
+impl WriteOp {
+    /// One insert into `table` per document, in order.
+    pub fn inserts(table: &TableName, docs: Vec<Fields>) -> Vec<Self> {
+        docs.into_iter()
+            .map(|fields| Self::Insert {
+                table: table.clone(),
+                fields,
+            })
+            .collect()
+    }
+}
+
 /// What one write of a batch produced.
 #[derive(Debug, Clone, PartialEq)]
 pub enum WriteOutcome {
@@ -502,14 +514,7 @@ pub trait DocumentStore: Send + Sync + 'static {
         table: &TableName,
         docs: Vec<Fields>,
     ) -> Result<Vec<Document>, StoreError> {
-        let ops = docs
-            .into_iter()
-            .map(|fields| WriteOp::Insert {
-                table: table.clone(),
-                fields,
-            })
-            .collect();
-        let outcomes = self.apply(ctx, ops).await?;
+        let outcomes = self.apply(ctx, WriteOp::inserts(table, docs)).await?;
         Ok(outcomes
             .into_iter()
             .filter_map(|o| match o {
