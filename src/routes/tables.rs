@@ -187,14 +187,7 @@ async fn list_documents(
             }
         }
     };
-    let mut response = (
-        [(
-            header::CONTENT_TYPE,
-            HeaderValue::from_static("application/json"),
-        )],
-        page.to_json(),
-    )
-        .into_response();
+    let mut response = json_body(StatusCode::OK, page.to_json());
     if let Some(age) = stale {
         crate::stale::mark(&mut response, age);
     }
@@ -332,6 +325,20 @@ async fn get_document(
     let owner = state
         .auth()
         .authorize_table(&ctx.caller, table.as_str(), TableAction::Read)?;
+    if ctx.tx.is_none() && owner.is_none() && state.stale().is_none() {
+        // The common read, with nothing to check in the document: its stored JSON text is the
+        // body, without a parse and a serialisation in between.
+        let doc = state
+            .store()
+            .get_json(&ctx.store, &table, &id)
+            .await?
+            .ok_or_else(|| not_found(&table, &id))?;
+        return if if_none_match(&headers, doc.version) {
+            not_modified(doc.version)
+        } else {
+            json_response(StatusCode::OK, doc.json, doc.version)
+        };
+    }
     let (doc, stale) = match &ctx.tx {
         Some(scope) => (
             staged_current(&state, &ctx, scope, &table, &id, owner.as_ref()).await?,
@@ -358,11 +365,7 @@ async fn get_document(
         }
     };
     let mut response = if if_none_match(&headers, doc.version) {
-        let mut response = StatusCode::NOT_MODIFIED.into_response();
-        response
-            .headers_mut()
-            .insert(header::ETAG, etag(doc.version)?);
-        response
+        not_modified(doc.version)?
     } else {
         document_response(StatusCode::OK, doc)?
     };
@@ -714,6 +717,34 @@ fn document_response(status: StatusCode, doc: Document) -> ApiResult<Response> {
     let tag = etag(doc.version)?;
     let mut response = (status, Json(DocumentBody::from(doc))).into_response();
     response.headers_mut().insert(header::ETAG, tag);
+    Ok(response)
+}
+
+/// A document given as its JSON text, with its `ETag`.
+fn json_response(status: StatusCode, json: String, version: u64) -> ApiResult<Response> {
+    let tag = etag(version)?;
+    let mut response = json_body(status, json);
+    response.headers_mut().insert(header::ETAG, tag);
+    Ok(response)
+}
+
+/// A response whose body is JSON text written by the gateway.
+fn json_body(status: StatusCode, json: String) -> Response {
+    (
+        status,
+        [(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/json"),
+        )],
+        json,
+    )
+        .into_response()
+}
+
+/// `304 Not Modified` for a document at `version`.
+fn not_modified(version: u64) -> ApiResult<Response> {
+    let mut response = StatusCode::NOT_MODIFIED.into_response();
+    response.headers_mut().insert(header::ETAG, etag(version)?);
     Ok(response)
 }
 

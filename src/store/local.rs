@@ -29,8 +29,8 @@ use tokio::sync::{mpsc, oneshot};
 
 use super::{
     Document, DocumentStore, FieldPath, Fields, Filter, FilterOp, ListQuery, Literal, OrderKey,
-    Page, Precondition, RawPage, SortDirection, StoreCtx, StoreError, TableName, WriteOp,
-    WriteOutcome, document_json, merge_patch, resolve_field_refs, validate_fields,
+    Page, Precondition, RawDocument, RawPage, SortDirection, StoreCtx, StoreError, TableName,
+    WriteOp, WriteOutcome, document_json, merge_patch, resolve_field_refs, validate_fields,
 };
 
 /// The file name of the database inside the data folder.
@@ -311,6 +311,19 @@ impl DocumentStore for LocalStore {
         let (table, id) = (table.to_string(), id.to_owned());
         self.read(move |conn| fetch(conn, &table, &id).map(|row| row.map(|(_, doc)| doc)))
             .await
+    }
+
+    async fn get_json(
+        &self,
+        _: &StoreCtx,
+        table: &TableName,
+        id: &str,
+    ) -> Result<Option<RawDocument>, StoreError> {
+        let (table, id) = (table.to_string(), id.to_owned());
+        self.read(move |conn| {
+            fetch_with(conn, &table, &id, row_to_raw_document).map(|row| row.map(|(_, doc)| doc))
+        })
+        .await
     }
 
     async fn apply(
@@ -628,6 +641,16 @@ impl Writer {
 const COLUMNS: &str = "seq, id, creation_time, version, doc";
 
 fn fetch(conn: &Connection, table: &str, id: &str) -> Result<Option<(i64, Document)>, StoreError> {
+    fetch_with(conn, table, id, row_to_document)
+}
+
+/// One document's `seq` and its item, read by `item`.
+fn fetch_with<T>(
+    conn: &Connection,
+    table: &str,
+    id: &str,
+    item: RowReader<T>,
+) -> Result<Option<(i64, T)>, StoreError> {
     let mut stmt = conn
         .prepare_cached(&format!(
             "SELECT {COLUMNS} FROM documents WHERE tbl = ?1 AND id = ?2"
@@ -635,7 +658,7 @@ fn fetch(conn: &Connection, table: &str, id: &str) -> Result<Option<(i64, Docume
         .map_err(internal)?;
     stmt.query_row(params![table, id], |row| {
         let seq: i64 = row.get(0)?;
-        Ok(row_to_document(row)?.map(|doc| (seq, doc)))
+        Ok(item(row)?.map(|doc| (seq, doc)))
     })
     .optional()
     .map_err(internal)?
@@ -669,6 +692,17 @@ fn row_to_json(row: &rusqlite::Row<'_>) -> rusqlite::Result<Result<String, Store
     let creation_time: f64 = row.get(2)?;
     let fields = row.get_ref(4)?.as_str()?;
     Ok(document_json(id, creation_time, fields))
+}
+
+/// Reads the leading columns (after `seq`) into the document's JSON text and version.
+fn row_to_raw_document(
+    row: &rusqlite::Row<'_>,
+) -> rusqlite::Result<Result<RawDocument, StoreError>> {
+    let version: i64 = row.get(3)?;
+    Ok(row_to_json(row)?.map(|json| RawDocument {
+        json,
+        version: u64::try_from(version).unwrap_or_default(),
+    }))
 }
 
 fn encode_fields(fields: &Fields) -> String {

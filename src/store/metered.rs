@@ -8,8 +8,8 @@ use std::time::Instant;
 use async_trait::async_trait;
 
 use super::{
-    Document, DocumentStore, Fields, ListQuery, Page, RawPage, SharedStore, StoreCtx, StoreError,
-    TableName, WriteOp, WriteOutcome,
+    Document, DocumentStore, Fields, ListQuery, Page, RawDocument, RawPage, SharedStore, StoreCtx,
+    StoreError, TableName, WriteOp, WriteOutcome,
 };
 use crate::metrics::Metrics;
 
@@ -86,6 +86,15 @@ impl DocumentStore for MeteredStore {
         id: &str,
     ) -> Result<Option<Document>, StoreError> {
         self.timed("get", self.inner.get(ctx, table, id)).await
+    }
+
+    async fn get_json(
+        &self,
+        ctx: &StoreCtx,
+        table: &TableName,
+        id: &str,
+    ) -> Result<Option<RawDocument>, StoreError> {
+        self.timed("get", self.inner.get_json(ctx, table, id)).await
     }
 
     async fn apply(

@@ -109,11 +109,7 @@ impl Page {
         let items = self
             .items
             .iter()
-            .map(|doc| {
-                let fields = serde_json::to_string(&doc.fields)
-                    .map_err(|err| StoreError::Internal(err.into()))?;
-                document_json(&doc.id, doc.creation_time, &fields)
-            })
+            .map(|doc| RawDocument::from_document(doc).map(|raw| raw.json))
             .collect::<Result<_, _>>()?;
         Ok(RawPage {
             items,
@@ -152,20 +148,42 @@ pub fn document_json(id: &str, creation_time: f64, fields: &str) -> Result<Strin
     let rest = fields
         .strip_prefix('{')
         .ok_or_else(|| StoreError::Internal(anyhow::anyhow!("document {id} is corrupt")))?;
-    let mut out = String::with_capacity(fields.len() + id.len() + 48);
-    out.push_str(r#"{"_id":"#);
-    out.push_str(&Value::from(id).to_string());
-    out.push_str(r#","_creationTime":"#);
-    // Written as serde_json writes an f64 (`1763800000000.0`), so it reads back as the same
-    // number a parsed document carries.
-    let time =
-        serde_json::to_string(&creation_time).map_err(|err| StoreError::Internal(err.into()))?;
-    out.push_str(&time);
+    // Written into one buffer: the id escaped and the time formatted in place, as serde_json
+    // writes them (the time as `1763800000000.0`, so it reads back as the same number a parsed
+    // document carries).
+    let mut out = Vec::with_capacity(fields.len() + id.len() + 48);
+    out.extend_from_slice(br#"{"_id":"#);
+    serde_json::to_writer(&mut out, id).map_err(|err| StoreError::Internal(err.into()))?;
+    out.extend_from_slice(br#","_creationTime":"#);
+    serde_json::to_writer(&mut out, &creation_time)
+        .map_err(|err| StoreError::Internal(err.into()))?;
     if !rest.trim_start().starts_with('}') {
-        out.push(',');
+        out.push(b',');
     }
-    out.push_str(rest);
-    Ok(out)
+    out.extend_from_slice(rest.as_bytes());
+    String::from_utf8(out).map_err(|err| StoreError::Internal(err.into()))
+}
+
+/// One document as the API's JSON text (see [`document_json`]), with its version for the
+/// `ETag`.
+#[derive(Debug, Clone)]
+pub struct RawDocument {
+    /// `{"_id":…,"_creationTime":…,…fields}`.
+    pub json: String,
+    /// The document's version.
+    pub version: u64,
+}
+
+impl RawDocument {
+    /// A parsed document as JSON text.
+    pub fn from_document(doc: &Document) -> Result<Self, StoreError> {
+        let fields =
+            serde_json::to_string(&doc.fields).map_err(|err| StoreError::Internal(err.into()))?;
+        Ok(Self {
+            json: document_json(&doc.id, doc.creation_time, &fields)?,
+            version: doc.version,
+        })
+    }
 }
 
 /// A precondition on a document's version, from `If-Match` or a transaction's `check`.
@@ -484,6 +502,21 @@ pub trait DocumentStore: Send + Sync + 'static {
         table: &TableName,
         id: &str,
     ) -> Result<Option<Document>, StoreError>;
+
+    /// [`Self::get`] as the API's JSON text. Stores that keep documents as JSON text override it
+    /// to skip parsing the document.
+    async fn get_json(
+        &self,
+        ctx: &StoreCtx,
+        table: &TableName,
+        id: &str,
+    ) -> Result<Option<RawDocument>, StoreError> {
+        self.get(ctx, table, id)
+            .await?
+            .as_ref()
+            .map(RawDocument::from_document)
+            .transpose()
+    }
 
     /// Applies every operation or none, in order, and returns one outcome per operation.
     /// `DocId::Ref` targets and `{"$ref": "N"}` values in documents resolve to the id that
