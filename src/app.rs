@@ -163,6 +163,7 @@ impl Application {
                 let options = LocalOptions {
                     indexes: config.indexes.clone(),
                     mmap_bytes: config.sqlite_mmap_bytes,
+                    readers: config.sqlite_readers,
                 };
                 let local =
                     tokio::task::spawn_blocking(move || LocalStore::open_with(&data_dir, &options))

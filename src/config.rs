@@ -17,7 +17,7 @@ use crate::breaker::BreakerConfig;
 use crate::outbox::OutboxConfig;
 use crate::retry::RetryConfig;
 use crate::store::TableName;
-use crate::store::local::{DEFAULT_MMAP_BYTES, IndexSpec};
+use crate::store::local::{DEFAULT_MMAP_BYTES, IndexSpec, default_readers};
 
 /// How log lines are written.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -95,6 +95,8 @@ pub struct Config {
     pub indexes: Vec<IndexSpec>,
     /// `GATEWAY_SQLITE_MMAP_BYTES`: how much of the embedded database readers memory-map.
     pub sqlite_mmap_bytes: u64,
+    /// `GATEWAY_SQLITE_READERS`: reader threads (and connections) of the embedded store.
+    pub sqlite_readers: usize,
 }
 
 /// The store adapter.
@@ -287,6 +289,11 @@ impl Config {
                 "GATEWAY_SQLITE_MMAP_BYTES",
                 &DEFAULT_MMAP_BYTES.to_string(),
             )?,
+            sqlite_readers: parse_or(
+                &get,
+                "GATEWAY_SQLITE_READERS",
+                &default_readers().to_string(),
+            )?,
             trusted_proxies: parse_proxies(get("GATEWAY_TRUSTED_PROXIES"))?,
             indexes: IndexSpec::parse_list(&get("GATEWAY_INDEXES").unwrap_or_default()).map_err(
                 |reason| ConfigError {
@@ -334,6 +341,7 @@ impl Config {
             stale_reads: false,
             stale_cache_entries: 10_000,
             sqlite_mmap_bytes: DEFAULT_MMAP_BYTES,
+            sqlite_readers: default_readers(),
             trusted_proxies: Vec::new(),
             indexes: Vec::new(),
         }
@@ -370,6 +378,12 @@ impl Config {
             return Err(ConfigError {
                 var: "GATEWAY_TX_MAX_OPS",
                 reason: "must be from 1 to 10000".into(),
+            });
+        }
+        if !(1..=64).contains(&self.sqlite_readers) {
+            return Err(ConfigError {
+                var: "GATEWAY_SQLITE_READERS",
+                reason: "must be from 1 to 64".into(),
             });
         }
         if self.tx_ttl.is_zero() {
@@ -716,6 +730,23 @@ mod tests {
         assert_eq!(cfg.outbox.mutations, ["videos:*", "jobs:record"]);
         assert_eq!(cfg.trusted_proxies.len(), 2);
         assert!(cfg.trusted_proxies[1].contains(&"127.0.0.1".parse::<std::net::IpAddr>().unwrap()));
+    }
+
+    #[test]
+    fn embedded_store_settings_parse_and_are_bounded() {
+        let cfg = config(&[]).unwrap();
+        assert!(cfg.sqlite_readers >= 2);
+        assert_eq!(cfg.sqlite_mmap_bytes, DEFAULT_MMAP_BYTES);
+        let cfg = config(&[
+            ("GATEWAY_SQLITE_READERS", "5"),
+            ("GATEWAY_SQLITE_MMAP_BYTES", "0"),
+        ])
+        .unwrap();
+        assert_eq!((cfg.sqlite_readers, cfg.sqlite_mmap_bytes), (5, 0));
+        for bad in ["0", "65", "-1", "many"] {
+            let err = config(&[("GATEWAY_SQLITE_READERS", bad)]).unwrap_err();
+            assert_eq!(err.var, "GATEWAY_SQLITE_READERS", "{bad}");
+        }
     }
 
     #[test]
