@@ -714,10 +714,10 @@ fn etag(version: u64) -> ApiResult<HeaderValue> {
 }
 
 fn document_response(status: StatusCode, doc: Document) -> ApiResult<Response> {
-    let tag = etag(doc.version)?;
-    let mut response = (status, Json(DocumentBody::from(doc))).into_response();
-    response.headers_mut().insert(header::ETAG, tag);
-    Ok(response)
+    let version = doc.version;
+    let json = serde_json::to_string(&DocumentBody::from(doc))
+        .map_err(|err| ApiError::internal(err.into()))?;
+    json_response(status, json, version)
 }
 
 /// A document given as its JSON text, with its `ETag`.

@@ -372,8 +372,8 @@ type ReadJob = Box<dyn FnOnce(&Connection) + Send>;
 /// finishes a read takes the next queued one without being woken, and an idle reader is woken
 /// only when a read arrives; under load most reads reach a reader that is already awake. (A
 /// `spawn_blocking` per read woke a parked thread every time: measured at about a fifth of a
-/// read by id's CPU.) The queue is as long as the reads in flight, which the request timeout
-/// and body limits bound.
+/// read by id's CPU.) The queue is as long as the reads in flight, which the open connections
+/// and the request timeout bound.
 struct ReaderPool {
     path: std::path::PathBuf,
     mmap_bytes: u64,
