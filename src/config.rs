@@ -168,12 +168,16 @@ pub struct AuthConfig {
     pub jwt_secret: Option<SecretString>,
     /// `JWT_ALGORITHM`: the HMAC algorithm for `JWT_SECRET` (HS256, HS384 or HS512).
     pub jwt_algorithm: Algorithm,
+    /// `JWT_SECRET_KID`: the key id tokens signed with `JWT_SECRET` name in their header.
+    pub jwt_secret_kid: Option<String>,
     /// `JWT_JWKS_URL`: a JWKS endpoint of an identity provider (Clerk, Auth0, Supabase, …).
     pub jwks_url: Option<String>,
     /// `JWT_JWKS_MIN_REFRESH_SECONDS`: the JWKS is refetched at most this often.
     pub jwks_min_refresh: Duration,
     /// `JWT_PUBLIC_KEY`: a PEM public key (RSA, EC P-256/P-384 or Ed25519).
     pub public_key_pem: Option<String>,
+    /// `JWT_PUBLIC_KEY_KID`: the key id tokens signed for `JWT_PUBLIC_KEY` name in their header.
+    pub public_key_kid: Option<String>,
     /// `JWT_ISSUER`: required `iss` of external tokens.
     pub issuer: Option<String>,
     /// `JWT_AUDIENCE`: required `aud` of external tokens.
@@ -204,9 +208,11 @@ impl AuthConfig {
         Self {
             jwt_secret: None,
             jwt_algorithm: Algorithm::HS256,
+            jwt_secret_kid: None,
             jwks_url: None,
             jwks_min_refresh: Duration::from_secs(30),
             public_key_pem: None,
+            public_key_kid: None,
             issuer: None,
             audience: None,
             leeway_seconds: 30,
@@ -478,6 +484,17 @@ fn parse_auth(
             reason: format!("`{public_url}` must be an http(s) URL"),
         });
     }
+    for (kid, key) in [
+        ("JWT_SECRET_KID", "JWT_SECRET"),
+        ("JWT_PUBLIC_KEY_KID", "JWT_PUBLIC_KEY"),
+    ] {
+        if non_empty(kid).is_some() && non_empty(key).is_none() {
+            return Err(ConfigError {
+                var: kid,
+                reason: format!("names the key id of {key}, which is not set"),
+            });
+        }
+    }
     let defaults = AuthConfig::defaults(public_url);
     let access_ttl: u64 = parse_or(get, "JWT_EXPIRY_SECONDS", "900")?;
     let refresh_ttl: u64 = parse_or(get, "JWT_REFRESH_EXPIRY_SECONDS", "2592000")?;
@@ -494,9 +511,11 @@ fn parse_auth(
     Ok(AuthConfig {
         jwt_secret,
         jwt_algorithm,
+        jwt_secret_kid: non_empty("JWT_SECRET_KID"),
         jwks_url,
         jwks_min_refresh: Duration::from_secs(parse_or(get, "JWT_JWKS_MIN_REFRESH_SECONDS", "30")?),
         public_key_pem: non_empty("JWT_PUBLIC_KEY").map(|pem| pem.replace("\\n", "\n")),
+        public_key_kid: non_empty("JWT_PUBLIC_KEY_KID"),
         issuer: non_empty("JWT_ISSUER"),
         audience: non_empty("JWT_AUDIENCE"),
         leeway_seconds: parse_or(get, "JWT_LEEWAY_SECONDS", "30")?,
@@ -792,6 +811,8 @@ mod tests {
             ("JWT_SECRET", "too-short"),
             ("JWT_SECRET", "replace-with-your-secret-key"),
             ("JWT_ALGORITHM", "RS256"),
+            ("JWT_SECRET_KID", "k1"),
+            ("JWT_PUBLIC_KEY_KID", "k1"),
             ("JWT_JWKS_URL", "ftp://keys"),
             ("JWT_LEEWAY_SECONDS", "-1"),
             ("CONVEX_AUTH_MODE", "sometimes"),

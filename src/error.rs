@@ -66,6 +66,7 @@ error_codes! {
     MalformedToken => ("malformed_token", UNAUTHORIZED, "The token is not a well-formed JWT"),
     UnsupportedAlgorithm => ("unsupported_algorithm", UNAUTHORIZED, "The token's algorithm is not accepted"),
     UnknownKey => ("unknown_key", UNAUTHORIZED, "The token was signed by an unknown key"),
+    UnsupportedHeader => ("unsupported_header", UNAUTHORIZED, "The token's header requires an extension the gateway does not support"),
     BadSignature => ("bad_signature", UNAUTHORIZED, "The token's signature is invalid"),
     TokenExpired => ("token_expired", UNAUTHORIZED, "The token has expired"),
     TokenNotYetValid => ("token_not_yet_valid", UNAUTHORIZED, "The token is not valid yet"),
@@ -99,6 +100,8 @@ error_codes! {
     UnsupportedMediaType => ("unsupported_media_type", UNSUPPORTED_MEDIA_TYPE, "The body must be JSON"),
     FunctionError => ("function_error", UNPROCESSABLE_ENTITY, "The Convex function failed"),
     UpstreamUnauthorized => ("upstream_unauthorized", UNAUTHORIZED, "Convex refused the caller's identity"),
+    UpstreamRejected => ("upstream_rejected", BAD_REQUEST, "Convex refused the request"),
+    UpstreamNotFound => ("upstream_not_found", NOT_FOUND, "Convex has no such function or route"),
     UpstreamError => ("upstream_error", BAD_GATEWAY, "Convex answered unexpectedly"),
     UpstreamUnreachable => ("upstream_unreachable", SERVICE_UNAVAILABLE, "Convex cannot be reached"),
     UpstreamTimeout => ("upstream_timeout", GATEWAY_TIMEOUT, "Convex did not answer in time"),
@@ -154,6 +157,9 @@ pub struct Problem {
     #[serde(skip_serializing_if = "Option::is_none")]
     #[schema(value_type = Option<Object>)]
     pub error_data: Option<serde_json::Value>,
+    /// For requests Convex refused: Convex's own error code (e.g. `BadJsonBody`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub convex_code: Option<String>,
 }
 
 /// An error answered to the client as a problem document.
@@ -166,6 +172,8 @@ pub struct ApiError {
     retry_after: Option<u64>,
     /// `errorData` of a Convex function error.
     error_data: Option<serde_json::Value>,
+    /// Convex's error code, for requests Convex refused (boxed: it keeps `ApiError` small).
+    convex_code: Option<Box<str>>,
     /// The real cause of an internal error: logged, never sent.
     source: Option<anyhow::Error>,
 }
@@ -182,6 +190,7 @@ impl ApiError {
             failed_operation: None,
             retry_after: None,
             error_data: None,
+            convex_code: None,
             source: None,
         }
     }
@@ -207,6 +216,7 @@ impl ApiError {
             failed_operation: None,
             retry_after: None,
             error_data: None,
+            convex_code: None,
             source: Some(source),
         }
     }
@@ -226,6 +236,7 @@ impl ApiError {
             code: self.code,
             failed_operation: self.failed_operation,
             error_data: self.error_data.clone(),
+            convex_code: self.convex_code.as_deref().map(str::to_owned),
         }
     }
 }
@@ -274,11 +285,23 @@ impl From<StoreError> for ApiError {
     fn from(err: StoreError) -> Self {
         let detail = err.to_string();
         let mut retry_after = None;
+        let mut convex_code = None;
         let (code, op) = match err {
             StoreError::Internal(source) => return Self::internal(source),
             StoreError::OrderNeedsIndex(_) => (ErrorCode::OrderNeedsIndex, None),
             StoreError::FunctionFailed(_) => (ErrorCode::FunctionError, None),
             StoreError::UpstreamAuth(_) => (ErrorCode::UpstreamUnauthorized, None),
+            StoreError::UpstreamRejected {
+                status, code: from, ..
+            } => {
+                convex_code = from.map(String::into_boxed_str);
+                let code = match status {
+                    404 => ErrorCode::UpstreamNotFound,
+                    413 => ErrorCode::PayloadTooLarge,
+                    _ => ErrorCode::UpstreamRejected,
+                };
+                (code, None)
+            }
             StoreError::Upstream(_) => (ErrorCode::UpstreamError, None),
             StoreError::UpstreamUnreachable(_) => (ErrorCode::UpstreamUnreachable, None),
             StoreError::UpstreamTimeout(_) => (ErrorCode::UpstreamTimeout, None),
@@ -311,6 +334,7 @@ impl From<StoreError> for ApiError {
             failed_operation: op,
             retry_after,
             error_data: None,
+            convex_code,
             source: None,
         }
     }

@@ -1,14 +1,14 @@
 //! JWT verification: every configured key source (an HMAC secret, a PEM public key, a remote
 //! JWKS, and the gateway's own signing key), each with its algorithm pinned.
 //!
-//! The token header only selects a key (by `kid`, or by algorithm among kid-less keys); the
-//! algorithm that verifies it is always the key's own, so `alg: none` and HS/RS confusion fail.
-//! Each failure maps to a precise `AuthError` so clients learn which check failed.
+//! The token's shape is checked first (`compact`). Its header then only selects keys: a `kid`
+//! selects the one key with that id and nothing else, and a token without one is tried against
+//! the keys of its algorithm. The algorithm that verifies it is always the key's own, so
+//! `alg: none` and HS/RS confusion fail. Each failure maps to a precise `AuthError` so clients
+//! learn which check failed.
 
 use std::collections::HashSet;
 
-use base64::Engine as _;
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use jsonwebtoken::errors::ErrorKind;
 use jsonwebtoken::jwk::{AlgorithmParameters, EllipticCurve, Jwk, KeyAlgorithm, PublicKeyUse};
 use jsonwebtoken::{Algorithm, DecodingKey, Validation};
@@ -16,6 +16,7 @@ use secrecy::ExposeSecret;
 use serde_json::{Map, Value};
 
 use super::AuthError;
+use super::compact;
 use super::jwks::RemoteJwks;
 use crate::config::AuthConfig;
 
@@ -51,12 +52,21 @@ pub struct ClaimRules {
 }
 
 impl ClaimRules {
-    /// A `Validation` for `algorithm` only, requiring `exp` and honouring `nbf`.
+    /// A `Validation` for `algorithm` only, requiring `exp` and honouring `nbf`. An issuer or
+    /// audience that is set is required, not only checked when present: jsonwebtoken checks
+    /// `iss` and `aud` only when the token has them unless they are required claims.
     pub fn validation(&self, algorithm: Algorithm) -> Validation {
         let mut validation = Validation::new(algorithm);
         validation.leeway = self.leeway;
         validation.validate_nbf = true;
-        validation.required_spec_claims = HashSet::from(["exp".to_owned()]);
+        let mut required = HashSet::from(["exp".to_owned()]);
+        if self.issuer.is_some() {
+            required.insert("iss".to_owned());
+        }
+        if self.audience.is_some() {
+            required.insert("aud".to_owned());
+        }
+        validation.required_spec_claims = required;
         match &self.issuer {
             Some(issuer) => validation.set_issuer(&[issuer]),
             None => validation.iss = None,
@@ -94,7 +104,7 @@ impl Verifier {
         let mut static_keys = Vec::new();
         if let Some(secret) = &config.jwt_secret {
             static_keys.push(VerifyKey {
-                kid: None,
+                kid: config.jwt_secret_kid.clone(),
                 algorithm: config.jwt_algorithm,
                 key: DecodingKey::from_secret(secret.expose_secret().as_bytes()),
                 validation: rules.validation(config.jwt_algorithm),
@@ -105,7 +115,7 @@ impl Verifier {
             let (key, algorithm) = public_key_from_pem(pem)
                 .map_err(|reason| anyhow::anyhow!("JWT_PUBLIC_KEY: {reason}"))?;
             static_keys.push(VerifyKey {
-                kid: None,
+                kid: config.public_key_kid.clone(),
                 algorithm,
                 key,
                 validation: rules.validation(algorithm),
@@ -126,8 +136,8 @@ impl Verifier {
 
     /// Verifies a compact JWS and returns its claims.
     pub async fn verify(&self, token: &str) -> Result<Verified, AuthError> {
-        let (kid, alg) = parse_header(token)?;
-        let candidates = self.candidates(kid.as_deref(), alg).await?;
+        let header = compact::inspect(token)?;
+        let candidates = self.candidates(header.kid.as_deref(), header.alg).await?;
         let mut best: Option<AuthError> = None;
         for key in &candidates {
             match jsonwebtoken::decode::<Map<String, Value>>(token, &key.key, &key.validation) {
@@ -149,25 +159,18 @@ impl Verifier {
         Err(best.unwrap_or(AuthError::UnknownKey))
     }
 
-    /// The keys a token may be verified with, chosen by `kid` or, without one, by algorithm.
+    /// The keys a token may be verified with. A `kid` selects the key with that id (the
+    /// gateway's own, a static key given one, or the JWKS after a rate-limited refetch) and no
+    /// other: a `kid` that names no key is `unknown_key`, never a fallback to the keys without
+    /// one. A token without a `kid` is tried against every key of its algorithm.
     async fn candidates(
         &self,
         kid: Option<&str>,
         alg: Algorithm,
     ) -> Result<Vec<VerifyKey>, AuthError> {
-        let kidless = || -> Vec<VerifyKey> {
-            self.static_keys
-                .iter()
-                .filter(|k| k.algorithm == alg)
-                .cloned()
-                .collect()
-        };
         if let Some(kid) = kid {
-            if let Some(key) = self
-                .gateway_key
-                .as_ref()
-                .filter(|k| k.kid.as_deref() == Some(kid))
-            {
+            let named = |k: &&VerifyKey| k.kid.as_deref() == Some(kid);
+            if let Some(key) = self.gateway_key.iter().chain(&self.static_keys).find(named) {
                 return Ok(vec![key.clone()]);
             }
             if let Some(jwks) = &self.jwks
@@ -175,15 +178,14 @@ impl Verifier {
             {
                 return Ok(vec![key]);
             }
-            // Some issuers put a kid on HMAC or single-key tokens; the static keys still apply.
-            let keys = kidless();
-            return if keys.is_empty() {
-                Err(AuthError::UnknownKey)
-            } else {
-                Ok(keys)
-            };
+            return Err(AuthError::UnknownKey);
         }
-        let mut keys = kidless();
+        let mut keys: Vec<VerifyKey> = self
+            .static_keys
+            .iter()
+            .filter(|k| k.algorithm == alg)
+            .cloned()
+            .collect();
         if let Some(jwks) = &self.jwks {
             keys.extend(jwks.cached().into_iter().filter(|k| k.algorithm == alg));
         }
@@ -201,32 +203,6 @@ pub fn external_rules(config: &AuthConfig) -> ClaimRules {
         audience: config.audience.clone(),
         leeway: config.leeway_seconds,
     }
-}
-
-/// Reads `kid` and `alg` from the header, refusing `none` and anything that is not a JWS.
-fn parse_header(token: &str) -> Result<(Option<String>, Algorithm), AuthError> {
-    let mut parts = token.split('.');
-    let (Some(header), Some(_), Some(_), None) =
-        (parts.next(), parts.next(), parts.next(), parts.next())
-    else {
-        return Err(AuthError::Malformed);
-    };
-    let bytes = URL_SAFE_NO_PAD
-        .decode(header)
-        .map_err(|_| AuthError::Malformed)?;
-    let json: Map<String, Value> =
-        serde_json::from_slice(&bytes).map_err(|_| AuthError::Malformed)?;
-    let alg = json
-        .get("alg")
-        .and_then(Value::as_str)
-        .ok_or(AuthError::Malformed)?;
-    let alg: Algorithm = alg.parse().map_err(|_| AuthError::UnsupportedAlgorithm)?;
-    let kid = match json.get("kid") {
-        None | Some(Value::Null) => None,
-        Some(Value::String(kid)) => Some(kid.clone()),
-        Some(_) => return Err(AuthError::Malformed),
-    };
-    Ok((kid, alg))
 }
 
 /// Parses a PEM public key and picks the algorithm its type implies.
@@ -336,7 +312,7 @@ impl AuthError {
     /// the signature, so they win over signature errors.
     fn rank(&self) -> u8 {
         match self {
-            Self::UnknownKey | Self::UnsupportedAlgorithm => 0,
+            Self::UnknownKey | Self::UnsupportedAlgorithm | Self::UnsupportedHeader(_) => 0,
             Self::BadSignature => 1,
             Self::Malformed => 2,
             _ => 3,

@@ -7,6 +7,7 @@
 //! mistake). Tokens in the query string are refused.
 
 pub mod cache;
+pub mod compact;
 pub mod jwks;
 pub mod jwt;
 pub mod policy;
@@ -50,6 +51,8 @@ pub enum AuthError {
     UnsupportedAlgorithm,
     #[error("the token's key id is not known to this gateway")]
     UnknownKey,
+    #[error("{0}")]
+    UnsupportedHeader(String),
     #[error("the token's signature does not verify")]
     BadSignature,
     #[error("the token has expired")]
@@ -73,6 +76,7 @@ impl From<AuthError> for ApiError {
             AuthError::Malformed => ErrorCode::MalformedToken,
             AuthError::UnsupportedAlgorithm => ErrorCode::UnsupportedAlgorithm,
             AuthError::UnknownKey => ErrorCode::UnknownKey,
+            AuthError::UnsupportedHeader(_) => ErrorCode::UnsupportedHeader,
             AuthError::BadSignature => ErrorCode::BadSignature,
             AuthError::Expired => ErrorCode::TokenExpired,
             AuthError::NotYetValid => ErrorCode::TokenNotYetValid,

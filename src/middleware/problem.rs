@@ -82,6 +82,7 @@ where
         code,
         failed_operation: None,
         error_data: None,
+        convex_code: None,
     };
     let (mut parts, _) = response.into_parts();
     parts.headers.remove(header::CONTENT_LENGTH);

@@ -13,7 +13,7 @@ use std::time::Instant;
 use axum::Json;
 use axum::body::Bytes;
 use axum::extract::State;
-use axum::http::{HeaderValue, header};
+use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
@@ -26,6 +26,7 @@ use super::tables::ApiPath;
 use crate::app::AppState;
 use crate::auth::policy::FunctionKind as PolicyKind;
 use crate::error::{ApiError, ApiResult, ErrorCode, Problem};
+use crate::store::StoreError;
 use crate::store::convex::{
     ConvexStore, FunctionKind, UdfResponse, UdfStatus, decode_value, function_error,
 };
@@ -83,16 +84,16 @@ pub struct FunctionResponse {
 enum PassthroughResponses {
     /// Convex's answer: `status` is success or error
     #[response(status = 200)]
-    Answer(FunctionResponse),
+    Answer(#[to_schema] FunctionResponse),
     /// A function error, when Convex answers with 560
     #[response(status = 560)]
-    FunctionError(FunctionResponse),
+    FunctionError(#[to_schema] FunctionResponse),
     /// Convex is unreachable: a mutation allow-listed in GATEWAY_OUTBOX_MUTATIONS is queued in the outbox
     #[response(status = 202)]
     Queued(super::outbox::Receipt),
     /// A bad body or function path
-    #[response(status = 400, content_type = "application/problem+json")]
-    BadRequest(Problem),
+    #[response(status = 400)]
+    BadRequest(#[to_response] Refused),
     /// Missing or invalid bearer token
     #[response(status = 401, content_type = "application/problem+json")]
     Unauthorized(Problem),
@@ -102,6 +103,9 @@ enum PassthroughResponses {
     /// No Convex deployment is configured
     #[response(status = 501, content_type = "application/problem+json")]
     NotConfigured(Problem),
+    /// Convex refused the request (e.g. 404 for an unknown route): its own `{"code", "message"}`, forwarded untouched
+    #[response(status = "4XX", content_type = "application/json")]
+    ConvexRefused(#[to_schema] ConvexErrorBody),
     /// Convex cannot be reached
     #[response(status = 502, content_type = "application/problem+json")]
     BadGateway(Problem),
@@ -111,6 +115,29 @@ enum PassthroughResponses {
     /// Convex did not answer in time
     #[response(status = 504, content_type = "application/problem+json")]
     Timeout(Problem),
+}
+
+/// Convex's generic error body, for a request Convex refused.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ConvexErrorBody {
+    /// Convex's error code, e.g. `BadJsonBody` or `MissingIdentifier`.
+    pub code: String,
+    /// What Convex says went wrong.
+    pub message: String,
+}
+
+/// A bad body or function path: the gateway's problem, or Convex's own answer.
+#[derive(utoipa::ToResponse)]
+#[allow(dead_code)]
+enum Refused {
+    /// The gateway refused the body or function path
+    Gateway(#[content("application/problem+json")] Problem),
+    /// Convex refused the request: its own body, forwarded untouched
+    Convex(
+        #[content("application/json")]
+        #[to_schema]
+        ConvexErrorBody,
+    ),
 }
 
 /// The value a function returned, as plain JSON.
@@ -242,10 +269,10 @@ async fn api_run(
         (status = 202, description = "Convex is unreachable: the write is queued in the outbox (`GATEWAY_OUTBOX`); follow `Location`", body = super::outbox::Receipt,
             headers(("Location" = String, description = "`/v1/outbox/{outboxId}`"))),
         (status = 200, description = "The function's return value", body = FunctionValue),
-        (status = 400, description = "Bad kind, path or body", body = Problem, content_type = "application/problem+json"),
+        (status = 400, description = "Bad kind, path or body; `upstream_rejected` when Convex refused the request, with its code in `convexCode`", body = Problem, content_type = "application/problem+json"),
         (status = 401, description = "Missing or invalid bearer token", body = Problem, content_type = "application/problem+json"),
         (status = 403, description = "The policy does not allow this function", body = Problem, content_type = "application/problem+json"),
-        (status = 404, description = "The function threw a ConvexError with code NOT_FOUND", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "The function threw a ConvexError with code NOT_FOUND (`not_found`), or Convex has no such function or route (`upstream_not_found`)", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "The function failed; `errorData` holds its ConvexError data", body = Problem, content_type = "application/problem+json"),
         (status = 501, description = "No Convex deployment is configured", body = Problem, content_type = "application/problem+json"),
         (status = 502, description = "Convex cannot be reached", body = Problem, content_type = "application/problem+json"),
@@ -371,15 +398,24 @@ async fn passthrough(
     {
         return Ok(receipt.into_response());
     }
-    let raw = result?;
-    // Convex's own answer, 560 included, goes back untouched, byte for byte.
+    // Convex's own answer goes back untouched, byte for byte: a function error (200 or 560),
+    // and a request Convex refused (its 4xx with `{"code", "message"}`), as Convex's clients
+    // expect them.
+    let (http, body) = match result {
+        Ok(raw) => (raw.http, raw.body),
+        Err(StoreError::UpstreamRejected { status, body, .. }) => (
+            StatusCode::from_u16(status).unwrap_or(StatusCode::BAD_REQUEST),
+            body,
+        ),
+        Err(err) => return Err(err.into()),
+    };
     let mut response = (
-        raw.http,
+        http,
         [(
             header::CONTENT_TYPE,
             HeaderValue::from_static("application/json"),
         )],
-        raw.body,
+        body,
     )
         .into_response();
     response
@@ -482,6 +518,7 @@ fn record(
     let outcome = match result {
         Ok(UdfStatus::Success) => "success",
         Ok(UdfStatus::Error) => "error",
+        Err(StoreError::UpstreamRejected { .. }) => "rejected",
         Err(_) => "failure",
     };
     state

@@ -287,7 +287,24 @@ impl ConvexStore {
                     retry_after,
                 })
             }
-            504 => Err(StoreError::UpstreamTimeout("Convex timed out".into())),
+            408 | 504 => Err(StoreError::UpstreamTimeout("Convex timed out".into())),
+            // The request itself was refused: bad JSON, an unparsable function path, a bad
+            // format, an unknown route. The caller's input decides this, so it is answered as
+            // the caller's error and never counted as an upstream fault.
+            400..=499 => {
+                let body = response.bytes().await.map_err(transport_error)?;
+                let (code, message) = code_and_message(&body);
+                Err(StoreError::UpstreamRejected {
+                    status: status.as_u16(),
+                    code,
+                    message: if message.is_empty() {
+                        format!("Convex refused the request with HTTP {}", status.as_u16())
+                    } else {
+                        message
+                    },
+                    body,
+                })
+            }
             _ => {
                 let message = error_message(response).await;
                 Err(StoreError::Upstream(format!(
@@ -783,18 +800,24 @@ fn transport_error(err: reqwest::Error) -> StoreError {
 }
 
 async fn error_message(response: reqwest::Response) -> String {
+    let body = response.bytes().await.unwrap_or_default();
+    match code_and_message(&body) {
+        (Some(code), message) => format!("{code}: {message}"),
+        (None, message) => message,
+    }
+}
+
+/// The `code` and `message` of Convex's generic error body `{"code": …, "message": …}`; for
+/// any other body, no code and no message.
+fn code_and_message(body: &[u8]) -> (Option<String>, String) {
     #[derive(Deserialize)]
     struct Body {
         code: Option<String>,
         message: Option<String>,
     }
-    match response.json::<Body>().await {
-        Ok(Body { code, message }) => format!(
-            "{}{}",
-            code.map(|c| format!("{c}: ")).unwrap_or_default(),
-            message.unwrap_or_default()
-        ),
-        Err(_) => String::new(),
+    match serde_json::from_slice::<Body>(body) {
+        Ok(Body { code, message }) => (code, message.unwrap_or_default()),
+        Err(_) => (None, String::new()),
     }
 }
 

@@ -402,6 +402,20 @@ pub enum StoreError {
     /// The upstream refused the caller's identity.
     #[error("{0}")]
     UpstreamAuth(String),
+    /// The upstream refused the request as malformed or unknown (a 4xx other than 401, 403,
+    /// 408 and 429): the caller's mistake, or the gateway's, but never an outage. It is not
+    /// retried and never counts against the circuit breaker.
+    #[error("{message}")]
+    UpstreamRejected {
+        /// Convex's HTTP status.
+        status: u16,
+        /// Convex's error `code` (`BadJsonBody`, `MissingIdentifier`, …), when it sent one.
+        code: Option<String>,
+        /// Convex's message.
+        message: String,
+        /// Convex's body as it came, for the drop-in routes.
+        body: axum::body::Bytes,
+    },
     /// The upstream answered something unexpected.
     #[error("{0}")]
     Upstream(String),

@@ -316,6 +316,331 @@ async fn the_jwt_attack_suite_is_refused_with_precise_codes() {
     assert_eq!(call(&app, &valid).await.status(), StatusCode::OK);
 }
 
+/// A listener on 127.0.0.1 that accepts connections and counts them, answering nothing: a
+/// token header pointing here (`jku`, `x5u`) must never make the gateway connect.
+async fn counting_listener() -> (String, Arc<AtomicU64>) {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}/keys.json", listener.local_addr().unwrap());
+    let count = Arc::new(AtomicU64::new(0));
+    let counter = Arc::clone(&count);
+    tokio::spawn(async move {
+        while let Ok((stream, _)) = listener.accept().await {
+            counter.fetch_add(1, Ordering::SeqCst);
+            drop(stream);
+        }
+    });
+    (url, count)
+}
+
+/// A compact token with a hand-written header (which `jsonwebtoken::Header` could not carry),
+/// signed with `key` under `alg`.
+fn hand_made(
+    header: &Value,
+    claims: &Map<String, Value>,
+    key: &EncodingKey,
+    alg: Algorithm,
+) -> String {
+    let signing_input = format!(
+        "{}.{}",
+        URL_SAFE_NO_PAD.encode(serde_json::to_vec(header).unwrap()),
+        URL_SAFE_NO_PAD.encode(serde_json::to_vec(claims).unwrap())
+    );
+    let signature = jsonwebtoken::crypto::sign(signing_input.as_bytes(), key, alg).unwrap();
+    format!("{signing_input}.{signature}")
+}
+
+/// Valid HS256 and RS256 tokens pass: the suites call this before and after their attacks, so
+/// a gateway that refuses everything fails them.
+async fn assert_valid_tokens_pass(app: &TestApp) {
+    let rsa = EncodingKey::from_rsa_pem(RSA_PRIVATE.as_bytes()).unwrap();
+    let hs = EncodingKey::from_secret(SECRET.as_bytes());
+    for token in [
+        sign(Header::new(Algorithm::HS256), &claims("ok"), &hs),
+        sign(Header::new(Algorithm::RS256), &claims("ok"), &rsa),
+    ] {
+        let response = call(app, &token).await;
+        assert_eq!(
+            response.status(),
+            StatusCode::OK,
+            "{:?}",
+            response.text().await
+        );
+    }
+}
+
+#[tokio::test]
+async fn configured_issuer_and_audience_are_required_not_only_checked() {
+    let ec = EcKey::new("k1");
+    let jwks = JwksServer::start(vec![ec.jwk.clone()]).await;
+    let app = spawn_multi_source(&jwks).await;
+    assert_valid_tokens_pass(&app).await;
+    let rsa = EncodingKey::from_rsa_pem(RSA_PRIVATE.as_bytes()).unwrap();
+    let hs = EncodingKey::from_secret(SECRET.as_bytes());
+    for claim in ["aud", "iss"] {
+        let mut without = claims("eve");
+        without.remove(claim);
+        for (source, token) in [
+            ("HS256", sign(Header::new(Algorithm::HS256), &without, &hs)),
+            ("RS256", sign(Header::new(Algorithm::RS256), &without, &rsa)),
+            ("JWKS", ec.token(&without)),
+        ] {
+            let problem = call(&app, &token).await;
+            let body = assert_problem(problem, StatusCode::UNAUTHORIZED, "missing_claim").await;
+            assert!(
+                body["detail"].as_str().unwrap_or_default().contains(claim),
+                "{source} without {claim}: {body}"
+            );
+        }
+    }
+
+    // The gateway's own tokens always need both, whatever JWT_ISSUER and JWT_AUDIENCE say.
+    let pem = std::fs::read_to_string(app.data_dir.path().join("signing-key.pem")).unwrap();
+    let own = EncodingKey::from_ec_pem(pem.as_bytes()).unwrap();
+    let signer = Signer::from_pem(&pem, &app.config.auth).unwrap();
+    let gateway = app.config.auth.public_url.clone();
+    for claim in ["aud", "iss"] {
+        let mut own_claims = claims("eve");
+        own_claims.insert("iss".into(), json!(gateway));
+        own_claims.insert("aud".into(), json!(gateway));
+        let mut header = Header::new(Algorithm::ES256);
+        header.kid = Some(signer.kid().to_owned());
+        assert_eq!(
+            call(&app, &sign(header.clone(), &own_claims, &own))
+                .await
+                .status(),
+            StatusCode::OK,
+            "the gateway's own token with both claims"
+        );
+        own_claims.remove(claim);
+        assert_rejected(&app, &sign(header, &own_claims, &own), "missing_claim").await;
+    }
+
+    // Without JWT_ISSUER and JWT_AUDIENCE, tokens need neither.
+    let open = spawn_app_with(|c| c.auth.jwt_secret = Some(SECRET.to_owned().into())).await;
+    let mut bare = claims("eve");
+    bare.remove("iss");
+    bare.remove("aud");
+    assert_eq!(
+        call(&open, &sign(Header::new(Algorithm::HS256), &bare, &hs))
+            .await
+            .status(),
+        StatusCode::OK
+    );
+    assert_valid_tokens_pass(&app).await;
+}
+
+#[tokio::test]
+async fn headers_with_crit_unknown_kids_and_key_urls_are_refused_and_never_fetched() {
+    let ec = EcKey::new("k1");
+    let jwks = JwksServer::start(vec![ec.jwk.clone()]).await;
+    let app = spawn_multi_source(&jwks).await;
+    assert_valid_tokens_pass(&app).await;
+    let valid_claims = claims("eve");
+    let hs = EncodingKey::from_secret(SECRET.as_bytes());
+    let rsa = EncodingKey::from_rsa_pem(RSA_PRIVATE.as_bytes()).unwrap();
+    let hs256 = |header: &Value| hand_made(header, &valid_claims, &hs, Algorithm::HS256);
+    let rs256 = |header: &Value| hand_made(header, &valid_claims, &rsa, Algorithm::RS256);
+
+    // RFC 7515 §4.1.11: an extension listed in `crit` that the gateway does not understand.
+    let crit = json!({"alg": "HS256", "typ": "JWT", "crit": ["x-ext"], "x-ext": true});
+    assert_rejected(&app, &hs256(&crit), "unsupported_header").await;
+    let crit = json!({"alg": "RS256", "typ": "JWT", "crit": ["x-ext"], "x-ext": true});
+    assert_rejected(&app, &rs256(&crit), "unsupported_header").await;
+    let b64 = json!({"alg": "HS256", "crit": ["b64"], "b64": false});
+    assert_rejected(&app, &hs256(&b64), "unsupported_header").await;
+    // The same headers without `crit` pass: the refusal is about `crit` alone.
+    let plain = json!({"alg": "HS256", "typ": "JWT", "x-ext": true});
+    assert_eq!(call(&app, &hs256(&plain)).await.status(), StatusCode::OK);
+
+    // A kid that names no key is refused, even when a key without a kid would verify it.
+    let nope = json!({"alg": "HS256", "typ": "JWT", "kid": "nope"});
+    assert_rejected(&app, &hs256(&nope), "unknown_key").await;
+    let nope = json!({"alg": "RS256", "typ": "JWT", "kid": "nope"});
+    assert_rejected(&app, &rs256(&nope), "unknown_key").await;
+
+    // Key URLs and embedded keys in the header are never fetched or trusted: tokens signed by
+    // an attacker's key that point at it fail as any stranger's token does.
+    let (listener, connections) = counting_listener().await;
+    let attacker = EcKey::new("attacker");
+    let jwks_hits = jwks.hits();
+    let mut cases: Vec<(&str, Header, &str)> = Vec::new();
+    let mut jku = Header::new(Algorithm::ES256);
+    jku.jku = Some(listener.clone());
+    cases.push(("jku", jku.clone(), "bad_signature"));
+    jku.kid = Some("attacker".into());
+    cases.push(("jku with its kid", jku, "unknown_key"));
+    let mut x5u = Header::new(Algorithm::ES256);
+    x5u.x5u = Some(listener.clone());
+    cases.push(("x5u", x5u, "bad_signature"));
+    let mut jwk = Header::new(Algorithm::ES256);
+    jwk.jwk = Some(attacker.jwk.clone());
+    cases.push(("jwk", jwk, "bad_signature"));
+    let mut x5c = Header::new(Algorithm::ES256);
+    x5c.x5c = Some(vec![URL_SAFE_NO_PAD.encode(b"not a certificate")]);
+    cases.push(("x5c", x5c, "bad_signature"));
+    for (name, header, code) in cases {
+        let token = sign(header, &valid_claims, &attacker.encoding);
+        let response = call(&app, &token).await;
+        let body = assert_problem(response, StatusCode::UNAUTHORIZED, code).await;
+        assert_eq!(body["code"], code, "{name}");
+    }
+    assert_eq!(
+        connections.load(Ordering::SeqCst),
+        0,
+        "a header's key URL was fetched"
+    );
+    assert!(
+        jwks.hits() <= jwks_hits + 1,
+        "only the configured JWKS is refetched, at most once per interval"
+    );
+    assert_valid_tokens_pass(&app).await;
+}
+
+#[tokio::test]
+async fn the_classic_malformed_and_confused_tokens_are_refused_with_their_codes() {
+    let ec = EcKey::new("k1");
+    let jwks = JwksServer::start(vec![ec.jwk.clone()]).await;
+    let app = spawn_multi_source(&jwks).await;
+    assert_valid_tokens_pass(&app).await;
+    let body = URL_SAFE_NO_PAD.encode(serde_json::to_vec(&claims("eve")).unwrap());
+
+    // `alg: none` in every spelling: with an empty signature it is no algorithm the gateway
+    // takes; without the trailing dot it is not even a JWS.
+    for alg in ["none", "None", "NONE", "nOnE"] {
+        let header = URL_SAFE_NO_PAD.encode(format!(r#"{{"alg":"{alg}","typ":"JWT"}}"#));
+        assert_rejected(&app, &format!("{header}.{body}."), "unsupported_algorithm").await;
+        assert_rejected(&app, &format!("{header}.{body}"), "malformed_token").await;
+    }
+
+    // HMAC "signed" with the RSA public key, as PEM and as DER: HS256 meets the real secret
+    // and fails its signature; HS384 and HS512 have no key at all.
+    let der: Vec<u8> = {
+        let b64: String = RSA_PUBLIC
+            .lines()
+            .filter(|line| !line.starts_with("-----"))
+            .collect();
+        base64::engine::general_purpose::STANDARD
+            .decode(b64)
+            .unwrap()
+    };
+    for secret in [RSA_PUBLIC.as_bytes(), der.as_slice()] {
+        for (alg, code) in [
+            (Algorithm::HS256, "bad_signature"),
+            (Algorithm::HS384, "unsupported_algorithm"),
+            (Algorithm::HS512, "unsupported_algorithm"),
+        ] {
+            let token = sign(
+                Header::new(alg),
+                &claims("eve"),
+                &EncodingKey::from_secret(secret),
+            );
+            assert_rejected(&app, &token, code).await;
+        }
+    }
+
+    let valid = sign(
+        Header::new(Algorithm::HS256),
+        &claims("eve"),
+        &EncodingKey::from_secret(SECRET.as_bytes()),
+    );
+    let parts: Vec<&str> = valid.split('.').collect();
+    let (head, payload, signature) = (parts[0], parts[1], parts[2]);
+    let not_json = URL_SAFE_NO_PAD.encode("this is not json");
+    for (name, token) in [
+        ("four segments", format!("{valid}.{signature}")),
+        (
+            "five segments, like a JWE",
+            format!("{valid}.{payload}.{signature}"),
+        ),
+        (
+            "a header that is not base64url",
+            format!("h*a*d.{payload}.{signature}"),
+        ),
+        (
+            "a payload that is not base64url",
+            format!("{head}.p@yl@@d.{signature}"),
+        ),
+        (
+            "a signature that is not base64url",
+            format!("{head}.{payload}.s!g"),
+        ),
+        (
+            "a header that is not JSON",
+            format!("{not_json}.{payload}.{signature}"),
+        ),
+        (
+            "a payload that is not JSON",
+            format!("{head}.{not_json}.{signature}"),
+        ),
+        ("an empty signature", format!("{head}.{payload}.")),
+    ] {
+        let response = call(&app, &token).await;
+        let problem = assert_problem(response, StatusCode::UNAUTHORIZED, "malformed_token").await;
+        assert_eq!(problem["code"], "malformed_token", "{name}");
+    }
+
+    // 100 KB of token: refused by its size, before anything is decoded.
+    let mut huge = claims("eve");
+    huge.insert("padding".into(), json!("x".repeat(100 * 1024)));
+    let huge = sign(
+        Header::new(Algorithm::HS256),
+        &huge,
+        &EncodingKey::from_secret(SECRET.as_bytes()),
+    );
+    assert!(huge.len() > 100 * 1024);
+    assert_rejected(&app, &huge, "malformed_token").await;
+    assert_valid_tokens_pass(&app).await;
+}
+
+#[tokio::test]
+async fn a_static_key_with_a_kid_verifies_tokens_that_name_it() {
+    // Supabase's shared-secret signing keys put the key's id in the header of HS256 tokens.
+    let app = spawn_app_with(|c| {
+        c.auth.jwt_secret = Some(SECRET.to_owned().into());
+        c.auth.jwt_secret_kid = Some("sb-key-1".into());
+        c.auth.public_key_pem = Some(RSA_PUBLIC.to_owned());
+        c.auth.public_key_kid = Some("rsa-1".into());
+    })
+    .await;
+    let hs = EncodingKey::from_secret(SECRET.as_bytes());
+    let rsa = EncodingKey::from_rsa_pem(RSA_PRIVATE.as_bytes()).unwrap();
+    let with_kid = |alg: Algorithm, kid: Option<&str>| {
+        let mut header = Header::new(alg);
+        header.kid = kid.map(str::to_owned);
+        header
+    };
+    for (header, key) in [
+        (with_kid(Algorithm::HS256, Some("sb-key-1")), &hs),
+        (with_kid(Algorithm::HS256, None), &hs),
+        (with_kid(Algorithm::RS256, Some("rsa-1")), &rsa),
+        (with_kid(Algorithm::RS256, None), &rsa),
+    ] {
+        let name = format!("{:?} {:?}", header.alg, header.kid);
+        let response = call(&app, &sign(header, &claims("u"), key)).await;
+        assert_eq!(response.status(), StatusCode::OK, "{name}");
+    }
+    for (header, key, code) in [
+        (
+            with_kid(Algorithm::HS256, Some("other")),
+            &hs,
+            "unknown_key",
+        ),
+        // The kid selects the RSA key, whose pinned algorithm is not HS256.
+        (
+            with_kid(Algorithm::HS256, Some("rsa-1")),
+            &hs,
+            "unsupported_algorithm",
+        ),
+        (
+            with_kid(Algorithm::RS256, Some("sb-key-1")),
+            &rsa,
+            "unsupported_algorithm",
+        ),
+    ] {
+        assert_rejected(&app, &sign(header, &claims("u"), key), code).await;
+    }
+}
+
 async fn spawn_with_jwks(jwks: &JwksServer, min_refresh: Duration) -> TestApp {
     let url = jwks.url.clone();
     spawn_app_with(move |c| {

@@ -682,3 +682,133 @@ async fn no_acknowledged_write_is_lost_or_doubled_across_an_outage() {
         started.elapsed()
     );
 }
+
+/// Every function, to every authenticated caller: the fuzzer's role in issue 13.
+const OPEN_POLICY: &str = r#"
+[roles.admin]
+admin = true
+
+[roles.authenticated]
+tables = { "*" = ["read", "write", "delete"] }
+functions = { "*" = ["query", "mutation", "action"] }
+"#;
+
+#[tokio::test]
+async fn one_callers_rejected_requests_never_open_the_breaker_for_anyone() {
+    let dir = tempfile::TempDir::new().unwrap();
+    let policy = dir.path().join("policy.toml");
+    std::fs::write(&policy, OPEN_POLICY).unwrap();
+    let (app, proxy) = behind_proxy(|c| {
+        c.auth.policy_path = Some(policy);
+        if let Some(convex) = c.convex.as_mut() {
+            // Three faults in a row open it; one good answer in half-open closes it.
+            convex.breaker.consecutive = 3;
+            convex.breaker.probes = 1;
+        }
+    })
+    .await;
+    let mallory = app.client_for(&app.token("mallory", &[]));
+    let bob = app.client_for(&app.token("bob", &[]));
+    let bob_succeeds = || async {
+        let response = bob
+            .post(app.url("/api/query"))
+            .json(&json!({"path": "videos:whoami", "args": {}}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), StatusCode::OK);
+        let body = json_of(response).await;
+        assert_eq!(body["value"]["subject"], "bob", "{body}");
+    };
+    bob_succeeds().await;
+
+    let bad_args = json!({"$bad": 1});
+    for round in 0..10 {
+        // The drop-in routes hand back Convex's own 400 body.
+        for (route, body, convex_code) in [
+            ("/api/run/0", json!({"args": {}}), "MissingIdentifier"),
+            (
+                "/api/query",
+                json!({"path": "videos:whoami", "args": bad_args}),
+                "BadJsonBody",
+            ),
+            (
+                "/api/mutation",
+                json!({"path": "videos:create", "args": bad_args}),
+                "BadJsonBody",
+            ),
+        ] {
+            let response = mallory
+                .post(app.url(route))
+                .json(&body)
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(response.status(), StatusCode::BAD_REQUEST, "{route}");
+            assert_eq!(response.headers()["content-type"], "application/json");
+            let answer = json_of(response).await;
+            assert_eq!(answer["code"], convex_code, "{route}: {answer}");
+            assert!(answer["message"].is_string(), "{answer}");
+        }
+        // The REST form and the table adapter answer problem+json with Convex's code.
+        for (route, body) in [
+            ("/v1/functions/query/videos:whoami", bad_args.clone()),
+            ("/v1/tables/notes", json!({"café": round})),
+        ] {
+            let response = mallory
+                .post(app.url(route))
+                .json(&body)
+                .send()
+                .await
+                .unwrap();
+            let problem =
+                assert_problem(response, StatusCode::BAD_REQUEST, "upstream_rejected").await;
+            assert_eq!(problem["convexCode"], "BadJsonBody", "{route}: {problem}");
+        }
+        bob_succeeds().await;
+    }
+    let ready = json_of(app.get("/ready").await).await;
+    assert_eq!(ready["circuit"], "closed", "{ready}");
+    let metrics = app.get("/metrics").await.text().await.unwrap();
+    assert_eq!(metric(&metrics, "gateway_circuit_state"), 0.0);
+    assert_eq!(
+        metric(&metrics, "gateway_upstream_retries_total"),
+        0.0,
+        "a refused request is never retried"
+    );
+    assert!(
+        metrics.contains(
+            r#"convex_function_calls_total{kind="run",outcome="rejected",path="0:default"} 10"#
+        ),
+        "{metrics}"
+    );
+
+    // A queued write that Convex refuses on delivery is dead at once: no outage, no retries.
+    // (The outage itself opens the breaker; the refused delivery is its probe, and closes it.)
+    proxy.set_up(false);
+    let queued = mallory
+        .post(app.url("/v1/tables/notes"))
+        .json(&json!({"café": "late"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(queued.status(), StatusCode::ACCEPTED);
+    let id = json_of(queued).await["outboxId"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    proxy.set_up(true);
+    let dead = settled(&app, &mallory, &id).await;
+    assert_eq!(dead["status"], "dead", "{dead}");
+    assert_eq!(dead["attempts"], 1, "{dead}");
+    assert!(
+        dead["lastError"]
+            .as_str()
+            .unwrap_or_default()
+            .starts_with("upstream_rejected"),
+        "{dead}"
+    );
+    let ready = json_of(app.get("/ready").await).await;
+    assert_eq!(ready["circuit"], "closed", "{ready}");
+    bob_succeeds().await;
+}

@@ -263,6 +263,10 @@ async function handle(req, res) {
   }
   if (route.startsWith("/api/run/")) {
     const segments = route.slice("/api/run/".length).split("/");
+    // As Convex: a module path and a function name, or 400 MissingIdentifier.
+    if (segments.length < 2 || segments.some((s) => s === "")) {
+      throw new HttpError(400, "MissingIdentifier", "Path or function name not provided in path, e.g. /api/run/messages/list");
+    }
     const name = segments.pop();
     const result = await runFunction(null, { ...body, path: `${segments.join("/")}:${name}` }, auth);
     return send(res, result.status, result.body);

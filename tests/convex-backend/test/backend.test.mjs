@@ -81,6 +81,28 @@ for (const errorStatus of ["560", "200"]) {
       await assert.rejects(client.query("videos:create", { twitchId: "x" }), /defined as Mutation/);
     });
 
+    test("requests Convex refuses answer 4xx with its {code, message} body", async () => {
+      const post = async (route, body) => {
+        const response = await fetch(`${backend.url}${route}`, {
+          method: "POST",
+          headers: { "content-type": "application/json" },
+          body: typeof body === "string" ? body : JSON.stringify(body),
+        });
+        return { status: response.status, body: await response.json() };
+      };
+      const missing = await post("/api/run/0", { args: {} });
+      assert.equal(missing.status, 400);
+      assert.equal(missing.body.code, "MissingIdentifier");
+      assert.equal((await post("/api/run/videos/whoami", { args: {} })).body.status, "success");
+      assert.equal((await post("/api/query", { path: "videos:whoami", args: {}, format: "xml" })).body.code, "BadFormat");
+      assert.equal((await post("/api/query", "{not json")).body.code, "BadJsonBody");
+      const reserved = await post("/api/query", { path: "videos:whoami", args: { $bad: 1 } });
+      assert.equal(reserved.status, 400);
+      assert.equal(reserved.body.code, "BadJsonBody");
+      // The official client refuses such args itself, before sending: only raw callers get the 400.
+      await assert.rejects(client.query("videos:whoami", { $bad: 1 }), /starts with a '\$'/);
+    });
+
     test("the caller's identity reaches the function", async () => {
       client.setAuth(unsignedJwt({ sub: "alice", iss: "https://gateway.test", name: "Alice", exp: Math.floor(Date.now() / 1000) + 60 }));
       const identity = await client.query("videos:whoami", {});
