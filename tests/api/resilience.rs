@@ -86,6 +86,15 @@ async fn json_of(response: reqwest::Response) -> Value {
     response.json().await.unwrap()
 }
 
+/// The outbox id of a write answered `202 Accepted`.
+async fn accepted(response: reqwest::Response) -> String {
+    assert_eq!(response.status(), StatusCode::ACCEPTED);
+    json_of(response).await["outboxId"]
+        .as_str()
+        .unwrap()
+        .to_owned()
+}
+
 /// Polls the caller's view of an outbox entry until it leaves `queued`.
 async fn settled(app: &TestApp, client: &reqwest::Client, id: &str) -> Value {
     let deadline = Instant::now() + Duration::from_secs(30);
@@ -134,11 +143,7 @@ async fn writes_are_queued_while_convex_is_down_and_delivered_once_it_is_back() 
             &json!({"n": 10}),
         )
         .await;
-    assert_eq!(patch.status(), StatusCode::ACCEPTED);
-    let patch_id = json_of(patch).await["outboxId"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let patch_id = accepted(patch).await;
     let batch = app
         .post_json(
             "/v1/transactions",
@@ -274,19 +279,11 @@ async fn writes_that_cannot_apply_are_dead_lettered_and_admins_requeue_or_discar
     let delete = app
         .send_json(reqwest::Method::DELETE, &path, &json!({}))
         .await;
-    assert_eq!(delete.status(), StatusCode::ACCEPTED);
-    let delete_id = json_of(delete).await["outboxId"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let delete_id = accepted(delete).await;
     let patch = app
         .send_json(reqwest::Method::PATCH, &path, &json!({"n": 1}))
         .await;
-    assert_eq!(patch.status(), StatusCode::ACCEPTED);
-    let patch_id = json_of(patch).await["outboxId"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let patch_id = accepted(patch).await;
     proxy.set_up(true);
 
     assert_eq!(
@@ -397,11 +394,7 @@ async fn deliveries_give_up_after_the_attempt_limit() {
     .await;
     proxy.set_up(false);
     let insert = app.post_json("/v1/tables/notes", &json!({"n": 1})).await;
-    assert_eq!(insert.status(), StatusCode::ACCEPTED);
-    let id = json_of(insert).await["outboxId"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let id = accepted(insert).await;
     let dead = settled(&app, &app.client, &id).await;
     assert_eq!(dead["status"], "dead");
     assert_eq!(dead["attempts"], 3);
@@ -437,11 +430,7 @@ async fn allow_listed_mutations_are_queued_and_others_fail() {
         .send()
         .await
         .unwrap();
-    assert_eq!(queued.status(), StatusCode::ACCEPTED);
-    let id = json_of(queued).await["outboxId"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let id = accepted(queued).await;
     let refused = admin
         .post(app.url("/api/mutation"))
         .json(&json!({"path": "users:create", "args": {}}))
@@ -792,11 +781,7 @@ async fn one_callers_rejected_requests_never_open_the_breaker_for_anyone() {
         .send()
         .await
         .unwrap();
-    assert_eq!(queued.status(), StatusCode::ACCEPTED);
-    let id = json_of(queued).await["outboxId"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let id = accepted(queued).await;
     proxy.set_up(true);
     let dead = settled(&app, &mallory, &id).await;
     assert_eq!(dead["status"], "dead", "{dead}");
