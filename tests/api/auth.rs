@@ -1355,6 +1355,8 @@ async fn verify_like_convex(
     let mut validation = jsonwebtoken::Validation::new(Algorithm::ES256);
     validation.set_issuer(&[app.config.auth.public_url.as_str()]);
     validation.set_audience(&[application_id]);
+    // Required, not only checked when present (jsonwebtoken checks absent ones otherwise).
+    validation.set_required_spec_claims(&["exp", "iss", "aud", "sub"]);
     validation.leeway = 5;
     let data = jsonwebtoken::decode::<Map<String, Value>>(
         token,
@@ -1362,7 +1364,7 @@ async fn verify_like_convex(
         &validation,
     )
     .unwrap();
-    for claim in ["sub", "iss", "exp", "iat"] {
+    for claim in ["sub", "iss", "aud", "exp", "iat"] {
         assert!(data.claims.contains_key(claim), "{claim}");
     }
     data.claims

@@ -153,7 +153,7 @@ async fn writes_are_queued_while_convex_is_down_and_delivered_once_it_is_back() 
             ]}),
         )
         .await;
-    assert_eq!(batch.status(), StatusCode::ACCEPTED);
+    let batch_id = accepted(batch).await;
 
     // The entry belongs to its caller: others do not see it; admins do.
     let queued = app.get(&location).await;
@@ -193,10 +193,13 @@ async fn writes_are_queued_while_convex_is_down_and_delivered_once_it_is_back() 
     assert_eq!(delivered["result"]["results"][0]["outcome"], "inserted");
     assert_eq!(delivered["result"]["results"][0]["document"]["n"], 1);
     let new_id = delivered["result"]["results"][0]["id"].as_str().unwrap();
-    assert_eq!(
-        settled(&app, &app.client, &patch_id).await["status"],
-        "delivered"
-    );
+    // The relay delivers in order: the batch, queued last, settles last.
+    for entry in [&patch_id, &batch_id] {
+        assert_eq!(
+            settled(&app, &app.client, entry).await["status"],
+            "delivered"
+        );
+    }
 
     // Each write is in Convex once, and the patches landed in order.
     let all = app.list_all("notes", "limit=100").await;
