@@ -91,12 +91,18 @@ pub fn main() -> ExitCode {
             runtime()?.block_on(healthcheck(config.addr, Duration::from_secs(timeout)))
         }),
         Command::Token { sub, roles, ttl } => with_config(|config| {
-            let signer = signer(&config)?;
+            let signer = existing_signer(&config)?;
             let mut claims = serde_json::Map::new();
             claims.insert("sub".into(), sub.into());
             claims.insert(config.auth.role_claim.clone(), roles.into());
             let ttl = ttl.unwrap_or(config.auth.access_ttl);
             println!("{}", signer.sign(claims, signer.issuer(), ttl)?);
+            eprintln!(
+                "signed with key {} for issuer and audience {}, valid {} s; a gateway with another GATEWAY_PUBLIC_URL (or GATEWAY_ADDR) answers wrong_issuer",
+                signer.kid(),
+                signer.issuer(),
+                ttl.as_secs()
+            );
             Ok(())
         }),
         Command::ConvexAuthConfig => with_config(|config| {
@@ -126,10 +132,27 @@ pub fn main() -> ExitCode {
     }
 }
 
-/// The gateway's signing key, as `serve` would load it (generating it on first use).
-fn signer(config: &Config) -> anyhow::Result<crate::auth::signer::Signer> {
-    std::fs::create_dir_all(&config.data_dir)?;
-    Ok(crate::auth::signer::Signer::load_or_generate(&config.auth, &config.data_dir)?.0)
+/// The gateway's signing key, as `serve` loads it. Never generated here: a token signed with a
+/// key the server does not have would only answer `unknown_key`.
+fn existing_signer(config: &Config) -> anyhow::Result<crate::auth::signer::Signer> {
+    use crate::auth::signer::{KEY_FILE, Signer};
+    match Signer::load(&config.auth, &config.data_dir)? {
+        Some((signer, _)) => Ok(signer),
+        None => anyhow::bail!(
+            "no signing key at {}: start the gateway once to generate it there, or point GATEWAY_DATA_DIR at the server's data folder (or set GATEWAY_SIGNING_KEY as the server has it)",
+            config
+                .data_dir
+                .join(KEY_FILE)
+                .canonicalize()
+                .unwrap_or_else(|_| {
+                    std::env::current_dir()
+                        .unwrap_or_default()
+                        .join(&config.data_dir)
+                        .join(KEY_FILE)
+                })
+                .display()
+        ),
+    }
 }
 
 fn with_config(run: impl FnOnce(Config) -> anyhow::Result<()>) -> ExitCode {

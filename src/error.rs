@@ -201,6 +201,24 @@ impl ApiError {
         self
     }
 
+    /// A body over `GATEWAY_MAX_BODY_BYTES`, telling the limit.
+    pub fn body_too_large(limit: usize) -> Self {
+        Self::new(ErrorCode::PayloadTooLarge, Self::too_large_detail(limit))
+    }
+
+    /// The detail of a 413 for a body over the limit.
+    pub fn too_large_detail(limit: usize) -> String {
+        format!(
+            "The request body is larger than the {limit} bytes that GATEWAY_MAX_BODY_BYTES allows."
+        )
+    }
+
+    /// Drops the operation index: a single-document write is no batch.
+    pub fn without_operation(mut self) -> Self {
+        self.failed_operation = None;
+        self
+    }
+
     /// Attaches the `ConvexError` data of a failed function.
     pub fn with_error_data(mut self, data: Option<serde_json::Value>) -> Self {
         self.error_data = data;
@@ -320,6 +338,7 @@ impl From<StoreError> for ApiError {
                 (ErrorCode::StoreUnavailable, None)
             }
             StoreError::NotFound { op, .. } => (ErrorCode::NotFound, op),
+            StoreError::NotFoundElsewhere(_) => (ErrorCode::NotFound, None),
             StoreError::VersionMismatch { op, .. } => (ErrorCode::VersionMismatch, op),
             StoreError::InvalidQuery(_) => (ErrorCode::InvalidQuery, None),
             StoreError::InvalidCursor(_) => (ErrorCode::InvalidCursor, None),

@@ -41,7 +41,7 @@ impl Modify for BearerAuth {
                     .scheme(HttpAuthScheme::Bearer)
                     .bearer_format("JWT")
                     .description(Some(
-                        "A JWT from a configured issuer, or one issued by POST /auth/token",
+                        "A JWT from your identity provider (JWT_JWKS_URL, JWT_PUBLIC_KEY or JWT_SECRET), or one the gateway signs. On a fresh install the first token comes from the command line, run where the server keeps its data folder (or with the same GATEWAY_DATA_DIR): `convex-gateway token --sub you --role admin --ttl 12h`. With it, admins mint more at POST /auth/token, and service accounts get theirs there with their client credentials.",
                     ))
                     .build(),
             ),

@@ -515,7 +515,7 @@ impl Outbox {
             .await?
     }
 
-    /// Records a delivery.
+    /// Records a delivery: the attempt that delivered counts, and earlier errors are cleared.
     pub async fn delivered(&self, seq: i64, result: Value) -> anyhow::Result<()> {
         self.settle(seq, Status::Delivered, None, Some(result))
             .await
@@ -536,8 +536,8 @@ impl Outbox {
         self.db
             .run(move |conn| {
                 conn.execute(
-                    "UPDATE outbox SET status = ?2, last_error = COALESCE(?3, last_error), result = ?4,
-                        identity = NULL, updated_at = ?5, attempts = attempts + (?2 = 'dead')
+                    "UPDATE outbox SET status = ?2, last_error = ?3, result = ?4,
+                        identity = NULL, updated_at = ?5, attempts = attempts + 1
                      WHERE seq = ?1 AND status = 'queued'",
                     params![
                         seq,

@@ -148,7 +148,7 @@ impl Verifier {
                     });
                 }
                 Err(err) => {
-                    let err = AuthError::from_jwt(err.kind());
+                    let err = AuthError::from_jwt(err.kind(), &key.validation);
                     // A claims failure means the signature held: that is the precise answer.
                     if best.as_ref().is_none_or(|b| err.rank() > b.rank()) {
                         best = Some(err);
@@ -285,14 +285,24 @@ fn signing_algorithm(declared: &KeyAlgorithm) -> Option<Algorithm> {
 }
 
 impl AuthError {
-    /// Maps a jsonwebtoken failure to the check that failed.
-    fn from_jwt(kind: &ErrorKind) -> Self {
+    /// Maps a jsonwebtoken failure to the check that failed. A wrong issuer or audience names
+    /// the accepted value (not a secret), so a caller can see what to fix.
+    fn from_jwt(kind: &ErrorKind, validation: &Validation) -> Self {
+        let accepted = |values: Option<&HashSet<String>>| {
+            let mut values: Vec<String> = values
+                .into_iter()
+                .flatten()
+                .map(|v| format!("`{v}`"))
+                .collect();
+            values.sort();
+            values.join(" or ")
+        };
         match kind {
             ErrorKind::InvalidSignature => Self::BadSignature,
             ErrorKind::ExpiredSignature => Self::Expired,
             ErrorKind::ImmatureSignature => Self::NotYetValid,
-            ErrorKind::InvalidIssuer => Self::WrongIssuer,
-            ErrorKind::InvalidAudience => Self::WrongAudience,
+            ErrorKind::InvalidIssuer => Self::WrongIssuer(accepted(validation.iss.as_ref())),
+            ErrorKind::InvalidAudience => Self::WrongAudience(accepted(validation.aud.as_ref())),
             ErrorKind::MissingRequiredClaim(claim) => Self::MissingClaim(claim.clone()),
             ErrorKind::InvalidAlgorithm
             | ErrorKind::InvalidAlgorithmName

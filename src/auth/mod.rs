@@ -59,10 +59,10 @@ pub enum AuthError {
     Expired,
     #[error("the token is not valid yet (nbf)")]
     NotYetValid,
-    #[error("the token's issuer is not accepted")]
-    WrongIssuer,
-    #[error("the token's audience is not accepted")]
-    WrongAudience,
+    #[error("the token's issuer is not accepted: `iss` must be {0}")]
+    WrongIssuer(String),
+    #[error("the token's audience is not accepted: `aud` must name {0}")]
+    WrongAudience(String),
     #[error("the token lacks the `{0}` claim")]
     MissingClaim(String),
     #[error("send tokens in the Authorization header, never in the query string")]
@@ -80,8 +80,8 @@ impl From<AuthError> for ApiError {
             AuthError::BadSignature => ErrorCode::BadSignature,
             AuthError::Expired => ErrorCode::TokenExpired,
             AuthError::NotYetValid => ErrorCode::TokenNotYetValid,
-            AuthError::WrongIssuer => ErrorCode::WrongIssuer,
-            AuthError::WrongAudience => ErrorCode::WrongAudience,
+            AuthError::WrongIssuer(_) => ErrorCode::WrongIssuer,
+            AuthError::WrongAudience(_) => ErrorCode::WrongAudience,
             AuthError::MissingClaim(_) => ErrorCode::MissingClaim,
             AuthError::InQuery => ErrorCode::TokenInQuery,
         };

@@ -51,22 +51,32 @@ impl Signer {
         config: &AuthConfig,
         data_dir: &Path,
     ) -> anyhow::Result<(Self, KeyOrigin)> {
-        if let Some(pem) = &config.signing_key_pem {
-            let signer = Self::from_pem(pem.expose_secret(), config)
-                .context("GATEWAY_SIGNING_KEY is not a usable EC P-256 or RSA private key")?;
-            return Ok((signer, KeyOrigin::Configured));
+        if let Some(loaded) = Self::load(config, data_dir)? {
+            return Ok(loaded);
         }
         let path = data_dir.join(KEY_FILE);
-        if path.exists() {
-            let pem = std::fs::read_to_string(&path)
-                .with_context(|| format!("reading {}", path.display()))?;
-            let signer = Self::from_pem(&pem, config)
-                .with_context(|| format!("{} is not a usable private key", path.display()))?;
-            return Ok((signer, KeyOrigin::Loaded));
-        }
         let pem = generate_p256_pem()?;
         write_private(&path, &pem)?;
         Ok((Self::from_pem(&pem, config)?, KeyOrigin::Generated))
+    }
+
+    /// Loads `GATEWAY_SIGNING_KEY`, else the key file in `data_dir`; `None` when neither exists.
+    /// Never creates a key.
+    pub fn load(config: &AuthConfig, data_dir: &Path) -> anyhow::Result<Option<(Self, KeyOrigin)>> {
+        if let Some(pem) = &config.signing_key_pem {
+            let signer = Self::from_pem(pem.expose_secret(), config)
+                .context("GATEWAY_SIGNING_KEY is not a usable EC P-256 or RSA private key")?;
+            return Ok(Some((signer, KeyOrigin::Configured)));
+        }
+        let path = data_dir.join(KEY_FILE);
+        if !path.exists() {
+            return Ok(None);
+        }
+        let pem = std::fs::read_to_string(&path)
+            .with_context(|| format!("reading {}", path.display()))?;
+        let signer = Self::from_pem(&pem, config)
+            .with_context(|| format!("{} is not a usable private key", path.display()))?;
+        Ok(Some((signer, KeyOrigin::Loaded)))
     }
 
     /// A signer from a PEM private key (PKCS#8 or SEC1 EC P-256, PKCS#8 or PKCS#1 RSA).

@@ -70,18 +70,19 @@ pub(super) async fn idempotency(
         .unwrap_or_else(|| "anonymous".into());
     let (mut parts, body) = request.into_parts();
     let Ok(bytes) = to_bytes(body, state.config().max_body_bytes).await else {
-        return ApiError::new(
-            ErrorCode::PayloadTooLarge,
-            "The request body is larger than GATEWAY_MAX_BODY_BYTES allows.",
-        )
-        .into_response();
+        return ApiError::body_too_large(state.config().max_body_bytes).into_response();
     };
     let mut hasher = Sha256::new();
     hasher.update(parts.method.as_str());
     hasher.update(b" ");
     hasher.update(parts.uri.to_string());
     hasher.update(b"\n");
-    hasher.update(&bytes);
+    // A JSON body is compared as canonical JSON (no insignificant white space, object keys
+    // sorted), so the same document sent again is the same request.
+    match serde_json::from_slice::<serde_json::Value>(&bytes) {
+        Ok(json) => canonical_json(&json, &mut hasher),
+        Err(_) => hasher.update(&bytes),
+    }
     let fingerprint: String = hasher
         .finalize()
         .iter()
@@ -200,5 +201,37 @@ impl Drop for Release {
                 let _ = store.abandon(&caller, &key).await;
             });
         }
+    }
+}
+
+/// Feeds `value` to `hasher` as canonical JSON: keys sorted at every level, no white space.
+fn canonical_json(value: &serde_json::Value, hasher: &mut Sha256) {
+    use serde_json::Value;
+    match value {
+        Value::Object(map) => {
+            let mut entries: Vec<_> = map.iter().collect();
+            entries.sort_by(|a, b| a.0.cmp(b.0));
+            hasher.update(b"{");
+            for (i, (key, item)) in entries.into_iter().enumerate() {
+                if i > 0 {
+                    hasher.update(b",");
+                }
+                hasher.update(Value::String(key.clone()).to_string());
+                hasher.update(b":");
+                canonical_json(item, hasher);
+            }
+            hasher.update(b"}");
+        }
+        Value::Array(items) => {
+            hasher.update(b"[");
+            for (i, item) in items.iter().enumerate() {
+                if i > 0 {
+                    hasher.update(b",");
+                }
+                canonical_json(item, hasher);
+            }
+            hasher.update(b"]");
+        }
+        scalar => hasher.update(scalar.to_string()),
     }
 }

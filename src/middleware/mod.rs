@@ -12,7 +12,7 @@ use std::time::Duration;
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
 use axum::http::{HeaderName, Method, Request, StatusCode, header};
-use axum::middleware::{from_fn_with_state, map_response};
+use axum::middleware::{from_fn_with_state, map_response_with_state};
 use tower::ServiceBuilder;
 use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::compression::CompressionLayer;
@@ -86,7 +86,10 @@ pub fn apply(router: Router, state: &AppState) -> Router {
         ))
         // Turn any error that a layer or the router produced as plain text (405, 406, 413,
         // timeouts, panics) into problem+json, so every error has the same shape.
-        .layer(map_response(problem::ensure_problem_body))
+        .layer(map_response_with_state(
+            state.clone(),
+            problem::ensure_problem_body,
+        ))
         // Compress bodies for clients that ask (it answers 406 when no encoding is acceptable).
         .layer(CompressionLayer::new())
         // A panic in a handler becomes a 500 instead of a dropped connection.

@@ -8,6 +8,9 @@ use axum::Json;
 use axum::http::{HeaderValue, Method, StatusCode, Uri, header};
 use axum::response::{IntoResponse, Response};
 
+use axum::extract::State;
+
+use crate::app::AppState;
 use crate::error::{ApiError, ErrorCode, PROBLEM_JSON, Problem};
 
 /// Marks a response that must reach the client exactly as built, such as Convex's own function
@@ -35,6 +38,7 @@ pub(super) fn panic_response(payload: Box<dyn Any + Send + 'static>) -> Response
 
 /// Rewrites error responses that are not problem documents yet.
 pub(super) async fn ensure_problem_body<B>(
+    State(state): State<AppState>,
     method: Method,
     uri: Uri,
     response: axum::http::Response<B>,
@@ -63,9 +67,7 @@ where
             "{method} is not allowed on {}; the Allow header lists the methods that are",
             uri.path()
         ),
-        StatusCode::PAYLOAD_TOO_LARGE => {
-            "The request body is larger than GATEWAY_MAX_BODY_BYTES allows.".to_owned()
-        }
+        StatusCode::PAYLOAD_TOO_LARGE => ApiError::too_large_detail(state.config().max_body_bytes),
         StatusCode::GATEWAY_TIMEOUT | StatusCode::REQUEST_TIMEOUT => {
             "The request took longer than GATEWAY_REQUEST_TIMEOUT allows.".to_owned()
         }

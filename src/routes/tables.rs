@@ -5,7 +5,7 @@
 //! the answer. Every failure is an `ApiError`.
 
 use axum::Json;
-use axum::extract::{FromRequest, FromRequestParts, RawQuery, State};
+use axum::extract::{FromRequest, FromRequestParts, RawQuery, Request, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde::Serialize;
@@ -44,10 +44,23 @@ pub fn router() -> OpenApiRouter<AppState> {
 
 // === extractors ===
 
-/// A JSON body whose rejections (bad syntax, wrong content type, too large) are problem documents.
-#[derive(FromRequest)]
-#[from_request(via(axum::Json), rejection(ApiError))]
+/// A JSON body whose rejections (bad syntax, wrong content type, too large) are problem
+/// documents; a body over the limit is told the limit.
 pub struct ApiJson<T>(pub T);
+
+impl<T: serde::de::DeserializeOwned> FromRequest<AppState> for ApiJson<T> {
+    type Rejection = ApiError;
+
+    async fn from_request(request: Request, state: &AppState) -> Result<Self, Self::Rejection> {
+        match axum::Json::<T>::from_request(request, state).await {
+            Ok(axum::Json(value)) => Ok(Self(value)),
+            Err(rejection) if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE => {
+                Err(ApiError::body_too_large(state.config().max_body_bytes))
+            }
+            Err(rejection) => Err(rejection.into()),
+        }
+    }
+}
 
 /// Path parameters whose rejections are problem documents.
 #[derive(FromRequestParts)]
@@ -276,7 +289,11 @@ async fn insert_documents(
                 table: table.clone(),
                 fields,
             };
-            let doc = match state.write(&ctx, vec![op]).await? {
+            let doc = match state
+                .write(&ctx, vec![op])
+                .await
+                .map_err(ApiError::without_operation)?
+            {
                 Written::Queued(receipt) => return Ok(receipt.into_response()),
                 Written::Applied(mut outcomes) => outcomes
                     .pop()
@@ -538,7 +555,11 @@ async fn update_document(
         precondition = Some(owned_version(state, ctx, &table, &id, owner, precondition).await?);
     }
     let write = op(table.clone(), id.clone(), fields, precondition);
-    let doc = match state.write(ctx, vec![write]).await? {
+    let doc = match state
+        .write(ctx, vec![write])
+        .await
+        .map_err(ApiError::without_operation)?
+    {
         Written::Queued(receipt) => return Ok(receipt.into_response()),
         Written::Applied(mut outcomes) => outcomes
             .pop()
@@ -596,7 +617,11 @@ async fn delete_document(
         id: id.into(),
         precondition,
     };
-    match state.write(&ctx, vec![write]).await? {
+    match state
+        .write(&ctx, vec![write])
+        .await
+        .map_err(ApiError::without_operation)?
+    {
         Written::Queued(receipt) => Ok(receipt.into_response()),
         Written::Applied(_) => Ok(StatusCode::NO_CONTENT.into_response()),
     }

@@ -751,11 +751,19 @@ pub fn function_error(message: &str, data: Option<&Value>) -> StoreError {
     };
     let op = field("op").and_then(Value::as_f64).map(|v| v as usize);
     match field("code").and_then(Value::as_str) {
-        Some("NOT_FOUND") => StoreError::NotFound {
-            table: text("table"),
-            id: text("id"),
-            op,
-        },
+        Some("NOT_FOUND") if !text("table").is_empty() && !text("id").is_empty() => {
+            StoreError::NotFound {
+                table: text("table"),
+                id: text("id"),
+                op,
+            }
+        }
+        // A function of the caller's own that threw `{code: "NOT_FOUND", …}`: its message, or
+        // what it said about what is missing.
+        Some("NOT_FOUND") => StoreError::NotFoundElsewhere(match field("message") {
+            Some(Value::String(message)) => message.clone(),
+            _ => not_found_summary(data),
+        }),
         Some("VERSION_MISMATCH") => StoreError::VersionMismatch {
             id: text("id"),
             actual: field("actual")
@@ -783,6 +791,22 @@ pub fn function_error(message: &str, data: Option<&Value>) -> StoreError {
                 .to_owned();
             StoreError::FunctionFailed(summary)
         }
+    }
+}
+
+/// `not found (twitchId: "none")` from the data of a `NOT_FOUND` ConvexError.
+fn not_found_summary(data: Option<&Value>) -> String {
+    let details: Vec<String> = data
+        .and_then(Value::as_object)
+        .into_iter()
+        .flatten()
+        .filter(|(key, _)| key.as_str() != "code")
+        .map(|(key, value)| format!("{key}: {value}"))
+        .collect();
+    if details.is_empty() {
+        "not found".to_owned()
+    } else {
+        format!("not found ({})", details.join(", "))
     }
 }
 

@@ -368,6 +368,9 @@ pub enum StoreError {
         id: String,
         op: Option<usize>,
     },
+    /// Something other than a stored document was not found (a function's own `NOT_FOUND`).
+    #[error("{0}")]
+    NotFoundElsewhere(String),
     /// A precondition (`If-Match` or `check`) did not hold.
     #[error("document `{id}` is at version {actual}, which the precondition does not allow")]
     VersionMismatch {

@@ -232,18 +232,35 @@ async fn the_jwt_attack_suite_is_refused_with_precise_codes() {
     )
     .await;
 
+    // A wrong issuer or audience names the accepted one: neither is a secret.
     let mut wrong_iss = claims("eve");
     wrong_iss.insert("iss".into(), json!("https://evil.test"));
-    assert_rejected(
-        &app,
-        &sign(Header::new(Algorithm::HS256), &wrong_iss, &hs),
+    let token = sign(Header::new(Algorithm::HS256), &wrong_iss, &hs);
+    assert_rejected(&app, &token, "wrong_issuer").await;
+    let problem = assert_problem(
+        call(&app, &token).await,
+        StatusCode::UNAUTHORIZED,
         "wrong_issuer",
     )
     .await;
+    assert!(
+        problem["detail"].as_str().unwrap().contains(ISSUER),
+        "{problem}"
+    );
 
     let mut wrong_aud = claims("eve");
     wrong_aud.insert("aud".into(), json!("someone-else"));
     assert_rejected(&app, &ec.token(&wrong_aud), "wrong_audience").await;
+    let problem = assert_problem(
+        call(&app, &ec.token(&wrong_aud)).await,
+        StatusCode::UNAUTHORIZED,
+        "wrong_audience",
+    )
+    .await;
+    assert!(
+        problem["detail"].as_str().unwrap().contains(AUDIENCE),
+        "{problem}"
+    );
 
     let mut no_exp = claims("eve");
     no_exp.remove("exp");

@@ -272,3 +272,60 @@ async fn data_folder_is_created_and_reused() {
     let app = spawn_app().await;
     assert!(app.data_dir.path().join("gateway.sqlite3").exists());
 }
+
+#[test]
+fn the_token_command_never_creates_a_key_and_says_what_it_signed_for() {
+    let empty = tempfile::TempDir::new().unwrap();
+    let token = |data: &std::path::Path| {
+        Command::new(binary())
+            .args(["token", "--sub", "me", "--role", "admin"])
+            .env_clear()
+            .env("GATEWAY_DATA_DIR", data)
+            .env("GATEWAY_PUBLIC_URL", "http://gw.test:8080")
+            .output()
+            .unwrap()
+    };
+    let refused = token(empty.path());
+    assert_eq!(refused.status.code(), Some(1), "{refused:?}");
+    assert!(refused.stdout.is_empty());
+    let stderr = String::from_utf8_lossy(&refused.stderr);
+    assert!(
+        stderr.contains("no signing key at") && stderr.contains("GATEWAY_DATA_DIR"),
+        "{stderr}"
+    );
+    assert!(
+        std::fs::read_dir(empty.path()).unwrap().next().is_none(),
+        "the token command created a file"
+    );
+
+    // With the server's key it signs, and says for which issuer.
+    let config = convex_gateway::config::AuthConfig::defaults("http://gw.test:8080".into());
+    let (signer, _) =
+        convex_gateway::auth::signer::Signer::load_or_generate(&config, empty.path()).unwrap();
+    let signed = token(empty.path());
+    assert!(signed.status.success(), "{signed:?}");
+    let stderr = String::from_utf8_lossy(&signed.stderr);
+    assert!(
+        stderr.contains("http://gw.test:8080") && stderr.contains(signer.kid()),
+        "{stderr}"
+    );
+    let jwt = String::from_utf8(signed.stdout).unwrap();
+    let header = jsonwebtoken::decode_header(jwt.trim()).unwrap();
+    assert_eq!(header.kid.as_deref(), Some(signer.kid()));
+}
+
+#[tokio::test]
+async fn pretty_logs_are_plain_text_when_the_output_is_not_a_terminal() {
+    let dir = TempDir::new().unwrap();
+    let gateway =
+        GatewayProcess::start(&dir.path().join("data"), &[("LOG_FORMAT", "pretty")]).await;
+    let client = reqwest::Client::new();
+    let health = client.get(gateway.url("/health")).send().await.unwrap();
+    assert_eq!(health.status(), StatusCode::OK);
+    let log = gateway.log_text();
+    assert!(log.contains("INFO"), "the log has lines: {log}");
+    assert!(
+        !log.contains('\u{1b}'),
+        "ANSI escapes in a log file: {log:?}"
+    );
+}

@@ -126,6 +126,11 @@ async fn oversized_bodies_are_refused_by_length_and_while_streaming() {
         text.contains("application/problem+json") && text.contains("payload_too_large"),
         "{text}"
     );
+    // The answer states the limit and the setting that raises it.
+    assert!(
+        text.contains("4096 bytes") && text.contains("GATEWAY_MAX_BODY_BYTES"),
+        "{text}"
+    );
 
     let chunk = format!("{{\"a\":\"{big}\"}}");
     let chunked = format!(
@@ -136,7 +141,10 @@ async fn oversized_bodies_are_refused_by_length_and_while_streaming() {
         .await
         .unwrap();
     assert!(status.contains("413"), "{status}");
-    assert!(text.contains("payload_too_large"), "{text}");
+    assert!(
+        text.contains("payload_too_large") && text.contains("4096 bytes"),
+        "{text}"
+    );
     assert!(app.list_all("t", "").await.is_empty());
 
     // Just under the limit is fine.

@@ -267,6 +267,7 @@ async fn the_rest_form_answers_values_and_problems() {
         .await
         .unwrap();
     let body = assert_problem(missing, StatusCode::NOT_FOUND, "not_found").await;
+    assert_eq!(body["detail"], r#"not found (twitchId: "none")"#, "{body}");
     assert_eq!(
         body["errorData"],
         json!({"code": "NOT_FOUND", "twitchId": "none"})

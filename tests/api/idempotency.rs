@@ -52,6 +52,20 @@ async fn a_repeated_write_replays_the_first_response() {
     assert_eq!(again.json::<Value>().await.unwrap(), first);
     assert_eq!(app.list_all("orders", "").await.len(), 1);
 
+    // The same JSON with other white space and key order is the same request: replayed.
+    let reformatted = app
+        .client
+        .post(app.url("/v1/tables/orders"))
+        .header("idempotency-key", "order-1")
+        .header("content-type", "application/json")
+        .body("{ \"qty\" : 2,\n  \"sku\": \"A\" }")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(reformatted.status(), StatusCode::CREATED);
+    assert_eq!(reformatted.headers()["idempotent-replayed"], "true");
+    assert_eq!(app.list_all("orders", "").await.len(), 1);
+
     // Same key, another payload: refused, nothing written.
     let other = post(&app, &app.client, "order-1", json!({"sku": "B"})).await;
     assert_problem(

@@ -190,6 +190,9 @@ async fn writes_are_queued_while_convex_is_down_and_delivered_once_it_is_back() 
     proxy.set_up(true);
     let delivered = settled(&app, &app.client, &insert_id).await;
     assert_eq!(delivered["status"], "delivered", "{delivered}");
+    // The delivery was an attempt, and the errors of earlier attempts are history.
+    assert!(delivered["attempts"].as_u64() >= Some(1), "{delivered}");
+    assert!(delivered["lastError"].is_null(), "{delivered}");
     assert_eq!(delivered["result"]["results"][0]["outcome"], "inserted");
     assert_eq!(delivered["result"]["results"][0]["document"]["n"], 1);
     let new_id = delivered["result"]["results"][0]["id"].as_str().unwrap();
