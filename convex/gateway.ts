@@ -43,6 +43,8 @@ const filterValidator = v.object({
   ),
   value: v.optional(literal),
   values: v.optional(v.array(literal)),
+  /** For `eq`/`neq` with an unquoted number: the string, spelled as written, that also matches. */
+  text: v.optional(v.string()),
   negated: v.boolean(),
 });
 
@@ -104,10 +106,11 @@ function fail(code: string, message: string, extra: Record<string, Value> = {}):
 function filterExpression(q: any, filter: Filter): any {
   const field = q.field(filter.field);
   const value = filter.value as Value;
+  const text = filter.text;
   if (filter.negated) {
     switch (filter.op) {
       case "eq":
-        return q.neq(field, value);
+        return text === undefined ? q.neq(field, value) : q.and(q.neq(field, value), q.neq(field, text));
       case "isNull":
         return q.and(q.neq(field, undefined), q.neq(field, null));
       default:
@@ -116,9 +119,14 @@ function filterExpression(q: any, filter: Filter): any {
   }
   switch (filter.op) {
     case "eq":
-      return q.eq(field, value);
+      return text === undefined ? q.eq(field, value) : q.or(q.eq(field, value), q.eq(field, text));
     case "neq":
-      return q.and(q.neq(field, undefined), q.neq(field, null), q.neq(field, value));
+      return q.and(
+        q.neq(field, undefined),
+        q.neq(field, null),
+        q.neq(field, value),
+        ...(text === undefined ? [] : [q.neq(field, text)]),
+      );
     case "gt":
     case "gte":
     case "lt":
@@ -169,13 +177,15 @@ function sameValue(a: unknown, b: unknown): boolean {
 function matches(doc: GenericDocument, filter: Filter): boolean {
   const value = fieldValue(doc, filter.field);
   const literal = filter.value;
+  // An unquoted number also equals the string spelled as written.
+  const equal = (v: unknown) => sameValue(v, literal) || (filter.text !== undefined && sameValue(v, filter.text));
   let result: boolean;
   switch (filter.op) {
     case "eq":
-      result = sameValue(value, literal);
+      result = equal(value);
       break;
     case "neq":
-      result = value !== undefined && value !== null && !sameValue(value, literal);
+      result = value !== undefined && value !== null && !equal(value);
       break;
     case "gt":
     case "gte":
@@ -257,11 +267,35 @@ export const list = query({
       if (eqFilter !== undefined) index = await findIndex(ctx.db, table, [eqFilter.field]);
     }
     let base: any;
+    // An `eq` on an unquoted number matches the number and its text: two ranges of the index,
+    // numbers first (Convex's own order). A cursor names its range (`n|…` or `s|…`), ranges with
+    // nothing in them are skipped, so the common case (one type per field) pages like any other.
+    let range: { kind: "n" | "s"; next: string | null } | undefined;
     if (index === null) {
       base = ctx.db.query(table);
     } else if (keys.length === 0 && !byId && eqFilter !== undefined) {
       const eq = eqFilter;
-      base = ctx.db.query(table).withIndex(index, (q: any) => q.eq(eq.field, eq.value));
+      const indexName = index;
+      const lookup = (value: Value | undefined) => (q: any) => q.eq(eq.field, value);
+      let target = eq.value;
+      if (eq.text !== undefined) {
+        const text = eq.text;
+        const hasText = async () => (await ctx.db.query(table).withIndex(indexName, lookup(text)).first()) !== null;
+        let kind: "n" | "s";
+        if (cursor === null) {
+          const hasNumber = (await ctx.db.query(table).withIndex(indexName, lookup(eq.value)).first()) !== null;
+          kind = hasNumber ? "n" : "s";
+        } else if (cursor.startsWith("n|") || cursor.startsWith("s|")) {
+          kind = cursor[0] as "n" | "s";
+          cursor = cursor.slice(2) || null;
+        } else {
+          fail("INVALID_CURSOR", "the cursor does not belong to this query");
+        }
+        const next = kind === "n" && (await hasText()) ? "s|" : null;
+        range = { kind, next };
+        if (kind === "s") target = text;
+      }
+      base = ctx.db.query(table).withIndex(indexName, lookup(target));
     } else {
       base = ctx.db.query(table).withIndex(index);
     }
@@ -277,9 +311,13 @@ export const list = query({
       if (cursor !== null) fail("INVALID_CURSOR", "the cursor does not belong to this query");
       throw error;
     }
+    let nextCursor: string | null = page.isDone ? null : page.continueCursor;
+    if (range !== undefined) {
+      nextCursor = nextCursor === null ? range.next : `${range.kind}|${nextCursor}`;
+    }
     return {
       items: page.page.filter((doc: GenericDocument) => filters.every((f) => matches(doc, f))),
-      nextCursor: page.isDone ? null : page.continueCursor,
+      nextCursor,
       /** The index that served the page (null: a scan in creation order). */
       index,
     };

@@ -248,6 +248,7 @@ pub struct ListParams {
     /// `queued`, `delivered`, `dead` or `discarded`; all when absent.
     pub status: Option<String>,
     /// At most this many, oldest first (1 to 1000, default 100).
+    #[param(minimum = 1, maximum = 1000)]
     pub limit: Option<usize>,
 }
 

@@ -137,9 +137,10 @@ pub struct NewDocument(Fields);
     security(("bearer" = [])),
     params(
         ("table" = String, Path, description = "Table name, `^[A-Za-z][A-Za-z0-9_]{0,63}$`"),
-        ("order" = Option<String>, Query, description = "Comma-separated `field.asc|desc`; defaults to `_creationTime.asc`"),
-        ("limit" = Option<u32>, Query, description = "Page size, 1 to 1000; defaults to 100"),
+        ("order" = Option<String>, Query, description = "Comma-separated `field.asc|desc` (any case, optionally `.nullsfirst` ascending or `.nullslast` descending); defaults to `_creationTime.asc`"),
+        ("limit" = Option<u32>, Query, minimum = 1, maximum = 1000, description = "Page size, 1 to 1000; defaults to 100"),
         ("cursor" = Option<String>, Query, description = "`nextCursor` of the previous page"),
+        ("filters" = Option<HashMap<String, String>>, Query, style = Form, explode, description = "Filters, one query parameter each, PostgREST-style: `field=op.value`, e.g. `{\"status\": \"eq.queued\", \"views\": \"gte.100\"}` sends `?status=eq.queued&views=gte.100`. Operators: eq, neq, gt, gte, lt, lte, like, ilike, in, is, and the `not.` prefix."),
     ),
     responses(
         (status = 200, description = "One page of documents", body = ListResponse),

@@ -502,10 +502,23 @@ fn literal_json(literal: &Literal) -> Value {
         Literal::Int(i) => Value::from(*i as f64),
         Literal::Float(f) => Value::from(*f),
         Literal::Str(s) => Value::String(s.clone()),
+        Literal::NumberOrText(number, _) => literal_json(number),
+    }
+}
+
+/// The string an equality literal also matches (`gateway:list` takes it as `text`).
+fn literal_text(literal: &Literal) -> Option<Value> {
+    match literal {
+        Literal::NumberOrText(_, text) => Some(Value::String(text.clone())),
+        _ => None,
     }
 }
 
 fn filter_json(filter: &super::Filter) -> Value {
+    let text = match &filter.op {
+        FilterOp::Eq(l) | FilterOp::Neq(l) => literal_text(l),
+        _ => None,
+    };
     let (op, value, values) = match &filter.op {
         FilterOp::Eq(l) => ("eq", Some(literal_json(l)), None),
         FilterOp::Neq(l) => ("neq", Some(literal_json(l)), None),
@@ -515,10 +528,16 @@ fn filter_json(filter: &super::Filter) -> Value {
         FilterOp::Lte(l) => ("lte", Some(literal_json(l)), None),
         FilterOp::Like(p) => ("like", Some(Value::String(p.clone())), None),
         FilterOp::Ilike(p) => ("ilike", Some(Value::String(p.clone())), None),
+        // `in` matches any of its values, so a number's text simply joins the list.
         FilterOp::In(ls) => (
             "in",
             None,
-            Some(ls.iter().map(literal_json).collect::<Vec<_>>()),
+            Some(
+                ls.iter()
+                    .map(literal_json)
+                    .chain(ls.iter().filter_map(literal_text))
+                    .collect::<Vec<_>>(),
+            ),
         ),
         FilterOp::IsNull => ("isNull", None, None),
         FilterOp::IsTrue => ("isTrue", None, None),
@@ -532,6 +551,9 @@ fn filter_json(filter: &super::Filter) -> Value {
     }
     if let Some(values) = values {
         object.insert("values".into(), Value::Array(values));
+    }
+    if let Some(text) = text {
+        object.insert("text".into(), text);
     }
     object.insert("negated".into(), Value::Bool(filter.negated));
     Value::Object(object)
@@ -896,12 +918,15 @@ mod tests {
     fn error_codes_map_without_reading_messages() {
         let not_found = function_error(
             "anything",
-            Some(&json!({"code": "NOT_FOUND", "op": 2.0, "id": "x"})),
+            Some(&json!({"code": "NOT_FOUND", "op": 2.0, "id": "x", "table": "t"})),
         );
         assert!(matches!(
             not_found,
             StoreError::NotFound { op: Some(2), .. }
         ));
+        // A function's own NOT_FOUND, naming no document: its data, never empty backticks.
+        let own = function_error("", Some(&json!({"code": "NOT_FOUND", "twitchId": "9"})));
+        assert_eq!(own.to_string(), r#"not found (twitchId: "9")"#);
         let conflict = function_error(
             "",
             Some(&json!({"code": "VERSION_MISMATCH", "actual": 4.0})),

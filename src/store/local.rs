@@ -31,7 +31,8 @@ use tokio::sync::{mpsc, oneshot};
 use super::{
     Document, DocumentStore, FieldPath, Fields, Filter, FilterOp, ListQuery, Literal, OrderKey,
     Page, Precondition, RawDocument, RawPage, SortDirection, StoreCtx, StoreError, TableName,
-    WriteOp, WriteOutcome, document_json, merge_patch, resolve_field_refs, validate_fields,
+    WriteOp, WriteOutcome, document_json, merge_patch, normalize_numbers, resolve_field_refs,
+    validate_fields,
 };
 
 /// The file name of the database inside the data folder.
@@ -608,6 +609,7 @@ impl Writer {
             WriteOp::Insert { table, mut fields } => {
                 resolve_field_refs(&mut fields, earlier)?;
                 validate_fields(&fields).map_err(StoreError::InvalidDocument)?;
+                normalize_numbers(&mut fields);
                 let now = now_ms().max(self.last_creation_time);
                 self.last_creation_time = now;
                 let doc = Document {
@@ -639,6 +641,7 @@ impl Writer {
             } => {
                 resolve_field_refs(&mut patch, earlier)?;
                 validate_fields(&patch).map_err(StoreError::InvalidDocument)?;
+                normalize_numbers(&mut patch);
                 let id = id.resolve(earlier)?;
                 let (seq, mut doc) = self.current(&table, &id, precondition.as_ref())?;
                 merge_patch(&mut doc.fields, &patch);
@@ -653,6 +656,7 @@ impl Writer {
             } => {
                 resolve_field_refs(&mut fields, earlier)?;
                 validate_fields(&fields).map_err(StoreError::InvalidDocument)?;
+                normalize_numbers(&mut fields);
                 let id = id.resolve(earlier)?;
                 let (seq, mut doc) = self.current(&table, &id, precondition.as_ref())?;
                 doc.fields = fields;
@@ -965,6 +969,8 @@ fn literal_sql(literal: &Literal) -> SqlValue {
         Literal::Int(i) => SqlValue::Integer(*i),
         Literal::Float(f) => SqlValue::Real(*f),
         Literal::Str(s) => SqlValue::Text(s.clone()),
+        // Only system columns bind a literal directly, and they were given the number alone.
+        Literal::NumberOrText(number, _) => literal_sql(number),
     }
 }
 
@@ -988,9 +994,21 @@ fn user_filter_sql(segments: &[String], op: &FilterOp, params: &mut Vec<SqlValue
     let ty = format!("json_type(doc, {path})");
     // One typed comparison. Booleans are matched by their JSON type alone; numbers and strings
     // are bound as parameters and compared only with values of their own type.
-    let mut compare = |literal: &Literal, comparison: &str| {
+    fn compare(
+        literal: &Literal,
+        comparison: &str,
+        (value, ty): (&str, &str),
+        params: &mut Vec<SqlValue>,
+    ) -> String {
         let guard = match literal {
             Literal::Bool(b) => return format!("COALESCE({ty}, '') = '{b}'"),
+            // The number, or a string spelled the same: `json_extract` gives a string's text,
+            // which never equals a number (SQLite compares no-affinity values by type first).
+            Literal::NumberOrText(number, text) => {
+                let number = compare(number, comparison, (value, ty), params);
+                params.push(SqlValue::Text(text.clone()));
+                return format!("({number} OR {value} = ?)");
+            }
             Literal::Int(_) | Literal::Float(_) => "IN ('integer', 'real')",
             // `json_extract` yields a string's text, a number as a number and an object or
             // array as JSON text starting with `{` or `[`. So a text literal that cannot be
@@ -1004,7 +1022,9 @@ fn user_filter_sql(segments: &[String], op: &FilterOp, params: &mut Vec<SqlValue
         };
         params.push(literal_sql(literal));
         format!("({ty} {guard} AND {value} {comparison} ?)")
-    };
+    }
+    let mut compare =
+        |literal: &Literal, comparison: &str| compare(literal, comparison, (&value, &ty), params);
     match op {
         FilterOp::Eq(l) => compare(l, "="),
         FilterOp::Neq(l) => format!(

@@ -612,6 +612,28 @@ pub fn merge_patch(target: &mut Fields, patch: &Fields) {
     }
 }
 
+/// Writes whole-valued floats as integers (`2.0` becomes `2`), everywhere in `fields`, as Convex
+/// stores JavaScript numbers: every store then answers the same JSON for the same document.
+/// Only values that an `f64` holds exactly are changed (up to 2^53).
+pub fn normalize_numbers(fields: &mut Fields) {
+    fn walk(value: &mut Value) {
+        match value {
+            Value::Number(n) if n.is_f64() => {
+                if let Some(f) = n.as_f64()
+                    && f.fract() == 0.0
+                    && f.abs() <= 9_007_199_254_740_992.0
+                {
+                    *value = Value::from(f as i64);
+                }
+            }
+            Value::Array(items) => items.iter_mut().for_each(walk),
+            Value::Object(map) => map.values_mut().for_each(walk),
+            _ => {}
+        }
+    }
+    fields.values_mut().for_each(walk);
+}
+
 /// Checks user-supplied fields: top-level names must be non-empty and must not start with `_`,
 /// which is reserved for system fields.
 pub fn validate_fields(fields: &Fields) -> Result<(), String> {
@@ -704,6 +726,12 @@ mod tests {
     #[test]
     fn reserved_and_empty_field_names_are_refused() {
         assert!(validate_fields(&obj(json!({"a": 1, "nested": {"_ok": 1}}))).is_ok());
+        let mut numbers = obj(json!({"a": 2.0, "b": [1.5, -0.0, {"c": 3.0}], "d": 1e300, "e": 7}));
+        normalize_numbers(&mut numbers);
+        assert_eq!(
+            serde_json::to_string(&numbers).unwrap(),
+            r#"{"a":2,"b":[1.5,0,{"c":3}],"d":1e+300,"e":7}"#
+        );
         assert!(validate_fields(&obj(json!({"_id": "x"}))).is_err());
         assert!(validate_fields(&obj(json!({"": 1}))).is_err());
     }

@@ -78,6 +78,10 @@ pub enum Literal {
     Int(i64),
     Float(f64),
     Str(String),
+    /// An unquoted number in an equality (`eq`, `neq`, `in`): it equals that number, and also a
+    /// string spelled exactly as written, so `twitchId=eq.2234567890` finds the string
+    /// `"2234567890"` (as PostgREST does for a text column). The number is an `Int` or a `Float`.
+    NumberOrText(Box<Literal>, String),
 }
 
 impl Literal {
@@ -101,6 +105,24 @@ impl Literal {
             }
         }
         Self::Str(raw.to_owned())
+    }
+
+    /// [`Self::parse`] for an equality: an unquoted number may also match its text.
+    pub fn parse_for_equality(raw: &str) -> Self {
+        match Self::parse(raw) {
+            number @ (Self::Int(_) | Self::Float(_)) => {
+                Self::NumberOrText(Box::new(number), raw.to_owned())
+            }
+            other => other,
+        }
+    }
+
+    /// The number alone: comparisons by order never match text.
+    fn number_only(self) -> Self {
+        match self {
+            Self::NumberOrText(number, _) => *number,
+            other => other,
+        }
     }
 
     fn is_orderable(&self) -> bool {
@@ -163,8 +185,8 @@ impl Filter {
             format!("`{field}={expr}` needs an operator, for example `{field}=eq.value`")
         })?;
         let op = match op {
-            "eq" => FilterOp::Eq(Literal::parse(value)),
-            "neq" => FilterOp::Neq(Literal::parse(value)),
+            "eq" => FilterOp::Eq(Literal::parse_for_equality(value)),
+            "neq" => FilterOp::Neq(Literal::parse_for_equality(value)),
             "gt" | "gte" | "lt" | "lte" => {
                 let literal = Literal::parse(value);
                 if !literal.is_orderable() {
@@ -204,8 +226,8 @@ impl Filter {
                 |()| "`_id` supports eq, neq, in, gt, gte, lt and lte".to_owned(),
             )?,
             FieldPath::CreationTime => op
-                .coerce_literals(|l| match l {
-                    Literal::Int(_) | Literal::Float(_) => Ok(l),
+                .coerce_literals(|l| match l.number_only() {
+                    number @ (Literal::Int(_) | Literal::Float(_)) => Ok(number),
                     _ => Err(()),
                 })
                 .map_err(|()| {
@@ -223,7 +245,7 @@ impl Literal {
             Self::Bool(b) => b.to_string(),
             Self::Int(i) => i.to_string(),
             Self::Float(f) => f.to_string(),
-            Self::Str(s) => s.clone(),
+            Self::Str(s) | Self::NumberOrText(_, s) => s.clone(),
         }
     }
 }
@@ -264,13 +286,18 @@ impl Filter {
                 current.cloned()
             }
         };
-        let same = |literal: &Literal| match (literal, &value) {
-            (Literal::Bool(b), Some(Value::Bool(v))) => b == v,
-            (Literal::Int(i), Some(Value::Number(n))) => n.as_f64() == Some(*i as f64),
-            (Literal::Float(f), Some(Value::Number(n))) => n.as_f64() == Some(*f),
-            (Literal::Str(s), Some(Value::String(v))) => s == v,
-            _ => false,
-        };
+        fn same(literal: &Literal, value: Option<&Value>) -> bool {
+            match (literal, value) {
+                (Literal::Bool(b), Some(Value::Bool(v))) => b == v,
+                (Literal::Int(i), Some(Value::Number(n))) => n.as_f64() == Some(*i as f64),
+                (Literal::Float(f), Some(Value::Number(n))) => n.as_f64() == Some(*f),
+                (Literal::Str(s), Some(Value::String(v))) => s == v,
+                (Literal::NumberOrText(_, text), Some(Value::String(v))) => text == v,
+                (Literal::NumberOrText(number, _), value) => same(number, value),
+                _ => false,
+            }
+        }
+        let same = |literal: &Literal| same(literal, value.as_ref());
         let compare = |literal: &Literal| -> Option<std::cmp::Ordering> {
             match (literal, &value) {
                 (Literal::Int(i), Some(Value::Number(n))) => n.as_f64()?.partial_cmp(&(*i as f64)),
@@ -353,7 +380,9 @@ fn parse_in_list(raw: &str) -> Result<Vec<Literal>, String> {
                 in_quotes = !in_quotes;
                 current.push(c);
             }
-            ',' if !in_quotes => values.push(Literal::parse(&std::mem::take(&mut current))),
+            ',' if !in_quotes => {
+                values.push(Literal::parse_for_equality(&std::mem::take(&mut current)));
+            }
             _ => current.push(c),
         }
     }
@@ -361,7 +390,7 @@ fn parse_in_list(raw: &str) -> Result<Vec<Literal>, String> {
         return Err(format!("`in.{raw}` has an unclosed quote"));
     }
     if !inner.is_empty() {
-        values.push(Literal::parse(&current));
+        values.push(Literal::parse_for_equality(&current));
     }
     if values.is_empty() {
         return Err("`in.()` needs at least one value".into());
@@ -386,8 +415,30 @@ pub struct OrderKey {
     pub direction: SortDirection,
 }
 
-/// Parses `a.b.desc,c` into order keys. The last dotted segment is a direction only when it is
-/// `asc` or `desc`, so a field named `asc` needs an explicit direction (`asc.asc`).
+/// Last segments that read as a direction but are not one: refused with a hint, never taken
+/// as a field path.
+const DIRECTION_LIKE: [&str; 10] = [
+    "ascending",
+    "descending",
+    "up",
+    "down",
+    "dsc",
+    "des",
+    "increasing",
+    "decreasing",
+    "reverse",
+    "rev",
+];
+
+/// Parses `a.b.desc,c` into order keys, PostgREST's way: `field[.asc|.desc][.nullsfirst|.nullslast]`.
+///
+/// - The direction is case-insensitive (`DESC`), and the last dotted segment is a direction only
+///   when it is `asc` or `desc`, so a field named `asc` needs an explicit one (`asc.asc`).
+/// - A last segment that looks like a direction (`down`, `descending`) is refused with a hint;
+///   a field of that name needs an explicit direction too (`down.asc`).
+/// - Nulls (and missing values) sort first ascending and last descending on every store (Convex's
+///   index order), so `nullsfirst`/`nullslast` are accepted where they say that and refused
+///   where they ask for the other placement.
 pub fn parse_order(raw: &str) -> Result<Vec<OrderKey>, String> {
     let mut keys = Vec::new();
     for part in raw.split(',') {
@@ -395,16 +446,32 @@ pub fn parse_order(raw: &str) -> Result<Vec<OrderKey>, String> {
         if part.is_empty() {
             return Err(format!("`order={raw}` has an empty key"));
         }
-        let (field, direction) = match part.rsplit_once('.') {
-            Some((field, "asc")) => (field, SortDirection::Asc),
-            Some((field, "desc")) => (field, SortDirection::Desc),
-            Some((_, modifier @ ("nullsfirst" | "nullslast"))) => {
+        let (mut field, mut nulls) = (part, None);
+        if let Some((rest, last)) = part.rsplit_once('.') {
+            let last = last.to_ascii_lowercase();
+            if last == "nullsfirst" || last == "nullslast" {
+                field = rest;
+                nulls = Some(last);
+            }
+        }
+        let (field, direction) = match field.rsplit_once('.') {
+            Some((path, last)) if last.eq_ignore_ascii_case("asc") => (path, SortDirection::Asc),
+            Some((path, last)) if last.eq_ignore_ascii_case("desc") => (path, SortDirection::Desc),
+            Some((_, last)) if DIRECTION_LIKE.contains(&last.to_ascii_lowercase().as_str()) => {
                 return Err(format!(
-                    "`{modifier}` is not supported: nulls sort first in ascending order and last in descending order"
+                    "`{part}`: `{last}` is not a direction; use `asc` or `desc` (a field named `{last}` needs one: `{field}.asc`)"
                 ));
             }
-            _ => (part, SortDirection::Asc),
+            _ => (field, SortDirection::Asc),
         };
+        match (direction, nulls.as_deref()) {
+            (SortDirection::Asc, Some("nullslast")) | (SortDirection::Desc, Some("nullsfirst")) => {
+                return Err(format!(
+                    "`{part}` cannot be served: nulls and missing values sort first in ascending order and last in descending order, on every store"
+                ));
+            }
+            _ => {}
+        }
         let field = FieldPath::parse(field)?;
         if keys.iter().any(|k: &OrderKey| k.field == field) {
             return Err(format!("`order` names `{field}` twice"));
@@ -571,7 +638,7 @@ mod tests {
             creation_time: 5.0,
             version: 1,
             fields: serde_json::from_value(
-                serde_json::json!({"n": 3, "s": "Banana", "b": true, "m": {"r": 2}}),
+                serde_json::json!({"n": 3, "s": "Banana", "b": true, "m": {"r": 2}, "id": "2"}),
             )
             .unwrap(),
         };
@@ -586,6 +653,10 @@ mod tests {
         assert!(check("b", "is.true") && check("missing", "is.null") && !check("missing", "neq.1"));
         assert!(check("m.r", "in.(1,2)") && check("n", "not.eq.4") && check("_id", "eq.x1"));
         assert!(check("_creationTime", "lte.5") && !check("s", "gt.5"));
+        // An unquoted number also equals its spelling as a string; order comparisons do not.
+        assert!(check("id", "eq.2") && check("id", "eq.\"2\"") && !check("id", "eq.2.0"));
+        assert!(check("id", "in.(1,2)") && !check("id", "neq.2") && !check("id", "gt.1"));
+        assert!(check("m.r", "eq.2") && check("m.r", "eq.2.0") && !check("m.r", "eq.\"2\""));
         assert!(wildcard_match("a*c*e", "abcde") && !wildcard_match("a*c", "abd"));
     }
 
@@ -604,7 +675,10 @@ mod tests {
     #[test]
     fn every_operator_parses() {
         let cases = [
-            ("eq.1", FilterOp::Eq(Literal::Int(1))),
+            (
+                "eq.1",
+                FilterOp::Eq(Literal::NumberOrText(Box::new(Literal::Int(1)), "1".into())),
+            ),
             ("neq.x", FilterOp::Neq(Literal::Str("x".into()))),
             ("gt.1", FilterOp::Gt(Literal::Int(1))),
             ("gte.1", FilterOp::Gte(Literal::Int(1))),
@@ -615,7 +689,7 @@ mod tests {
             (
                 "in.(1,b,\"c,d\")",
                 FilterOp::In(vec![
-                    Literal::Int(1),
+                    Literal::NumberOrText(Box::new(Literal::Int(1)), "1".into()),
                     Literal::Str("b".into()),
                     Literal::Str("c,d".into()),
                 ]),
@@ -676,9 +750,33 @@ mod tests {
             keys[2].field,
             FieldPath::User(vec!["meta".into(), "rank".into()])
         );
-        for bad in ["", "a,,b", "a.nullsfirst", "a,a.desc", "a,b,c,d,e", "x-y"] {
+        for bad in [
+            "",
+            "a,,b",
+            "a.nullslast",
+            "a.desc.nullsfirst",
+            "a,a.desc",
+            "a,b,c,d,e",
+            "x-y",
+            "views.down",
+            "views.DESCENDING",
+            "views.up",
+        ] {
             assert!(parse_order(bad).is_err(), "{bad}");
         }
+        // Directions ignore case; nulls placements that match the stores' order are accepted.
+        let same =
+            |a: &str, b: &str| assert_eq!(parse_order(a).unwrap(), parse_order(b).unwrap(), "{a}");
+        same("views.DESC", "views.desc");
+        same("views.Asc", "views");
+        same("views.asc.nullsfirst", "views");
+        same("views.nullsfirst", "views");
+        same("views.desc.NULLSLAST", "views.desc");
+        // A field named like a direction keyword takes an explicit direction.
+        assert_eq!(
+            parse_order("down.asc").unwrap()[0].field,
+            FieldPath::User(vec!["down".into()])
+        );
     }
 
     #[test]

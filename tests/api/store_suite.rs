@@ -23,6 +23,7 @@ macro_rules! store_suite {
             if_match_guards_writes,
             if_none_match_answers_not_modified,
             every_filter_operator_selects_the_right_documents,
+            unquoted_numbers_also_match_strings_spelled_the_same,
             order_sorts_by_fields_and_breaks_ties_stably,
             listed_documents_equal_fetched_ones,
             pages_cover_the_table_exactly_once,
@@ -61,7 +62,7 @@ pub async fn insert_then_get_round_trips(app: &TestApp) {
     let response = app
         .post_json(
             "/v1/tables/clips",
-            &json!({"title": "Intro", "views": 3, "tags": ["a"], "meta": {"rank": 1.5}}),
+            &json!({"title": "Intro", "views": 3, "tags": ["a"], "meta": {"rank": 1.5}, "whole": 2.0}),
         )
         .await;
     assert_eq!(response.status(), StatusCode::CREATED);
@@ -84,7 +85,18 @@ pub async fn insert_then_get_round_trips(app: &TestApp) {
     let fetched = app.get(&location).await;
     assert_eq!(fetched.status(), StatusCode::OK);
     assert_eq!(etag(&fetched), "\"1\"");
-    let fetched: Value = fetched.json().await.unwrap();
+    // Whole numbers come back whole on every store (`3`, never `3.0`), so typed clients see
+    // the same JSON whichever adapter serves them.
+    let text = fetched.text().await.unwrap();
+    assert!(
+        text.contains(r#""views":3"#)
+            && text.contains(r#""rank":1.5"#)
+            && (text.contains(r#""whole":2,"#) || text.contains(r#""whole":2}"#)),
+        "{text}"
+    );
+    let listed = app.get("/v1/tables/clips").await.text().await.unwrap();
+    assert!(listed.contains(r#""views":3"#), "{listed}");
+    let fetched: Value = serde_json::from_str(&text).unwrap();
     assert_eq!(fetched, created);
     assert_eq!(fetched["title"], "Intro");
     assert_eq!(fetched["meta"]["rank"], 1.5);
@@ -325,6 +337,15 @@ pub async fn every_filter_operator_selects_the_right_documents(app: &TestApp) {
         ("n=eq.1", "a"),
         ("n=eq.2.5", "b"),
         ("n=eq.\"2\"", "c"),
+        // An unquoted number also equals a string spelled the same; quoted is a string only.
+        ("n=eq.2", "c"),
+        ("n=in.(2,30)", "cd"),
+        ("n=neq.2", "abde"),
+        ("n=not.eq.2", "abde"),
+        ("meta.rank=eq.30", "d"),
+        ("meta.rank=eq.10", "a"),
+        // Order comparisons stay numeric: "2" is not greater than 1.
+        ("n=gt.1", "bd"),
         ("n=eq.true", "e"),
         ("n=neq.1", "bcde"),
         ("n=gt.2", "bd"),
@@ -398,10 +419,62 @@ pub async fn every_filter_operator_selects_the_right_documents(app: &TestApp) {
         ("_creationTime=eq.today", "invalid_filter"),
         ("offset=10", "invalid_filter"),
         ("order=", "invalid_order"),
-        ("order=n.nullsfirst", "invalid_order"),
+        ("order=n.nullslast", "invalid_order"),
+        ("order=n.down", "invalid_order"),
+        ("order=n.descending", "invalid_order"),
     ] {
         let response = app.get(&format!("/v1/tables/things?{query}")).await;
         assert_problem(response, StatusCode::BAD_REQUEST, code).await;
+    }
+}
+
+pub async fn unquoted_numbers_also_match_strings_spelled_the_same(app: &TestApp) {
+    // The KlipStream lookup: Twitch ids are strings of digits.
+    app.insert(
+        "videos",
+        json!({"twitchId": "2234567890", "status": "queued"}),
+    )
+    .await;
+    app.insert("videos", json!({"twitchId": "x", "status": "queued"}))
+        .await;
+    let first = app.list("videos", "twitchId=eq.2234567890").await;
+    let items = first["items"].as_array().unwrap();
+    assert_eq!(items.len(), 1, "the first page holds the match: {first}");
+    assert_eq!(items[0]["twitchId"], "2234567890");
+
+    // A field holding both types: every page together has each match once.
+    let tags = |docs: Vec<Value>| {
+        let mut tags: Vec<String> = docs
+            .iter()
+            .map(|d| d["tag"].as_str().unwrap().to_owned())
+            .collect();
+        tags.sort();
+        tags.join(",")
+    };
+    for (k, tag) in [
+        (json!("2234567890"), "s1"),
+        (json!(2234567890_i64), "n1"),
+        (json!("x"), "x"),
+        (json!("2234567890"), "s2"),
+        (json!(2234567890_i64), "n2"),
+        (json!("2234567890.0"), "other"),
+    ] {
+        app.insert("things", json!({"k": k, "tag": tag})).await;
+    }
+    for (query, expected) in [
+        ("k=eq.2234567890", "n1,n2,s1,s2"),
+        ("k=eq.2234567890&limit=1", "n1,n2,s1,s2"),
+        ("k=eq.\"2234567890\"", "s1,s2"),
+        ("k=eq.2234567890.0", "n1,n2,other"),
+        ("k=neq.2234567890", "other,x"),
+        ("k=in.(2234567890,x)", "n1,n2,s1,s2,x"),
+        ("k=gte.2234567890", "n1,n2"),
+    ] {
+        assert_eq!(
+            tags(app.list_all("things", query).await),
+            expected,
+            "{query}"
+        );
     }
 }
 
@@ -432,6 +505,10 @@ pub async fn order_sorts_by_fields_and_breaks_ties_stably(app: &TestApp) {
     // Missing values sort first ascending, last descending; ties keep insertion order.
     assert_eq!(keys("order=score").await, "dbace");
     assert_eq!(keys("order=score.desc").await, "ecabd");
+    // Directions ignore case, and nulls placements that say the same are accepted.
+    assert_eq!(keys("order=score.DESC").await, "ecabd");
+    assert_eq!(keys("order=score.desc.nullslast").await, "ecabd");
+    assert_eq!(keys("order=score.Asc.nullsfirst").await, "dbace");
     // Several keys in one direction (served by an index on Convex).
     assert_eq!(keys("order=score.desc,name.desc").await, "eacbd");
     assert_eq!(keys("order=score,name").await, "dbcae");

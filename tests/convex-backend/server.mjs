@@ -13,8 +13,9 @@
 //   EMU_OMIT_EMPTY_LOGLINES  1 to leave out empty `logLines`, as the real backend does
 //   EMU_ADMIN_KEY            the admin key that unlocks internal functions (default: any)
 //
-// Differences from real Convex (see ../../../shared/reference/convex-test-backend.md): tokens are
-// decoded but not verified, ids and cursors have another shape, everything is serialized.
+// Differences from a real Convex deployment: tokens are decoded but not verified (the gateway's
+// own tests verify what it mints against its JWKS, as Convex would), document ids and cursors
+// have another shape, every call runs one at a time, and only the routes above exist.
 import { AsyncLocalStorage } from "node:async_hooks";
 import { readdirSync } from "node:fs";
 import http from "node:http";
