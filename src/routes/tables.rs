@@ -69,7 +69,7 @@ pub struct ApiPath<T>(pub T);
 
 // === schemas ===
 
-/// A stored document: its fields plus the system fields `_id` and `_creationTime`.
+/// A stored document: its fields plus the system fields `_id`, `_creationTime` and `_version`.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct DocumentBody {
     /// Opaque id, unique within the table.
@@ -78,6 +78,10 @@ pub struct DocumentBody {
     /// Milliseconds since the Unix epoch when the document was inserted.
     #[serde(rename = "_creationTime")]
     pub creation_time: f64,
+    /// The document's version: 1 on insert, bumped by every write. It is the `ETag` (`"3"`), so
+    /// `If-Match: "3"` makes a write conditional without another read.
+    #[serde(rename = "_version")]
+    pub version: u64,
     /// The document's own fields.
     #[serde(flatten)]
     #[schema(value_type = Object)]
@@ -89,6 +93,7 @@ impl From<Document> for DocumentBody {
         Self {
             id: doc.id,
             creation_time: doc.creation_time,
+            version: doc.version,
             fields: doc.fields,
         }
     }

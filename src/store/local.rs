@@ -779,8 +779,14 @@ fn row_to_document(row: &rusqlite::Row<'_>) -> rusqlite::Result<Result<Document,
 fn row_to_json(row: &rusqlite::Row<'_>) -> rusqlite::Result<Result<String, StoreError>> {
     let id = row.get_ref(1)?.as_str()?;
     let creation_time: f64 = row.get(2)?;
+    let version: i64 = row.get(3)?;
     let fields = row.get_ref(4)?.as_str()?;
-    Ok(document_json(id, creation_time, fields))
+    Ok(document_json(
+        id,
+        creation_time,
+        u64::try_from(version).unwrap_or_default(),
+        fields,
+    ))
 }
 
 /// Reads the leading columns (after `seq`) into the document's JSON text and version.

@@ -141,10 +141,15 @@ impl RawPage {
     }
 }
 
-/// The API's JSON text for a document: `_id` and `_creationTime`, then its own fields, given as
-/// the JSON object text they are stored as. `fields` must be valid JSON object text: it is
-/// spliced in as it is (the embedded store's column only admits valid JSON objects).
-pub fn document_json(id: &str, creation_time: f64, fields: &str) -> Result<String, StoreError> {
+/// The API's JSON text for a document: `_id`, `_creationTime` and `_version`, then its own
+/// fields, given as the JSON object text they are stored as. `fields` must be valid JSON object
+/// text: it is spliced in as it is (the embedded store's column only admits valid JSON objects).
+pub fn document_json(
+    id: &str,
+    creation_time: f64,
+    version: u64,
+    fields: &str,
+) -> Result<String, StoreError> {
     let rest = fields
         .strip_prefix('{')
         .ok_or_else(|| StoreError::Internal(anyhow::anyhow!("document {id} is corrupt")))?;
@@ -157,6 +162,8 @@ pub fn document_json(id: &str, creation_time: f64, fields: &str) -> Result<Strin
     out.extend_from_slice(br#","_creationTime":"#);
     serde_json::to_writer(&mut out, &creation_time)
         .map_err(|err| StoreError::Internal(err.into()))?;
+    out.extend_from_slice(br#","_version":"#);
+    out.extend_from_slice(version.to_string().as_bytes());
     if !rest.trim_start().starts_with('}') {
         out.push(b',');
     }
@@ -180,7 +187,7 @@ impl RawDocument {
         let fields =
             serde_json::to_string(&doc.fields).map_err(|err| StoreError::Internal(err.into()))?;
         Ok(Self {
-            json: document_json(&doc.id, doc.creation_time, &fields)?,
+            json: document_json(&doc.id, doc.creation_time, doc.version, &fields)?,
             version: doc.version,
         })
     }
@@ -761,8 +768,8 @@ mod tests {
             body,
             json!({
                 "items": [
-                    {"_id": "a\"b", "_creationTime": 1_763_800_000_000.0},
-                    {"_id": "k2", "_creationTime": 0.5, "s": "ü \" \\", "n": [1, {"x": null}]},
+                    {"_id": "a\"b", "_creationTime": 1_763_800_000_000.0, "_version": 1},
+                    {"_id": "k2", "_creationTime": 0.5, "_version": 3, "s": "ü \" \\", "n": [1, {"x": null}]},
                 ],
                 "nextCursor": "c\"1",
             })
@@ -772,10 +779,10 @@ mod tests {
             next_cursor: None,
         };
         assert_eq!(last.to_json(), r#"{"items":[],"nextCursor":null}"#);
-        assert!(document_json("x", 1.0, "[1]").is_err());
+        assert!(document_json("x", 1.0, 1, "[1]").is_err());
         assert_eq!(
-            document_json("x", 2.0, r#"{"a":1}"#).unwrap(),
-            r#"{"_id":"x","_creationTime":2.0,"a":1}"#
+            document_json("x", 2.0, 4, r#"{"a":1}"#).unwrap(),
+            r#"{"_id":"x","_creationTime":2.0,"_version":4,"a":1}"#
         );
     }
 

@@ -26,6 +26,7 @@ macro_rules! store_suite {
             unquoted_numbers_also_match_strings_spelled_the_same,
             order_sorts_by_fields_and_breaks_ties_stably,
             listed_documents_equal_fetched_ones,
+            listed_documents_carry_the_version_if_match_needs,
             pages_cover_the_table_exactly_once,
             paging_during_concurrent_inserts_never_skips_or_repeats,
             cursors_are_validated,
@@ -189,7 +190,7 @@ pub async fn put_replaces_all_fields(app: &TestApp) {
     let replaced: Value = response.json().await.unwrap();
     assert_eq!(
         replaced,
-        json!({"_id": doc["_id"], "_creationTime": doc["_creationTime"], "name": "b"})
+        json!({"_id": doc["_id"], "_creationTime": doc["_creationTime"], "_version": 2, "name": "b"})
     );
     let missing = app
         .send_json(Method::PUT, "/v1/tables/clips/nope", &json!({"a": 1}))
@@ -575,8 +576,54 @@ pub async fn listed_documents_equal_fetched_ones(app: &TestApp) {
         let mut own = item.as_object().unwrap().clone();
         assert!(own.remove("_id").unwrap().is_string());
         assert!(own.remove("_creationTime").unwrap().is_number());
+        assert_eq!(own.remove("_version"), Some(json!(1)));
         assert_eq!(&Value::Object(own), sent);
     }
+}
+
+pub async fn listed_documents_carry_the_version_if_match_needs(app: &TestApp) {
+    let doc = app.insert("clips", json!({"n": 0, "key": "v1"})).await;
+    assert_eq!(doc["_version"], 1, "{doc}");
+    let path = doc_path("clips", &doc);
+    for n in 1..=2 {
+        let patched = app
+            .send_json(reqwest::Method::PATCH, &path, &json!({"n": n}))
+            .await;
+        assert_eq!(patched.status(), StatusCode::OK);
+        let etag = etag(&patched);
+        let body: Value = patched.json().await.unwrap();
+        assert_eq!(format!("\"{}\"", body["_version"]), etag, "{body}");
+    }
+    // Find by a field, then write conditionally with the listed version: no extra read.
+    let listed = app.list("clips", "key=eq.v1").await;
+    let found = &listed["items"][0];
+    assert_eq!(found["_version"], 3, "{listed}");
+    let fetched = app.get(&path).await;
+    assert_eq!(etag(&fetched), "\"3\"");
+    let stale = app
+        .client
+        .patch(app.url(&path))
+        .header("if-match", "\"2\"")
+        .json(&json!({"n": 9}))
+        .send()
+        .await
+        .unwrap();
+    assert_problem(stale, StatusCode::PRECONDITION_FAILED, "version_mismatch").await;
+    let current = app
+        .client
+        .patch(app.url(&path))
+        .header("if-match", format!("\"{}\"", found["_version"]))
+        .json(&json!({"n": 9}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(current.status(), StatusCode::OK);
+    assert_eq!(current.json::<Value>().await.unwrap()["_version"], 4);
+    // The version is the store's: a client cannot set it.
+    let forged = app
+        .post_json("/v1/tables/clips", &json!({"_version": 7}))
+        .await;
+    assert_problem(forged, StatusCode::BAD_REQUEST, "reserved_field").await;
 }
 
 pub async fn pages_cover_the_table_exactly_once(app: &TestApp) {
