@@ -53,42 +53,70 @@ pub enum Operation {
     /// Insert `document` into `table`.
     Insert {
         table: String,
-        #[schema(value_type = Object)]
+        #[schema(value_type = super::tables::NewDocument)]
         document: Value,
     },
     /// Apply a JSON Merge Patch.
     Patch {
         table: String,
-        #[schema(value_type = Object)]
+        #[schema(value_type = DocumentRef)]
         id: Value,
-        #[schema(value_type = Object)]
+        #[schema(value_type = MergePatch)]
         patch: Value,
         version: Option<u64>,
     },
     /// Replace the document's fields.
     Replace {
         table: String,
-        #[schema(value_type = Object)]
+        #[schema(value_type = DocumentRef)]
         id: Value,
-        #[schema(value_type = Object)]
+        #[schema(value_type = super::tables::NewDocument)]
         document: Value,
         version: Option<u64>,
     },
     /// Delete the document.
     Delete {
         table: String,
-        #[schema(value_type = Object)]
+        #[schema(value_type = DocumentRef)]
         id: Value,
         version: Option<u64>,
     },
     /// Assert that the document exists (at `version`, when given) without changing it.
     Check {
         table: String,
-        #[schema(value_type = Object)]
+        #[schema(value_type = DocumentRef)]
         id: Value,
         version: Option<u64>,
     },
 }
+
+/// Which document an operation acts on: its id, or `{"$ref": "N"}` for the document that
+/// operation N of this batch inserted or touched.
+#[derive(Serialize, ToSchema)]
+#[serde(untagged)]
+#[allow(dead_code)] // Only describes the body in the OpenAPI spec.
+pub enum DocumentRef {
+    /// The document's `_id`.
+    Id(String),
+    /// The document of an earlier operation of this batch.
+    Earlier(BatchRef),
+}
+
+/// `{"$ref": "N"}`: the document of operation N (0-based) of this batch.
+#[derive(Serialize, ToSchema)]
+#[allow(dead_code)] // Only describes the body in the OpenAPI spec.
+pub struct BatchRef {
+    /// The index of the earlier operation, as a string or a number.
+    #[serde(rename = "$ref")]
+    #[schema(value_type = String)]
+    pub target: String,
+}
+
+/// A JSON Merge Patch (RFC 7396): fields to set, `null` to remove a field.
+#[derive(Serialize, ToSchema)]
+#[schema(value_type = Object)]
+#[allow(dead_code)] // Only describes the body in the OpenAPI spec.
+pub struct MergePatch(Fields);
 
 /// What each operation did, in order.
 #[derive(Debug, Serialize, ToSchema)]

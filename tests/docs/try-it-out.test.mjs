@@ -2,27 +2,16 @@
 // running gateway, authorizes with a token, runs "Try it out" on the list route with a filter,
 // and must find the filtered document, and only it, in the answer shown on the page.
 import assert from "node:assert/strict";
-import { spawn, execFileSync } from "node:child_process";
-import { mkdtempSync, rmSync, existsSync } from "node:fs";
-import { createServer } from "node:net";
+import { existsSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { after, before, test } from "node:test";
-import { fileURLToPath } from "node:url";
 
 import puppeteer from "puppeteer-core";
 
-const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..");
-const binary = process.env.GATEWAY_BIN ?? path.join(root, "target/debug/convex-gateway");
-const chromium = process.env.CHROMIUM_BIN ?? "/usr/bin/chromium";
+import { startGateway } from "../../clients/tests/gateway.mjs";
 
-async function freePort() {
-  const server = createServer();
-  await new Promise((resolve) => server.listen(0, "127.0.0.1", resolve));
-  const { port } = server.address();
-  await new Promise((resolve) => server.close(resolve));
-  return port;
-}
+const chromium = process.env.CHROMIUM_BIN ?? "/usr/bin/chromium";
 
 /** Polls `check` until it returns a value, or fails after `ms`. */
 async function waitFor(check, ms, what) {
@@ -36,25 +25,13 @@ async function waitFor(check, ms, what) {
 }
 
 let gateway;
-let dataDir;
 let base;
 let token;
 
 before(async () => {
-  assert.ok(existsSync(binary), `build the gateway first (${binary})`);
   assert.ok(existsSync(chromium), `install Debian's chromium (${chromium})`);
-  dataDir = mkdtempSync(path.join(tmpdir(), "gateway-docs-"));
-  const port = await freePort();
-  base = `http://127.0.0.1:${port}`;
-  const env = { PATH: process.env.PATH, GATEWAY_ADDR: `127.0.0.1:${port}`, GATEWAY_DATA_DIR: dataDir };
-  gateway = spawn(binary, ["serve"], { env, stdio: "ignore" });
-  await waitFor(async () => (await fetch(`${base}/ready`)).ok, 30_000, "the gateway");
-  token = execFileSync(binary, ["token", "--sub", "docs-user", "--role", "admin", "--ttl", "1h"], {
-    env,
-    stdio: ["ignore", "pipe", "ignore"],
-  })
-    .toString()
-    .trim();
+  gateway = await startGateway();
+  ({ url: base, token } = gateway);
   for (const doc of [
     { title: "Queued clip", status: "queued" },
     { title: "Finished clip", status: "done" },
@@ -68,10 +45,7 @@ before(async () => {
   }
 });
 
-after(() => {
-  gateway?.kill("SIGTERM");
-  if (dataDir) rmSync(dataDir, { recursive: true, force: true });
-});
+after(() => gateway?.stop());
 
 test("Try it out filters a list from the docs page", { timeout: 120_000 }, async () => {
   const browser = await puppeteer.launch({

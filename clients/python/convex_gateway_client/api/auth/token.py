@@ -1,0 +1,220 @@
+from http import HTTPStatus
+from typing import Any, cast
+from urllib.parse import quote
+
+import httpx
+
+from ...client import AuthenticatedClient, Client
+from ...types import Response, UNSET
+from ... import errors
+
+from ...models.problem import Problem
+from ...models.token_request import TokenRequest
+from ...models.token_response import TokenResponse
+from typing import cast
+
+
+
+def _get_kwargs(
+    *,
+    body: TokenRequest,
+
+) -> dict[str, Any]:
+    headers: dict[str, Any] = {}
+
+
+    
+
+    
+
+    _kwargs: dict[str, Any] = {
+        "method": "post",
+        "url": "/auth/token",
+    }
+
+    _kwargs["json"] = body.to_dict()
+
+    headers["Content-Type"] = "application/json"
+
+    _kwargs["headers"] = headers
+    return _kwargs
+
+
+
+def _parse_response(*, client: AuthenticatedClient | Client, response: httpx.Response) -> Problem | TokenResponse | None:
+    if response.status_code == 200:
+        response_200 = TokenResponse.from_dict(response.json())
+
+
+
+        return response_200
+
+    if response.status_code == 400:
+        response_400 = Problem.from_dict(response.json())
+
+
+
+        return response_400
+
+    if response.status_code == 401:
+        response_401 = Problem.from_dict(response.json())
+
+
+
+        return response_401
+
+    if response.status_code == 403:
+        response_403 = Problem.from_dict(response.json())
+
+
+
+        return response_403
+
+    if client.raise_on_unexpected_status:
+        raise errors.UnexpectedStatus(response.status_code, response.content)
+    else:
+        return None
+
+
+def _build_response(*, client: AuthenticatedClient | Client, response: httpx.Response) -> Response[Problem | TokenResponse]:
+    return Response(
+        status_code=HTTPStatus(response.status_code),
+        content=response.content,
+        headers=response.headers,
+        parsed=_parse_response(client=client, response=response),
+    )
+
+
+def sync_detailed(
+    *,
+    client: AuthenticatedClient | Client,
+    body: TokenRequest,
+
+) -> Response[Problem | TokenResponse]:
+    """ Issue an access token (and a refresh token).
+
+    Args:
+        body (TokenRequest): A token request. `grant_type` selects the case:
+            - `client_credentials`: `client_id` and `client_secret` of a service account;
+            - `refresh_token`: `refresh_token` (same as `POST /auth/refresh`);
+            - `mint` (admin bearer token required): `sub`, optional `roles`, `ttl_seconds`, `claims`.
+
+            Sent as JSON or as `application/x-www-form-urlencoded` (not for `mint`).
+
+    Raises:
+        errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
+        httpx.TimeoutException: If the request takes longer than Client.timeout.
+
+    Returns:
+        Response[Problem | TokenResponse]
+     """
+
+
+    kwargs = _get_kwargs(
+        body=body,
+
+    )
+
+    response = client.get_httpx_client().request(
+        **kwargs,
+    )
+
+    return _build_response(client=client, response=response)
+
+def sync(
+    *,
+    client: AuthenticatedClient | Client,
+    body: TokenRequest,
+
+) -> Problem | TokenResponse | None:
+    """ Issue an access token (and a refresh token).
+
+    Args:
+        body (TokenRequest): A token request. `grant_type` selects the case:
+            - `client_credentials`: `client_id` and `client_secret` of a service account;
+            - `refresh_token`: `refresh_token` (same as `POST /auth/refresh`);
+            - `mint` (admin bearer token required): `sub`, optional `roles`, `ttl_seconds`, `claims`.
+
+            Sent as JSON or as `application/x-www-form-urlencoded` (not for `mint`).
+
+    Raises:
+        errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
+        httpx.TimeoutException: If the request takes longer than Client.timeout.
+
+    Returns:
+        Problem | TokenResponse
+     """
+
+
+    return sync_detailed(
+        client=client,
+body=body,
+
+    ).parsed
+
+async def asyncio_detailed(
+    *,
+    client: AuthenticatedClient | Client,
+    body: TokenRequest,
+
+) -> Response[Problem | TokenResponse]:
+    """ Issue an access token (and a refresh token).
+
+    Args:
+        body (TokenRequest): A token request. `grant_type` selects the case:
+            - `client_credentials`: `client_id` and `client_secret` of a service account;
+            - `refresh_token`: `refresh_token` (same as `POST /auth/refresh`);
+            - `mint` (admin bearer token required): `sub`, optional `roles`, `ttl_seconds`, `claims`.
+
+            Sent as JSON or as `application/x-www-form-urlencoded` (not for `mint`).
+
+    Raises:
+        errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
+        httpx.TimeoutException: If the request takes longer than Client.timeout.
+
+    Returns:
+        Response[Problem | TokenResponse]
+     """
+
+
+    kwargs = _get_kwargs(
+        body=body,
+
+    )
+
+    response = await client.get_async_httpx_client().request(
+        **kwargs
+    )
+
+    return _build_response(client=client, response=response)
+
+async def asyncio(
+    *,
+    client: AuthenticatedClient | Client,
+    body: TokenRequest,
+
+) -> Problem | TokenResponse | None:
+    """ Issue an access token (and a refresh token).
+
+    Args:
+        body (TokenRequest): A token request. `grant_type` selects the case:
+            - `client_credentials`: `client_id` and `client_secret` of a service account;
+            - `refresh_token`: `refresh_token` (same as `POST /auth/refresh`);
+            - `mint` (admin bearer token required): `sub`, optional `roles`, `ttl_seconds`, `claims`.
+
+            Sent as JSON or as `application/x-www-form-urlencoded` (not for `mint`).
+
+    Raises:
+        errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
+        httpx.TimeoutException: If the request takes longer than Client.timeout.
+
+    Returns:
+        Problem | TokenResponse
+     """
+
+
+    return (await asyncio_detailed(
+        client=client,
+body=body,
+
+    )).parsed
