@@ -109,3 +109,47 @@ fn the_spec_documents_every_route_and_error_shape() {
     assert!(codes.iter().any(|c| c == "version_mismatch"));
     assert!(spec["components"]["schemas"]["Problem"].is_object());
 }
+
+#[test]
+fn the_list_route_declares_its_filters_and_the_limits_it_accepts() {
+    let spec = committed();
+    let params = spec["paths"]["/v1/tables/{table}"]["get"]["parameters"]
+        .as_array()
+        .unwrap()
+        .clone();
+    let param = |name: &str| {
+        params
+            .iter()
+            .find(|p| p["name"] == name)
+            .unwrap_or_else(|| panic!("no `{name}` parameter"))
+            .clone()
+    };
+    let limit = param("limit");
+    assert_eq!(
+        (
+            limit["schema"]["minimum"].clone(),
+            limit["schema"]["maximum"].clone()
+        ),
+        (Value::from(1), Value::from(1000))
+    );
+    // Filters are a free-form object sent as one query parameter per key, which Swagger UI's
+    // "Try it out" and the generated clients both understand.
+    let filters = param("filters");
+    assert_eq!(filters["in"], "query");
+    assert_eq!(filters["style"], "form");
+    assert_eq!(filters["explode"], true);
+    assert_eq!(filters["schema"]["type"], "object");
+    assert_eq!(filters["schema"]["additionalProperties"]["type"], "string");
+    // No `$ref` points at a schema the spec does not define.
+    let text = spec.to_string();
+    for reference in text.split("#/components/schemas/").skip(1) {
+        let name: String = reference
+            .chars()
+            .take_while(|c| c.is_ascii_alphanumeric() || *c == '_')
+            .collect();
+        assert!(
+            spec["components"]["schemas"].get(&name).is_some(),
+            "unresolvable $ref to {name}"
+        );
+    }
+}
