@@ -133,14 +133,24 @@ async fn shutdown_drains_requests_in_flight() {
         let url = app.url("/v1/tables/t");
         tokio::spawn(async move { client.get(url).send().await })
     };
-    // Stop only once the slow request is being served (the gauge counts the scrape itself too).
-    for _ in 0..100 {
+    // Stop only once the slow request is being served (the gauge counts the scrape itself too):
+    // otherwise the test would prove nothing about draining.
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    loop {
         let metrics = app.get("/metrics").await.text().await.unwrap();
         if metrics.contains("http_requests_in_flight 2") {
             break;
         }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the slow request never started: {metrics}"
+        );
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
+    assert!(
+        !request.is_finished(),
+        "the slow request finished before the shutdown began"
+    );
     app.stop();
     let response = request.await.unwrap().unwrap();
     assert_eq!(response.status(), StatusCode::OK);

@@ -116,8 +116,13 @@ async fn keys_expire() {
     assert_eq!(app.list_all("orders", "").await.len(), 2);
 }
 
-/// The real embedded store, with writes slowed down so a request can be caught in flight.
-struct SlowStore(LocalStore);
+/// The real embedded store, whose writes wait at a gate: the test knows when a write has
+/// started and decides when it may finish, so a request is caught in flight without timing.
+struct SlowStore {
+    inner: LocalStore,
+    entered: tokio::sync::Notify,
+    release: tokio::sync::Semaphore,
+}
 
 #[async_trait]
 impl DocumentStore for SlowStore {
@@ -125,7 +130,7 @@ impl DocumentStore for SlowStore {
         "local"
     }
     async fn list(&self, ctx: &StoreCtx, t: &TableName, q: &ListQuery) -> Result<Page, StoreError> {
-        self.0.list(ctx, t, q).await
+        self.inner.list(ctx, t, q).await
     }
     async fn get(
         &self,
@@ -133,38 +138,53 @@ impl DocumentStore for SlowStore {
         t: &TableName,
         id: &str,
     ) -> Result<Option<Document>, StoreError> {
-        self.0.get(ctx, t, id).await
+        self.inner.get(ctx, t, id).await
     }
     async fn apply(
         &self,
         ctx: &StoreCtx,
         ops: Vec<WriteOp>,
     ) -> Result<Vec<WriteOutcome>, StoreError> {
-        tokio::time::sleep(Duration::from_millis(700)).await;
-        self.0.apply(ctx, ops).await
+        self.entered.notify_one();
+        let _permit = self
+            .release
+            .acquire()
+            .await
+            .map_err(|_| StoreError::Unavailable("closed".into()))?;
+        self.inner.apply(ctx, ops).await
     }
     async fn health(&self) -> Result<(), StoreError> {
-        self.0.health().await
+        self.inner.health().await
     }
 }
 
 #[tokio::test]
 async fn a_key_in_flight_answers_409() {
     let dir = tempfile::TempDir::new().unwrap();
-    let store = Arc::new(SlowStore(LocalStore::open(dir.path()).unwrap()));
-    let app = spawn_app_on(store, |_| {}).await;
-    let (a, b) = tokio::join!(post(&app, &app.client, "slow", json!({"n": 1})), async {
-        tokio::time::sleep(Duration::from_millis(200)).await;
-        post(&app, &app.client, "slow", json!({"n": 1})).await
+    let store = Arc::new(SlowStore {
+        inner: LocalStore::open(dir.path()).unwrap(),
+        entered: tokio::sync::Notify::new(),
+        release: tokio::sync::Semaphore::new(0),
     });
-    // Whichever claimed the key first wins; the other finds it in flight.
-    let (winner, loser) = if a.status() == StatusCode::CREATED {
-        (a, b)
-    } else {
-        (b, a)
+    let app = spawn_app_on(Arc::clone(&store) as _, |_| {}).await;
+    let first = {
+        let (client, url) = (app.client.clone(), app.url("/v1/tables/orders"));
+        tokio::spawn(async move {
+            client
+                .post(url)
+                .header("idempotency-key", "slow")
+                .json(&json!({"n": 1}))
+                .send()
+                .await
+                .unwrap()
+        })
     };
-    assert_eq!(winner.status(), StatusCode::CREATED);
-    assert_problem(loser, StatusCode::CONFLICT, "idempotency_in_progress").await;
+    // The first request holds the key and is writing: the second finds it in flight.
+    store.entered.notified().await;
+    let second = post(&app, &app.client, "slow", json!({"n": 1})).await;
+    assert_problem(second, StatusCode::CONFLICT, "idempotency_in_progress").await;
+    store.release.add_permits(10);
+    assert_eq!(first.await.unwrap().status(), StatusCode::CREATED);
     // Once finished, it replays.
     let later = post(&app, &app.client, "slow", json!({"n": 1})).await;
     assert_eq!(later.headers()["idempotent-replayed"], "true");

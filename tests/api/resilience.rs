@@ -259,21 +259,25 @@ async fn a_write_behind_a_queued_one_to_the_same_document_waits_its_turn() {
         "{}",
         last.status()
     );
+    // Wait until nothing is queued any more: every patch has been delivered, none is pending
+    // that could still land after the check below.
     let deadline = Instant::now() + Duration::from_secs(20);
     loop {
-        let read = app.get(&path).await;
-        if read.status() == StatusCode::OK {
-            let body = json_of(read).await;
-            if body["n"] == 3 {
-                break;
-            }
+        let metrics = app.get("/metrics").await.text().await.unwrap();
+        if metric(&metrics, "gateway_outbox_depth") == 0.0 {
+            break;
         }
-        assert!(Instant::now() < deadline, "the last patch did not win");
+        assert!(Instant::now() < deadline, "the outbox did not drain");
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
-    // And it stays the last word once everything drained.
-    tokio::time::sleep(Duration::from_millis(300)).await;
-    assert_eq!(json_of(app.get(&path).await).await["n"], 3);
+    // The last patch is the last word, and each of the three applied exactly once, in order:
+    // an overtaking delivery would leave n at 1 or 2, a doubled one a higher version.
+    let read = json_of(app.get(&path).await).await;
+    assert_eq!(
+        (read["n"].clone(), read["_version"].clone()),
+        (json!(3), json!(4)),
+        "{read}"
+    );
 }
 
 #[tokio::test]

@@ -661,29 +661,51 @@ pub async fn pages_cover_the_table_exactly_once(app: &TestApp) {
 pub async fn paging_during_concurrent_inserts_never_skips_or_repeats(app: &TestApp) {
     let before: Vec<Value> = (0..120).map(|i| json!({"i": i, "w": i % 7})).collect();
     let before = app.insert_many("feed", before).await;
+    let mut next = 1000;
     for order in ["", "order=w.desc", "order=_creationTime.desc"] {
-        let writer = {
-            let client = app.client.clone();
-            let url = app.url("/v1/tables/feed");
-            tokio::spawn(async move {
-                for i in 0..60 {
-                    let r = client
-                        .post(&url)
-                        .json(&json!({"i": 1000 + i, "w": i % 7}))
-                        .send()
-                        .await
-                        .unwrap();
-                    assert_eq!(r.status(), StatusCode::CREATED);
+        // Page by hand, and insert five documents between every two pages: the inserts land
+        // while the paging is under way, every time.
+        let mut seen = Vec::new();
+        let mut inserted = Vec::new();
+        let mut cursor: Option<String> = None;
+        loop {
+            let query = match &cursor {
+                Some(c) => format!("limit=7&{order}&cursor={c}"),
+                None => format!("limit=7&{order}"),
+            };
+            let page = app.list("feed", &query).await;
+            seen.extend(page["items"].as_array().unwrap().iter().cloned());
+            let Some(c) = page["nextCursor"].as_str() else {
+                break;
+            };
+            cursor = Some(c.to_owned());
+            if inserted.len() < 60 {
+                for _ in 0..5 {
+                    inserted.push(app.insert("feed", json!({"i": next, "w": next % 7})).await);
+                    next += 1;
                 }
-            })
-        };
-        let seen = app.list_all("feed", &format!("limit=7&{order}")).await;
-        writer.await.unwrap();
+            }
+        }
+        assert_eq!(inserted.len(), 60, "{order}: the inserts ran while paging");
         let seen_ids = ids(&seen);
         let unique: HashSet<_> = seen_ids.iter().cloned().collect();
         assert_eq!(unique.len(), seen_ids.len(), "{order}: a document repeated");
         for id in ids(&before) {
             assert!(unique.contains(&id), "{order}: document {id} was skipped");
+        }
+        let new_seen = ids(&inserted)
+            .iter()
+            .filter(|id| unique.contains(*id))
+            .count();
+        match order {
+            // New documents sort after every page read so far: all of them are met.
+            "" => assert_eq!(
+                new_seen, 60,
+                "{order}: inserts behind the cursor were missed"
+            ),
+            // They sort before the cursor: a page that has passed a position never sees them.
+            "order=_creationTime.desc" => assert_eq!(new_seen, 0, "{order}"),
+            _ => {}
         }
     }
 }
