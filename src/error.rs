@@ -107,7 +107,7 @@ error_codes! {
     UpstreamTimeout => ("upstream_timeout", GATEWAY_TIMEOUT, "Convex did not answer in time"),
     UpstreamUnavailable => ("upstream_unavailable", SERVICE_UNAVAILABLE, "Convex is failing; the circuit breaker is open"),
     Internal => ("internal", INTERNAL_SERVER_ERROR, "Something went wrong"),
-    ConvexNotConfigured => ("convex_not_configured", NOT_IMPLEMENTED, "No Convex deployment is configured"),
+    ConvexNotConfigured => ("convex_not_configured", NOT_FOUND, "No Convex deployment is configured"),
     StoreUnavailable => ("store_unavailable", SERVICE_UNAVAILABLE, "The store is unavailable"),
     Timeout => ("timeout", GATEWAY_TIMEOUT, "The request took too long"),
 }

@@ -132,6 +132,7 @@ pub struct CreatedClient {
         (status = 400, description = "Bad request, or an invalid/reused refresh token", body = Problem, content_type = "application/problem+json"),
         (status = 401, description = "Bad client credentials, or `mint` without a token", body = Problem, content_type = "application/problem+json"),
         (status = 403, description = "`mint` by a caller who is not an admin", body = Problem, content_type = "application/problem+json"),
+        (status = 415, description = "The body is not sent as JSON", body = Problem, content_type = "application/problem+json"),
     )
 )]
 async fn token(
@@ -229,6 +230,7 @@ async fn token(
     responses(
         (status = 200, description = "Rotated", body = TokenResponse),
         (status = 400, description = "Unknown, expired, revoked or reused refresh token", body = Problem, content_type = "application/problem+json"),
+        (status = 415, description = "The body is not sent as JSON", body = Problem, content_type = "application/problem+json"),
     )
 )]
 async fn refresh(
@@ -251,7 +253,11 @@ async fn refresh(
     path = "/auth/revoke",
     tag = "auth",
     request_body(content = RevokeRequest, content_type = "application/json"),
-    responses((status = 200, description = "Revoked (or unknown)"))
+    responses(
+        (status = 200, description = "Revoked (or unknown)"),
+        (status = 400, description = "The body is not a revoke request", body = Problem, content_type = "application/problem+json"),
+        (status = 415, description = "The body is not sent as JSON", body = Problem, content_type = "application/problem+json"),
+    )
 )]
 async fn revoke(
     State(state): State<AppState>,
@@ -363,6 +369,7 @@ async fn list_clients(
         (status = 401, description = "Missing or invalid bearer token", body = Problem, content_type = "application/problem+json"),
         (status = 403, description = "Not an admin", body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "The id is taken", body = Problem, content_type = "application/problem+json"),
+        (status = 415, description = "The body is not sent as JSON", body = Problem, content_type = "application/problem+json"),
     )
 )]
 async fn create_client(

@@ -6,7 +6,7 @@
 //!   `{"value": …}` or problem+json.
 //!
 //! The function path is checked against the policy before anything is forwarded. On the
-//! embedded store these routes answer 501.
+//! embedded store these routes answer `404 convex_not_configured`.
 
 use std::time::Instant;
 
@@ -100,8 +100,8 @@ enum PassthroughResponses {
     /// The policy does not allow this function
     #[response(status = 403, content_type = "application/problem+json")]
     Forbidden(Problem),
-    /// No Convex deployment is configured
-    #[response(status = 501, content_type = "application/problem+json")]
+    /// No Convex deployment is configured: this gateway runs on its embedded store (`convex_not_configured`)
+    #[response(status = 404, content_type = "application/problem+json")]
     NotConfigured(Problem),
     /// Convex refused the request (e.g. 404 for an unknown route): its own `{"code", "message"}`, forwarded untouched
     #[response(status = "4XX", content_type = "application/json")]
@@ -272,9 +272,8 @@ async fn api_run(
         (status = 400, description = "Bad kind, path or body; `upstream_rejected` when Convex refused the request, with its code in `convexCode`", body = Problem, content_type = "application/problem+json"),
         (status = 401, description = "Missing or invalid bearer token", body = Problem, content_type = "application/problem+json"),
         (status = 403, description = "The policy does not allow this function", body = Problem, content_type = "application/problem+json"),
-        (status = 404, description = "The function threw a ConvexError with code NOT_FOUND (`not_found`), or Convex has no such function or route (`upstream_not_found`)", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "The function failed; `errorData` holds its ConvexError data", body = Problem, content_type = "application/problem+json"),
-        (status = 501, description = "No Convex deployment is configured", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No Convex deployment is configured (`convex_not_configured`), a ConvexError with code NOT_FOUND (`not_found`), or Convex has no such function or route (`upstream_not_found`)", body = Problem, content_type = "application/problem+json"),
         (status = 502, description = "Convex cannot be reached", body = Problem, content_type = "application/problem+json"),
         (status = 504, description = "Convex did not answer in time", body = Problem, content_type = "application/problem+json"),
     )

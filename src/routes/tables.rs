@@ -120,6 +120,16 @@ pub enum InsertBody {
     Many(Vec<NewDocument>),
 }
 
+/// What an insert answers: the stored document for an object, the array of stored documents
+/// for an array.
+#[derive(Serialize, ToSchema)]
+#[serde(untagged)]
+#[allow(dead_code)] // Only describes the body in the OpenAPI spec.
+pub enum Inserted {
+    One(DocumentBody),
+    Many(Vec<DocumentBody>),
+}
+
 /// A document's fields, as a JSON object. Names must not start with `_`.
 #[derive(serde::Deserialize, ToSchema)]
 #[schema(value_type = Object)]
@@ -227,7 +237,7 @@ async fn list_documents(
         (status = 401, description = "Missing or invalid bearer token", body = Problem, content_type = "application/problem+json",
             headers(("WWW-Authenticate" = String, description = "Bearer challenge"))),
         (status = 403, description = "The policy does not allow this", body = Problem, content_type = "application/problem+json"),
-        (status = 201, description = "Inserted: the stored document (with `Location` and `ETag`), or the array of stored documents", body = DocumentBody,
+        (status = 201, description = "Inserted: the stored document (with `Location` and `ETag`), or the array of stored documents", body = Inserted,
             headers(("Location" = String, description = "URL of the new document"), ("ETag" = String, description = "The document's version"))),
         (status = 400, description = "Malformed JSON, not an object, or a reserved field", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "The table is not served", body = Problem, content_type = "application/problem+json"),
@@ -335,6 +345,7 @@ async fn insert_documents(
         (status = 403, description = "The policy does not allow this", body = Problem, content_type = "application/problem+json"),
         (status = 200, description = "The document", body = DocumentBody, headers(("ETag" = String, description = "The document's version"))),
         (status = 304, description = "Not modified since the given ETag"),
+        (status = 400, description = "The table name is not valid", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "No such document or table", body = Problem, content_type = "application/problem+json"),
     )
 )]

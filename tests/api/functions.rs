@@ -44,7 +44,7 @@ async fn call(
 }
 
 #[tokio::test]
-async fn the_embedded_store_answers_501_for_functions() {
+async fn the_embedded_store_answers_404_for_functions() {
     let app = spawn_app().await;
     for route in [
         "/api/query",
@@ -60,12 +60,7 @@ async fn the_embedded_store_answers_501_for_functions() {
             json!({"path": "videos:list", "args": {}}),
         )
         .await;
-        assert_problem(
-            response,
-            StatusCode::NOT_IMPLEMENTED,
-            "convex_not_configured",
-        )
-        .await;
+        assert_problem(response, StatusCode::NOT_FOUND, "convex_not_configured").await;
     }
 }
 

@@ -629,6 +629,11 @@ export interface components {
          */
         InsertBody: components["schemas"]["NewDocument"] | components["schemas"]["NewDocument"][];
         /**
+         * @description What an insert answers: the stored document for an object, the array of stored documents
+         *     for an array.
+         */
+        Inserted: components["schemas"]["DocumentBody"] | components["schemas"]["DocumentBody"][];
+        /**
          * @description What a queued write calls.
          * @enum {string}
          */
@@ -987,6 +992,15 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            /** @description The body is not sent as JSON */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
         };
     };
     delete_client: {
@@ -1325,8 +1339,8 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description No Convex deployment is configured */
-            501: {
+            /** @description No Convex deployment is configured: this gateway runs on its embedded store (`convex_not_configured`) */
+            404: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -1464,8 +1478,8 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description No Convex deployment is configured */
-            501: {
+            /** @description No Convex deployment is configured: this gateway runs on its embedded store (`convex_not_configured`) */
+            404: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -1603,8 +1617,8 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description No Convex deployment is configured */
-            501: {
+            /** @description No Convex deployment is configured: this gateway runs on its embedded store (`convex_not_configured`) */
+            404: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -1745,8 +1759,8 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description No Convex deployment is configured */
-            501: {
+            /** @description No Convex deployment is configured: this gateway runs on its embedded store (`convex_not_configured`) */
+            404: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -1844,6 +1858,15 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            /** @description The body is not sent as JSON */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
         };
     };
     revoke: {
@@ -1865,6 +1888,24 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content?: never;
+            };
+            /** @description The body is not a revoke request */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The body is not sent as JSON */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
             };
         };
     };
@@ -1910,6 +1951,15 @@ export interface operations {
             };
             /** @description `mint` by a caller who is not an admin */
             403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The body is not sent as JSON */
+            415: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -2054,7 +2104,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The function threw a ConvexError with code NOT_FOUND (`not_found`), or Convex has no such function or route (`upstream_not_found`) */
+            /** @description No Convex deployment is configured (`convex_not_configured`), a ConvexError with code NOT_FOUND (`not_found`), or Convex has no such function or route (`upstream_not_found`) */
             404: {
                 headers: {
                     [name: string]: unknown;
@@ -2065,15 +2115,6 @@ export interface operations {
             };
             /** @description The function failed; `errorData` holds its ConvexError data */
             422: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
-            /** @description No Convex deployment is configured */
-            501: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -2250,7 +2291,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["DocumentBody"];
+                    "application/json": components["schemas"]["Inserted"];
                 };
             };
             /** @description Convex is unreachable: the write is queued in the outbox (`GATEWAY_OUTBOX`); follow `Location` */
@@ -2356,6 +2397,15 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content?: never;
+            };
+            /** @description The table name is not valid */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
             };
             /** @description Missing or invalid bearer token */
             401: {
@@ -2756,6 +2806,15 @@ export interface operations {
             };
             /** @description More operations than GATEWAY_TX_MAX_OPS */
             413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The body is not sent as JSON */
+            415: {
                 headers: {
                     [name: string]: unknown;
                 };

@@ -8,6 +8,7 @@ from ...client import AuthenticatedClient, Client
 from ...types import Response, UNSET
 from ... import errors
 
+from ...models.problem import Problem
 from ...models.revoke_request import RevokeRequest
 from typing import cast
 
@@ -39,9 +40,24 @@ def _get_kwargs(
 
 
 
-def _parse_response(*, client: AuthenticatedClient | Client, response: httpx.Response) -> Any | None:
+def _parse_response(*, client: AuthenticatedClient | Client, response: httpx.Response) -> Any | Problem | None:
     if response.status_code == 200:
-        return None
+        response_200 = cast(Any, None)
+        return response_200
+
+    if response.status_code == 400:
+        response_400 = Problem.from_dict(response.json())
+
+
+
+        return response_400
+
+    if response.status_code == 415:
+        response_415 = Problem.from_dict(response.json())
+
+
+
+        return response_415
 
     if client.raise_on_unexpected_status:
         raise errors.UnexpectedStatus(response.status_code, response.content)
@@ -49,7 +65,7 @@ def _parse_response(*, client: AuthenticatedClient | Client, response: httpx.Res
         return None
 
 
-def _build_response(*, client: AuthenticatedClient | Client, response: httpx.Response) -> Response[Any]:
+def _build_response(*, client: AuthenticatedClient | Client, response: httpx.Response) -> Response[Any | Problem]:
     return Response(
         status_code=HTTPStatus(response.status_code),
         content=response.content,
@@ -63,7 +79,7 @@ def sync_detailed(
     client: AuthenticatedClient | Client,
     body: RevokeRequest,
 
-) -> Response[Any]:
+) -> Response[Any | Problem]:
     """ Revoke a refresh token and every token rotated from the same login (RFC 7009).
 
      Answers 200 whether or not the token was known. Access tokens stay valid until they expire,
@@ -78,7 +94,7 @@ def sync_detailed(
         httpx.TimeoutException: If the request takes longer than Client.timeout.
 
     Returns:
-        Response[Any]
+        Response[Any | Problem]
      """
 
 
@@ -93,13 +109,12 @@ def sync_detailed(
 
     return _build_response(client=client, response=response)
 
-
-async def asyncio_detailed(
+def sync(
     *,
     client: AuthenticatedClient | Client,
     body: RevokeRequest,
 
-) -> Response[Any]:
+) -> Any | Problem | None:
     """ Revoke a refresh token and every token rotated from the same login (RFC 7009).
 
      Answers 200 whether or not the token was known. Access tokens stay valid until they expire,
@@ -114,7 +129,37 @@ async def asyncio_detailed(
         httpx.TimeoutException: If the request takes longer than Client.timeout.
 
     Returns:
-        Response[Any]
+        Any | Problem
+     """
+
+
+    return sync_detailed(
+        client=client,
+body=body,
+
+    ).parsed
+
+async def asyncio_detailed(
+    *,
+    client: AuthenticatedClient | Client,
+    body: RevokeRequest,
+
+) -> Response[Any | Problem]:
+    """ Revoke a refresh token and every token rotated from the same login (RFC 7009).
+
+     Answers 200 whether or not the token was known. Access tokens stay valid until they expire,
+    so keep their lifetime (`JWT_EXPIRY_SECONDS`) short.
+
+    Args:
+        body (RevokeRequest): A revocation request (RFC 7009): the refresh token whose family to
+            revoke.
+
+    Raises:
+        errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
+        httpx.TimeoutException: If the request takes longer than Client.timeout.
+
+    Returns:
+        Response[Any | Problem]
      """
 
 
@@ -129,3 +174,32 @@ async def asyncio_detailed(
 
     return _build_response(client=client, response=response)
 
+async def asyncio(
+    *,
+    client: AuthenticatedClient | Client,
+    body: RevokeRequest,
+
+) -> Any | Problem | None:
+    """ Revoke a refresh token and every token rotated from the same login (RFC 7009).
+
+     Answers 200 whether or not the token was known. Access tokens stay valid until they expire,
+    so keep their lifetime (`JWT_EXPIRY_SECONDS`) short.
+
+    Args:
+        body (RevokeRequest): A revocation request (RFC 7009): the refresh token whose family to
+            revoke.
+
+    Raises:
+        errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
+        httpx.TimeoutException: If the request takes longer than Client.timeout.
+
+    Returns:
+        Any | Problem
+     """
+
+
+    return (await asyncio_detailed(
+        client=client,
+body=body,
+
+    )).parsed

@@ -80,12 +80,12 @@ def _parse_response(*, client: AuthenticatedClient | Client, response: httpx.Res
 
         return response_403
 
-    if response.status_code == 501:
-        response_501 = Problem.from_dict(response.json())
+    if response.status_code == 404:
+        response_404 = Problem.from_dict(response.json())
 
 
 
-        return response_501
+        return response_404
 
     if response.status_code == 502:
         response_502 = Problem.from_dict(response.json())

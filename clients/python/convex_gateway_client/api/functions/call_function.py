@@ -94,13 +94,6 @@ def _parse_response(*, client: AuthenticatedClient | Client, response: httpx.Res
 
         return response_422
 
-    if response.status_code == 501:
-        response_501 = Problem.from_dict(response.json())
-
-
-
-        return response_501
-
     if response.status_code == 502:
         response_502 = Problem.from_dict(response.json())
 

@@ -53,11 +53,33 @@ def _get_kwargs(
 
 
 
-def _parse_response(*, client: AuthenticatedClient | Client, response: httpx.Response) -> DocumentBody | Problem | Receipt | None:
+def _parse_response(*, client: AuthenticatedClient | Client, response: httpx.Response) -> DocumentBody | list[DocumentBody] | Problem | Receipt | None:
     if response.status_code == 201:
-        response_201 = DocumentBody.from_dict(response.json())
+        def _parse_response_201(data: object) -> DocumentBody | list[DocumentBody]:
+            try:
+                if not isinstance(data, dict):
+                    raise TypeError()
+                componentsschemas_inserted_type_0 = DocumentBody.from_dict(data)
 
 
+
+                return componentsschemas_inserted_type_0
+            except (TypeError, ValueError, AttributeError, KeyError):
+                pass
+            if not isinstance(data, list):
+                raise TypeError()
+            componentsschemas_inserted_type_1 = []
+            _componentsschemas_inserted_type_1 = data
+            for componentsschemas_inserted_type_1_item_data in (_componentsschemas_inserted_type_1):
+                componentsschemas_inserted_type_1_item = DocumentBody.from_dict(componentsschemas_inserted_type_1_item_data)
+
+
+
+                componentsschemas_inserted_type_1.append(componentsschemas_inserted_type_1_item)
+
+            return componentsschemas_inserted_type_1
+
+        response_201 = _parse_response_201(response.json())
 
         return response_201
 
@@ -116,7 +138,7 @@ def _parse_response(*, client: AuthenticatedClient | Client, response: httpx.Res
         return None
 
 
-def _build_response(*, client: AuthenticatedClient | Client, response: httpx.Response) -> Response[DocumentBody | Problem | Receipt]:
+def _build_response(*, client: AuthenticatedClient | Client, response: httpx.Response) -> Response[DocumentBody | list[DocumentBody] | Problem | Receipt]:
     return Response(
         status_code=HTTPStatus(response.status_code),
         content=response.content,
@@ -131,7 +153,7 @@ def sync_detailed(
     client: AuthenticatedClient,
     body: list[NewDocument] | NewDocument,
 
-) -> Response[DocumentBody | Problem | Receipt]:
+) -> Response[DocumentBody | list[DocumentBody] | Problem | Receipt]:
     """ Insert one document, or an array of documents atomically.
 
     Args:
@@ -145,7 +167,7 @@ def sync_detailed(
         httpx.TimeoutException: If the request takes longer than Client.timeout.
 
     Returns:
-        Response[DocumentBody | Problem | Receipt]
+        Response[DocumentBody | list[DocumentBody] | Problem | Receipt]
      """
 
 
@@ -167,7 +189,7 @@ def sync(
     client: AuthenticatedClient,
     body: list[NewDocument] | NewDocument,
 
-) -> DocumentBody | Problem | Receipt | None:
+) -> DocumentBody | list[DocumentBody] | Problem | Receipt | None:
     """ Insert one document, or an array of documents atomically.
 
     Args:
@@ -181,7 +203,7 @@ def sync(
         httpx.TimeoutException: If the request takes longer than Client.timeout.
 
     Returns:
-        DocumentBody | Problem | Receipt
+        DocumentBody | list[DocumentBody] | Problem | Receipt
      """
 
 
@@ -198,7 +220,7 @@ async def asyncio_detailed(
     client: AuthenticatedClient,
     body: list[NewDocument] | NewDocument,
 
-) -> Response[DocumentBody | Problem | Receipt]:
+) -> Response[DocumentBody | list[DocumentBody] | Problem | Receipt]:
     """ Insert one document, or an array of documents atomically.
 
     Args:
@@ -212,7 +234,7 @@ async def asyncio_detailed(
         httpx.TimeoutException: If the request takes longer than Client.timeout.
 
     Returns:
-        Response[DocumentBody | Problem | Receipt]
+        Response[DocumentBody | list[DocumentBody] | Problem | Receipt]
      """
 
 
@@ -234,7 +256,7 @@ async def asyncio(
     client: AuthenticatedClient,
     body: list[NewDocument] | NewDocument,
 
-) -> DocumentBody | Problem | Receipt | None:
+) -> DocumentBody | list[DocumentBody] | Problem | Receipt | None:
     """ Insert one document, or an array of documents atomically.
 
     Args:
@@ -248,7 +270,7 @@ async def asyncio(
         httpx.TimeoutException: If the request takes longer than Client.timeout.
 
     Returns:
-        DocumentBody | Problem | Receipt
+        DocumentBody | list[DocumentBody] | Problem | Receipt
      """
 
 
