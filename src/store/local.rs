@@ -39,6 +39,8 @@ use super::{
 pub const DB_FILE: &str = "gateway.sqlite3";
 /// The most write batches the writer commits together.
 const MAX_GROUP: usize = 128;
+/// Write jobs waiting for the writer thread at most: eight full groups.
+const WRITER_QUEUE: usize = 8 * MAX_GROUP;
 /// How long a connection waits on a lock before giving up.
 const BUSY_TIMEOUT_MS: u64 = 5_000;
 
@@ -67,7 +69,7 @@ struct WriteJob {
 
 /// The embedded SQLite adapter.
 pub struct LocalStore {
-    writer: mpsc::UnboundedSender<WriteJob>,
+    writer: mpsc::Sender<WriteJob>,
     readers: Arc<ReaderPool>,
 }
 
@@ -222,7 +224,9 @@ impl LocalStore {
             |r| r.get(0),
         )?;
 
-        let (tx, rx) = mpsc::unbounded_channel();
+        // Bounded: under overload, writers wait for room (within the request's deadline) instead
+        // of queueing without limit.
+        let (tx, rx) = mpsc::channel(WRITER_QUEUE);
         std::thread::Builder::new()
             .name("sqlite-writer".into())
             .spawn(move || {
@@ -338,6 +342,7 @@ impl DocumentStore for LocalStore {
         let (reply, answer) = oneshot::channel();
         self.writer
             .send(WriteJob { ops, reply })
+            .await
             .map_err(|_| StoreError::Unavailable("the SQLite writer has stopped".into()))?;
         answer.await.map_err(|_| {
             StoreError::Unavailable("the SQLite writer stopped before answering".into())
@@ -511,7 +516,7 @@ struct Writer {
 }
 
 impl Writer {
-    fn run(mut self, mut rx: mpsc::UnboundedReceiver<WriteJob>) {
+    fn run(mut self, mut rx: mpsc::Receiver<WriteJob>) {
         while let Some(first) = rx.blocking_recv() {
             let mut jobs = vec![first];
             while jobs.len() < MAX_GROUP {
