@@ -226,3 +226,44 @@ fn every_setting_is_documented_in_the_readme_and_env_example() {
         assert!(example.contains(var), ".env.example does not list {var}");
     }
 }
+
+#[test]
+fn the_defaults_in_env_example_and_the_readme_are_the_parsers() {
+    let root = env!("CARGO_MANIFEST_DIR");
+    let readme = std::fs::read_to_string(format!("{root}/README.md")).unwrap();
+    let example = std::fs::read_to_string(format!("{root}/.env.example")).unwrap();
+    let default = format!(
+        "{:?}",
+        convex_gateway::Config::from_lookup(|_| None).unwrap()
+    );
+    let mut checked = 0;
+    for line in example.lines() {
+        let Some((var, value)) = line.split_once('=') else {
+            continue;
+        };
+        if line.starts_with('#') || value.is_empty() {
+            continue;
+        }
+        // The value .env.example shows is the value the gateway uses when the variable is unset.
+        let with = convex_gateway::Config::from_lookup(|k| (k == var).then(|| value.to_owned()))
+            .unwrap_or_else(|err| panic!("{var}={value} in .env.example is refused: {err}"));
+        assert_eq!(
+            format!("{with:?}"),
+            default,
+            "{var}={value} in .env.example is not the parser's default"
+        );
+        // And the README's settings table says the same.
+        let row = readme
+            .lines()
+            .find(|l| l.starts_with(&format!("| `{var}` |")))
+            .unwrap_or_else(|| panic!("the README's settings table has no row for {var}"));
+        let cells: Vec<&str> = row.split('|').map(str::trim).collect();
+        assert_eq!(
+            cells.get(2).copied(),
+            Some(format!("`{value}`").as_str()),
+            "the README's default for {var} is not .env.example's {value}"
+        );
+        checked += 1;
+    }
+    assert!(checked >= 20, "only {checked} defaults were compared");
+}
