@@ -11,7 +11,7 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use jsonwebtoken::Algorithm;
 use serde_json::{Map, Value};
 
-use super::AuthError;
+use super::error::AuthError;
 
 /// The longest bearer token accepted. Tokens of real identity providers stay well under it;
 /// anything longer is refused before it is decoded.

@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 use jsonwebtoken::jwk::JwkSet;
 use reqwest::header::CACHE_CONTROL;
 
-use super::jwt::{ClaimRules, KeySource, VerifyKey, key_from_jwk};
+use super::keys::{ClaimRules, KeySource, VerifyKey, key_from_jwk};
 
 const DEFAULT_TTL: Duration = Duration::from_secs(300);
 const MAX_TTL: Duration = Duration::from_secs(24 * 3600);

@@ -1,5 +1,5 @@
-//! Authentication and authorization: the `authenticate` middleware, the `AuthUser` and
-//! `MaybeAuthUser` extractors, table authorization with row ownership, and the identity the
+//! Authentication and authorization: `Auth` (token verification and issuing), the `AuthUser`
+//! and `MaybeAuthUser` extractors, table authorization with row ownership, and the identity the
 //! gateway hands to Convex.
 //!
 //! A request without `Authorization` is anonymous. A request with one must carry a valid bearer
@@ -8,8 +8,10 @@
 
 pub mod cache;
 pub mod compact;
+pub mod error;
 pub mod jwks;
 pub mod jwt;
+pub mod keys;
 pub mod policy;
 pub mod signer;
 pub mod tokens;
@@ -20,74 +22,24 @@ use std::time::{Duration, Instant};
 
 use cache::TtlCache;
 
-use axum::extract::{FromRequestParts, Request, State};
-use axum::http::header::AUTHORIZATION;
+pub use self::error::AuthError;
+
+use axum::extract::FromRequestParts;
 use axum::http::request::Parts;
-use axum::middleware::Next;
-use axum::response::{IntoResponse, Response};
 use secrecy::{ExposeSecret, SecretString};
 use serde_json::{Map, Value};
 
 use self::jwks::RemoteJwks;
-use self::jwt::{KeySource, Verifier, external_rules};
+use self::jwt::Verifier;
+use self::keys::{KeySource, external_rules};
 use self::policy::{ANONYMOUS, AUTHENTICATED, FunctionKind, Policy, TableAction};
 use self::signer::{KeyOrigin, Signer};
 use self::tokens::TokenStore;
-use crate::app::AppState;
 use crate::config::{AuthConfig, ConvexAuthMode};
 use crate::error::{ApiError, ErrorCode};
 
 /// How long a token minted for Convex lives.
 pub const CONVEX_TOKEN_TTL: Duration = Duration::from_secs(300);
-
-/// Why a token was refused. Each maps to its own problem `code`.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum AuthError {
-    #[error("this route requires a bearer token in the Authorization header")]
-    Missing,
-    #[error("the Authorization header must be `Bearer <JWT>` with a well-formed JWT")]
-    Malformed,
-    #[error("no configured key accepts tokens with this algorithm")]
-    UnsupportedAlgorithm,
-    #[error("the token's key id is not known to this gateway")]
-    UnknownKey,
-    #[error("{0}")]
-    UnsupportedHeader(String),
-    #[error("the token's signature does not verify")]
-    BadSignature,
-    #[error("the token has expired")]
-    Expired,
-    #[error("the token is not valid yet (nbf)")]
-    NotYetValid,
-    #[error("the token's issuer is not accepted: `iss` must be {0}")]
-    WrongIssuer(String),
-    #[error("the token's audience is not accepted: `aud` must name {0}")]
-    WrongAudience(String),
-    #[error("the token lacks the `{0}` claim")]
-    MissingClaim(String),
-    #[error("send tokens in the Authorization header, never in the query string")]
-    InQuery,
-}
-
-impl From<AuthError> for ApiError {
-    fn from(err: AuthError) -> Self {
-        let code = match &err {
-            AuthError::Missing => ErrorCode::MissingToken,
-            AuthError::Malformed => ErrorCode::MalformedToken,
-            AuthError::UnsupportedAlgorithm => ErrorCode::UnsupportedAlgorithm,
-            AuthError::UnknownKey => ErrorCode::UnknownKey,
-            AuthError::UnsupportedHeader(_) => ErrorCode::UnsupportedHeader,
-            AuthError::BadSignature => ErrorCode::BadSignature,
-            AuthError::Expired => ErrorCode::TokenExpired,
-            AuthError::NotYetValid => ErrorCode::TokenNotYetValid,
-            AuthError::WrongIssuer(_) => ErrorCode::WrongIssuer,
-            AuthError::WrongAudience(_) => ErrorCode::WrongAudience,
-            AuthError::MissingClaim(_) => ErrorCode::MissingClaim,
-            AuthError::InQuery => ErrorCode::TokenInQuery,
-        };
-        ApiError::new(code, err.to_string())
-    }
-}
 
 /// A caller with a verified token.
 #[derive(Clone)]
@@ -552,49 +504,6 @@ fn mint_claims(user: &AuthUser) -> Map<String, Value> {
         }
     }
     claims
-}
-
-/// The middleware: verifies `Authorization: Bearer …` when present and records the caller.
-pub async fn authenticate(
-    State(state): State<AppState>,
-    mut request: Request,
-    next: Next,
-) -> Response {
-    let token_in_query = request.uri().query().is_some_and(|q| {
-        q.split('&')
-            .any(|pair| pair.split('=').next() == Some("access_token"))
-    });
-    if token_in_query {
-        return ApiError::from(AuthError::InQuery).into_response();
-    }
-    let caller = match request.headers().get(AUTHORIZATION) {
-        None => MaybeAuthUser(None),
-        Some(value) => {
-            let token = value
-                .to_str()
-                .ok()
-                .and_then(|v| {
-                    let (scheme, token) = v.split_once(' ')?;
-                    scheme.eq_ignore_ascii_case("bearer").then(|| token.trim())
-                })
-                .filter(|t| !t.is_empty());
-            let Some(token) = token else {
-                return ApiError::from(AuthError::Malformed).into_response();
-            };
-            match state.auth().authenticate(token).await {
-                Ok(user) => {
-                    tracing::debug!(sub = %user.sub, source = ?user.source, "authenticated");
-                    MaybeAuthUser(Some(user))
-                }
-                Err(err) => {
-                    tracing::info!(reason = %err, "rejected a bearer token");
-                    return ApiError::from(err).into_response();
-                }
-            }
-        }
-    };
-    request.extensions_mut().insert(caller);
-    next.run(request).await
 }
 
 #[cfg(test)]

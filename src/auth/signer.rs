@@ -11,7 +11,7 @@ use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header};
 use secrecy::ExposeSecret;
 use serde_json::{Map, Value, json};
 
-use super::jwt::{ClaimRules, KeySource, VerifyKey};
+use super::keys::{ClaimRules, KeySource, VerifyKey};
 use crate::config::AuthConfig;
 
 /// The file the generated key is kept in, inside the data folder.

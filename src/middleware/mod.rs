@@ -1,6 +1,7 @@
 //! The middleware stack every route sits behind: one `ServiceBuilder`, read top (outermost) to
 //! bottom (innermost), each layer commented with why it sits where it does.
 
+mod authenticate;
 mod idempotency;
 mod metrics;
 mod problem;
@@ -101,7 +102,10 @@ pub fn apply(router: Router, state: &AppState) -> Router {
         ))
         // Verify the bearer token, if any, and record the caller for the handlers. It sits inside
         // the timeout (a JWKS refetch is bounded) and below tracing and metrics, so 401s are seen.
-        .layer(from_fn_with_state(state.clone(), crate::auth::authenticate))
+        .layer(from_fn_with_state(
+            state.clone(),
+            authenticate::authenticate,
+        ))
         // Count the request against its caller's role limit, once the caller is known and
         // before any work is done for it.
         .layer(from_fn_with_state(state.clone(), ratelimit::rate_limit))
