@@ -1,8 +1,10 @@
 //! The application: `Application::build` opens the store, binds the listener and assembles the
 //! router; `run_until_stopped` serves until a shutdown signal, then drains requests in flight.
 //!
-//! Everything a handler needs is built here once and passed down in `AppState`; nothing lives in
-//! globals, so tests can run many independent apps in one process.
+//! This is the composition root: every part (store, auth, outbox, write path, document service,
+//! relay) is built here once, handed the parts it depends on, and gathered into `AppState` for
+//! the routes; the background workers (transaction sweeper, outbox relay) start here too.
+//! Nothing lives in globals, so tests can run many independent apps in one process.
 
 use std::future::Future;
 use std::net::SocketAddr;
@@ -16,129 +18,21 @@ use utoipa_swagger_ui::SwaggerUi;
 
 use crate::auth::Auth;
 use crate::config::{Config, StoreKind};
+use crate::documents::{Documents, DocumentsParts};
 use crate::idempotency::IdempotencyStore;
 use crate::metrics::Metrics;
 use crate::outbox::Outbox;
 use crate::ratelimit::RateLimits;
+use crate::relay::Relay;
 use crate::stale::StaleCache;
+use crate::state::{AppState, Parts, WeakState};
 use crate::store::SharedStore;
 use crate::store::convex::ConvexStore;
 use crate::store::local::{LocalOptions, LocalStore};
 use crate::store::metered::MeteredStore;
 use crate::transactions::TxManager;
+use crate::writes::WritePath;
 use crate::{middleware, routes};
-
-/// Shared, cheaply cloned state for handlers and middleware.
-#[derive(Clone)]
-pub struct AppState {
-    inner: Arc<Inner>,
-}
-
-struct Inner {
-    store: SharedStore,
-    convex: Option<Arc<ConvexStore>>,
-    metrics: Arc<Metrics>,
-    auth: Arc<Auth>,
-    transactions: Arc<TxManager>,
-    idempotency: IdempotencyStore,
-    config: Arc<Config>,
-    outbox: Option<Outbox>,
-    stale: Option<StaleCache>,
-    rate_limits: RateLimits,
-}
-
-impl AppState {
-    /// Assembles state from its parts.
-    pub fn new(
-        store: SharedStore,
-        convex: Option<Arc<ConvexStore>>,
-        metrics: Arc<Metrics>,
-        auth: Arc<Auth>,
-        idempotency: IdempotencyStore,
-        config: Arc<Config>,
-        outbox: Option<Outbox>,
-    ) -> Self {
-        let transactions = Arc::new(TxManager::new(config.tx_ttl));
-        // Stale reads only make sense in front of a remote store.
-        let stale = (config.stale_reads && convex.is_some())
-            .then(|| StaleCache::new(config.stale_cache_entries));
-        let rate_limits = RateLimits::new(auth.policy().rate_limits());
-        Self {
-            inner: Arc::new(Inner {
-                store,
-                convex,
-                metrics,
-                auth,
-                transactions,
-                idempotency,
-                config,
-                outbox,
-                stale,
-                rate_limits,
-            }),
-        }
-    }
-
-    /// The offline outbox, when the gateway fronts Convex with `GATEWAY_OUTBOX` on.
-    pub fn outbox(&self) -> Option<&Outbox> {
-        self.inner.outbox.as_ref()
-    }
-
-    /// Recent read results, with `GATEWAY_STALE_READS=on` in front of Convex.
-    pub fn stale(&self) -> Option<&StaleCache> {
-        self.inner.stale.as_ref()
-    }
-
-    /// The per-role rate limiters.
-    pub fn rate_limits(&self) -> &RateLimits {
-        &self.inner.rate_limits
-    }
-
-    /// Idempotency-key records.
-    pub fn idempotency(&self) -> &IdempotencyStore {
-        &self.inner.idempotency
-    }
-
-    /// Open interactive transactions.
-    pub fn transactions(&self) -> &TxManager {
-        &self.inner.transactions
-    }
-
-    /// Rolls back expired transactions and updates the transaction gauges.
-    pub fn sweep_transactions(&self) {
-        self.inner.transactions.sweep();
-        let expired = self.inner.transactions.take_expired_count();
-        self.inner.metrics.transactions_ended("expired", expired);
-        self.inner
-            .metrics
-            .set_transactions_active(self.inner.transactions.active());
-    }
-
-    /// The Convex deployment, when the gateway fronts one (for the function passthrough).
-    pub fn convex(&self) -> Option<&Arc<ConvexStore>> {
-        self.inner.convex.as_ref()
-    }
-
-    /// Authentication, policy and token issuing.
-    pub fn auth(&self) -> &Auth {
-        &self.inner.auth
-    }
-
-    /// The store adapter, wrapped in metrics.
-    pub fn store(&self) -> &SharedStore {
-        &self.inner.store
-    }
-
-    /// The metrics registry.
-    pub fn metrics(&self) -> &Arc<Metrics> {
-        &self.inner.metrics
-    }
-
-    /// The configuration the app was built with.
-    pub fn config(&self) -> &Config {
-        &self.inner.config
-    }
-}
 
 /// A built, bound, not yet serving gateway.
 pub struct Application {
@@ -206,32 +100,54 @@ impl Application {
         } else {
             None
         };
-        let state = AppState::new(
+        let auth = Arc::new(auth);
+        let transactions = Arc::new(TxManager::new(config.tx_ttl, config.tx_max_ops));
+        // Stale reads only make sense in front of a remote store.
+        let stale = (config.stale_reads && convex.is_some())
+            .then(|| StaleCache::new(config.stale_cache_entries));
+        let writes = WritePath::new(
+            Arc::clone(&store),
+            outbox.clone(),
+            Arc::clone(&auth),
+            &config.outbox.mutations,
+        );
+        let documents = Documents::new(DocumentsParts {
+            store: Arc::clone(&store),
+            auth: Arc::clone(&auth),
+            transactions,
+            writes: writes.clone(),
+            stale,
+            metrics: Arc::clone(&metrics),
+            tables: config.tables.clone(),
+            max_ops: config.tx_max_ops,
+        });
+        let relay = match (&outbox, &convex) {
+            (Some(outbox), Some(convex)) => Some(Relay::new(
+                outbox.clone(),
+                Arc::clone(convex),
+                Arc::clone(&auth),
+                Arc::clone(&metrics),
+                config.outbox.clone(),
+                config.request_timeout,
+            )),
+            _ => None,
+        };
+        let state = AppState::new(Parts {
             store,
             convex,
+            rate_limits: RateLimits::new(auth.policy().rate_limits()),
             metrics,
-            Arc::new(auth),
+            auth,
             idempotency,
-            Arc::clone(&config),
+            config: Arc::clone(&config),
             outbox,
-        );
-        // Expired transactions are rolled back within a second, not only when next touched;
-        // idle rate-limit buckets are forgotten.
-        let sweeper = Arc::downgrade(&state.inner);
-        tokio::spawn(async move {
-            let mut tick = tokio::time::interval(Duration::from_secs(1));
-            loop {
-                tick.tick().await;
-                let Some(inner) = sweeper.upgrade() else {
-                    break;
-                };
-                let state = AppState { inner };
-                state.sweep_transactions();
-                state.rate_limits().sweep();
-            }
+            writes,
+            documents,
+            relay,
         });
-        if let Some(outbox) = state.outbox().cloned() {
-            spawn_relay(&state, outbox);
+        spawn_sweeper(state.downgrade());
+        if state.relay().is_some() {
+            spawn_relay(state.downgrade(), config.idempotency_ttl);
         }
         let router = router(state);
         let listener = TcpListener::bind(config.addr)
@@ -296,6 +212,11 @@ impl Application {
     }
 }
 
+/// The full spec, as served at `/openapi.json` and printed by `convex-gateway openapi`.
+pub fn spec() -> utoipa::openapi::OpenApi {
+    crate::openapi::tidy(routes::api().split_for_parts().1)
+}
+
 /// The complete router: documented API routes, Swagger UI at `/docs`, the spec at
 /// `/openapi.json`, the not-found fallback, all behind the middleware stack.
 pub fn router(state: AppState) -> Router {
@@ -308,19 +229,36 @@ pub fn router(state: AppState) -> Router {
     middleware::apply(router, &state)
 }
 
+/// Rolls back expired transactions within a second, not only when next touched, and forgets
+/// idle rate-limit buckets, until the application is dropped.
+fn spawn_sweeper(weak: WeakState) {
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(Duration::from_secs(1));
+        loop {
+            tick.tick().await;
+            let Some(state) = weak.upgrade() else {
+                break;
+            };
+            state.documents().sweep();
+            state.rate_limits().sweep();
+        }
+    });
+}
+
 /// Runs the outbox relay until the application is dropped; delivered and discarded entries are
-/// purged once they are older than `GATEWAY_IDEMPOTENCY_TTL`.
-fn spawn_relay(state: &AppState, outbox: Outbox) {
-    let weak = Arc::downgrade(&state.inner);
-    let retention = state.config().idempotency_ttl;
+/// purged once they are older than `retention` (`GATEWAY_IDEMPOTENCY_TTL`).
+fn spawn_relay(weak: WeakState, retention: Duration) {
     tokio::spawn(async move {
         let mut last_purge = std::time::Instant::now();
         loop {
-            let wait = {
-                let Some(inner) = weak.upgrade() else {
+            let (wait, outbox) = {
+                let Some(state) = weak.upgrade() else {
                     break;
                 };
-                crate::relay::step(&AppState { inner }).await
+                let Some(relay) = state.relay() else {
+                    break;
+                };
+                (relay.step().await, relay.outbox().clone())
             };
             if last_purge.elapsed() > Duration::from_secs(60) {
                 last_purge = std::time::Instant::now();

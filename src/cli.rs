@@ -9,7 +9,7 @@ use clap::{Parser, Subcommand};
 
 use crate::app::{Application, shutdown_signal};
 use crate::config::Config;
-use crate::{openapi, telemetry};
+use crate::telemetry;
 
 /// convex-gateway: a REST gateway in front of Convex, with an embedded store.
 ///
@@ -76,7 +76,7 @@ fn parse_ttl(raw: &str) -> Result<Duration, String> {
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command.unwrap_or(Command::Serve) {
-        Command::Openapi => match openapi::spec().to_pretty_json() {
+        Command::Openapi => match crate::app::spec().to_pretty_json() {
             Ok(json) => {
                 println!("{json}");
                 ExitCode::SUCCESS

@@ -1,7 +1,7 @@
 //! convex-gateway: an HTTP API gateway in front of Convex, with an embedded SQLite store when no
 //! Convex deployment is configured. `main.rs` only calls [`cli::main`]; everything else is here.
 
-/// `Application::build`, `AppState` and the router assembly.
+/// The composition root: `Application::build`, the router, the spec and the background workers.
 pub mod app;
 /// JWT validation, policy, token issuing and Convex identity.
 pub mod auth;
@@ -11,6 +11,10 @@ pub mod breaker;
 pub mod cli;
 /// Typed configuration from the environment.
 pub mod config;
+/// What a domain call knows about its request: caller, store context, transaction.
+pub mod context;
+/// The document service: tables, batches and interactive transactions.
+pub mod documents;
 /// `ApiError` and the problem+json error codes.
 pub mod error;
 /// Outbound HTTP clients (rustls with *ring*).
@@ -27,7 +31,7 @@ pub mod openapi;
 pub mod outbox;
 /// Per-caller rate limits, configured per role.
 pub mod ratelimit;
-/// The outbox relay: delivers queued writes to Convex.
+/// The outbox relay: delivers queued writes to Convex, handed its dependencies.
 pub mod relay;
 /// Retries: full-jitter backoff, a retry budget, the request deadline.
 pub mod retry;
@@ -37,12 +41,17 @@ pub mod routes;
 pub mod sqlite;
 /// Recent read results, answered while Convex is down (`GATEWAY_STALE_READS`).
 pub mod stale;
+/// `AppState`: the parts the routes and middleware call.
+pub mod state;
 /// The `DocumentStore` seam and its adapters.
 pub mod store;
 /// Log setup.
 pub mod telemetry;
 /// Interactive transactions: staged writes and optimistic commit.
 pub mod transactions;
+/// The write path: apply now, or queue in the outbox.
+pub mod writes;
 
-pub use app::{AppState, Application};
+pub use app::Application;
 pub use config::Config;
+pub use state::AppState;

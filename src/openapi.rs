@@ -1,5 +1,6 @@
 //! The OpenAPI document: top-level info and tags here, paths and schemas from the registered
-//! routes (`routes::api`). `openapi/openapi.json` is this output, committed and checked by a test.
+//! routes (`routes::api`, assembled by `app::spec`). `openapi/openapi.json` is that output,
+//! committed and checked by a test.
 
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
@@ -47,11 +48,6 @@ impl Modify for BearerAuth {
             ),
         );
     }
-}
-
-/// The full spec, as served at `/openapi.json` and printed by `convex-gateway openapi`.
-pub fn spec() -> utoipa::openapi::OpenApi {
-    tidy(crate::routes::api().split_for_parts().1)
 }
 
 /// Rewrites axum's catch-all templates (`{*path}`) to OpenAPI's (`{path}`), so the template

@@ -2,146 +2,181 @@
 //! one at a time (so writes to a document land in the order they were accepted), backing off
 //! with full jitter while Convex stays down and dead-lettering what a retry cannot fix.
 
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use crate::app::AppState;
+use crate::auth::Auth;
 use crate::error::ApiError;
-use crate::outbox::{Due, Kind, Outbox, now_ms};
+use crate::metrics::Metrics;
+use crate::outbox::{Due, Kind, Outbox, OutboxConfig, now_ms};
 use crate::retry::full_jitter;
 use crate::store::StoreCtx;
 use crate::store::StoreError;
 use crate::store::convex::{ConvexStore, FunctionKind};
+use crate::writes::outcomes_json;
 
 /// How long the relay sleeps when nothing is queued (a new entry wakes it at once).
 const IDLE: Duration = Duration::from_secs(5);
 
-/// Delivers the head of the queue if it is due, and says how long to wait before the next step.
-pub async fn step(state: &AppState) -> Duration {
-    let (Some(outbox), Some(convex)) = (state.outbox(), state.convex()) else {
-        return IDLE;
-    };
-    // The queue is mirrored in memory: an empty outbox costs no SQLite query.
-    if outbox.depth() == 0 {
-        return IDLE;
-    }
-    let due = match outbox.head().await {
-        Ok(Some(due)) => due,
-        Ok(None) => return IDLE,
-        Err(err) => {
-            tracing::error!(error = format!("{err:#}"), "reading the outbox failed");
-            return Duration::from_secs(1);
-        }
-    };
-    let now = now_ms();
-    if due.next_attempt_at > now {
-        return Duration::from_millis((due.next_attempt_at - now) as u64);
-    }
-    match deliver(state, outbox, convex, due).await {
-        Ok(wait) => wait,
-        Err(err) => {
-            tracing::error!(error = format!("{err:#}"), "updating the outbox failed");
-            Duration::from_secs(1)
-        }
-    }
+/// The relay and what it needs: the outbox, the Convex deployment, the caller identities it
+/// rebuilds, the metrics, and its settings.
+pub struct Relay {
+    outbox: Outbox,
+    convex: Arc<ConvexStore>,
+    auth: Arc<Auth>,
+    metrics: Arc<Metrics>,
+    config: OutboxConfig,
+    /// How long one delivery may take (`GATEWAY_REQUEST_TIMEOUT`).
+    timeout: Duration,
 }
 
-async fn deliver(
-    state: &AppState,
-    outbox: &Outbox,
-    convex: &ConvexStore,
-    due: Due,
-) -> anyhow::Result<Duration> {
-    let metrics = state.metrics();
-    let Ok(identity) = state.auth().identity_from_snapshot(due.identity.as_ref()) else {
-        outbox
-            .dead(due.seq, "the caller's identity could not be rebuilt".into())
-            .await?;
-        metrics.outbox_settled("dead");
-        return Ok(Duration::ZERO);
-    };
-    let ctx = StoreCtx {
-        identity,
-        request_id: Some(format!("outbox-{}", due.id)),
-        idempotency_key: Some(due.idempotency_key.clone()),
-        deadline: Some(Instant::now() + state.config().request_timeout),
-    };
-    let result = match due.kind {
-        Kind::Apply => convex
-            .apply_encoded(&ctx, due.args.clone())
-            .await
-            .map(crate::routes::outbox::outcomes_json),
-        Kind::Mutation => {
-            convex
-                .call(&ctx, FunctionKind::Mutation, &due.path, due.args.clone())
-                .await
+impl Relay {
+    /// A relay over its dependencies.
+    pub fn new(
+        outbox: Outbox,
+        convex: Arc<ConvexStore>,
+        auth: Arc<Auth>,
+        metrics: Arc<Metrics>,
+        config: OutboxConfig,
+        timeout: Duration,
+    ) -> Self {
+        Self {
+            outbox,
+            convex,
+            auth,
+            metrics,
+            config,
+            timeout,
         }
-    };
-    let config = &state.config().outbox;
-    let now = now_ms();
-    match result {
-        Ok(value) => {
-            outbox.delivered(due.seq, value).await?;
-            metrics.outbox_settled("delivered");
-            tracing::info!(outbox_id = %due.id, attempts = due.attempts + 1, "outbox entry delivered");
-            Ok(Duration::ZERO)
+    }
+
+    /// The outbox it delivers from.
+    pub fn outbox(&self) -> &Outbox {
+        &self.outbox
+    }
+
+    /// Delivers the head of the queue if it is due, and says how long to wait before the next
+    /// step.
+    pub async fn step(&self) -> Duration {
+        let outbox = &self.outbox;
+        // The queue is mirrored in memory: an empty outbox costs no SQLite query.
+        if outbox.depth() == 0 {
+            return IDLE;
         }
-        // Waiting for the breaker is no delivery attempt.
-        Err(StoreError::CircuitOpen { retry_after }) => {
-            let wait = Duration::from_secs(retry_after);
+        let due = match outbox.head().await {
+            Ok(Some(due)) => due,
+            Ok(None) => return IDLE,
+            Err(err) => {
+                tracing::error!(error = format!("{err:#}"), "reading the outbox failed");
+                return Duration::from_secs(1);
+            }
+        };
+        let now = now_ms();
+        if due.next_attempt_at > now {
+            return Duration::from_millis((due.next_attempt_at - now) as u64);
+        }
+        match self.deliver(due).await {
+            Ok(wait) => wait,
+            Err(err) => {
+                tracing::error!(error = format!("{err:#}"), "updating the outbox failed");
+                Duration::from_secs(1)
+            }
+        }
+    }
+
+    async fn deliver(&self, due: Due) -> anyhow::Result<Duration> {
+        let (outbox, convex, metrics) = (&self.outbox, &self.convex, &self.metrics);
+        let Ok(identity) = self.auth.identity_from_snapshot(due.identity.as_ref()) else {
             outbox
-                .retry_later(
-                    due.seq,
-                    "Convex is failing; the circuit breaker is open".into(),
-                    false,
-                    now + wait.as_millis() as i64,
-                )
+                .dead(due.seq, "the caller's identity could not be rebuilt".into())
                 .await?;
-            Ok(wait)
-        }
-        Err(StoreError::Saturated) => Ok(Duration::from_millis(100)),
-        Err(err) if err.is_outage() => {
-            let attempts = due.attempts + 1;
-            if attempts >= config.max_attempts {
+            metrics.outbox_settled("dead");
+            return Ok(Duration::ZERO);
+        };
+        let ctx = StoreCtx {
+            identity,
+            request_id: Some(format!("outbox-{}", due.id)),
+            idempotency_key: Some(due.idempotency_key.clone()),
+            deadline: Some(Instant::now() + self.timeout),
+        };
+        let result = match due.kind {
+            Kind::Apply => convex
+                .apply_encoded(&ctx, due.args.clone())
+                .await
+                .map(outcomes_json),
+            Kind::Mutation => {
+                convex
+                    .call(&ctx, FunctionKind::Mutation, &due.path, due.args.clone())
+                    .await
+            }
+        };
+        let config = &self.config;
+        let now = now_ms();
+        match result {
+            Ok(value) => {
+                outbox.delivered(due.seq, value).await?;
+                metrics.outbox_settled("delivered");
+                tracing::info!(outbox_id = %due.id, attempts = due.attempts + 1, "outbox entry delivered");
+                Ok(Duration::ZERO)
+            }
+            // Waiting for the breaker is no delivery attempt.
+            Err(StoreError::CircuitOpen { retry_after }) => {
+                let wait = Duration::from_secs(retry_after);
+                outbox
+                    .retry_later(
+                        due.seq,
+                        "Convex is failing; the circuit breaker is open".into(),
+                        false,
+                        now + wait.as_millis() as i64,
+                    )
+                    .await?;
+                Ok(wait)
+            }
+            Err(StoreError::Saturated) => Ok(Duration::from_millis(100)),
+            Err(err) if err.is_outage() => {
+                let attempts = due.attempts + 1;
+                if attempts >= config.max_attempts {
+                    outbox
+                        .dead(
+                            due.seq,
+                            format!("gave up after {attempts} attempts; the last: {err}"),
+                        )
+                        .await?;
+                    metrics.outbox_settled("dead");
+                    tracing::warn!(outbox_id = %due.id, attempts, "outbox entry dead-lettered");
+                    return Ok(Duration::ZERO);
+                }
+                let wait = match &err {
+                    StoreError::Overloaded {
+                        retry_after: Some(secs),
+                        ..
+                    } => Duration::from_secs(*secs),
+                    _ => full_jitter(config.backoff_base, config.backoff_cap, attempts),
+                };
+                outbox
+                    .retry_later(
+                        due.seq,
+                        err.to_string(),
+                        true,
+                        now + wait.as_millis() as i64,
+                    )
+                    .await?;
+                Ok(wait)
+            }
+            Err(err) => {
+                // A function error, a failed precondition, a refused identity: sending the same
+                // write again cannot succeed.
+                let problem = ApiError::from(err).problem();
                 outbox
                     .dead(
                         due.seq,
-                        format!("gave up after {attempts} attempts; the last: {err}"),
+                        format!("{}: {}", problem.code.as_str(), problem.detail),
                     )
                     .await?;
                 metrics.outbox_settled("dead");
-                tracing::warn!(outbox_id = %due.id, attempts, "outbox entry dead-lettered");
-                return Ok(Duration::ZERO);
+                tracing::warn!(outbox_id = %due.id, code = problem.code.as_str(), "outbox entry dead-lettered");
+                Ok(Duration::ZERO)
             }
-            let wait = match &err {
-                StoreError::Overloaded {
-                    retry_after: Some(secs),
-                    ..
-                } => Duration::from_secs(*secs),
-                _ => full_jitter(config.backoff_base, config.backoff_cap, attempts),
-            };
-            outbox
-                .retry_later(
-                    due.seq,
-                    err.to_string(),
-                    true,
-                    now + wait.as_millis() as i64,
-                )
-                .await?;
-            Ok(wait)
-        }
-        Err(err) => {
-            // A function error, a failed precondition, a refused identity: sending the same
-            // write again cannot succeed.
-            let problem = ApiError::from(err).problem();
-            outbox
-                .dead(
-                    due.seq,
-                    format!("{}: {}", problem.code.as_str(), problem.detail),
-                )
-                .await?;
-            metrics.outbox_settled("dead");
-            tracing::warn!(outbox_id = %due.id, code = problem.code.as_str(), "outbox entry dead-lettered");
-            Ok(Duration::ZERO)
         }
     }
 }

@@ -120,6 +120,35 @@ pub struct Owner {
     pub sub: String,
 }
 
+impl Owner {
+    /// Whether a document with these fields belongs to the owner.
+    pub fn owns(&self, fields: &Map<String, Value>) -> bool {
+        fields.get(&self.field).and_then(Value::as_str) == Some(self.sub.as_str())
+    }
+
+    /// Stamps the owner into `fields` (when `stamp`), and refuses an owner field naming
+    /// someone else.
+    pub fn claim(&self, fields: &mut Map<String, Value>, stamp: bool) -> Result<(), ApiError> {
+        match fields.get(&self.field) {
+            None if stamp => {
+                fields.insert(self.field.clone(), Value::String(self.sub.clone()));
+                Ok(())
+            }
+            None => Ok(()),
+            Some(Value::String(sub)) if *sub == self.sub => Ok(()),
+            Some(_) => Err(ApiError::new(
+                ErrorCode::Forbidden,
+                format!("`{}` must be your own subject id", self.field),
+            )),
+        }
+    }
+}
+
+/// Whether a document with these fields is visible under `owner` (always, when none applies).
+pub fn visible(owner: Option<&Owner>, fields: &Map<String, Value>) -> bool {
+    owner.is_none_or(|o| o.owns(fields))
+}
+
 /// Everything authentication needs, built once in `Application::build`.
 pub struct Auth {
     verifier: Verifier,

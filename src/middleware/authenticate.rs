@@ -8,9 +8,9 @@ use axum::http::header::AUTHORIZATION;
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 
-use crate::app::AppState;
 use crate::auth::{AuthError, MaybeAuthUser};
 use crate::error::ApiError;
+use crate::state::AppState;
 
 /// The middleware: verifies `Authorization: Bearer …` when present and records the caller.
 pub(super) async fn authenticate(

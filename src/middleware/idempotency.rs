@@ -8,10 +8,10 @@ use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use sha2::{Digest as _, Sha256};
 
-use crate::app::AppState;
 use crate::auth::MaybeAuthUser;
 use crate::error::{ApiError, ErrorCode};
 use crate::idempotency::{Begin, StoredResponse};
+use crate::state::AppState;
 
 /// The request header.
 pub const IDEMPOTENCY_KEY: HeaderName = HeaderName::from_static("idempotency-key");

@@ -6,6 +6,7 @@ mod idempotency;
 mod metrics;
 mod problem;
 mod ratelimit;
+mod transaction;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -27,12 +28,13 @@ use tower_http::timeout::TimeoutLayer;
 use tower_http::trace::{DefaultOnResponse, TraceLayer};
 use tracing::Level;
 
-use crate::app::AppState;
 use crate::config::CorsOrigins;
+use crate::state::AppState;
 
 pub use idempotency::{IDEMPOTENCY_KEY, REPLAYED, ScopedKey};
 pub use problem::Verbatim;
 pub(crate) use problem::route_not_found;
+pub use transaction::TRANSACTION_ID;
 
 /// The request-id header, generated when the caller sends none and echoed on every response.
 pub const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
@@ -111,10 +113,7 @@ pub fn apply(router: Router, state: &AppState) -> Router {
         .layer(from_fn_with_state(state.clone(), ratelimit::rate_limit))
         // Resolve `X-Transaction-Id` on table routes, once the caller is known, so handlers
         // stage their writes in the caller's transaction.
-        .layer(from_fn_with_state(
-            state.clone(),
-            crate::routes::transactions::scope,
-        ))
+        .layer(from_fn_with_state(state.clone(), transaction::scope))
         // Replay or refuse repeated writes (`Idempotency-Key`), per caller, so it sits after
         // authentication; it reads the body itself, within GATEWAY_MAX_BODY_BYTES.
         .layer(from_fn_with_state(state.clone(), idempotency::idempotency))
@@ -144,7 +143,7 @@ fn cors(origins: &CorsOrigins) -> Option<CorsLayer> {
             header::IF_NONE_MATCH,
             REQUEST_ID,
             idempotency::IDEMPOTENCY_KEY,
-            HeaderName::from_static("x-transaction-id"),
+            transaction::TRANSACTION_ID,
         ])
         .expose_headers([
             idempotency::REPLAYED,

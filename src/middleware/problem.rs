@@ -10,8 +10,8 @@ use axum::response::{IntoResponse, Response};
 
 use axum::extract::State;
 
-use crate::app::AppState;
 use crate::error::{ApiError, ErrorCode, PROBLEM_JSON, Problem};
+use crate::state::AppState;
 
 /// Marks a response that must reach the client exactly as built, such as Convex's own function
 /// error bodies (HTTP 560) on the drop-in passthrough.

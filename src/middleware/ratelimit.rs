@@ -10,10 +10,10 @@ use axum::http::{HeaderMap, HeaderName, HeaderValue, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 
-use crate::app::AppState;
 use crate::auth::MaybeAuthUser;
 use crate::error::{ApiError, ErrorCode};
 use crate::ratelimit::{Decision, RateHeaders, client_ip};
+use crate::state::AppState;
 
 const LIMIT: HeaderName = HeaderName::from_static("ratelimit-limit");
 const REMAINING: HeaderName = HeaderName::from_static("ratelimit-remaining");

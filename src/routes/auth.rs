@@ -22,10 +22,10 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use super::tables::ApiPath;
-use crate::app::AppState;
 use crate::auth::MaybeAuthUser;
 use crate::auth::tokens::{ClientError, Grant, RefreshError};
 use crate::error::{ApiError, ApiResult, ErrorCode, Problem};
+use crate::state::AppState;
 
 /// The longest lifetime an admin may give a minted access token.
 const MAX_MINT_TTL: Duration = Duration::from_secs(30 * 24 * 3600);

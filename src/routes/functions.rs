@@ -23,9 +23,9 @@ use utoipa_axum::routes;
 
 use super::RequestCtx;
 use super::tables::ApiPath;
-use crate::app::AppState;
 use crate::auth::policy::FunctionKind as PolicyKind;
 use crate::error::{ApiError, ApiResult, ErrorCode, Problem};
+use crate::state::AppState;
 use crate::store::StoreError;
 use crate::store::convex::{
     ConvexStore, FunctionKind, UdfResponse, UdfStatus, decode_value, function_error,
@@ -90,7 +90,7 @@ enum PassthroughResponses {
     FunctionError(#[to_schema] FunctionResponse),
     /// Convex is unreachable: a mutation allow-listed in GATEWAY_OUTBOX_MUTATIONS is queued in the outbox
     #[response(status = 202)]
-    Queued(super::outbox::Receipt),
+    Queued(crate::writes::Receipt),
     /// A bad body or function path
     #[response(status = 400)]
     BadRequest(#[to_response] Refused),
@@ -266,7 +266,7 @@ async fn api_run(
     ),
     request_body(content = Object, description = "The function's arguments", content_type = "application/json"),
     responses(
-        (status = 202, description = "Convex is unreachable: the write is queued in the outbox (`GATEWAY_OUTBOX`); follow `Location`", body = super::outbox::Receipt,
+        (status = 202, description = "Convex is unreachable: the write is queued in the outbox (`GATEWAY_OUTBOX`); follow `Location`", body = crate::writes::Receipt,
             headers(("Location" = String, description = "`/v1/outbox/{outboxId}`"))),
         (status = 200, description = "The function's return value", body = FunctionValue),
         (status = 400, description = "Bad kind, path or body; `upstream_rejected` when Convex refused the request, with its code in `convexCode`", body = Problem, content_type = "application/problem+json"),
@@ -326,7 +326,7 @@ async fn call_function(
     );
     if kind == FunctionKind::Mutation
         && matches!(&result, Err(err) if err.is_outage())
-        && let Some(receipt) = state.queue_mutation(&ctx, &path, args).await?
+        && let Some(receipt) = state.writes().queue_mutation(&ctx, &path, args).await?
     {
         return Ok(receipt.into_response());
     }
@@ -393,7 +393,7 @@ async fn passthrough(
     );
     if kind == Some(FunctionKind::Mutation)
         && matches!(&result, Err(err) if err.is_outage())
-        && let Some(receipt) = state.queue_mutation(ctx, &path, args).await?
+        && let Some(receipt) = state.writes().queue_mutation(ctx, &path, args).await?
     {
         return Ok(receipt.into_response());
     }

@@ -13,22 +13,18 @@ use axum::http::request::Parts;
 use utoipa::OpenApi as _;
 use utoipa_axum::router::OpenApiRouter;
 
-use crate::app::AppState;
 use crate::auth::MaybeAuthUser;
+pub use crate::context::RequestCtx;
 use crate::error::ApiError;
 use crate::middleware::REQUEST_ID;
 use crate::openapi::ApiDoc;
+use crate::state::AppState;
 use crate::store::StoreCtx;
+use crate::transactions::TxScope;
 
-/// What a handler knows about its request: the caller, and the context store calls carry (the
-/// caller's upstream identity, built per request when the adapter needs one, and the request id).
-#[derive(Debug, Clone)]
-pub struct RequestCtx {
-    pub caller: MaybeAuthUser,
-    pub store: StoreCtx,
-    /// The interactive transaction the request runs in (`X-Transaction-Id`), if any.
-    pub tx: Option<transactions::TxScope>,
-}
+/// Builds the request's [`RequestCtx`]: the caller (verified by the middleware), its upstream
+/// identity (minted per request, only when the adapter needs one), the request id, the
+/// caller-scoped idempotency key, the deadline and the transaction scope.
 
 impl FromRequestParts<AppState> for RequestCtx {
     type Rejection = ApiError;
@@ -55,7 +51,7 @@ impl FromRequestParts<AppState> for RequestCtx {
                     .map(|k| k.0.clone()),
                 deadline: Some(std::time::Instant::now() + state.config().request_timeout),
             },
-            tx: parts.extensions.get::<transactions::TxScope>().cloned(),
+            tx: parts.extensions.get::<TxScope>().cloned(),
         })
     }
 }

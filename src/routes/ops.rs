@@ -10,8 +10,8 @@ use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use crate::app::AppState;
 use crate::error::{ApiError, ApiResult, ErrorCode, Problem};
+use crate::state::AppState;
 
 /// The routes of this module.
 pub fn router() -> OpenApiRouter<AppState> {
@@ -93,7 +93,7 @@ async fn ready(State(state): State<AppState>) -> ApiResult<Json<ReadyStatus>> {
 )]
 async fn metrics(State(state): State<AppState>) -> ApiResult<Response> {
     // Expired transactions are counted and the gauge is current at every scrape.
-    state.sweep_transactions();
+    state.documents().sweep();
     if let Some(circuit) = state.store().circuit() {
         state.metrics().set_circuit_state(circuit.code());
     }

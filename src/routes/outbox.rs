@@ -1,26 +1,22 @@
-//! The outbox at the HTTP edge: `AppState::write`, which every write route goes through (it
-//! applies the write, or queues it when Convex cannot be reached and answers `202 Accepted`),
-//! `GET /v1/outbox/{id}` for the caller who queued a write, and `/admin/outbox` to list, requeue
-//! and discard entries.
+//! The outbox at the HTTP edge: the `202 Accepted` answer of a queued write (the write path is
+//! `writes`), `GET /v1/outbox/{id}` for the caller who queued a write, and `/admin/outbox` to
+//! list, requeue and discard entries.
 
 use axum::Json;
 use axum::extract::{Query, State};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde::{Deserialize, Serialize};
-use serde_json::{Value, json};
 use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use super::RequestCtx;
-use super::tables::{ApiPath, DocumentBody};
-use crate::app::AppState;
-use crate::auth::MaybeAuthUser;
+use super::tables::ApiPath;
 use crate::error::{ApiError, ApiResult, ErrorCode, Problem};
-use crate::outbox::{Entry, Kind, NewEntry, Status};
-use crate::store::convex::ConvexStore;
-use crate::store::{DocId, WriteOp, WriteOutcome};
+use crate::outbox::{Entry, Status};
+use crate::state::AppState;
+use crate::writes::Receipt;
 
 /// The routes of this module.
 pub fn router() -> OpenApiRouter<AppState> {
@@ -31,22 +27,7 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(admin_discard))
 }
 
-/// What a write did: applied now, or queued for delivery.
-pub(crate) enum Written {
-    Applied(Vec<WriteOutcome>),
-    Queued(Receipt),
-}
-
-/// The answer to a queued write.
-#[derive(Debug, Serialize, ToSchema)]
-#[serde(rename_all = "camelCase")]
-pub struct Receipt {
-    /// Where to follow the write: `GET /v1/outbox/{outboxId}`.
-    pub outbox_id: String,
-    /// Always `queued`.
-    pub status: Status,
-}
-
+/// A queued write answers `202 Accepted` with `Location: /v1/outbox/{outboxId}`.
 impl IntoResponse for Receipt {
     fn into_response(self) -> Response {
         let location = HeaderValue::from_str(&format!("/v1/outbox/{}", self.outbox_id));
@@ -56,149 +37,6 @@ impl IntoResponse for Receipt {
         }
         response
     }
-}
-
-/// How an outbox entry names its caller.
-pub(crate) fn caller_key(caller: &MaybeAuthUser) -> String {
-    caller
-        .0
-        .as_ref()
-        .map_or_else(|| "anonymous".to_owned(), |u| format!("user:{}", u.sub))
-}
-
-/// `table/id` of every existing document the operations touch.
-fn doc_keys(ops: &[WriteOp]) -> Vec<String> {
-    ops.iter()
-        .filter_map(|op| match op {
-            WriteOp::Patch { table, id, .. }
-            | WriteOp::Replace { table, id, .. }
-            | WriteOp::Delete { table, id, .. }
-            | WriteOp::Check { table, id, .. } => match id {
-                DocId::Id(id) => Some(format!("{table}/{id}")),
-                DocId::Ref(_) => None,
-            },
-            WriteOp::Insert { .. } => None,
-        })
-        .collect()
-}
-
-impl AppState {
-    /// Applies `ops` atomically, or — in front of Convex with the outbox on — queues them when
-    /// Convex cannot be reached (or when an earlier queued write to the same document has not
-    /// been delivered yet, so this one cannot overtake it).
-    ///
-    /// Every such write carries an idempotency key (the caller's, or one made up here) from its
-    /// first attempt on, so whichever attempt reached Convex, `gateway:apply` applies it once.
-    pub(crate) async fn write(&self, ctx: &RequestCtx, ops: Vec<WriteOp>) -> ApiResult<Written> {
-        let Some(outbox) = self.outbox() else {
-            return Ok(Written::Applied(self.store().apply(&ctx.store, ops).await?));
-        };
-        if ops.is_empty() {
-            return Ok(Written::Applied(Vec::new()));
-        }
-        let mut store_ctx = ctx.store.clone();
-        let key = store_ctx
-            .idempotency_key
-            .get_or_insert_with(|| format!("gw-{}", uuid::Uuid::new_v4()))
-            .clone();
-        let keys = doc_keys(&ops);
-        let args = ConvexStore::apply_args(&ops, Some(&key));
-        if !outbox.touches_pending(&keys) {
-            match self.store().apply(&store_ctx, ops).await {
-                Ok(outcomes) => return Ok(Written::Applied(outcomes)),
-                Err(err) if err.is_outage() => {
-                    tracing::warn!(error = %err, "Convex is unavailable; queuing the write in the outbox");
-                }
-                Err(err) => return Err(err.into()),
-            }
-        }
-        let receipt = self
-            .enqueue(ctx, Kind::Apply, "gateway:apply", args, key, keys)
-            .await?;
-        Ok(Written::Queued(receipt))
-    }
-
-    /// Stores a write in the outbox for the caller of `ctx` and answers its receipt.
-    async fn enqueue(
-        &self,
-        ctx: &RequestCtx,
-        kind: Kind,
-        path: &str,
-        args: Value,
-        idempotency_key: String,
-        doc_keys: Vec<String>,
-    ) -> ApiResult<Receipt> {
-        let outbox = self.outbox().ok_or_else(|| {
-            ApiError::internal(anyhow::anyhow!("queuing a write without an outbox"))
-        })?;
-        let entry = outbox
-            .enqueue(NewEntry {
-                caller: caller_key(&ctx.caller),
-                kind,
-                path: path.to_owned(),
-                args,
-                idempotency_key,
-                doc_keys,
-                identity: self.auth().identity_snapshot(&ctx.caller),
-            })
-            .await
-            .map_err(ApiError::internal)?;
-        Ok(Receipt {
-            outbox_id: entry.outbox_id,
-            status: entry.status,
-        })
-    }
-
-    /// Queues an allow-listed mutation (`GATEWAY_OUTBOX_MUTATIONS`) that could not reach Convex.
-    pub(crate) async fn queue_mutation(
-        &self,
-        ctx: &RequestCtx,
-        path: &str,
-        args: Value,
-    ) -> ApiResult<Option<Receipt>> {
-        if self.outbox().is_none() {
-            return Ok(None);
-        }
-        let allowed = self
-            .config()
-            .outbox
-            .mutations
-            .iter()
-            .any(|pattern| wildmatch::WildMatch::new(pattern).matches(path));
-        if !allowed {
-            return Ok(None);
-        }
-        let key = ctx
-            .store
-            .idempotency_key
-            .clone()
-            .unwrap_or_else(|| format!("gw-{}", uuid::Uuid::new_v4()));
-        self.enqueue(ctx, Kind::Mutation, path, args, key, Vec::new())
-            .await
-            .map(Some)
-    }
-}
-
-/// What a delivered `gateway:apply` returned, as `GET /v1/outbox/{id}` shows it.
-pub fn outcomes_json(outcomes: Vec<WriteOutcome>) -> Value {
-    let results: Vec<Value> = outcomes
-        .into_iter()
-        .map(|outcome| {
-            let (kind, id, doc) = match outcome {
-                WriteOutcome::Inserted(doc) => ("inserted", doc.id.clone(), Some(doc)),
-                WriteOutcome::Updated(doc) => ("updated", doc.id.clone(), Some(doc)),
-                WriteOutcome::Checked(doc) => ("checked", doc.id.clone(), Some(doc)),
-                WriteOutcome::Deleted { id } => ("deleted", id, None),
-            };
-            json!({
-                "outcome": kind,
-                "id": id,
-                "version": doc.as_ref().map(|d| d.version),
-                "document": doc.map(DocumentBody::from),
-            })
-        })
-        .collect();
-    json!({ "results": results })
 }
 
 fn entry_not_found(id: &str) -> ApiError {
@@ -236,7 +74,7 @@ async fn get_entry(
         .get(&id)
         .await
         .map_err(ApiError::internal)?
-        .filter(|e| e.caller == caller_key(&ctx.caller) || state.auth().is_admin(&ctx.caller))
+        .filter(|e| e.caller == ctx.caller_key() || state.auth().is_admin(&ctx.caller))
         .ok_or_else(|| entry_not_found(&id))?;
     Ok(Json(entry))
 }

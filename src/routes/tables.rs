@@ -1,8 +1,9 @@
 //! The REST document API: `/v1/tables/{table}` (list, insert) and `/v1/tables/{table}/{id}`
 //! (get, merge-patch, replace, delete), with `ETag`/`If-Match` versioning.
 //!
-//! Handlers only translate HTTP to store calls: parse and validate, call the shared store, shape
-//! the answer. Every failure is an `ApiError`.
+//! Handlers only translate HTTP to calls of the document service (`documents`): take the path,
+//! query, headers and body apart, make the call, shape the answer (status, `ETag`, `Location`,
+//! the stale-read header). Every failure is an `ApiError`.
 
 use axum::Json;
 use axum::extract::{FromRequest, FromRequestParts, RawQuery, Request, State};
@@ -15,20 +16,10 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use super::RequestCtx;
-use super::outbox::{Written, caller_key};
-use super::transactions::{staged_current, staged_insert, staged_list, staged_write};
-use crate::app::AppState;
-use crate::auth::Owner;
-use crate::auth::policy::TableAction;
+use crate::documents::{Done, NewDocument, Read};
 use crate::error::{ApiError, ApiResult, ErrorCode, Problem};
-use crate::stale::{CachedRead, StaleCache};
-use crate::store::{
-    Document, FieldPath, Fields, Filter, FilterOp, ListQuery, Literal, Precondition, TableName,
-    WriteOp, validate_fields,
-};
-
-/// The most documents one `POST` may insert.
-pub const MAX_INSERT_DOCUMENTS: usize = 1000;
+use crate::state::AppState;
+use crate::store::{Document, Fields, Precondition};
 
 /// The routes of this module.
 pub fn router() -> OpenApiRouter<AppState> {
@@ -130,12 +121,6 @@ pub enum Inserted {
     Many(Vec<DocumentBody>),
 }
 
-/// A document's fields, as a JSON object. Names must not start with `_`.
-#[derive(serde::Deserialize, ToSchema)]
-#[schema(value_type = Object)]
-#[allow(dead_code)] // Only describes the body in the OpenAPI spec.
-pub struct NewDocument(Fields);
-
 // === handlers ===
 
 /// List documents, filtered, ordered and paged.
@@ -173,49 +158,10 @@ async fn list_documents(
     ApiPath(table): ApiPath<String>,
     RawQuery(raw): RawQuery,
 ) -> ApiResult<Response> {
-    let table = state.table(&table)?;
-    let owner = state
-        .auth()
-        .authorize_table(&ctx.caller, table.as_str(), TableAction::Read)?;
-    let pairs: Vec<(String, String)> = serde_urlencoded::from_str(raw.as_deref().unwrap_or(""))
-        .map_err(|err| {
-            ApiError::new(ErrorCode::InvalidFilter, format!("bad query string: {err}"))
-        })?;
-    let mut query = ListQuery::from_pairs(pairs)?;
-    if let Some(owner) = owner {
-        // Row ownership: the caller sees only its own rows, filtered in the store.
-        query.filters.push(Filter {
-            field: FieldPath::User(vec![owner.field]),
-            op: FilterOp::Eq(Literal::Str(owner.sub)),
-            negated: false,
-        });
-    }
-    let (page, stale) = match &ctx.tx {
-        Some(scope) => (
-            staged_list(&state, &ctx, scope, &table, &query)
-                .await?
-                .into_raw()?,
-            None,
-        ),
-        None => {
-            let raw = raw.as_deref().unwrap_or("");
-            let read = async {
-                state
-                    .store()
-                    .list_json(&ctx.store, &table, &query)
-                    .await
-                    .map(CachedRead::Page)
-            };
-            match cached_read(&state, &ctx, &["list", table.as_str(), raw], read).await? {
-                (CachedRead::Page(page), stale) => (page, stale),
-                (CachedRead::Doc(_), _) => {
-                    return Err(ApiError::internal(anyhow::anyhow!(
-                        "a cached list holds a document"
-                    )));
-                }
-            }
-        }
-    };
+    let (page, stale) = state
+        .documents()
+        .list(&ctx, &table, raw.as_deref().unwrap_or(""))
+        .await?;
     let mut response = json_body(StatusCode::OK, page.to_json());
     if let Some(age) = stale {
         crate::stale::mark(&mut response, age);
@@ -232,7 +178,7 @@ async fn list_documents(
     params(("table" = String, Path, description = "Table name")),
     request_body(content = InsertBody, description = "A document, or an array of documents", content_type = "application/json"),
     responses(
-        (status = 202, description = "Convex is unreachable: the write is queued in the outbox (`GATEWAY_OUTBOX`); follow `Location`", body = super::outbox::Receipt,
+        (status = 202, description = "Convex is unreachable: the write is queued in the outbox (`GATEWAY_OUTBOX`); follow `Location`", body = crate::writes::Receipt,
             headers(("Location" = String, description = "`/v1/outbox/{outboxId}`"))),
         (status = 401, description = "Missing or invalid bearer token", body = Problem, content_type = "application/problem+json",
             headers(("WWW-Authenticate" = String, description = "Bearer challenge"))),
@@ -251,81 +197,34 @@ async fn insert_documents(
     ApiPath(table): ApiPath<String>,
     ApiJson(body): ApiJson<Value>,
 ) -> ApiResult<Response> {
-    let table = state.table(&table)?;
-    let owner = state
-        .auth()
-        .authorize_table(&ctx.caller, table.as_str(), TableAction::Write)?;
-    let stamp = |mut fields: Fields| -> ApiResult<Fields> {
-        if let Some(owner) = &owner {
-            claim_ownership(&mut fields, owner, true)?;
-        }
-        Ok(fields)
+    let many = body.is_array();
+    let done = state
+        .documents()
+        .insert(&ctx, &table, body)
+        .await
+        .map_err(|err| if many { err } else { err.without_operation() })?;
+    let (status, docs) = match done {
+        Done::Queued(receipt) => return Ok(receipt.into_response()),
+        Done::Staged(docs) => (StatusCode::ACCEPTED, docs),
+        Done::Applied(docs) => (StatusCode::CREATED, docs),
     };
-    match body {
-        Value::Array(values) => {
-            if values.len() > MAX_INSERT_DOCUMENTS {
-                return Err(ApiError::new(
-                    ErrorCode::TooManyDocuments,
-                    format!(
-                        "{} documents in one request; at most {MAX_INSERT_DOCUMENTS} are allowed",
-                        values.len()
-                    ),
-                ));
-            }
-            let docs = values
-                .into_iter()
-                .enumerate()
-                .map(|(i, v)| user_fields(v, &format!("element {i} of the array")).and_then(stamp))
-                .collect::<ApiResult<Vec<_>>>()?;
-            if let Some(scope) = &ctx.tx {
-                let staged = docs
-                    .into_iter()
-                    .map(|fields| staged_insert(&state, scope, &table, fields))
-                    .collect::<ApiResult<Vec<_>>>()?;
-                let body: Vec<DocumentBody> = staged.into_iter().map(DocumentBody::from).collect();
-                return Ok((StatusCode::ACCEPTED, Json(body)).into_response());
-            }
-            let stored = match state.write(&ctx, WriteOp::inserts(&table, docs)).await? {
-                Written::Queued(receipt) => return Ok(receipt.into_response()),
-                Written::Applied(outcomes) => outcomes,
-            };
-            let body: Vec<DocumentBody> = stored
-                .into_iter()
-                .filter_map(|o| o.document().cloned().map(DocumentBody::from))
-                .collect();
-            Ok((StatusCode::CREATED, Json(body)).into_response())
-        }
-        other => {
-            let fields = stamp(user_fields(other, "the body")?)?;
-            if let Some(scope) = &ctx.tx {
-                let doc = staged_insert(&state, scope, &table, fields)?;
-                return document_response(StatusCode::ACCEPTED, doc);
-            }
-            let op = WriteOp::Insert {
-                table: table.clone(),
-                fields,
-            };
-            let doc = match state
-                .write(&ctx, vec![op])
-                .await
-                .map_err(ApiError::without_operation)?
-            {
-                Written::Queued(receipt) => return Ok(receipt.into_response()),
-                Written::Applied(mut outcomes) => outcomes
-                    .pop()
-                    .and_then(|o| o.document().cloned())
-                    .ok_or_else(|| {
-                        ApiError::internal(anyhow::anyhow!("insert returned no document"))
-                    })?,
-            };
-            let location = format!("/v1/tables/{table}/{}", doc.id);
-            let mut response = document_response(StatusCode::CREATED, doc)?;
-            response
-                .headers_mut()
-                .insert(header::LOCATION, header_value(&location)?);
-            Ok(response)
-        }
+    if many {
+        let body: Vec<DocumentBody> = docs.into_iter().map(DocumentBody::from).collect();
+        return Ok((status, Json(body)).into_response());
     }
+    let doc = docs
+        .into_iter()
+        .next()
+        .ok_or_else(|| ApiError::internal(anyhow::anyhow!("insert returned no document")))?;
+    if status == StatusCode::ACCEPTED {
+        return document_response(status, doc);
+    }
+    let location = format!("/v1/tables/{table}/{}", doc.id);
+    let mut response = document_response(status, doc)?;
+    response
+        .headers_mut()
+        .insert(header::LOCATION, header_value(&location)?);
+    Ok(response)
 }
 
 /// Get one document.
@@ -355,48 +254,15 @@ async fn get_document(
     ApiPath((table, id)): ApiPath<(String, String)>,
     headers: HeaderMap,
 ) -> ApiResult<Response> {
-    let table = state.table(&table)?;
-    let owner = state
-        .auth()
-        .authorize_table(&ctx.caller, table.as_str(), TableAction::Read)?;
-    if ctx.tx.is_none() && owner.is_none() && state.stale().is_none() {
-        // The common read, with nothing to check in the document: its stored JSON text is the
-        // body, without a parse and a serialisation in between.
-        let doc = state
-            .store()
-            .get_json(&ctx.store, &table, &id)
-            .await?
-            .ok_or_else(|| not_found(&table, &id))?;
-        return if if_none_match(&headers, doc.version) {
-            not_modified(doc.version)
-        } else {
-            json_response(StatusCode::OK, doc.json, doc.version)
-        };
-    }
-    let (doc, stale) = match &ctx.tx {
-        Some(scope) => (
-            staged_current(&state, &ctx, scope, &table, &id, owner.as_ref()).await?,
-            None,
-        ),
-        None => {
-            let read = async {
-                state
-                    .store()
-                    .get(&ctx.store, &table, &id)
-                    .await
-                    .map(CachedRead::Doc)
+    let (doc, stale) = match state.documents().get(&ctx, &table, &id).await? {
+        Read::Raw(doc) => {
+            return if if_none_match(&headers, doc.version) {
+                not_modified(doc.version)
+            } else {
+                json_response(StatusCode::OK, doc.json, doc.version)
             };
-            let (read, stale) =
-                cached_read(&state, &ctx, &["get", table.as_str(), &id], read).await?;
-            let doc = match read {
-                CachedRead::Doc(doc) => doc,
-                CachedRead::Page(_) => None,
-            };
-            let doc = doc
-                .filter(|doc| owns(owner.as_ref(), doc))
-                .ok_or_else(|| not_found(&table, &id))?;
-            (doc, stale)
         }
+        Read::Parsed { doc, stale } => (doc, stale),
     };
     let mut response = if if_none_match(&headers, doc.version) {
         not_modified(doc.version)?
@@ -407,34 +273,6 @@ async fn get_document(
         crate::stale::mark(&mut response, age);
     }
     Ok(response)
-}
-
-/// Runs a read. With stale reads on (`GATEWAY_STALE_READS`), it remembers the result per caller,
-/// and while Convex is unavailable answers the last one instead, with its age.
-async fn cached_read(
-    state: &AppState,
-    ctx: &RequestCtx,
-    what: &[&str],
-    read: impl Future<Output = Result<CachedRead, crate::store::StoreError>>,
-) -> ApiResult<(CachedRead, Option<std::time::Duration>)> {
-    let Some(cache) = state.stale() else {
-        return Ok((read.await?, None));
-    };
-    let key = StaleCache::key(&caller_key(&ctx.caller), what);
-    match read.await {
-        Ok(fresh) => {
-            cache.put(key, fresh.clone());
-            Ok((fresh, None))
-        }
-        Err(err) if err.is_outage() => match cache.get(&key) {
-            Some((stale, age)) => {
-                state.metrics().stale_read();
-                Ok((stale, Some(age)))
-            }
-            None => Err(err.into()),
-        },
-        Err(err) => Err(err.into()),
-    }
 }
 
 /// Update a document with a JSON Merge Patch (RFC 7396): fields in the body are set, `null`
@@ -451,7 +289,7 @@ async fn cached_read(
     ),
     request_body(content = Object, description = "A merge patch", content_type = "application/merge-patch+json"),
     responses(
-        (status = 202, description = "Convex is unreachable: the write is queued in the outbox (`GATEWAY_OUTBOX`); follow `Location`", body = super::outbox::Receipt,
+        (status = 202, description = "Convex is unreachable: the write is queued in the outbox (`GATEWAY_OUTBOX`); follow `Location`", body = crate::writes::Receipt,
             headers(("Location" = String, description = "`/v1/outbox/{outboxId}`"))),
         (status = 401, description = "Missing or invalid bearer token", body = Problem, content_type = "application/problem+json",
             headers(("WWW-Authenticate" = String, description = "Bearer challenge"))),
@@ -470,22 +308,7 @@ async fn patch_document(
     headers: HeaderMap,
     ApiJson(body): ApiJson<Value>,
 ) -> ApiResult<Response> {
-    update_document(
-        &state,
-        &ctx,
-        &table,
-        id,
-        &headers,
-        body,
-        true,
-        |table, id, patch, precondition| WriteOp::Patch {
-            table,
-            id: id.into(),
-            patch,
-            precondition,
-        },
-    )
-    .await
+    update_document(&state, &ctx, &table, &id, &headers, body, true).await
 }
 
 /// Replace a document's fields, keeping its `_id` and `_creationTime`.
@@ -501,7 +324,7 @@ async fn patch_document(
     ),
     request_body(content = Object, description = "The new fields", content_type = "application/json"),
     responses(
-        (status = 202, description = "Convex is unreachable: the write is queued in the outbox (`GATEWAY_OUTBOX`); follow `Location`", body = super::outbox::Receipt,
+        (status = 202, description = "Convex is unreachable: the write is queued in the outbox (`GATEWAY_OUTBOX`); follow `Location`", body = crate::writes::Receipt,
             headers(("Location" = String, description = "`/v1/outbox/{outboxId}`"))),
         (status = 401, description = "Missing or invalid bearer token", body = Problem, content_type = "application/problem+json",
             headers(("WWW-Authenticate" = String, description = "Bearer challenge"))),
@@ -520,70 +343,30 @@ async fn replace_document(
     headers: HeaderMap,
     ApiJson(body): ApiJson<Value>,
 ) -> ApiResult<Response> {
-    update_document(
-        &state,
-        &ctx,
-        &table,
-        id,
-        &headers,
-        body,
-        false,
-        |table, id, fields, precondition| WriteOp::Replace {
-            table,
-            id: id.into(),
-            fields,
-            precondition,
-        },
-    )
-    .await
+    update_document(&state, &ctx, &table, &id, &headers, body, false).await
 }
 
-/// The shared body of PATCH (`merge`) and PUT: authorize, validate, build the write with `op`,
-/// answer the document.
-#[expect(clippy::too_many_arguments, reason = "PATCH and PUT share one body")]
+/// The shared body of PATCH (`merge`) and PUT: the call, and the document it left.
 async fn update_document(
     state: &AppState,
     ctx: &RequestCtx,
     table: &str,
-    id: String,
+    id: &str,
     headers: &HeaderMap,
     body: Value,
     merge: bool,
-    op: impl FnOnce(TableName, String, Fields, Option<Precondition>) -> WriteOp,
 ) -> ApiResult<Response> {
-    let table = state.table(table)?;
-    let owner = state
-        .auth()
-        .authorize_table(&ctx.caller, table.as_str(), TableAction::Write)?;
-    let mut precondition = if_match(headers)?;
-    let mut fields = user_fields(body, "the body")?;
-    if let Some(owner) = &owner {
-        // A merge patch may leave the owner field out; a replacement gets it stamped.
-        claim_ownership(&mut fields, owner, !merge)?;
-    }
-    if let Some(scope) = &ctx.tx {
-        let current = staged_current(state, ctx, scope, &table, &id, owner.as_ref()).await?;
-        check_precondition(precondition.as_ref(), &current)?;
-        let doc = staged_write(state, scope, &table, current, Some((fields, merge)))?
-            .ok_or_else(|| not_found(&table, &id))?;
-        return document_response(StatusCode::ACCEPTED, doc);
-    }
-    if let Some(owner) = &owner {
-        precondition = Some(owned_version(state, ctx, &table, &id, owner, precondition).await?);
-    }
-    let write = op(table.clone(), id.clone(), fields, precondition);
-    let doc = match state
-        .write(ctx, vec![write])
+    let precondition = if_match(headers)?;
+    let done = state
+        .documents()
+        .update(ctx, table, id, body, merge, precondition)
         .await
-        .map_err(ApiError::without_operation)?
-    {
-        Written::Queued(receipt) => return Ok(receipt.into_response()),
-        Written::Applied(mut outcomes) => outcomes
-            .pop()
-            .and_then(|o| o.document().cloned())
-            .ok_or_else(|| not_found(&table, &id))?,
-    };
-    document_response(StatusCode::OK, doc)
+        .map_err(ApiError::without_operation)?;
+    match done {
+        Done::Queued(receipt) => Ok(receipt.into_response()),
+        Done::Staged(doc) => document_response(StatusCode::ACCEPTED, doc),
+        Done::Applied(doc) => document_response(StatusCode::OK, doc),
+    }
 }
 
 /// Delete a document.
@@ -598,7 +381,7 @@ async fn update_document(
         ("If-Match" = Option<String>, Header, description = "Delete only if the document's ETag matches (`*`: if it exists)"),
     ),
     responses(
-        (status = 202, description = "Convex is unreachable: the write is queued in the outbox (`GATEWAY_OUTBOX`); follow `Location`", body = super::outbox::Receipt,
+        (status = 202, description = "Convex is unreachable: the write is queued in the outbox (`GATEWAY_OUTBOX`); follow `Location`", body = crate::writes::Receipt,
             headers(("Location" = String, description = "`/v1/outbox/{outboxId}`"))),
         (status = 401, description = "Missing or invalid bearer token", body = Problem, content_type = "application/problem+json",
             headers(("WWW-Authenticate" = String, description = "Bearer challenge"))),
@@ -615,136 +398,20 @@ async fn delete_document(
     ApiPath((table, id)): ApiPath<(String, String)>,
     headers: HeaderMap,
 ) -> ApiResult<Response> {
-    let table = state.table(&table)?;
-    let owner = state
-        .auth()
-        .authorize_table(&ctx.caller, table.as_str(), TableAction::Delete)?;
-    let mut precondition = if_match(&headers)?;
-    if let Some(scope) = &ctx.tx {
-        let current = staged_current(&state, &ctx, scope, &table, &id, owner.as_ref()).await?;
-        check_precondition(precondition.as_ref(), &current)?;
-        staged_write(&state, scope, &table, current, None)?;
-        return Ok(StatusCode::ACCEPTED.into_response());
-    }
-    if let Some(owner) = &owner {
-        precondition = Some(owned_version(&state, &ctx, &table, &id, owner, precondition).await?);
-    }
-    let write = WriteOp::Delete {
-        table,
-        id: id.into(),
-        precondition,
-    };
-    match state
-        .write(&ctx, vec![write])
+    let precondition = if_match(&headers)?;
+    let done = state
+        .documents()
+        .delete(&ctx, &table, &id, precondition)
         .await
-        .map_err(ApiError::without_operation)?
-    {
-        Written::Queued(receipt) => Ok(receipt.into_response()),
-        Written::Applied(_) => Ok(StatusCode::NO_CONTENT.into_response()),
-    }
+        .map_err(ApiError::without_operation)?;
+    Ok(match done {
+        Done::Queued(receipt) => receipt.into_response(),
+        Done::Staged(()) => StatusCode::ACCEPTED.into_response(),
+        Done::Applied(()) => StatusCode::NO_CONTENT.into_response(),
+    })
 }
 
 // === helpers ===
-
-impl AppState {
-    /// Validates a table name from the path and applies the `GATEWAY_TABLES` allow-list.
-    pub(crate) fn table(&self, raw: &str) -> ApiResult<TableName> {
-        let name =
-            TableName::parse(raw).map_err(|m| ApiError::new(ErrorCode::InvalidTableName, m))?;
-        match &self.config().tables {
-            Some(allowed) if !allowed.contains(&name) => Err(ApiError::new(
-                ErrorCode::TableNotFound,
-                format!("table `{name}` is not served by this gateway"),
-            )),
-            _ => Ok(name),
-        }
-    }
-}
-
-/// Whether `doc` is visible under the ownership scope (always, when none applies).
-pub(crate) fn owns(owner: Option<&Owner>, doc: &Document) -> bool {
-    owner.is_none_or(|o| doc.fields.get(&o.field).and_then(Value::as_str) == Some(o.sub.as_str()))
-}
-
-/// Stamps the caller as owner (when `stamp`), and refuses an owner field naming someone else.
-pub(crate) fn claim_ownership(fields: &mut Fields, owner: &Owner, stamp: bool) -> ApiResult<()> {
-    match fields.get(&owner.field) {
-        None if stamp => {
-            fields.insert(owner.field.clone(), Value::String(owner.sub.clone()));
-            Ok(())
-        }
-        None => Ok(()),
-        Some(Value::String(sub)) if *sub == owner.sub => Ok(()),
-        Some(_) => Err(ApiError::new(
-            ErrorCode::Forbidden,
-            format!("`{}` must be your own subject id", owner.field),
-        )),
-    }
-}
-
-/// For a write under row ownership: the document's current version, after checking the caller
-/// owns it (404 otherwise, so existence does not leak) and that the caller's own `If-Match`, if
-/// any, holds. Writing at exactly that version makes check and write atomic.
-pub(crate) async fn owned_version(
-    state: &AppState,
-    ctx: &RequestCtx,
-    table: &TableName,
-    id: &str,
-    owner: &Owner,
-    requested: Option<Precondition>,
-) -> ApiResult<Precondition> {
-    let doc = state
-        .store()
-        .get(&ctx.store, table, id)
-        .await?
-        .filter(|doc| owns(Some(owner), doc))
-        .ok_or_else(|| not_found(table, id))?;
-    if let Some(requested) = requested
-        && !requested.holds_for(doc.version)
-    {
-        return Err(ApiError::new(
-            ErrorCode::VersionMismatch,
-            format!(
-                "document `{id}` is at version {}, which If-Match does not allow",
-                doc.version
-            ),
-        ));
-    }
-    Ok(Precondition::VersionIn(vec![doc.version]))
-}
-
-/// `If-Match` against the version a transaction sees.
-fn check_precondition(precondition: Option<&Precondition>, doc: &Document) -> ApiResult<()> {
-    match precondition {
-        Some(p) if !p.holds_for(doc.version) => Err(ApiError::new(
-            ErrorCode::VersionMismatch,
-            format!(
-                "document `{}` is at version {}, which If-Match does not allow",
-                doc.id, doc.version
-            ),
-        )),
-        _ => Ok(()),
-    }
-}
-
-fn not_found(table: &TableName, id: &str) -> ApiError {
-    ApiError::new(
-        ErrorCode::NotFound,
-        format!("document `{id}` not found in table `{table}`"),
-    )
-}
-
-/// A JSON object of user fields, or a 400 saying what `what` should have been.
-fn user_fields(value: Value, what: &str) -> ApiResult<Fields> {
-    let Value::Object(fields) = value else {
-        return Err(ApiError::new(
-            ErrorCode::InvalidBody,
-            format!("{what} must be a JSON object"),
-        ));
-    };
-    validate_fields(&fields).map_err(|m| ApiError::new(ErrorCode::ReservedField, m))?;
-    Ok(fields)
-}
 
 fn header_value(value: &str) -> ApiResult<HeaderValue> {
     HeaderValue::from_str(value)

@@ -70,16 +70,21 @@ impl fmt::Display for TableName {
     }
 }
 
-/// A stored document: system fields plus the user's fields.
-#[derive(Debug, Clone, PartialEq)]
+/// A stored document: system fields plus the user's fields. It serializes as the API shows
+/// it: `_id`, `_creationTime`, `_version`, then the fields.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
 pub struct Document {
     /// `_id`: opaque, assigned by the store, unique within the table.
+    #[serde(rename = "_id")]
     pub id: String,
     /// `_creationTime`: milliseconds since the Unix epoch, assigned at insert.
+    #[serde(rename = "_creationTime")]
     pub creation_time: f64,
     /// Bumped on every write; the `ETag` carries it and `If-Match` checks it.
+    #[serde(rename = "_version")]
     pub version: u64,
     /// The user's fields (none start with `_`).
+    #[serde(flatten)]
     pub fields: Fields,
 }
 

@@ -6,6 +6,11 @@
 //! a `check` of every read at its recorded version, then the staged writes in order, with
 //! provisional ids turned into `$ref`s. If any document changed since it was read, the check
 //! fails and nothing is applied. The same path serves every adapter.
+//!
+//! This module holds the open transactions ([`TxManager`]); `staged` reads and stages table
+//! operations inside one. Committing goes through the write path (`documents`).
+
+mod staged;
 
 use std::collections::HashMap;
 use std::sync::Mutex;
@@ -13,12 +18,21 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use serde_json::{Map, Value};
 
+use crate::error::{ApiError, ErrorCode};
 use crate::store::{DocId, Document, Fields, Precondition, TableName, WriteOp};
 
 /// The most transactions one caller may have open.
 pub const MAX_OPEN_PER_CALLER: usize = 8;
 /// How long an expired transaction's id keeps answering 410 instead of 404.
 const EXPIRED_MEMORY: Duration = Duration::from_secs(3600);
+
+/// The transaction a request runs in (`X-Transaction-Id`), resolved by the scoping middleware
+/// once the caller is known.
+#[derive(Debug, Clone)]
+pub struct TxScope {
+    pub id: String,
+    pub owner: String,
+}
 
 /// A staged write, in the order it was made.
 #[derive(Debug, Clone)]
@@ -187,6 +201,25 @@ pub enum TxError {
     TooMany,
 }
 
+impl From<TxError> for ApiError {
+    fn from(err: TxError) -> Self {
+        match err {
+            TxError::NotFound => ApiError::new(
+                ErrorCode::TransactionNotFound,
+                "no open transaction with this id belongs to you",
+            ),
+            TxError::Expired => ApiError::new(
+                ErrorCode::TransactionExpired,
+                "the transaction expired (GATEWAY_TX_TTL_SECONDS) and was rolled back",
+            ),
+            TxError::TooMany => ApiError::new(
+                ErrorCode::TooManyTransactions,
+                format!("at most {MAX_OPEN_PER_CALLER} transactions may be open per caller"),
+            ),
+        }
+    }
+}
+
 /// A transaction that just ended, for metrics.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Ended {
@@ -202,17 +235,20 @@ pub struct TxManager {
     open: Mutex<HashMap<String, Transaction>>,
     expired: Mutex<HashMap<String, Instant>>,
     ttl: Duration,
+    /// The most writes one transaction may stage (`GATEWAY_TX_MAX_OPS`).
+    max_ops: usize,
     /// Expirations not yet counted in metrics.
     uncounted_expired: std::sync::atomic::AtomicUsize,
 }
 
 impl TxManager {
-    /// A manager whose transactions live for `ttl`.
-    pub fn new(ttl: Duration) -> Self {
+    /// A manager whose transactions live for `ttl` and stage at most `max_ops` writes.
+    pub fn new(ttl: Duration, max_ops: usize) -> Self {
         Self {
             open: Mutex::new(HashMap::new()),
             expired: Mutex::new(HashMap::new()),
             ttl,
+            max_ops,
             uncounted_expired: std::sync::atomic::AtomicUsize::new(0),
         }
     }

@@ -1,0 +1,121 @@
+//! `AppState`: the parts the routes and middleware call, built once by `app` and handed to
+//! every handler. It sits below the HTTP layer and above the domain modules, which never see
+//! it: each of them takes its own dependencies.
+
+use std::sync::{Arc, Weak};
+
+use crate::auth::Auth;
+use crate::config::Config;
+use crate::documents::Documents;
+use crate::idempotency::IdempotencyStore;
+use crate::metrics::Metrics;
+use crate::outbox::Outbox;
+use crate::ratelimit::RateLimits;
+use crate::relay::Relay;
+use crate::store::SharedStore;
+use crate::store::convex::ConvexStore;
+use crate::writes::WritePath;
+
+/// Shared, cheaply cloned state for handlers and middleware.
+#[derive(Clone)]
+pub struct AppState {
+    inner: Arc<Parts>,
+}
+
+/// A handle that does not keep the state alive: background workers hold it and stop once the
+/// application is dropped.
+#[derive(Clone)]
+pub struct WeakState(Weak<Parts>);
+
+impl WeakState {
+    /// The state, while the application lives.
+    pub fn upgrade(&self) -> Option<AppState> {
+        self.0.upgrade().map(|inner| AppState { inner })
+    }
+}
+
+/// Everything [`AppState`] holds.
+pub struct Parts {
+    /// The store adapter, wrapped in metrics.
+    pub store: SharedStore,
+    /// The Convex deployment, when the gateway fronts one (for the function passthrough).
+    pub convex: Option<Arc<ConvexStore>>,
+    pub metrics: Arc<Metrics>,
+    pub auth: Arc<Auth>,
+    pub idempotency: IdempotencyStore,
+    pub config: Arc<Config>,
+    pub outbox: Option<Outbox>,
+    pub rate_limits: RateLimits,
+    pub writes: WritePath,
+    pub documents: Documents,
+    pub relay: Option<Relay>,
+}
+
+impl AppState {
+    /// State over its parts.
+    pub fn new(parts: Parts) -> Self {
+        Self {
+            inner: Arc::new(parts),
+        }
+    }
+
+    /// A handle for background workers.
+    pub fn downgrade(&self) -> WeakState {
+        WeakState(Arc::downgrade(&self.inner))
+    }
+
+    /// The offline outbox, when the gateway fronts Convex with `GATEWAY_OUTBOX` on.
+    pub fn outbox(&self) -> Option<&Outbox> {
+        self.inner.outbox.as_ref()
+    }
+
+    /// The outbox relay, when there is an outbox.
+    pub fn relay(&self) -> Option<&Relay> {
+        self.inner.relay.as_ref()
+    }
+
+    /// The per-role rate limiters.
+    pub fn rate_limits(&self) -> &RateLimits {
+        &self.inner.rate_limits
+    }
+
+    /// Idempotency-key records.
+    pub fn idempotency(&self) -> &IdempotencyStore {
+        &self.inner.idempotency
+    }
+
+    /// Tables, batches and interactive transactions.
+    pub fn documents(&self) -> &Documents {
+        &self.inner.documents
+    }
+
+    /// Apply now, or queue.
+    pub fn writes(&self) -> &WritePath {
+        &self.inner.writes
+    }
+
+    /// The Convex deployment, when the gateway fronts one (for the function passthrough).
+    pub fn convex(&self) -> Option<&Arc<ConvexStore>> {
+        self.inner.convex.as_ref()
+    }
+
+    /// Authentication, policy and token issuing.
+    pub fn auth(&self) -> &Auth {
+        &self.inner.auth
+    }
+
+    /// The store adapter, wrapped in metrics.
+    pub fn store(&self) -> &SharedStore {
+        &self.inner.store
+    }
+
+    /// The metrics registry.
+    pub fn metrics(&self) -> &Arc<Metrics> {
+        &self.inner.metrics
+    }
+
+    /// The configuration the app was built with.
+    pub fn config(&self) -> &Config {
+        &self.inner.config
+    }
+}
