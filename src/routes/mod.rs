@@ -25,7 +25,6 @@ use crate::transactions::TxScope;
 /// Builds the request's [`RequestCtx`]: the caller (verified by the middleware), its upstream
 /// identity (minted per request, only when the adapter needs one), the request id, the
 /// caller-scoped idempotency key, the deadline and the transaction scope.
-
 impl FromRequestParts<AppState> for RequestCtx {
     type Rejection = ApiError;
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
