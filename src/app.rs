@@ -17,7 +17,7 @@ use tokio::net::TcpListener;
 use utoipa_swagger_ui::SwaggerUi;
 
 use crate::auth::Auth;
-use crate::config::{Config, StoreKind};
+use crate::config::Config;
 use crate::documents::{Documents, DocumentsParts};
 use crate::idempotency::IdempotencyStore;
 use crate::metrics::Metrics;
@@ -27,8 +27,7 @@ use crate::relay::Relay;
 use crate::stale::StaleCache;
 use crate::state::{AppState, Parts, WeakState};
 use crate::store::SharedStore;
-use crate::store::convex::ConvexStore;
-use crate::store::local::{LocalOptions, LocalStore};
+use crate::store::convex::ConvexClient;
 use crate::store::metered::MeteredStore;
 use crate::transactions::TxManager;
 use crate::writes::WritePath;
@@ -42,34 +41,16 @@ pub struct Application {
 }
 
 impl Application {
-    /// Opens the embedded store in `GATEWAY_DATA_DIR` and binds `config.addr` (port 0 picks a
-    /// free port; see [`Self::port`]).
+    /// Builds the store adapter the configuration names (`store::build`: the embedded store in
+    /// `GATEWAY_DATA_DIR`, or Convex) and binds `config.addr` (port 0 picks a free port; see
+    /// [`Self::port`]).
     pub async fn build(config: Config) -> anyhow::Result<Self> {
-        match (&config.store, &config.convex) {
-            (StoreKind::Convex, Some(convex)) => {
-                tracing::info!(url = %convex.url, "fronting a Convex deployment");
-                let convex =
-                    Arc::new(ConvexStore::new(convex).context("setting up the Convex adapter")?);
-                Self::assemble(config, convex.clone(), Some(convex)).await
-            }
-            _ => {
-                let data_dir = config.data_dir.clone();
-                let options = LocalOptions {
-                    indexes: config.indexes.clone(),
-                    mmap_bytes: config.sqlite_mmap_bytes,
-                    readers: config.sqlite_readers,
-                };
-                let local =
-                    tokio::task::spawn_blocking(move || LocalStore::open_with(&data_dir, &options))
-                        .await
-                        .context("opening the embedded store")??;
-                Self::assemble(config, Arc::new(local), None).await
-            }
-        }
+        let built = crate::store::build(&config.backend()).await?;
+        Self::assemble(config, built.store, built.convex).await
     }
 
     /// Like [`Self::build`], on a store adapter the caller provides (another adapter, or a
-    /// fault-injecting one in tests). The Convex function routes answer 501.
+    /// fault-injecting one in tests). The Convex function routes answer 404.
     pub async fn build_with_store(config: Config, adapter: SharedStore) -> anyhow::Result<Self> {
         Self::assemble(config, adapter, None).await
     }
@@ -77,7 +58,7 @@ impl Application {
     async fn assemble(
         config: Config,
         adapter: SharedStore,
-        convex: Option<Arc<ConvexStore>>,
+        convex: Option<Arc<ConvexClient>>,
     ) -> anyhow::Result<Self> {
         let config = Arc::new(config);
         let metrics = Arc::new(Metrics::new(adapter.adapter()).context("registering metrics")?);

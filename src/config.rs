@@ -16,8 +16,9 @@ use secrecy::SecretString;
 use crate::breaker::BreakerConfig;
 use crate::outbox::OutboxConfig;
 use crate::retry::RetryConfig;
-use crate::store::TableName;
-use crate::store::local::{DEFAULT_MMAP_BYTES, IndexSpec, default_readers};
+use crate::store::convex::ConvexConfig;
+use crate::store::local::{DEFAULT_MMAP_BYTES, IndexSpec, LocalOptions, default_readers};
+use crate::store::{Backend, TableName};
 
 /// How log lines are written.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -117,23 +118,6 @@ impl FromStr for StoreKind {
             other => Err(format!("expected `local` or `convex`, got `{other}`")),
         }
     }
-}
-
-/// A Convex deployment to front.
-#[derive(Debug, Clone)]
-pub struct ConvexConfig {
-    /// `CONVEX_URL`, e.g. `https://happy-animal-123.convex.cloud` (no trailing slash).
-    pub url: String,
-    /// `CONVEX_DEPLOYMENT_KEY`: the deploy (admin) key. Never sent for callers' requests.
-    pub deploy_key: Option<SecretString>,
-    /// `CONVEX_TIMEOUT`: seconds one call to Convex may take.
-    pub timeout: Duration,
-    /// `CONVEX_CIRCUIT_BREAKER_*`: when to stop calling a failing Convex.
-    pub breaker: BreakerConfig,
-    /// `CONVEX_RETRY_COUNT` and the retry budget.
-    pub retry: RetryConfig,
-    /// `CONVEX_MAX_CONCURRENCY`: calls to Convex in flight at once (the bulkhead); more are shed.
-    pub max_concurrency: usize,
 }
 
 /// How the caller's identity reaches Convex.
@@ -350,6 +334,21 @@ impl Config {
             sqlite_readers: default_readers(),
             trusted_proxies: Vec::new(),
             indexes: Vec::new(),
+        }
+    }
+
+    /// The store adapter this configuration names, with its settings.
+    pub fn backend(&self) -> Backend {
+        match (&self.store, &self.convex) {
+            (StoreKind::Convex, Some(convex)) => Backend::Convex(convex.clone()),
+            _ => Backend::Local {
+                data_dir: self.data_dir.clone(),
+                options: LocalOptions {
+                    indexes: self.indexes.clone(),
+                    mmap_bytes: self.sqlite_mmap_bytes,
+                    readers: self.sqlite_readers,
+                },
+            },
         }
     }
 

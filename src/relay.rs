@@ -12,7 +12,7 @@ use crate::outbox::{Due, Kind, Outbox, OutboxConfig, now_ms};
 use crate::retry::full_jitter;
 use crate::store::StoreCtx;
 use crate::store::StoreError;
-use crate::store::convex::{ConvexStore, FunctionKind};
+use crate::store::convex::{ConvexClient, FunctionKind, apply_encoded};
 use crate::writes::outcomes_json;
 
 /// How long the relay sleeps when nothing is queued (a new entry wakes it at once).
@@ -22,7 +22,7 @@ const IDLE: Duration = Duration::from_secs(5);
 /// rebuilds, the metrics, and its settings.
 pub struct Relay {
     outbox: Outbox,
-    convex: Arc<ConvexStore>,
+    convex: Arc<ConvexClient>,
     auth: Arc<Auth>,
     metrics: Arc<Metrics>,
     config: OutboxConfig,
@@ -34,7 +34,7 @@ impl Relay {
     /// A relay over its dependencies.
     pub fn new(
         outbox: Outbox,
-        convex: Arc<ConvexStore>,
+        convex: Arc<ConvexClient>,
         auth: Arc<Auth>,
         metrics: Arc<Metrics>,
         config: OutboxConfig,
@@ -100,8 +100,7 @@ impl Relay {
             deadline: Some(Instant::now() + self.timeout),
         };
         let result = match due.kind {
-            Kind::Apply => convex
-                .apply_encoded(&ctx, due.args.clone())
+            Kind::Apply => apply_encoded(convex, &ctx, due.args.clone())
                 .await
                 .map(outcomes_json),
             Kind::Mutation => {

@@ -13,7 +13,7 @@ use crate::outbox::Outbox;
 use crate::ratelimit::RateLimits;
 use crate::relay::Relay;
 use crate::store::SharedStore;
-use crate::store::convex::ConvexStore;
+use crate::store::convex::ConvexClient;
 use crate::writes::WritePath;
 
 /// Shared, cheaply cloned state for handlers and middleware.
@@ -39,7 +39,7 @@ pub struct Parts {
     /// The store adapter, wrapped in metrics.
     pub store: SharedStore,
     /// The Convex deployment, when the gateway fronts one (for the function passthrough).
-    pub convex: Option<Arc<ConvexStore>>,
+    pub convex: Option<Arc<ConvexClient>>,
     pub metrics: Arc<Metrics>,
     pub auth: Arc<Auth>,
     pub idempotency: IdempotencyStore,
@@ -95,7 +95,7 @@ impl AppState {
     }
 
     /// The Convex deployment, when the gateway fronts one (for the function passthrough).
-    pub fn convex(&self) -> Option<&Arc<ConvexStore>> {
+    pub fn convex(&self) -> Option<&Arc<ConvexClient>> {
         self.inner.convex.as_ref()
     }
 

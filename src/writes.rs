@@ -13,7 +13,6 @@ use crate::auth::Auth;
 use crate::context::RequestCtx;
 use crate::error::{ApiError, ApiResult};
 use crate::outbox::{Kind, NewEntry, Outbox, Status};
-use crate::store::convex::ConvexStore;
 use crate::store::{DocId, SharedStore, WriteOp, WriteOutcome};
 
 /// What a write did: applied now, or queued for delivery.
@@ -77,7 +76,7 @@ impl WritePath {
             .get_or_insert_with(|| format!("gw-{}", uuid::Uuid::new_v4()))
             .clone();
         let keys = doc_keys(&ops);
-        let args = ConvexStore::apply_args(&ops, Some(&key));
+        let args = crate::store::convex::apply_args(&ops, Some(&key));
         if !outbox.touches_pending(&keys) {
             match self.store.apply(&store_ctx, ops).await {
                 Ok(outcomes) => return Ok(Written::Applied(outcomes)),

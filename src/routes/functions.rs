@@ -28,7 +28,7 @@ use crate::error::{ApiError, ApiResult, ErrorCode, Problem};
 use crate::state::AppState;
 use crate::store::StoreError;
 use crate::store::convex::{
-    ConvexStore, FunctionKind, UdfResponse, UdfStatus, decode_value, function_error,
+    ConvexClient, FunctionKind, UdfResponse, UdfStatus, decode_value, function_error,
 };
 
 /// The routes of this module.
@@ -423,7 +423,7 @@ async fn passthrough(
     Ok(response)
 }
 
-fn convex(state: &AppState) -> ApiResult<&ConvexStore> {
+fn convex(state: &AppState) -> ApiResult<&ConvexClient> {
     state.convex().map(|c| c.as_ref()).ok_or_else(|| {
         ApiError::new(
             ErrorCode::ConvexNotConfigured,

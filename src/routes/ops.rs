@@ -80,7 +80,7 @@ async fn ready(State(state): State<AppState>) -> ApiResult<Json<ReadyStatus>> {
     Ok(Json(ReadyStatus {
         status: "ready".into(),
         store: state.store().adapter().into(),
-        circuit: state.store().circuit().map(|c| c.as_str().to_owned()),
+        circuit: state.convex().map(|c| c.circuit().as_str().to_owned()),
     }))
 }
 
@@ -94,11 +94,9 @@ async fn ready(State(state): State<AppState>) -> ApiResult<Json<ReadyStatus>> {
 async fn metrics(State(state): State<AppState>) -> ApiResult<Response> {
     // Expired transactions are counted and the gauge is current at every scrape.
     state.documents().sweep();
-    if let Some(circuit) = state.store().circuit() {
-        state.metrics().set_circuit_state(circuit.code());
-    }
-    if let Some(retries) = state.store().retries_total() {
-        state.metrics().set_upstream_retries(retries);
+    if let Some(convex) = state.convex() {
+        state.metrics().set_circuit_state(convex.circuit().code());
+        state.metrics().set_upstream_retries(convex.retries_total());
     }
     if let Some(outbox) = state.outbox() {
         state

@@ -16,7 +16,7 @@ use super::tables::{ApiJson, ApiPath, DocumentBody};
 use crate::documents::{Committed, Done, Operation};
 use crate::error::{ApiError, ApiResult, Problem};
 use crate::state::AppState;
-use crate::store::WriteOutcome;
+use crate::store::{Capabilities, WriteOutcome};
 
 /// The routes of this module.
 pub fn router() -> OpenApiRouter<AppState> {
@@ -227,6 +227,8 @@ async fn rollback(
 pub struct AdminStatus {
     /// The store adapter (`local` or `convex`).
     pub store: String,
+    /// What the store adapter can do.
+    pub capabilities: Capabilities,
     pub version: String,
     pub active_transactions: usize,
     pub transactions: Vec<TransactionStatus>,
@@ -303,11 +305,12 @@ async fn admin_status(
     };
     Ok(Json(AdminStatus {
         store: state.store().adapter().into(),
+        capabilities: state.store().capabilities(),
         version: env!("CARGO_PKG_VERSION").into(),
         active_transactions: transactions.len(),
         transactions,
-        circuit: state.store().circuit().map(|c| c.as_str().to_owned()),
-        upstream_retries: state.store().retries_total(),
+        circuit: state.convex().map(|c| c.circuit().as_str().to_owned()),
+        upstream_retries: state.convex().map(|c| c.retries_total()),
         outbox,
     }))
 }

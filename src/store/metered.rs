@@ -8,8 +8,8 @@ use std::time::Instant;
 use async_trait::async_trait;
 
 use super::{
-    Document, DocumentStore, Fields, ListQuery, Page, RawDocument, RawPage, SharedStore, StoreCtx,
-    StoreError, TableName, WriteOp, WriteOutcome,
+    Capabilities, Document, DocumentStore, Fields, ListQuery, Page, RawDocument, RawPage,
+    SharedStore, StoreCtx, StoreError, TableName, WriteOp, WriteOutcome,
 };
 use crate::metrics::Metrics;
 
@@ -48,16 +48,12 @@ impl DocumentStore for MeteredStore {
         self.inner.adapter()
     }
 
+    fn capabilities(&self) -> Capabilities {
+        self.inner.capabilities()
+    }
+
     fn wants_identity(&self) -> bool {
         self.inner.wants_identity()
-    }
-
-    fn circuit(&self) -> Option<crate::breaker::BreakerState> {
-        self.inner.circuit()
-    }
-
-    fn retries_total(&self) -> Option<u64> {
-        self.inner.retries_total()
     }
 
     async fn list(

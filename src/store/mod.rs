@@ -39,6 +39,54 @@ pub struct StoreCtx {
 /// A shared handle to whichever adapter the gateway runs on.
 pub type SharedStore = Arc<dyn DocumentStore>;
 
+/// Which adapter to build, with its own settings (`Config::backend` says which).
+#[derive(Debug, Clone)]
+pub enum Backend {
+    /// The embedded SQLite store in a data folder.
+    Local {
+        data_dir: std::path::PathBuf,
+        options: local::LocalOptions,
+    },
+    /// A Convex deployment.
+    Convex(convex::ConvexConfig),
+}
+
+/// A built adapter, and the Convex client when the backend is a Convex deployment (the function
+/// passthrough and the outbox relay call it too).
+pub struct Built {
+    pub store: SharedStore,
+    pub convex: Option<Arc<convex::ConvexClient>>,
+}
+
+/// Builds the adapter `backend` names.
+pub async fn build(backend: &Backend) -> anyhow::Result<Built> {
+    use anyhow::Context as _;
+    match backend {
+        Backend::Local { data_dir, options } => {
+            let (data_dir, options) = (data_dir.clone(), options.clone());
+            let local = tokio::task::spawn_blocking(move || {
+                local::LocalStore::open_with(&data_dir, &options)
+            })
+            .await
+            .context("opening the embedded store")??;
+            Ok(Built {
+                store: Arc::new(local),
+                convex: None,
+            })
+        }
+        Backend::Convex(config) => {
+            tracing::info!(url = %config.url, "fronting a Convex deployment");
+            let client = Arc::new(
+                convex::ConvexClient::new(config).context("setting up the Convex client")?,
+            );
+            Ok(Built {
+                store: Arc::new(convex::ConvexStore::new(Arc::clone(&client))),
+                convex: Some(client),
+            })
+        }
+    }
+}
+
 /// A validated table name: `^[A-Za-z][A-Za-z0-9_]{0,63}$`.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct TableName(String);
@@ -491,6 +539,25 @@ impl StoreError {
     }
 }
 
+/// What an adapter can do. Callers, `/admin/status` and the shared store suite ask for these,
+/// never for an adapter's kind, so a new adapter states its abilities in one place.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct Capabilities {
+    /// Documents are free-form JSON objects; `false` for rows of fixed columns, where a field
+    /// the table lacks is refused.
+    pub free_form_documents: bool,
+    /// Any order is served (the store sorts); `false` when an order needs an index and the rest
+    /// are answered `400 order_needs_index`.
+    pub any_order: bool,
+    /// One order may mix directions (`a.desc,b.asc`); `false` when an index serves one
+    /// direction only.
+    pub mixed_directions: bool,
+    /// Calls carry the caller's identity to the store (`StoreCtx::identity`), which then
+    /// enforces its own access rules as well.
+    pub caller_identity: bool,
+}
+
 /// The operations every adapter provides. Writes that change one document are expressed through
 /// [`DocumentStore::apply`], so an adapter implements atomic batches once and gets the single
 /// writes for free.
@@ -499,10 +566,13 @@ pub trait DocumentStore: Send + Sync + 'static {
     /// A short name for metrics and `/ready` (`local`, `convex`, …).
     fn adapter(&self) -> &'static str;
 
+    /// What the adapter can do.
+    fn capabilities(&self) -> Capabilities;
+
     /// Whether calls need the caller's upstream identity in [`StoreCtx::identity`] (minting one
     /// costs a signature, so adapters that ignore it say so).
     fn wants_identity(&self) -> bool {
-        false
+        self.capabilities().caller_identity
     }
 
     /// One page of a table, filtered and ordered by the query.
@@ -558,16 +628,6 @@ pub trait DocumentStore: Send + Sync + 'static {
 
     /// Checks that the store answers.
     async fn health(&self) -> Result<(), StoreError>;
-
-    /// Upstream retries made so far, for adapters that retry.
-    fn retries_total(&self) -> Option<u64> {
-        None
-    }
-
-    /// The circuit breaker's state, for adapters that have one.
-    fn circuit(&self) -> Option<crate::breaker::BreakerState> {
-        None
-    }
 
     /// Inserts documents atomically: all of them or none.
     async fn insert(

@@ -6,8 +6,8 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use convex_gateway::store::{
-    Document, DocumentStore, ListQuery, Page, StoreCtx, StoreError, TableName, WriteOp,
-    WriteOutcome,
+    Capabilities, Document, DocumentStore, ListQuery, Page, StoreCtx, StoreError, TableName,
+    WriteOp, WriteOutcome,
 };
 use reqwest::StatusCode;
 
@@ -45,6 +45,14 @@ impl FaultyStore {
 impl DocumentStore for FaultyStore {
     fn adapter(&self) -> &'static str {
         "faulty"
+    }
+    fn capabilities(&self) -> Capabilities {
+        Capabilities {
+            free_form_documents: true,
+            any_order: true,
+            mixed_directions: true,
+            caller_identity: false,
+        }
     }
     async fn list(&self, _: &StoreCtx, _: &TableName, _: &ListQuery) -> Result<Page, StoreError> {
         if let Fault::Slow(delay) = self.0 {

@@ -196,6 +196,15 @@ impl TestApp {
         signer.sign(claims, signer.issuer(), ttl).unwrap()
     }
 
+    /// The store adapter's capabilities, as `/admin/status` states them.
+    pub async fn capabilities(&self) -> Value {
+        let admin = self.client_for(&self.token("suite-admin", &["admin"]));
+        let response = admin.get(self.url("/admin/status")).send().await.unwrap();
+        assert_eq!(response.status(), StatusCode::OK);
+        let status: Value = response.json().await.unwrap();
+        status["capabilities"].clone()
+    }
+
     /// A client that sends `token` on every request.
     pub fn client_for(&self, token: &str) -> reqwest::Client {
         let mut headers = reqwest::header::HeaderMap::new();

@@ -7,8 +7,8 @@ use std::time::Duration;
 use async_trait::async_trait;
 use convex_gateway::store::local::LocalStore;
 use convex_gateway::store::{
-    Document, DocumentStore, ListQuery, Page, StoreCtx, StoreError, TableName, WriteOp,
-    WriteOutcome,
+    Capabilities, Document, DocumentStore, ListQuery, Page, StoreCtx, StoreError, TableName,
+    WriteOp, WriteOutcome,
 };
 use reqwest::StatusCode;
 use serde_json::{Value, json};
@@ -128,6 +128,9 @@ struct SlowStore {
 impl DocumentStore for SlowStore {
     fn adapter(&self) -> &'static str {
         "local"
+    }
+    fn capabilities(&self) -> Capabilities {
+        self.inner.capabilities()
     }
     async fn list(&self, ctx: &StoreCtx, t: &TableName, q: &ListQuery) -> Result<Page, StoreError> {
         self.inner.list(ctx, t, q).await

@@ -497,6 +497,8 @@ export interface components {
         AdminStatus: {
             /** @description The store adapter (`local` or `convex`). */
             store: string;
+            /** @description What the store adapter can do. */
+            capabilities: components["schemas"]["Capabilities"];
             version: string;
             activeTransactions: number;
             transactions: components["schemas"]["TransactionStatus"][];
@@ -521,6 +523,32 @@ export interface components {
         /** @description What each operation did, in order. */
         BatchResponse: {
             results: components["schemas"]["OperationResult"][];
+        };
+        /**
+         * @description What an adapter can do. Callers, `/admin/status` and the shared store suite ask for these,
+         *     never for an adapter's kind, so a new adapter states its abilities in one place.
+         */
+        Capabilities: {
+            /**
+             * @description Documents are free-form JSON objects; `false` for rows of fixed columns, where a field
+             *     the table lacks is refused.
+             */
+            freeFormDocuments: boolean;
+            /**
+             * @description Any order is served (the store sorts); `false` when an order needs an index and the rest
+             *     are answered `400 order_needs_index`.
+             */
+            anyOrder: boolean;
+            /**
+             * @description One order may mix directions (`a.desc,b.asc`); `false` when an index serves one
+             *     direction only.
+             */
+            mixedDirections: boolean;
+            /**
+             * @description Calls carry the caller's identity to the store (`StoreCtx::identity`), which then
+             *     enforces its own access rules as well.
+             */
+            callerIdentity: boolean;
         };
         /** @description A service account, as listed (never with its secret). */
         ClientBody: {

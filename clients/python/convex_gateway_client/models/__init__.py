@@ -33,6 +33,7 @@ from .batch_ref import BatchRef
 from .batch_request import BatchRequest
 from .batch_response import BatchResponse
 from .call_function_body import CallFunctionBody
+from .capabilities import Capabilities
 from .client_body import ClientBody
 from .commit_response import CommitResponse
 from .commit_response_ids import CommitResponseIds
@@ -119,6 +120,7 @@ __all__ = (
     "BatchRequest",
     "BatchResponse",
     "CallFunctionBody",
+    "Capabilities",
     "ClientBody",
     "CommitResponse",
     "CommitResponseIds",

@@ -12,6 +12,7 @@ from ..types import UNSET, Unset
 from typing import cast
 
 if TYPE_CHECKING:
+  from ..models.capabilities import Capabilities
   from ..models.outbox_status import OutboxStatus
   from ..models.transaction_status import TransactionStatus
 
@@ -29,6 +30,9 @@ class AdminStatus:
 
         Attributes:
             store (str): The store adapter (`local` or `convex`).
+            capabilities (Capabilities): What an adapter can do. Callers, `/admin/status` and the shared store suite ask for
+                these,
+                never for an adapter's kind, so a new adapter states its abilities in one place.
             version (str):
             active_transactions (int):
             transactions (list[TransactionStatus]):
@@ -38,6 +42,7 @@ class AdminStatus:
      """
 
     store: str
+    capabilities: Capabilities
     version: str
     active_transactions: int
     transactions: list[TransactionStatus]
@@ -51,9 +56,12 @@ class AdminStatus:
 
 
     def to_dict(self) -> dict[str, Any]:
+        from ..models.capabilities import Capabilities # noqa: PLC0415
         from ..models.outbox_status import OutboxStatus # noqa: PLC0415
         from ..models.transaction_status import TransactionStatus # noqa: PLC0415
         store = self.store
+
+        capabilities = self.capabilities.to_dict()
 
         version = self.version
 
@@ -91,6 +99,7 @@ class AdminStatus:
         field_dict.update(self.additional_properties)
         field_dict.update({
             "store": store,
+            "capabilities": capabilities,
             "version": version,
             "activeTransactions": active_transactions,
             "transactions": transactions,
@@ -108,10 +117,16 @@ class AdminStatus:
 
     @classmethod
     def from_dict(cls: type[T], src_dict: Mapping[str, Any]) -> T:
+        from ..models.capabilities import Capabilities # noqa: PLC0415
         from ..models.outbox_status import OutboxStatus # noqa: PLC0415
         from ..models.transaction_status import TransactionStatus # noqa: PLC0415
         d = dict(src_dict)
         store = d.pop("store")
+
+        capabilities = Capabilities.from_dict(d.pop("capabilities"))
+
+
+
 
         version = d.pop("version")
 
@@ -169,6 +184,7 @@ class AdminStatus:
 
         admin_status = cls(
             store=store,
+            capabilities=capabilities,
             version=version,
             active_transactions=active_transactions,
             transactions=transactions,

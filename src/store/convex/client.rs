@@ -1,36 +1,48 @@
-//! The Convex adapter: the store trait over a Convex deployment's public HTTP API
-//! (`POST /api/query|mutation`), calling the gateway's own functions in `convex/gateway.ts`.
+//! The client of one Convex deployment: every HTTP call the gateway makes to Convex goes
+//! through it (the table adapter, the function passthrough and the outbox relay share one).
 //!
 //! - One shared `reqwest` client; the caller's identity travels per call in the `StoreCtx`,
 //!   never on the client.
 //! - Every call sends `Convex-Client`, `Convex-Request-Id` and an explicit
 //!   `format: convex_encoded_json`, and values are decoded deliberately: `$integer` becomes a
 //!   JSON integer, `$bytes` a base64 string, `$float` (NaN, ±Infinity) a string.
+//! - Calls pass a bulkhead (capped calls in flight, overflow shed), the circuit breaker, and for
+//!   retryable calls full-jitter retries within a retry budget and the request's deadline.
 //! - Function errors are recognised by the body's `status` (HTTP 200 or 560) and mapped by
 //!   `errorData.code`; messages are never parsed. Transport failures map to 502/503/504.
 
 use std::time::Duration;
 
-use async_trait::async_trait;
 use base64::Engine as _;
-use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
+use base64::engine::general_purpose::STANDARD;
 use reqwest::StatusCode;
-use secrecy::ExposeSecret;
+use secrecy::{ExposeSecret, SecretString};
 use serde::{Deserialize, Serialize};
-use serde_json::{Map, Value, json};
+use serde_json::{Value, json};
 
-use super::{
-    DocId, Document, DocumentStore, FilterOp, ListQuery, Literal, Page, Precondition,
-    SortDirection, StoreCtx, StoreError, TableName, WriteOp, WriteOutcome,
-};
-use crate::breaker::{Breaker, BreakerState};
-use crate::config::ConvexConfig;
-use crate::retry::Retrier;
+use crate::breaker::{Breaker, BreakerConfig, BreakerState};
+use crate::retry::{Retrier, RetryConfig};
+use crate::store::{StoreCtx, StoreError};
 
 /// `Convex-Client`, as the official clients send `npm-<version>`.
 const CLIENT: &str = concat!("convex-gateway-", env!("CARGO_PKG_VERSION"));
-/// The fields `convex/gateway.ts` keeps for bookkeeping; hidden from REST documents.
-pub const RESERVED_FIELDS: [&str; 2] = ["gwVersion", "gwUpdatedTime"];
+
+/// A Convex deployment to front.
+#[derive(Debug, Clone)]
+pub struct ConvexConfig {
+    /// `CONVEX_URL`, e.g. `https://happy-animal-123.convex.cloud` (no trailing slash).
+    pub url: String,
+    /// `CONVEX_DEPLOYMENT_KEY`: the deploy (admin) key. Never sent for callers' requests.
+    pub deploy_key: Option<SecretString>,
+    /// `CONVEX_TIMEOUT`: seconds one call to Convex may take.
+    pub timeout: Duration,
+    /// `CONVEX_CIRCUIT_BREAKER_*`: when to stop calling a failing Convex.
+    pub breaker: BreakerConfig,
+    /// `CONVEX_RETRY_COUNT` and the retry budget.
+    pub retry: RetryConfig,
+    /// `CONVEX_MAX_CONCURRENCY`: calls to Convex in flight at once (the bulkhead); more are shed.
+    pub max_concurrency: usize,
+}
 
 /// The kind of Convex function, which picks the route.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -41,7 +53,8 @@ pub enum FunctionKind {
 }
 
 impl FunctionKind {
-    fn route(self) -> &'static str {
+    /// The HTTP route of this kind of function.
+    pub fn route(self) -> &'static str {
         match self {
             Self::Query => "/api/query",
             Self::Mutation => "/api/mutation",
@@ -69,7 +82,6 @@ pub enum UdfResponse {
     },
 }
 
-/// The adapter.
 /// Whether a function response reports success or a function error (read without building the
 /// value).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
@@ -92,7 +104,8 @@ pub struct RawResponse {
     pub status: UdfStatus,
 }
 
-pub struct ConvexStore {
+/// The client.
+pub struct ConvexClient {
     url: String,
     /// `/api/query`, `/api/mutation` and `/api/action`, parsed once.
     routes: [reqwest::Url; 3],
@@ -103,16 +116,16 @@ pub struct ConvexStore {
     bulkhead: tokio::sync::Semaphore,
 }
 
-impl std::fmt::Debug for ConvexStore {
+impl std::fmt::Debug for ConvexClient {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("ConvexStore")
+        f.debug_struct("ConvexClient")
             .field("url", &self.url)
             .finish_non_exhaustive()
     }
 }
 
-impl ConvexStore {
-    /// A store for the deployment in `config`.
+impl ConvexClient {
+    /// A client of the deployment in `config`.
     pub fn new(config: &ConvexConfig) -> anyhow::Result<Self> {
         let connect = config.timeout.min(Duration::from_secs(5));
         let route = |path: &str| {
@@ -342,140 +355,9 @@ impl ConvexStore {
             )),
         }
     }
-}
 
-impl ConvexStore {
-    /// The arguments of `gateway:apply` for `ops`. With `idempotency_key`, the mutation dedupes
-    /// the key inside its own transaction, so a write is applied once even if it is delivered
-    /// again (a retry, or the outbox after the gateway lost track of an earlier attempt).
-    pub fn apply_args(ops: &[WriteOp], idempotency_key: Option<&str>) -> Value {
-        let ops: Vec<Value> = ops.iter().map(op_json).collect();
-        let mut args = json!({ "ops": ops });
-        if let Some(key) = idempotency_key {
-            args["idempotencyKey"] = Value::String(key.to_owned());
-        }
-        args
-    }
-
-    /// Calls `gateway:apply` with arguments from [`Self::apply_args`].
-    pub async fn apply_encoded(
-        &self,
-        ctx: &StoreCtx,
-        args: Value,
-    ) -> Result<Vec<WriteOutcome>, StoreError> {
-        let value = self
-            .call(ctx, FunctionKind::Mutation, "gateway:apply", args)
-            .await?;
-        value
-            .get("outcomes")
-            .and_then(Value::as_array)
-            .ok_or_else(|| malformed("gateway:apply"))?
-            .iter()
-            .map(outcome)
-            .collect()
-    }
-}
-
-#[async_trait]
-impl DocumentStore for ConvexStore {
-    fn adapter(&self) -> &'static str {
-        "convex"
-    }
-
-    fn wants_identity(&self) -> bool {
-        true
-    }
-
-    fn circuit(&self) -> Option<BreakerState> {
-        Some(self.breaker.state())
-    }
-
-    fn retries_total(&self) -> Option<u64> {
-        Some(self.retrier.retries_total())
-    }
-
-    async fn list(
-        &self,
-        ctx: &StoreCtx,
-        table: &TableName,
-        query: &ListQuery,
-    ) -> Result<Page, StoreError> {
-        let order_tag = query.order_tag();
-        let cursor = match &query.cursor {
-            None => Value::Null,
-            Some(raw) => {
-                let wrapped = decode_cursor(raw)?;
-                if wrapped.o != order_tag {
-                    return Err(StoreError::InvalidCursor(
-                        "the cursor belongs to a different `order`; pass the same `order` as the first page".into(),
-                    ));
-                }
-                Value::String(wrapped.c)
-            }
-        };
-        let args = json!({
-            "table": table.as_str(),
-            "filters": query.filters.iter().map(filter_json).collect::<Vec<_>>(),
-            "order": query.order.iter().map(|k| json!({
-                "field": k.field.to_string(),
-                "direction": match k.direction { SortDirection::Asc => "asc", SortDirection::Desc => "desc" },
-            })).collect::<Vec<_>>(),
-            "limit": query.limit,
-            "cursor": cursor,
-        });
-        let value = self
-            .call(ctx, FunctionKind::Query, "gateway:list", args)
-            .await?;
-        let items = value
-            .get("items")
-            .and_then(Value::as_array)
-            .ok_or_else(|| malformed("gateway:list"))?
-            .iter()
-            .map(document)
-            .collect::<Result<Vec<_>, _>>()?;
-        let next_cursor = match value.get("nextCursor") {
-            Some(Value::String(c)) => Some(encode_cursor(&WrappedCursor {
-                o: order_tag,
-                c: c.clone(),
-            })),
-            _ => None,
-        };
-        Ok(Page { items, next_cursor })
-    }
-
-    async fn get(
-        &self,
-        ctx: &StoreCtx,
-        table: &TableName,
-        id: &str,
-    ) -> Result<Option<Document>, StoreError> {
-        let value = self
-            .call(
-                ctx,
-                FunctionKind::Query,
-                "gateway:get",
-                json!({ "table": table.as_str(), "id": id }),
-            )
-            .await?;
-        match value {
-            Value::Null => Ok(None),
-            doc => document(&doc).map(Some),
-        }
-    }
-
-    async fn apply(
-        &self,
-        ctx: &StoreCtx,
-        ops: Vec<WriteOp>,
-    ) -> Result<Vec<WriteOutcome>, StoreError> {
-        if ops.is_empty() {
-            return Ok(Vec::new());
-        }
-        self.apply_encoded(ctx, Self::apply_args(&ops, ctx.idempotency_key.as_deref()))
-            .await
-    }
-
-    async fn health(&self) -> Result<(), StoreError> {
+    /// Checks that the deployment answers (its root page), outside the breaker and retries.
+    pub async fn health(&self) -> Result<(), StoreError> {
         let response = self
             .client
             .get(format!("{}/", self.url))
@@ -492,179 +374,17 @@ impl DocumentStore for ConvexStore {
             )))
         }
     }
-}
 
-// === encoding ===
+    /// The circuit breaker's state.
+    pub fn circuit(&self) -> BreakerState {
+        self.breaker.state()
+    }
 
-fn literal_json(literal: &Literal) -> Value {
-    match literal {
-        Literal::Bool(b) => Value::Bool(*b),
-        Literal::Int(i) => Value::from(*i as f64),
-        Literal::Float(f) => Value::from(*f),
-        Literal::Str(s) => Value::String(s.clone()),
-        Literal::NumberOrText(number, _) => literal_json(number),
+    /// Retries granted so far.
+    pub fn retries_total(&self) -> u64 {
+        self.retrier.retries_total()
     }
 }
-
-/// The string an equality literal also matches (`gateway:list` takes it as `text`).
-fn literal_text(literal: &Literal) -> Option<Value> {
-    match literal {
-        Literal::NumberOrText(_, text) => Some(Value::String(text.clone())),
-        _ => None,
-    }
-}
-
-fn filter_json(filter: &super::Filter) -> Value {
-    let text = match &filter.op {
-        FilterOp::Eq(l) | FilterOp::Neq(l) => literal_text(l),
-        _ => None,
-    };
-    let (op, value, values) = match &filter.op {
-        FilterOp::Eq(l) => ("eq", Some(literal_json(l)), None),
-        FilterOp::Neq(l) => ("neq", Some(literal_json(l)), None),
-        FilterOp::Gt(l) => ("gt", Some(literal_json(l)), None),
-        FilterOp::Gte(l) => ("gte", Some(literal_json(l)), None),
-        FilterOp::Lt(l) => ("lt", Some(literal_json(l)), None),
-        FilterOp::Lte(l) => ("lte", Some(literal_json(l)), None),
-        FilterOp::Like(p) => ("like", Some(Value::String(p.clone())), None),
-        FilterOp::Ilike(p) => ("ilike", Some(Value::String(p.clone())), None),
-        // `in` matches any of its values, so a number's text simply joins the list.
-        FilterOp::In(ls) => (
-            "in",
-            None,
-            Some(
-                ls.iter()
-                    .map(literal_json)
-                    .chain(ls.iter().filter_map(literal_text))
-                    .collect::<Vec<_>>(),
-            ),
-        ),
-        FilterOp::IsNull => ("isNull", None, None),
-        FilterOp::IsTrue => ("isTrue", None, None),
-        FilterOp::IsFalse => ("isFalse", None, None),
-    };
-    let mut object = Map::new();
-    object.insert("field".into(), Value::String(filter.field.to_string()));
-    object.insert("op".into(), Value::String(op.into()));
-    if let Some(value) = value {
-        object.insert("value".into(), value);
-    }
-    if let Some(values) = values {
-        object.insert("values".into(), Value::Array(values));
-    }
-    if let Some(text) = text {
-        object.insert("text".into(), text);
-    }
-    object.insert("negated".into(), Value::Bool(filter.negated));
-    Value::Object(object)
-}
-
-fn expected_json(precondition: Option<&Precondition>) -> Option<Value> {
-    precondition.map(|p| match p {
-        Precondition::Exists => Value::String("exists".into()),
-        Precondition::VersionIn(versions) => {
-            Value::Array(versions.iter().map(|v| Value::from(*v as f64)).collect())
-        }
-    })
-}
-
-/// One write as `gateway:apply` takes it. Plain JSON numbers are float64 in Convex's encoding.
-fn op_json(op: &WriteOp) -> Value {
-    let (kind, table, id, body, precondition) = match op {
-        WriteOp::Insert { table, fields } => {
-            ("insert", table, None, Some(("fields", fields)), None)
-        }
-        WriteOp::Patch {
-            table,
-            id,
-            patch,
-            precondition,
-        } => (
-            "patch",
-            table,
-            Some(id),
-            Some(("patch", patch)),
-            precondition.as_ref(),
-        ),
-        WriteOp::Replace {
-            table,
-            id,
-            fields,
-            precondition,
-        } => (
-            "replace",
-            table,
-            Some(id),
-            Some(("fields", fields)),
-            precondition.as_ref(),
-        ),
-        WriteOp::Delete {
-            table,
-            id,
-            precondition,
-        } => ("delete", table, Some(id), None, precondition.as_ref()),
-        WriteOp::Check {
-            table,
-            id,
-            precondition,
-        } => ("check", table, Some(id), None, Some(precondition)),
-    };
-    let mut object = Map::new();
-    object.insert("kind".into(), kind.into());
-    object.insert("table".into(), table.as_str().into());
-    match id {
-        Some(DocId::Id(id)) => {
-            object.insert("id".into(), id.as_str().into());
-        }
-        Some(DocId::Ref(n)) => {
-            object.insert("idRef".into(), Value::from(*n as f64));
-        }
-        None => {}
-    }
-    if let Some((key, fields)) = body {
-        // Convex values may not hold `$` keys, so references travel beside the document: each
-        // `{"$ref": "N"}` becomes null, and `refs` says where to put operation N's id.
-        let mut fields = Value::Object(fields.clone());
-        let mut refs = Vec::new();
-        extract_refs(&mut fields, &mut Vec::new(), &mut refs);
-        object.insert(key.into(), fields);
-        if !refs.is_empty() {
-            object.insert("refs".into(), Value::Array(refs));
-        }
-    }
-    if let Some(expected) = expected_json(precondition) {
-        object.insert("expected".into(), expected);
-    }
-    Value::Object(object)
-}
-
-/// Replaces each reference object under `value` with null, recording its path and target.
-fn extract_refs(value: &mut Value, path: &mut Vec<Value>, refs: &mut Vec<Value>) {
-    if let Some(Ok(n)) = super::ref_target(value) {
-        refs.push(json!({ "path": path.clone(), "ref": n as f64 }));
-        *value = Value::Null;
-        return;
-    }
-    match value {
-        Value::Object(map) => {
-            for (key, child) in map.iter_mut() {
-                path.push(Value::String(key.clone()));
-                extract_refs(child, path, refs);
-                path.pop();
-            }
-        }
-        Value::Array(items) => {
-            for (index, child) in items.iter_mut().enumerate() {
-                path.push(Value::from(index as f64));
-                extract_refs(child, path, refs);
-                path.pop();
-            }
-        }
-        _ => {}
-    }
-}
-
-// === decoding ===
 
 /// `convex_encoded_json` to plain JSON: `$integer` (8 bytes LE) to an integer, `$float` (NaN,
 /// ±Infinity, -0) to a string or number, `$bytes` to its base64 string.
@@ -707,58 +427,6 @@ pub fn decode_value(value: Value) -> Value {
 
 fn decode_8(b64: &str) -> Option<[u8; 8]> {
     STANDARD.decode(b64).ok()?.try_into().ok()
-}
-
-/// A Convex document as a gateway document; the bookkeeping fields become the version.
-fn document(value: &Value) -> Result<Document, StoreError> {
-    let object = value.as_object().ok_or_else(|| malformed("a document"))?;
-    let id = object
-        .get("_id")
-        .and_then(Value::as_str)
-        .ok_or_else(|| malformed("a document without _id"))?
-        .to_owned();
-    let creation_time = object
-        .get("_creationTime")
-        .and_then(Value::as_f64)
-        .ok_or_else(|| malformed("a document without _creationTime"))?;
-    let version = object
-        .get("gwVersion")
-        .and_then(Value::as_f64)
-        .map_or(0, |v| v.max(0.0) as u64);
-    let fields = object
-        .iter()
-        .filter(|(k, _)| !k.starts_with('_') && !RESERVED_FIELDS.contains(&k.as_str()))
-        .map(|(k, v)| (k.clone(), v.clone()))
-        .collect();
-    Ok(Document {
-        id,
-        creation_time,
-        version,
-        fields,
-    })
-}
-
-fn outcome(value: &Value) -> Result<WriteOutcome, StoreError> {
-    let doc = || document(value.get("doc").unwrap_or(&Value::Null));
-    match value.get("kind").and_then(Value::as_str) {
-        Some("inserted") => Ok(WriteOutcome::Inserted(doc()?)),
-        Some("updated") => Ok(WriteOutcome::Updated(doc()?)),
-        Some("checked") => Ok(WriteOutcome::Checked(doc()?)),
-        Some("deleted") => Ok(WriteOutcome::Deleted {
-            id: value
-                .get("id")
-                .and_then(Value::as_str)
-                .unwrap_or_default()
-                .to_owned(),
-        }),
-        _ => Err(malformed("a gateway:apply outcome")),
-    }
-}
-
-fn malformed(what: &str) -> StoreError {
-    StoreError::Upstream(format!(
-        "Convex returned {what} in an unexpected shape; is convex/gateway.ts deployed?"
-    ))
 }
 
 /// Maps a function error by its `errorData.code`. The message is used only as the detail of
@@ -867,30 +535,12 @@ fn code_and_message(body: &[u8]) -> (Option<String>, String) {
     }
 }
 
-#[derive(Serialize, Deserialize)]
-struct WrappedCursor {
-    /// The order the cursor was made for.
-    o: String,
-    /// Convex's own cursor.
-    c: String,
-}
-
-fn encode_cursor(cursor: &WrappedCursor) -> String {
-    URL_SAFE_NO_PAD.encode(serde_json::to_vec(cursor).unwrap_or_default())
-}
-
-fn decode_cursor(raw: &str) -> Result<WrappedCursor, StoreError> {
-    URL_SAFE_NO_PAD
-        .decode(raw)
-        .ok()
-        .and_then(|bytes| serde_json::from_slice(&bytes).ok())
-        .ok_or_else(|| {
-            StoreError::InvalidCursor("the cursor is not one this gateway issued".into())
-        })
-}
-
 #[cfg(test)]
 mod tests {
+    use base64::Engine as _;
+    use base64::engine::general_purpose::STANDARD;
+    use serde_json::json;
+
     use super::*;
 
     #[test]
@@ -940,12 +590,5 @@ mod tests {
             None,
         );
         assert!(matches!(&plain, StoreError::FunctionFailed(m) if m == "Uncaught Error: boom"));
-    }
-
-    #[test]
-    fn documents_hide_bookkeeping_and_carry_the_version() {
-        let doc = document(&json!({"_id": "a", "_creationTime": 5.0, "gwVersion": 3.0, "gwUpdatedTime": 9.0, "x": 1})).unwrap();
-        assert_eq!(doc.version, 3);
-        assert_eq!(Value::Object(doc.fields), json!({"x": 1}));
     }
 }

@@ -1,0 +1,99 @@
+//! The embedded store's schema: the `documents` table, and the expression indexes declared in
+//! `GATEWAY_INDEXES`, created and dropped to match the declaration at startup.
+
+use anyhow::Context as _;
+use rusqlite::Connection;
+
+use crate::store::{FieldPath, TableName};
+
+use super::sql::field_expr;
+
+pub(super) const SCHEMA: &str = "
+CREATE TABLE IF NOT EXISTS documents (
+    seq           INTEGER PRIMARY KEY AUTOINCREMENT,
+    tbl           TEXT    NOT NULL,
+    id            TEXT    NOT NULL,
+    creation_time REAL    NOT NULL,
+    version       INTEGER NOT NULL,
+    doc           TEXT    NOT NULL CHECK (json_valid(doc) AND json_type(doc) = 'object'),
+    UNIQUE (tbl, id)
+);
+CREATE INDEX IF NOT EXISTS documents_by_creation ON documents (tbl, creation_time, seq);
+PRAGMA user_version = 1;
+";
+
+/// A secondary index declared with `GATEWAY_INDEXES`: `table(field, field, …)`. Equality
+/// filters on its leading fields and an order on the next ones are served from it, instead of a
+/// scan of the table.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IndexSpec {
+    pub table: TableName,
+    pub fields: Vec<FieldPath>,
+}
+
+impl IndexSpec {
+    /// Parses `;`-separated `table(field, field)` declarations.
+    pub fn parse_list(raw: &str) -> Result<Vec<Self>, String> {
+        raw.split(';')
+            .map(str::trim)
+            .filter(|d| !d.is_empty())
+            .map(|decl| {
+                let bad = || format!("`{decl}` must look like `table(field, field)`");
+                let (table, rest) = decl.split_once('(').ok_or_else(bad)?;
+                let fields = rest.trim().strip_suffix(')').ok_or_else(bad)?;
+                let table = TableName::parse(table.trim())?;
+                let fields = fields
+                    .split(',')
+                    .map(|f| FieldPath::parse(f.trim()))
+                    .collect::<Result<Vec<_>, _>>()?;
+                if fields.is_empty() || fields.len() > 8 {
+                    return Err(format!("`{decl}` must name 1 to 8 fields"));
+                }
+                Ok(Self { table, fields })
+            })
+            .collect()
+    }
+
+    /// The index's columns: the table, each field as the same expression queries use, and the
+    /// insertion sequence that breaks ties.
+    fn columns(&self) -> String {
+        let fields: Vec<String> = self.fields.iter().map(field_expr).collect();
+        format!("tbl, {}, seq", fields.join(", "))
+    }
+
+    /// A stable name for these columns on this table.
+    pub(super) fn name(&self) -> String {
+        use sha2::Digest as _;
+        let digest = sha2::Sha256::digest(format!("{}|{}", self.table, self.columns()));
+        let hex: String = digest.iter().take(6).map(|b| format!("{b:02x}")).collect();
+        format!("gwx_{}_{hex}", self.table)
+    }
+}
+
+/// Creates the declared indexes that are missing and drops the ones no longer declared (so
+/// writes do not keep paying for them). Index names start with `gwx_`.
+pub(super) fn sync_indexes(conn: &Connection, indexes: &[IndexSpec]) -> anyhow::Result<()> {
+    let wanted: Vec<(String, &IndexSpec)> = indexes.iter().map(|i| (i.name(), i)).collect();
+    let existing: Vec<String> = conn
+        .prepare("SELECT name FROM sqlite_master WHERE type = 'index' AND name LIKE 'gwx\\_%' ESCAPE '\\'")?
+        .query_map([], |r| r.get(0))?
+        .collect::<Result<_, _>>()?;
+    for name in &existing {
+        if !wanted.iter().any(|(w, _)| w == name) {
+            tracing::info!(index = %name, "dropping an index no longer in GATEWAY_INDEXES");
+            conn.execute_batch(&format!("DROP INDEX IF EXISTS \"{name}\""))?;
+        }
+    }
+    for (name, spec) in wanted {
+        if !existing.contains(&name) {
+            let started = std::time::Instant::now();
+            conn.execute_batch(&format!(
+                "CREATE INDEX IF NOT EXISTS \"{name}\" ON documents ({})",
+                spec.columns()
+            ))
+            .with_context(|| format!("creating the index {name} for GATEWAY_INDEXES"))?;
+            tracing::info!(index = %name, table = %spec.table, elapsed_ms = started.elapsed().as_millis() as u64, "created an index");
+        }
+    }
+    Ok(())
+}
