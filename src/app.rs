@@ -19,6 +19,7 @@ use utoipa_swagger_ui::SwaggerUi;
 use crate::auth::Auth;
 use crate::config::Config;
 use crate::documents::{Documents, DocumentsParts};
+use crate::functions::Functions;
 use crate::idempotency::IdempotencyStore;
 use crate::metrics::Metrics;
 use crate::outbox::Outbox;
@@ -85,7 +86,7 @@ impl Application {
         let transactions = Arc::new(TxManager::new(config.tx_ttl, config.tx_max_ops));
         // Stale reads only make sense in front of a remote store.
         let stale = (config.stale_reads && convex.is_some())
-            .then(|| StaleCache::new(config.stale_cache_entries));
+            .then(|| StaleCache::new(config.stale_cache_entries, config.stale_max_age));
         let writes = WritePath::new(
             Arc::clone(&store),
             outbox.clone(),
@@ -113,6 +114,12 @@ impl Application {
             )),
             _ => None,
         };
+        let functions = Functions::new(
+            convex.clone(),
+            Arc::clone(&auth),
+            Arc::clone(&metrics),
+            writes.clone(),
+        );
         let state = AppState::new(Parts {
             store,
             convex,
@@ -124,6 +131,7 @@ impl Application {
             outbox,
             writes,
             documents,
+            functions,
             relay,
         });
         spawn_sweeper(state.downgrade());

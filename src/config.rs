@@ -90,6 +90,8 @@ pub struct Config {
     pub stale_reads: bool,
     /// `GATEWAY_STALE_CACHE_ENTRIES`: how many recent read results are kept for stale reads.
     pub stale_cache_entries: usize,
+    /// `GATEWAY_STALE_MAX_AGE`: how long a remembered read may be answered for, at most.
+    pub stale_max_age: Duration,
     /// `GATEWAY_TRUSTED_PROXIES`: peers whose `X-Forwarded-For` names the client (for rate limits).
     pub trusted_proxies: Vec<ipnet::IpNet>,
     /// `GATEWAY_INDEXES`: secondary indexes of the embedded store.
@@ -240,6 +242,7 @@ impl Config {
     /// Builds a configuration from any variable lookup (the process environment, or a map in tests).
     pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
         let get = |name: &str| lookup(name).map(|v| v.trim().to_owned());
+        let outbox = OutboxConfig::default();
         let mut config = Self {
             addr: parse_or(&get, "GATEWAY_ADDR", "127.0.0.1:8080")?,
             data_dir: PathBuf::from(get("GATEWAY_DATA_DIR").unwrap_or_else(|| "./data".into())),
@@ -261,8 +264,12 @@ impl Config {
                 "86400",
             )?),
             outbox: OutboxConfig {
-                enabled: parse_switch(&get, "GATEWAY_OUTBOX", true)?,
-                max_attempts: parse_or(&get, "GATEWAY_OUTBOX_MAX_ATTEMPTS", "50")?,
+                enabled: parse_switch(&get, "GATEWAY_OUTBOX", outbox.enabled)?,
+                max_attempts: parse_or(
+                    &get,
+                    "GATEWAY_OUTBOX_MAX_ATTEMPTS",
+                    &outbox.max_attempts.to_string(),
+                )?,
                 mutations: get("GATEWAY_OUTBOX_MUTATIONS")
                     .unwrap_or_default()
                     .split(',')
@@ -270,10 +277,11 @@ impl Config {
                     .filter(|m| !m.is_empty())
                     .map(str::to_owned)
                     .collect(),
-                ..OutboxConfig::default()
+                ..outbox
             },
             stale_reads: parse_switch(&get, "GATEWAY_STALE_READS", false)?,
             stale_cache_entries: parse_or(&get, "GATEWAY_STALE_CACHE_ENTRIES", "10000")?,
+            stale_max_age: Duration::from_secs(parse_or(&get, "GATEWAY_STALE_MAX_AGE", "600")?),
             sqlite_mmap_bytes: parse_or(
                 &get,
                 "GATEWAY_SQLITE_MMAP_BYTES",
@@ -309,32 +317,15 @@ impl Config {
         Ok(config)
     }
 
-    /// A configuration for tests and embedding: loopback port 0, the given data folder, defaults elsewhere.
+    /// A configuration for tests and embedding: loopback port 0, the given data folder, and the
+    /// defaults of an empty environment everywhere else (the parser is their one source).
     pub fn for_data_dir(data_dir: impl Into<PathBuf>) -> Self {
-        Self {
-            addr: SocketAddr::from(([127, 0, 0, 1], 0)),
-            data_dir: data_dir.into(),
-            log_format: LogFormat::Pretty,
-            access_log: false,
-            cors_origins: CorsOrigins::None,
-            max_body_bytes: 1024 * 1024,
-            request_timeout: Duration::from_secs(30),
-            tables: None,
-            shutdown_grace: Duration::from_secs(30),
-            auth: AuthConfig::defaults("http://127.0.0.1".into()),
-            store: StoreKind::Local,
-            convex: None,
-            tx_max_ops: 500,
-            tx_ttl: Duration::from_secs(30),
-            idempotency_ttl: Duration::from_secs(86_400),
-            outbox: OutboxConfig::default(),
-            stale_reads: false,
-            stale_cache_entries: 10_000,
-            sqlite_mmap_bytes: DEFAULT_MMAP_BYTES,
-            sqlite_readers: default_readers(),
-            trusted_proxies: Vec::new(),
-            indexes: Vec::new(),
-        }
+        let mut config = Self::from_lookup(|_| None)
+            .unwrap_or_else(|err| unreachable!("the built-in defaults are valid: {err}"));
+        config.addr = SocketAddr::from(([127, 0, 0, 1], 0));
+        config.data_dir = data_dir.into();
+        config.auth.public_url = "http://127.0.0.1".into();
+        config
     }
 
     /// The store adapter this configuration names, with its settings.
@@ -352,16 +343,11 @@ impl Config {
         }
     }
 
-    /// Points the configuration at a Convex deployment.
+    /// Points the configuration at a Convex deployment, with the `CONVEX_*` defaults.
     pub fn with_convex(mut self, url: impl Into<String>) -> Self {
-        self.convex = Some(ConvexConfig {
-            url: url.into().trim_end_matches('/').to_owned(),
-            deploy_key: None,
-            timeout: Duration::from_secs(10),
-            breaker: default_breaker(),
-            retry: RetryConfig::default(),
-            max_concurrency: 256,
-        });
+        let url = url.into();
+        self.convex = parse_convex(&|name: &str| (name == "CONVEX_URL").then(|| url.clone()))
+            .unwrap_or_else(|err| unreachable!("a Convex URL with the built-in defaults: {err}"));
         self.store = StoreKind::Convex;
         self
     }
@@ -389,6 +375,12 @@ impl Config {
             return Err(ConfigError {
                 var: "GATEWAY_SQLITE_READERS",
                 reason: "must be from 1 to 64".into(),
+            });
+        }
+        if self.stale_max_age.is_zero() {
+            return Err(ConfigError {
+                var: "GATEWAY_STALE_MAX_AGE",
+                reason: "must be at least 1 second".into(),
             });
         }
         if self.tx_ttl.is_zero() {
@@ -495,8 +487,16 @@ fn parse_auth(
         }
     }
     let defaults = AuthConfig::defaults(public_url);
-    let access_ttl: u64 = parse_or(get, "JWT_EXPIRY_SECONDS", "900")?;
-    let refresh_ttl: u64 = parse_or(get, "JWT_REFRESH_EXPIRY_SECONDS", "2592000")?;
+    let access_ttl: u64 = parse_or(
+        get,
+        "JWT_EXPIRY_SECONDS",
+        &defaults.access_ttl.as_secs().to_string(),
+    )?;
+    let refresh_ttl: u64 = parse_or(
+        get,
+        "JWT_REFRESH_EXPIRY_SECONDS",
+        &defaults.refresh_ttl.as_secs().to_string(),
+    )?;
     if access_ttl == 0 || refresh_ttl == 0 {
         return Err(ConfigError {
             var: if access_ttl == 0 {
@@ -512,12 +512,20 @@ fn parse_auth(
         jwt_algorithm,
         jwt_secret_kid: non_empty("JWT_SECRET_KID"),
         jwks_url,
-        jwks_min_refresh: Duration::from_secs(parse_or(get, "JWT_JWKS_MIN_REFRESH_SECONDS", "30")?),
+        jwks_min_refresh: Duration::from_secs(parse_or(
+            get,
+            "JWT_JWKS_MIN_REFRESH_SECONDS",
+            &defaults.jwks_min_refresh.as_secs().to_string(),
+        )?),
         public_key_pem: non_empty("JWT_PUBLIC_KEY").map(|pem| pem.replace("\\n", "\n")),
         public_key_kid: non_empty("JWT_PUBLIC_KEY_KID"),
         issuer: non_empty("JWT_ISSUER"),
         audience: non_empty("JWT_AUDIENCE"),
-        leeway_seconds: parse_or(get, "JWT_LEEWAY_SECONDS", "30")?,
+        leeway_seconds: parse_or(
+            get,
+            "JWT_LEEWAY_SECONDS",
+            &defaults.leeway_seconds.to_string(),
+        )?,
         role_claim: non_empty("JWT_ROLE_CLAIM").unwrap_or(defaults.role_claim.clone()),
         policy_path: non_empty("GATEWAY_POLICY").map(PathBuf::from),
         signing_key_pem: non_empty("GATEWAY_SIGNING_KEY")
@@ -556,7 +564,12 @@ fn parse_convex(
         .or_else(|| get("CONVEX_DEPLOY_KEY"))
         .filter(|v| !v.is_empty())
         .map(SecretString::from);
-    let rate: f64 = parse_or(get, "CONVEX_CIRCUIT_BREAKER_FAILURE_RATE", "50")?;
+    let defaults = default_breaker();
+    let rate: f64 = parse_or(
+        get,
+        "CONVEX_CIRCUIT_BREAKER_FAILURE_RATE",
+        &(defaults.failure_rate * 100.0).to_string(),
+    )?;
     if !(rate > 0.0 && rate <= 100.0) {
         return Err(ConfigError {
             var: "CONVEX_CIRCUIT_BREAKER_FAILURE_RATE",
@@ -564,12 +577,32 @@ fn parse_convex(
         });
     }
     let breaker = BreakerConfig {
-        consecutive: parse_or(get, "CONVEX_CIRCUIT_BREAKER_THRESHOLD", "5")?,
+        consecutive: parse_or(
+            get,
+            "CONVEX_CIRCUIT_BREAKER_THRESHOLD",
+            &defaults.consecutive.to_string(),
+        )?,
         failure_rate: rate / 100.0,
-        window: parse_or(get, "CONVEX_CIRCUIT_BREAKER_WINDOW", "20")?,
-        min_calls: parse_or(get, "CONVEX_CIRCUIT_BREAKER_MIN_CALLS", "10")?,
-        open_for: Duration::from_secs(parse_or(get, "CONVEX_CIRCUIT_BREAKER_TIMEOUT", "30")?),
-        probes: parse_or(get, "CONVEX_CIRCUIT_BREAKER_PROBES", "2")?,
+        window: parse_or(
+            get,
+            "CONVEX_CIRCUIT_BREAKER_WINDOW",
+            &defaults.window.to_string(),
+        )?,
+        min_calls: parse_or(
+            get,
+            "CONVEX_CIRCUIT_BREAKER_MIN_CALLS",
+            &defaults.min_calls.to_string(),
+        )?,
+        open_for: Duration::from_secs(parse_or(
+            get,
+            "CONVEX_CIRCUIT_BREAKER_TIMEOUT",
+            &defaults.open_for.as_secs().to_string(),
+        )?),
+        probes: parse_or(
+            get,
+            "CONVEX_CIRCUIT_BREAKER_PROBES",
+            &defaults.probes.to_string(),
+        )?,
     };
     for (var, value) in [
         (
@@ -596,7 +629,11 @@ fn parse_convex(
         timeout: Duration::from_secs_f64(timeout),
         breaker,
         retry: RetryConfig {
-            max_retries: parse_or(get, "CONVEX_RETRY_COUNT", "3")?,
+            max_retries: parse_or(
+                get,
+                "CONVEX_RETRY_COUNT",
+                &RetryConfig::default().max_retries.to_string(),
+            )?,
             ..RetryConfig::default()
         },
         max_concurrency: match parse_or(get, "CONVEX_MAX_CONCURRENCY", "256")? {

@@ -17,6 +17,8 @@ pub mod context;
 pub mod documents;
 /// `ApiError` and the problem+json error codes.
 pub mod error;
+/// Convex functions: the passthrough and the REST form, authorized and metered.
+pub mod functions;
 /// Outbound HTTP clients (rustls with *ring*).
 pub mod http_client;
 /// Idempotency keys: stored responses for replay.

@@ -6,6 +6,7 @@ use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
 use crate::error::{ErrorCode, Problem};
+use crate::writes::Receipt;
 
 /// The spec's fixed parts; paths are added by the routers.
 #[derive(OpenApi)]
@@ -15,7 +16,10 @@ use crate::error::{ErrorCode, Problem};
         description = "A REST and JSON API gateway in front of Convex, with an embedded SQLite store when no Convex deployment is configured. Errors are RFC 9457 `application/problem+json` bodies with a stable `code`.",
         license(name = "Apache-2.0", identifier = "Apache-2.0"),
     ),
-    components(schemas(Problem, ErrorCode)),
+    components(
+        schemas(Problem, ErrorCode, Receipt),
+        responses(Unauthorized, NotAdmin, PolicyForbids, NotJson, Queued, Unreachable, Overloaded, TimedOut),
+    ),
     modifiers(&BearerAuth),
     tags(
         (name = "tables", description = "Documents in tables: list with filters and cursors, insert, get, patch, replace, delete"),
@@ -27,6 +31,59 @@ use crate::error::{ErrorCode, Problem};
     )
 )]
 pub struct ApiDoc;
+
+// === responses many routes share, referenced from `#/components/responses` ===
+
+/// Missing or invalid bearer token
+#[derive(utoipa::ToResponse)]
+#[response(
+    content_type = "application/problem+json",
+    headers(("WWW-Authenticate" = String, description = "Bearer challenge"))
+)]
+#[allow(dead_code)] // Only describes a response in the OpenAPI spec.
+pub struct Unauthorized(Problem);
+
+/// Not an admin
+#[derive(utoipa::ToResponse)]
+#[response(content_type = "application/problem+json")]
+#[allow(dead_code)] // Only describes a response in the OpenAPI spec.
+pub struct NotAdmin(Problem);
+
+/// The policy does not allow this
+#[derive(utoipa::ToResponse)]
+#[response(content_type = "application/problem+json")]
+#[allow(dead_code)] // Only describes a response in the OpenAPI spec.
+pub struct PolicyForbids(Problem);
+
+/// The body is not sent as JSON
+#[derive(utoipa::ToResponse)]
+#[response(content_type = "application/problem+json")]
+#[allow(dead_code)] // Only describes a response in the OpenAPI spec.
+pub struct NotJson(Problem);
+
+/// Convex is unreachable: the write is queued in the outbox (`GATEWAY_OUTBOX`); follow `Location`
+#[derive(utoipa::ToResponse)]
+#[response(headers(("Location" = String, description = "`/v1/outbox/{outboxId}`")))]
+#[allow(dead_code)] // Only describes a response in the OpenAPI spec.
+pub struct Queued(Receipt);
+
+/// Convex cannot be reached
+#[derive(utoipa::ToResponse)]
+#[response(content_type = "application/problem+json")]
+#[allow(dead_code)] // Only describes a response in the OpenAPI spec.
+pub struct Unreachable(Problem);
+
+/// Convex or the store is unavailable or overloaded
+#[derive(utoipa::ToResponse)]
+#[response(content_type = "application/problem+json")]
+#[allow(dead_code)] // Only describes a response in the OpenAPI spec.
+pub struct Overloaded(Problem);
+
+/// Convex did not answer in time
+#[derive(utoipa::ToResponse)]
+#[response(content_type = "application/problem+json")]
+#[allow(dead_code)] // Only describes a response in the OpenAPI spec.
+pub struct TimedOut(Problem);
 
 /// Declares the `bearer` security scheme (a JWT in `Authorization: Bearer …`), so `/docs` offers
 /// an Authorize button where a person can paste a token.

@@ -3,11 +3,11 @@
 //! never exceed a share of the traffic (Envoy, Finagle), and the request's deadline, which no
 //! retry may run past.
 
-use std::collections::VecDeque;
-use std::sync::Mutex;
-use std::time::{Duration, Instant};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
 
 use rand::Rng as _;
+use tower::retry::budget::{Budget as _, TpsBudget};
 
 /// The retry settings.
 #[derive(Debug, Clone)]
@@ -19,10 +19,10 @@ pub struct RetryConfig {
     /// The largest backoff.
     pub cap: Duration,
     /// Retries may be at most this share of recent calls…
-    pub budget_ratio: f64,
-    /// …but this many are always allowed per window.
-    pub budget_min: usize,
-    /// The window the budget counts over.
+    pub budget_ratio: f32,
+    /// …plus this many per second of the window, always.
+    pub budget_min_per_sec: u32,
+    /// The window the budget counts over (1 to 60 seconds).
     pub budget_window: Duration,
 }
 
@@ -33,29 +33,40 @@ impl Default for RetryConfig {
             base: Duration::from_millis(50),
             cap: Duration::from_secs(2),
             budget_ratio: 0.2,
-            budget_min: 3,
+            budget_min_per_sec: 1,
             budget_window: Duration::from_secs(10),
         }
     }
 }
 
-/// The retry policy and budget of one upstream.
-#[derive(Debug)]
+/// The retry policy of one upstream, with its budget (tower's `TpsBudget`, as Finagle's).
 pub struct Retrier {
     config: RetryConfig,
-    calls: Mutex<VecDeque<Instant>>,
-    retries: Mutex<VecDeque<Instant>>,
-    total: std::sync::atomic::AtomicU64,
+    budget: TpsBudget,
+    total: AtomicU64,
+}
+
+impl std::fmt::Debug for Retrier {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Retrier")
+            .field("config", &self.config)
+            .finish_non_exhaustive()
+    }
 }
 
 impl Retrier {
     /// A retrier with `config`.
     pub fn new(config: RetryConfig) -> Self {
+        // TpsBudget's own bounds: a window of 1 to 60 seconds, a share of 0 to 1000.
+        let window = config
+            .budget_window
+            .clamp(Duration::from_secs(1), Duration::from_secs(60));
+        let ratio = config.budget_ratio.clamp(0.0, 1000.0);
+        let min_per_sec = config.budget_min_per_sec.min(i32::MAX as u32 - 1);
         Self {
+            budget: TpsBudget::new(window, min_per_sec, ratio),
             config,
-            calls: Mutex::new(VecDeque::new()),
-            retries: Mutex::new(VecDeque::new()),
-            total: std::sync::atomic::AtomicU64::new(0),
+            total: AtomicU64::new(0),
         }
     }
 
@@ -64,39 +75,23 @@ impl Retrier {
         &self.config
     }
 
-    /// Counts a first attempt (the budget's denominator).
+    /// Counts a first attempt (it earns the budget its share of a retry).
     pub fn record_call(&self) {
-        if let Ok(mut calls) = self.calls.lock() {
-            let now = Instant::now();
-            trim(&mut calls, now, self.config.budget_window);
-            calls.push_back(now);
-        }
+        self.budget.deposit();
     }
 
     /// Whether retry number `retry` (1-based) may happen now, taking it from the budget.
     pub fn allow(&self, retry: u32) -> bool {
-        if retry > self.config.max_retries {
+        if retry > self.config.max_retries || !self.budget.withdraw() {
             return false;
         }
-        let now = Instant::now();
-        let (Ok(mut calls), Ok(mut retries)) = (self.calls.lock(), self.retries.lock()) else {
-            return false;
-        };
-        trim(&mut calls, now, self.config.budget_window);
-        trim(&mut retries, now, self.config.budget_window);
-        let allowed = (calls.len() as f64 * self.config.budget_ratio) as usize;
-        if retries.len() >= allowed.max(self.config.budget_min) {
-            return false;
-        }
-        retries.push_back(now);
-        self.total
-            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        self.total.fetch_add(1, Ordering::Relaxed);
         true
     }
 
     /// Retries granted so far.
     pub fn retries_total(&self) -> u64 {
-        self.total.load(std::sync::atomic::Ordering::Relaxed)
+        self.total.load(Ordering::Relaxed)
     }
 
     /// How long to wait before retry number `retry`: full jitter, or the upstream's
@@ -118,15 +113,6 @@ pub fn full_jitter(base: Duration, cap: Duration, retry: u32) -> Duration {
     let ceiling = exp.min(cap);
     let millis = ceiling.as_millis().max(1) as u64;
     Duration::from_millis(rand::thread_rng().gen_range(0..=millis))
-}
-
-fn trim(times: &mut VecDeque<Instant>, now: Instant, window: Duration) {
-    while times
-        .front()
-        .is_some_and(|t| now.duration_since(*t) > window)
-    {
-        times.pop_front();
-    }
 }
 
 #[cfg(test)]
@@ -157,14 +143,15 @@ mod tests {
     fn the_budget_caps_retries_to_a_share_of_traffic() {
         let retrier = Retrier::new(RetryConfig::default());
         assert!(!retrier.allow(4), "past max_retries");
-        // With little traffic, the minimum applies: 3 retries, then no more.
-        assert!(retrier.allow(1) && retrier.allow(1) && retrier.allow(1));
-        assert!(!retrier.allow(1));
-        // With 100 calls in the window, 20% may be retried.
+        // With no traffic, the minimum applies: 1 a second over the 10-second window.
+        let floor = (0..50).filter(|_| retrier.allow(1)).count();
+        assert_eq!(floor, 10);
+        // 100 calls earn 20% of a retry each.
         for _ in 0..100 {
             retrier.record_call();
         }
         let granted = (0..50).filter(|_| retrier.allow(1)).count();
-        assert_eq!(granted, 17, "20 allowed in all, 3 already used");
+        assert_eq!(granted, 20);
+        assert_eq!(retrier.retries_total(), 30);
     }
 }

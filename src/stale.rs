@@ -1,10 +1,11 @@
 //! Recent read results, kept per caller when `GATEWAY_STALE_READS=on`, so that reads can still
-//! be answered, marked stale, while Convex is unavailable. Bounded by
-//! `GATEWAY_STALE_CACHE_ENTRIES`; the oldest entry goes first.
+//! be answered, marked stale, while Convex is unavailable. A `moka` cache: at most
+//! `GATEWAY_STALE_CACHE_ENTRIES` results, the least recently used evicted first, and none older
+//! than `GATEWAY_STALE_MAX_AGE` ever answered.
 
-use std::collections::{HashMap, VecDeque};
-use std::sync::Mutex;
 use std::time::{Duration, Instant};
+
+use moka::policy::EvictionPolicy;
 
 use axum::http::{HeaderName, HeaderValue, header};
 use axum::response::Response;
@@ -23,22 +24,21 @@ pub enum CachedRead {
     Page(RawPage),
 }
 
-/// Results by key with when they were read, and the keys oldest first.
-type Entries = (HashMap<String, (CachedRead, Instant)>, VecDeque<String>);
-
-/// The bounded cache.
-#[derive(Debug)]
+/// The bounded, expiring cache.
+#[derive(Debug, Clone)]
 pub struct StaleCache {
-    capacity: usize,
-    entries: Mutex<Entries>,
+    entries: moka::sync::Cache<String, (CachedRead, Instant)>,
 }
 
 impl StaleCache {
-    /// A cache of at most `capacity` results.
-    pub fn new(capacity: usize) -> Self {
+    /// A cache of at most `capacity` results, each kept for at most `max_age`.
+    pub fn new(capacity: usize, max_age: Duration) -> Self {
         Self {
-            capacity: capacity.max(1),
-            entries: Mutex::new((HashMap::new(), VecDeque::new())),
+            entries: moka::sync::Cache::builder()
+                .max_capacity(capacity.max(1) as u64)
+                .time_to_live(max_age)
+                .eviction_policy(EvictionPolicy::lru())
+                .build(),
         }
     }
 
@@ -52,32 +52,25 @@ impl StaleCache {
         key
     }
 
-    /// Remembers a fresh result.
+    /// Remembers a fresh result (replacing an older one, which restarts its age).
     pub fn put(&self, key: String, read: CachedRead) {
-        let Ok(mut guard) = self.entries.lock() else {
-            return;
-        };
-        let (map, order) = &mut *guard;
-        if map.insert(key.clone(), (read, Instant::now())).is_none() {
-            order.push_back(key);
-            while map.len() > self.capacity {
-                match order.pop_front() {
-                    Some(oldest) => {
-                        map.remove(&oldest);
-                    }
-                    None => break,
-                }
-            }
-        }
+        self.entries.insert(key, (read, Instant::now()));
     }
 
     /// The last result for `key` and its age.
     pub fn get(&self, key: &str) -> Option<(CachedRead, Duration)> {
-        let guard = self.entries.lock().ok()?;
-        guard
-            .0
-            .get(key)
-            .map(|(read, at)| (read.clone(), at.elapsed()))
+        self.entries.get(key).map(|(read, at)| (read, at.elapsed()))
+    }
+
+    /// How many results are held (after pending evictions ran).
+    pub fn len(&self) -> u64 {
+        self.entries.run_pending_tasks();
+        self.entries.entry_count()
+    }
+
+    /// Whether no result is held.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
     }
 }
 
@@ -105,20 +98,40 @@ mod tests {
     }
 
     #[test]
-    fn the_oldest_entry_goes_first() {
-        let cache = StaleCache::new(2);
+    fn the_least_recently_used_entry_goes_first() {
+        let cache = StaleCache::new(2, Duration::from_secs(600));
         cache.put("a".into(), page(1));
         cache.put("b".into(), page(2));
-        cache.put("a".into(), page(3));
-        cache.put("c".into(), page(4));
-        assert!(cache.get("a").is_none());
+        cache.entries.run_pending_tasks();
+        // Reading `a` makes `b` the least recently used.
+        assert!(cache.get("a").is_some());
+        cache.entries.run_pending_tasks();
+        cache.put("c".into(), page(3));
+        assert!(cache.len() <= 2);
         assert!(
-            matches!(cache.get("b"), Some((CachedRead::Page(p), _)) if p.next_cursor.as_deref() == Some("2"))
+            cache.get("b").is_none(),
+            "the least recently used was evicted"
+        );
+        assert!(
+            matches!(cache.get("a"), Some((CachedRead::Page(p), _)) if p.next_cursor.as_deref() == Some("1"))
         );
         assert!(cache.get("c").is_some());
         assert_ne!(
             StaleCache::key("user:a", &["t", "1"]),
             StaleCache::key("user:a", &["t1"])
         );
+    }
+
+    #[test]
+    fn entries_expire() {
+        let cache = StaleCache::new(10, Duration::from_millis(50));
+        cache.put("a".into(), page(1));
+        assert!(cache.get("a").is_some());
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while cache.get("a").is_some() {
+            assert!(Instant::now() < deadline, "the entry never expired");
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        assert!(cache.is_empty());
     }
 }

@@ -7,6 +7,7 @@ use std::sync::{Arc, Weak};
 use crate::auth::Auth;
 use crate::config::Config;
 use crate::documents::Documents;
+use crate::functions::Functions;
 use crate::idempotency::IdempotencyStore;
 use crate::metrics::Metrics;
 use crate::outbox::Outbox;
@@ -48,6 +49,7 @@ pub struct Parts {
     pub rate_limits: RateLimits,
     pub writes: WritePath,
     pub documents: Documents,
+    pub functions: Functions,
     pub relay: Option<Relay>,
 }
 
@@ -87,6 +89,11 @@ impl AppState {
     /// Tables, batches and interactive transactions.
     pub fn documents(&self) -> &Documents {
         &self.inner.documents
+    }
+
+    /// Convex functions: the passthrough and the REST form.
+    pub fn functions(&self) -> &Functions {
+        &self.inner.functions
     }
 
     /// Apply now, or queue.

@@ -132,7 +132,7 @@ pub struct CreatedClient {
         (status = 400, description = "Bad request, or an invalid/reused refresh token", body = Problem, content_type = "application/problem+json"),
         (status = 401, description = "Bad client credentials, or `mint` without a token", body = Problem, content_type = "application/problem+json"),
         (status = 403, description = "`mint` by a caller who is not an admin", body = Problem, content_type = "application/problem+json"),
-        (status = 415, description = "The body is not sent as JSON", body = Problem, content_type = "application/problem+json"),
+        (status = 415, response = crate::openapi::NotJson),
     )
 )]
 async fn token(
@@ -230,7 +230,7 @@ async fn token(
     responses(
         (status = 200, description = "Rotated", body = TokenResponse),
         (status = 400, description = "Unknown, expired, revoked or reused refresh token", body = Problem, content_type = "application/problem+json"),
-        (status = 415, description = "The body is not sent as JSON", body = Problem, content_type = "application/problem+json"),
+        (status = 415, response = crate::openapi::NotJson),
     )
 )]
 async fn refresh(
@@ -256,7 +256,7 @@ async fn refresh(
     responses(
         (status = 200, description = "Revoked (or unknown)"),
         (status = 400, description = "The body is not a revoke request", body = Problem, content_type = "application/problem+json"),
-        (status = 415, description = "The body is not sent as JSON", body = Problem, content_type = "application/problem+json"),
+        (status = 415, response = crate::openapi::NotJson),
     )
 )]
 async fn revoke(
@@ -328,8 +328,8 @@ async fn openid_configuration(State(state): State<AppState>) -> Response {
     security(("bearer" = [])),
     responses(
         (status = 200, description = "Service accounts", body = Vec<ClientBody>),
-        (status = 401, description = "Missing or invalid bearer token", body = Problem, content_type = "application/problem+json"),
-        (status = 403, description = "Not an admin", body = Problem, content_type = "application/problem+json"),
+        (status = 401, response = crate::openapi::Unauthorized),
+        (status = 403, response = crate::openapi::NotAdmin),
     )
 )]
 async fn list_clients(
@@ -366,10 +366,10 @@ async fn list_clients(
     responses(
         (status = 201, description = "Created; keep `clientSecret`, it is not shown again", body = CreatedClient),
         (status = 400, description = "Bad id or body", body = Problem, content_type = "application/problem+json"),
-        (status = 401, description = "Missing or invalid bearer token", body = Problem, content_type = "application/problem+json"),
-        (status = 403, description = "Not an admin", body = Problem, content_type = "application/problem+json"),
+        (status = 401, response = crate::openapi::Unauthorized),
+        (status = 403, response = crate::openapi::NotAdmin),
         (status = 409, description = "The id is taken", body = Problem, content_type = "application/problem+json"),
-        (status = 415, description = "The body is not sent as JSON", body = Problem, content_type = "application/problem+json"),
+        (status = 415, response = crate::openapi::NotJson),
     )
 )]
 async fn create_client(
@@ -415,8 +415,8 @@ async fn create_client(
     params(("id" = String, Path, description = "Client id")),
     responses(
         (status = 204, description = "Deleted"),
-        (status = 401, description = "Missing or invalid bearer token", body = Problem, content_type = "application/problem+json"),
-        (status = 403, description = "Not an admin", body = Problem, content_type = "application/problem+json"),
+        (status = 401, response = crate::openapi::Unauthorized),
+        (status = 403, response = crate::openapi::NotAdmin),
         (status = 404, description = "No such client", body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "Declared in the policy file", body = Problem, content_type = "application/problem+json"),
     )

@@ -58,7 +58,7 @@ fn entry_not_found(id: &str) -> ApiError {
     params(("id" = String, Path, description = "The `outboxId` of a 202 answer")),
     responses(
         (status = 200, description = "The entry", body = Entry),
-        (status = 401, description = "Missing or invalid bearer token", body = Problem, content_type = "application/problem+json"),
+        (status = 401, response = crate::openapi::Unauthorized),
         (status = 404, description = "No such entry of this caller", body = Problem, content_type = "application/problem+json"),
     )
 )]
@@ -111,8 +111,8 @@ pub struct OutboxList {
     responses(
         (status = 200, description = "Entries, oldest first", body = OutboxList),
         (status = 400, description = "Bad status or limit", body = Problem, content_type = "application/problem+json"),
-        (status = 401, description = "Missing or invalid bearer token", body = Problem, content_type = "application/problem+json"),
-        (status = 403, description = "Not an admin", body = Problem, content_type = "application/problem+json"),
+        (status = 401, response = crate::openapi::Unauthorized),
+        (status = 403, response = crate::openapi::NotAdmin),
     )
 )]
 async fn admin_list(
@@ -179,8 +179,8 @@ fn transitioned(id: &str, outcome: Option<Result<Entry, Status>>) -> ApiResult<J
     params(("id" = String, Path, description = "The entry's id")),
     responses(
         (status = 200, description = "Requeued", body = Entry),
-        (status = 401, description = "Missing or invalid bearer token", body = Problem, content_type = "application/problem+json"),
-        (status = 403, description = "Not an admin", body = Problem, content_type = "application/problem+json"),
+        (status = 401, response = crate::openapi::Unauthorized),
+        (status = 403, response = crate::openapi::NotAdmin),
         (status = 404, description = "No such entry", body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "The entry is not dead", body = Problem, content_type = "application/problem+json"),
     )
@@ -204,8 +204,8 @@ async fn admin_requeue(
     params(("id" = String, Path, description = "The entry's id")),
     responses(
         (status = 200, description = "Discarded", body = Entry),
-        (status = 401, description = "Missing or invalid bearer token", body = Problem, content_type = "application/problem+json"),
-        (status = 403, description = "Not an admin", body = Problem, content_type = "application/problem+json"),
+        (status = 401, response = crate::openapi::Unauthorized),
+        (status = 403, response = crate::openapi::NotAdmin),
         (status = 404, description = "No such entry", body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "The entry was delivered or discarded already", body = Problem, content_type = "application/problem+json"),
     )

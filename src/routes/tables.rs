@@ -144,9 +144,8 @@ pub enum Inserted {
     ),
     responses(
         (status = 200, description = "One page of documents", body = ListResponse),
-        (status = 401, description = "Missing or invalid bearer token", body = Problem, content_type = "application/problem+json",
-            headers(("WWW-Authenticate" = String, description = "Bearer challenge"))),
-        (status = 403, description = "The policy does not allow this", body = Problem, content_type = "application/problem+json"),
+        (status = 401, response = crate::openapi::Unauthorized),
+        (status = 403, response = crate::openapi::PolicyForbids),
         (status = 400, description = "Bad filter, order, limit, cursor or table name", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "The table is not served", body = Problem, content_type = "application/problem+json"),
         (status = 503, description = "The store is unavailable", body = Problem, content_type = "application/problem+json"),
@@ -178,17 +177,15 @@ async fn list_documents(
     params(("table" = String, Path, description = "Table name")),
     request_body(content = InsertBody, description = "A document, or an array of documents", content_type = "application/json"),
     responses(
-        (status = 202, description = "Convex is unreachable: the write is queued in the outbox (`GATEWAY_OUTBOX`); follow `Location`", body = crate::writes::Receipt,
-            headers(("Location" = String, description = "`/v1/outbox/{outboxId}`"))),
-        (status = 401, description = "Missing or invalid bearer token", body = Problem, content_type = "application/problem+json",
-            headers(("WWW-Authenticate" = String, description = "Bearer challenge"))),
-        (status = 403, description = "The policy does not allow this", body = Problem, content_type = "application/problem+json"),
+        (status = 202, response = crate::openapi::Queued),
+        (status = 401, response = crate::openapi::Unauthorized),
+        (status = 403, response = crate::openapi::PolicyForbids),
         (status = 201, description = "Inserted: the stored document (with `Location` and `ETag`), or the array of stored documents", body = Inserted,
             headers(("Location" = String, description = "URL of the new document"), ("ETag" = String, description = "The document's version"))),
         (status = 400, description = "Malformed JSON, not an object, or a reserved field", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "The table is not served", body = Problem, content_type = "application/problem+json"),
         (status = 413, description = "Body or array too large", body = Problem, content_type = "application/problem+json"),
-        (status = 415, description = "Body is not JSON", body = Problem, content_type = "application/problem+json"),
+        (status = 415, response = crate::openapi::NotJson),
     )
 )]
 async fn insert_documents(
@@ -239,9 +236,8 @@ async fn insert_documents(
         ("If-None-Match" = Option<String>, Header, description = "Answer 304 if the document's ETag matches"),
     ),
     responses(
-        (status = 401, description = "Missing or invalid bearer token", body = Problem, content_type = "application/problem+json",
-            headers(("WWW-Authenticate" = String, description = "Bearer challenge"))),
-        (status = 403, description = "The policy does not allow this", body = Problem, content_type = "application/problem+json"),
+        (status = 401, response = crate::openapi::Unauthorized),
+        (status = 403, response = crate::openapi::PolicyForbids),
         (status = 200, description = "The document", body = DocumentBody, headers(("ETag" = String, description = "The document's version"))),
         (status = 304, description = "Not modified since the given ETag"),
         (status = 400, description = "The table name is not valid", body = Problem, content_type = "application/problem+json"),
@@ -289,16 +285,14 @@ async fn get_document(
     ),
     request_body(content = Object, description = "A merge patch", content_type = "application/merge-patch+json"),
     responses(
-        (status = 202, description = "Convex is unreachable: the write is queued in the outbox (`GATEWAY_OUTBOX`); follow `Location`", body = crate::writes::Receipt,
-            headers(("Location" = String, description = "`/v1/outbox/{outboxId}`"))),
-        (status = 401, description = "Missing or invalid bearer token", body = Problem, content_type = "application/problem+json",
-            headers(("WWW-Authenticate" = String, description = "Bearer challenge"))),
-        (status = 403, description = "The policy does not allow this", body = Problem, content_type = "application/problem+json"),
+        (status = 202, response = crate::openapi::Queued),
+        (status = 401, response = crate::openapi::Unauthorized),
+        (status = 403, response = crate::openapi::PolicyForbids),
         (status = 200, description = "The patched document", body = DocumentBody, headers(("ETag" = String, description = "The new version"))),
         (status = 400, description = "Bad body or header", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "No such document or table", body = Problem, content_type = "application/problem+json"),
         (status = 412, description = "`If-Match` does not match the current version", body = Problem, content_type = "application/problem+json"),
-        (status = 415, description = "Body is not JSON", body = Problem, content_type = "application/problem+json"),
+        (status = 415, response = crate::openapi::NotJson),
     )
 )]
 async fn patch_document(
@@ -324,16 +318,14 @@ async fn patch_document(
     ),
     request_body(content = Object, description = "The new fields", content_type = "application/json"),
     responses(
-        (status = 202, description = "Convex is unreachable: the write is queued in the outbox (`GATEWAY_OUTBOX`); follow `Location`", body = crate::writes::Receipt,
-            headers(("Location" = String, description = "`/v1/outbox/{outboxId}`"))),
-        (status = 401, description = "Missing or invalid bearer token", body = Problem, content_type = "application/problem+json",
-            headers(("WWW-Authenticate" = String, description = "Bearer challenge"))),
-        (status = 403, description = "The policy does not allow this", body = Problem, content_type = "application/problem+json"),
+        (status = 202, response = crate::openapi::Queued),
+        (status = 401, response = crate::openapi::Unauthorized),
+        (status = 403, response = crate::openapi::PolicyForbids),
         (status = 200, description = "The replaced document", body = DocumentBody, headers(("ETag" = String, description = "The new version"))),
         (status = 400, description = "Bad body or header", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "No such document or table", body = Problem, content_type = "application/problem+json"),
         (status = 412, description = "`If-Match` does not match the current version", body = Problem, content_type = "application/problem+json"),
-        (status = 415, description = "Body is not JSON", body = Problem, content_type = "application/problem+json"),
+        (status = 415, response = crate::openapi::NotJson),
     )
 )]
 async fn replace_document(
@@ -381,11 +373,9 @@ async fn update_document(
         ("If-Match" = Option<String>, Header, description = "Delete only if the document's ETag matches (`*`: if it exists)"),
     ),
     responses(
-        (status = 202, description = "Convex is unreachable: the write is queued in the outbox (`GATEWAY_OUTBOX`); follow `Location`", body = crate::writes::Receipt,
-            headers(("Location" = String, description = "`/v1/outbox/{outboxId}`"))),
-        (status = 401, description = "Missing or invalid bearer token", body = Problem, content_type = "application/problem+json",
-            headers(("WWW-Authenticate" = String, description = "Bearer challenge"))),
-        (status = 403, description = "The policy does not allow this", body = Problem, content_type = "application/problem+json"),
+        (status = 202, response = crate::openapi::Queued),
+        (status = 401, response = crate::openapi::Unauthorized),
+        (status = 403, response = crate::openapi::PolicyForbids),
         (status = 204, description = "Deleted"),
         (status = 400, description = "Bad header", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "No such document or table", body = Problem, content_type = "application/problem+json"),

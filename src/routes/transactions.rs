@@ -71,15 +71,14 @@ pub struct OperationResult {
     security(("bearer" = [])),
     request_body(content = BatchRequest, content_type = "application/json"),
     responses(
-        (status = 202, description = "Convex is unreachable: the write is queued in the outbox (`GATEWAY_OUTBOX`); follow `Location`", body = crate::writes::Receipt,
-            headers(("Location" = String, description = "`/v1/outbox/{outboxId}`"))),
+        (status = 202, response = crate::openapi::Queued),
         (status = 200, description = "Every operation was applied", body = BatchResponse),
         (status = 400, description = "An invalid operation, document or `$ref` (see failedOperation)", body = Problem, content_type = "application/problem+json"),
-        (status = 401, description = "Missing or invalid bearer token", body = Problem, content_type = "application/problem+json"),
+        (status = 401, response = crate::openapi::Unauthorized),
         (status = 403, description = "The policy does not allow an operation", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "An operation's document does not exist (see failedOperation)", body = Problem, content_type = "application/problem+json"),
         (status = 412, description = "An operation's version does not match (see failedOperation)", body = Problem, content_type = "application/problem+json"),
-        (status = 415, description = "The body is not sent as JSON", body = Problem, content_type = "application/problem+json"),
+        (status = 415, response = crate::openapi::NotJson),
         (status = 413, description = "More operations than GATEWAY_TX_MAX_OPS", body = Problem, content_type = "application/problem+json"),
     )
 )]
@@ -148,7 +147,7 @@ pub struct CommitResponse {
     security(("bearer" = [])),
     responses(
         (status = 201, description = "Opened", body = TransactionHandle),
-        (status = 401, description = "Missing or invalid bearer token", body = Problem, content_type = "application/problem+json"),
+        (status = 401, response = crate::openapi::Unauthorized),
         (status = 429, description = "Too many open transactions for this caller", body = Problem, content_type = "application/problem+json"),
     )
 )]
@@ -171,10 +170,9 @@ async fn begin(
     security(("bearer" = [])),
     params(("id" = String, Path, description = "The transaction id")),
     responses(
-        (status = 202, description = "Convex is unreachable: the write is queued in the outbox (`GATEWAY_OUTBOX`); follow `Location`", body = crate::writes::Receipt,
-            headers(("Location" = String, description = "`/v1/outbox/{outboxId}`"))),
+        (status = 202, response = crate::openapi::Queued),
         (status = 200, description = "Committed", body = CommitResponse),
-        (status = 401, description = "Missing or invalid bearer token", body = Problem, content_type = "application/problem+json"),
+        (status = 401, response = crate::openapi::Unauthorized),
         (status = 404, description = "No such transaction for this caller", body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "A document read or written changed since it was read; nothing was applied", body = Problem, content_type = "application/problem+json"),
         (status = 410, description = "The transaction expired and was rolled back", body = Problem, content_type = "application/problem+json"),
@@ -207,7 +205,7 @@ async fn commit(
     params(("id" = String, Path, description = "The transaction id")),
     responses(
         (status = 204, description = "Rolled back"),
-        (status = 401, description = "Missing or invalid bearer token", body = Problem, content_type = "application/problem+json"),
+        (status = 401, response = crate::openapi::Unauthorized),
         (status = 404, description = "No such transaction for this caller", body = Problem, content_type = "application/problem+json"),
         (status = 410, description = "The transaction expired and was rolled back already", body = Problem, content_type = "application/problem+json"),
     )
@@ -273,8 +271,8 @@ pub struct TransactionStatus {
     security(("bearer" = [])),
     responses(
         (status = 200, description = "Status", body = AdminStatus),
-        (status = 401, description = "Missing or invalid bearer token", body = Problem, content_type = "application/problem+json"),
-        (status = 403, description = "Not an admin", body = Problem, content_type = "application/problem+json"),
+        (status = 401, response = crate::openapi::Unauthorized),
+        (status = 403, response = crate::openapi::NotAdmin),
     )
 )]
 async fn admin_status(

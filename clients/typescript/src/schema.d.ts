@@ -876,7 +876,84 @@ export interface components {
             stagedOperations: number;
         };
     };
-    responses: never;
+    responses: {
+        /** @description Not an admin */
+        NotAdmin: {
+            headers: {
+                [name: string]: unknown;
+            };
+            content: {
+                "application/problem+json": components["schemas"]["Problem"];
+            };
+        };
+        /** @description The body is not sent as JSON */
+        NotJson: {
+            headers: {
+                [name: string]: unknown;
+            };
+            content: {
+                "application/problem+json": components["schemas"]["Problem"];
+            };
+        };
+        /** @description Convex or the store is unavailable or overloaded */
+        Overloaded: {
+            headers: {
+                [name: string]: unknown;
+            };
+            content: {
+                "application/problem+json": components["schemas"]["Problem"];
+            };
+        };
+        /** @description The policy does not allow this */
+        PolicyForbids: {
+            headers: {
+                [name: string]: unknown;
+            };
+            content: {
+                "application/problem+json": components["schemas"]["Problem"];
+            };
+        };
+        /** @description Convex is unreachable: the write is queued in the outbox (`GATEWAY_OUTBOX`); follow `Location` */
+        Queued: {
+            headers: {
+                /** @description `/v1/outbox/{outboxId}` */
+                Location?: string;
+                [name: string]: unknown;
+            };
+            content: {
+                "application/json": components["schemas"]["Receipt"];
+            };
+        };
+        /** @description Convex did not answer in time */
+        TimedOut: {
+            headers: {
+                [name: string]: unknown;
+            };
+            content: {
+                "application/problem+json": components["schemas"]["Problem"];
+            };
+        };
+        /** @description Missing or invalid bearer token */
+        Unauthorized: {
+            headers: {
+                /** @description Bearer challenge */
+                "WWW-Authenticate"?: string;
+                [name: string]: unknown;
+            };
+            content: {
+                "application/problem+json": components["schemas"]["Problem"];
+            };
+        };
+        /** @description Convex cannot be reached */
+        Unreachable: {
+            headers: {
+                [name: string]: unknown;
+            };
+            content: {
+                "application/problem+json": components["schemas"]["Problem"];
+            };
+        };
+    };
     parameters: never;
     requestBodies: never;
     headers: never;
@@ -942,24 +1019,8 @@ export interface operations {
                     "application/json": components["schemas"]["ClientBody"][];
                 };
             };
-            /** @description Missing or invalid bearer token */
-            401: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
-            /** @description Not an admin */
-            403: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["NotAdmin"];
         };
     };
     create_client: {
@@ -993,24 +1054,8 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Missing or invalid bearer token */
-            401: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
-            /** @description Not an admin */
-            403: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["NotAdmin"];
             /** @description The id is taken */
             409: {
                 headers: {
@@ -1020,15 +1065,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The body is not sent as JSON */
-            415: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
+            415: components["responses"]["NotJson"];
         };
     };
     delete_client: {
@@ -1050,24 +1087,8 @@ export interface operations {
                 };
                 content?: never;
             };
-            /** @description Missing or invalid bearer token */
-            401: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
-            /** @description Not an admin */
-            403: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["NotAdmin"];
             /** @description No such client */
             404: {
                 headers: {
@@ -1120,24 +1141,8 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Missing or invalid bearer token */
-            401: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
-            /** @description Not an admin */
-            403: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["NotAdmin"];
         };
     };
     admin_discard: {
@@ -1161,24 +1166,8 @@ export interface operations {
                     "application/json": components["schemas"]["Entry"];
                 };
             };
-            /** @description Missing or invalid bearer token */
-            401: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
-            /** @description Not an admin */
-            403: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["NotAdmin"];
             /** @description No such entry */
             404: {
                 headers: {
@@ -1220,24 +1209,8 @@ export interface operations {
                     "application/json": components["schemas"]["Entry"];
                 };
             };
-            /** @description Missing or invalid bearer token */
-            401: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
-            /** @description Not an admin */
-            403: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["NotAdmin"];
             /** @description No such entry */
             404: {
                 headers: {
@@ -1276,24 +1249,8 @@ export interface operations {
                     "application/json": components["schemas"]["AdminStatus"];
                 };
             };
-            /** @description Missing or invalid bearer token */
-            401: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
-            /** @description Not an admin */
-            403: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["NotAdmin"];
         };
     };
     api_action: {
@@ -1325,9 +1282,11 @@ export interface operations {
                     };
                 };
             };
-            /** @description Convex is unreachable: a mutation allow-listed in GATEWAY_OUTBOX_MUTATIONS is queued in the outbox */
+            /** @description Convex is unreachable: the write is queued in the outbox (`GATEWAY_OUTBOX`); follow `Location` */
             202: {
                 headers: {
+                    /** @description `/v1/outbox/{outboxId}` */
+                    Location?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -1352,6 +1311,8 @@ export interface operations {
             /** @description Missing or invalid bearer token */
             401: {
                 headers: {
+                    /** @description Bearer challenge */
+                    "WWW-Authenticate"?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -1385,7 +1346,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Convex is overloaded */
+            /** @description Convex or the store is unavailable or overloaded */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -1464,9 +1425,11 @@ export interface operations {
                     };
                 };
             };
-            /** @description Convex is unreachable: a mutation allow-listed in GATEWAY_OUTBOX_MUTATIONS is queued in the outbox */
+            /** @description Convex is unreachable: the write is queued in the outbox (`GATEWAY_OUTBOX`); follow `Location` */
             202: {
                 headers: {
+                    /** @description `/v1/outbox/{outboxId}` */
+                    Location?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -1491,6 +1454,8 @@ export interface operations {
             /** @description Missing or invalid bearer token */
             401: {
                 headers: {
+                    /** @description Bearer challenge */
+                    "WWW-Authenticate"?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -1524,7 +1489,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Convex is overloaded */
+            /** @description Convex or the store is unavailable or overloaded */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -1603,9 +1568,11 @@ export interface operations {
                     };
                 };
             };
-            /** @description Convex is unreachable: a mutation allow-listed in GATEWAY_OUTBOX_MUTATIONS is queued in the outbox */
+            /** @description Convex is unreachable: the write is queued in the outbox (`GATEWAY_OUTBOX`); follow `Location` */
             202: {
                 headers: {
+                    /** @description `/v1/outbox/{outboxId}` */
+                    Location?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -1630,6 +1597,8 @@ export interface operations {
             /** @description Missing or invalid bearer token */
             401: {
                 headers: {
+                    /** @description Bearer challenge */
+                    "WWW-Authenticate"?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -1663,7 +1632,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Convex is overloaded */
+            /** @description Convex or the store is unavailable or overloaded */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -1745,9 +1714,11 @@ export interface operations {
                     };
                 };
             };
-            /** @description Convex is unreachable: a mutation allow-listed in GATEWAY_OUTBOX_MUTATIONS is queued in the outbox */
+            /** @description Convex is unreachable: the write is queued in the outbox (`GATEWAY_OUTBOX`); follow `Location` */
             202: {
                 headers: {
+                    /** @description `/v1/outbox/{outboxId}` */
+                    Location?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -1772,6 +1743,8 @@ export interface operations {
             /** @description Missing or invalid bearer token */
             401: {
                 headers: {
+                    /** @description Bearer challenge */
+                    "WWW-Authenticate"?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -1805,7 +1778,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Convex is overloaded */
+            /** @description Convex or the store is unavailable or overloaded */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -1886,15 +1859,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The body is not sent as JSON */
-            415: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
+            415: components["responses"]["NotJson"];
         };
     };
     revoke: {
@@ -1926,15 +1891,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The body is not sent as JSON */
-            415: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
+            415: components["responses"]["NotJson"];
         };
     };
     token: {
@@ -1986,15 +1943,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The body is not sent as JSON */
-            415: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
+            415: components["responses"]["NotJson"];
         };
     };
     health: {
@@ -2094,17 +2043,7 @@ export interface operations {
                     "application/json": components["schemas"]["FunctionValue"];
                 };
             };
-            /** @description Convex is unreachable: the write is queued in the outbox (`GATEWAY_OUTBOX`); follow `Location` */
-            202: {
-                headers: {
-                    /** @description `/v1/outbox/{outboxId}` */
-                    Location?: string;
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Receipt"];
-                };
-            };
+            202: components["responses"]["Queued"];
             /** @description Bad kind, path or body; `upstream_rejected` when Convex refused the request, with its code in `convexCode` */
             400: {
                 headers: {
@@ -2114,15 +2053,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Missing or invalid bearer token */
-            401: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
+            401: components["responses"]["Unauthorized"];
             /** @description The policy does not allow this function */
             403: {
                 headers: {
@@ -2150,24 +2081,8 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Convex cannot be reached */
-            502: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
-            /** @description Convex did not answer in time */
-            504: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
+            502: components["responses"]["Unreachable"];
+            504: components["responses"]["TimedOut"];
         };
     };
     get_entry: {
@@ -2191,15 +2106,7 @@ export interface operations {
                     "application/json": components["schemas"]["Entry"];
                 };
             };
-            /** @description Missing or invalid bearer token */
-            401: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
+            401: components["responses"]["Unauthorized"];
             /** @description No such entry of this caller */
             404: {
                 headers: {
@@ -2252,26 +2159,8 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Missing or invalid bearer token */
-            401: {
-                headers: {
-                    /** @description Bearer challenge */
-                    "WWW-Authenticate"?: string;
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
-            /** @description The policy does not allow this */
-            403: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["PolicyForbids"];
             /** @description The table is not served */
             404: {
                 headers: {
@@ -2322,17 +2211,7 @@ export interface operations {
                     "application/json": components["schemas"]["Inserted"];
                 };
             };
-            /** @description Convex is unreachable: the write is queued in the outbox (`GATEWAY_OUTBOX`); follow `Location` */
-            202: {
-                headers: {
-                    /** @description `/v1/outbox/{outboxId}` */
-                    Location?: string;
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Receipt"];
-                };
-            };
+            202: components["responses"]["Queued"];
             /** @description Malformed JSON, not an object, or a reserved field */
             400: {
                 headers: {
@@ -2342,26 +2221,8 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Missing or invalid bearer token */
-            401: {
-                headers: {
-                    /** @description Bearer challenge */
-                    "WWW-Authenticate"?: string;
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
-            /** @description The policy does not allow this */
-            403: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["PolicyForbids"];
             /** @description The table is not served */
             404: {
                 headers: {
@@ -2380,15 +2241,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Body is not JSON */
-            415: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
+            415: components["responses"]["NotJson"];
         };
     };
     get_document: {
@@ -2435,26 +2288,8 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Missing or invalid bearer token */
-            401: {
-                headers: {
-                    /** @description Bearer challenge */
-                    "WWW-Authenticate"?: string;
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
-            /** @description The policy does not allow this */
-            403: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["PolicyForbids"];
             /** @description No such document or table */
             404: {
                 headers: {
@@ -2499,17 +2334,7 @@ export interface operations {
                     "application/json": components["schemas"]["DocumentBody"];
                 };
             };
-            /** @description Convex is unreachable: the write is queued in the outbox (`GATEWAY_OUTBOX`); follow `Location` */
-            202: {
-                headers: {
-                    /** @description `/v1/outbox/{outboxId}` */
-                    Location?: string;
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Receipt"];
-                };
-            };
+            202: components["responses"]["Queued"];
             /** @description Bad body or header */
             400: {
                 headers: {
@@ -2519,26 +2344,8 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Missing or invalid bearer token */
-            401: {
-                headers: {
-                    /** @description Bearer challenge */
-                    "WWW-Authenticate"?: string;
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
-            /** @description The policy does not allow this */
-            403: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["PolicyForbids"];
             /** @description No such document or table */
             404: {
                 headers: {
@@ -2557,15 +2364,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Body is not JSON */
-            415: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
+            415: components["responses"]["NotJson"];
         };
     };
     delete_document: {
@@ -2585,17 +2384,7 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
-            /** @description Convex is unreachable: the write is queued in the outbox (`GATEWAY_OUTBOX`); follow `Location` */
-            202: {
-                headers: {
-                    /** @description `/v1/outbox/{outboxId}` */
-                    Location?: string;
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Receipt"];
-                };
-            };
+            202: components["responses"]["Queued"];
             /** @description Deleted */
             204: {
                 headers: {
@@ -2612,26 +2401,8 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Missing or invalid bearer token */
-            401: {
-                headers: {
-                    /** @description Bearer challenge */
-                    "WWW-Authenticate"?: string;
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
-            /** @description The policy does not allow this */
-            403: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["PolicyForbids"];
             /** @description No such document or table */
             404: {
                 headers: {
@@ -2685,17 +2456,7 @@ export interface operations {
                     "application/json": components["schemas"]["DocumentBody"];
                 };
             };
-            /** @description Convex is unreachable: the write is queued in the outbox (`GATEWAY_OUTBOX`); follow `Location` */
-            202: {
-                headers: {
-                    /** @description `/v1/outbox/{outboxId}` */
-                    Location?: string;
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Receipt"];
-                };
-            };
+            202: components["responses"]["Queued"];
             /** @description Bad body or header */
             400: {
                 headers: {
@@ -2705,26 +2466,8 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Missing or invalid bearer token */
-            401: {
-                headers: {
-                    /** @description Bearer challenge */
-                    "WWW-Authenticate"?: string;
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
-            /** @description The policy does not allow this */
-            403: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["PolicyForbids"];
             /** @description No such document or table */
             404: {
                 headers: {
@@ -2743,15 +2486,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Body is not JSON */
-            415: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
+            415: components["responses"]["NotJson"];
         };
     };
     apply_batch: {
@@ -2776,17 +2511,7 @@ export interface operations {
                     "application/json": components["schemas"]["BatchResponse"];
                 };
             };
-            /** @description Convex is unreachable: the write is queued in the outbox (`GATEWAY_OUTBOX`); follow `Location` */
-            202: {
-                headers: {
-                    /** @description `/v1/outbox/{outboxId}` */
-                    Location?: string;
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Receipt"];
-                };
-            };
+            202: components["responses"]["Queued"];
             /** @description An invalid operation, document or `$ref` (see failedOperation) */
             400: {
                 headers: {
@@ -2796,15 +2521,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Missing or invalid bearer token */
-            401: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
+            401: components["responses"]["Unauthorized"];
             /** @description The policy does not allow an operation */
             403: {
                 headers: {
@@ -2841,15 +2558,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The body is not sent as JSON */
-            415: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
+            415: components["responses"]["NotJson"];
         };
     };
     begin: {
@@ -2870,15 +2579,7 @@ export interface operations {
                     "application/json": components["schemas"]["TransactionHandle"];
                 };
             };
-            /** @description Missing or invalid bearer token */
-            401: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
+            401: components["responses"]["Unauthorized"];
             /** @description Too many open transactions for this caller */
             429: {
                 headers: {
@@ -2911,26 +2612,8 @@ export interface operations {
                     "application/json": components["schemas"]["CommitResponse"];
                 };
             };
-            /** @description Convex is unreachable: the write is queued in the outbox (`GATEWAY_OUTBOX`); follow `Location` */
-            202: {
-                headers: {
-                    /** @description `/v1/outbox/{outboxId}` */
-                    Location?: string;
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Receipt"];
-                };
-            };
-            /** @description Missing or invalid bearer token */
-            401: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
+            202: components["responses"]["Queued"];
+            401: components["responses"]["Unauthorized"];
             /** @description No such transaction for this caller */
             404: {
                 headers: {
@@ -2979,15 +2662,7 @@ export interface operations {
                 };
                 content?: never;
             };
-            /** @description Missing or invalid bearer token */
-            401: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
+            401: components["responses"]["Unauthorized"];
             /** @description No such transaction for this caller */
             404: {
                 headers: {
