@@ -9,6 +9,7 @@
 pub mod cache;
 pub mod compact;
 pub mod error;
+pub mod grants;
 pub mod jwks;
 pub mod jwt;
 pub mod keys;

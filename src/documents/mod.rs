@@ -26,7 +26,7 @@ use crate::store::{
     Document, FieldPath, Fields, Filter, FilterOp, ListQuery, Literal, Precondition, RawDocument,
     RawPage, SharedStore, StoreError, TableName, WriteOp, validate_fields,
 };
-use crate::transactions::TxManager;
+use crate::transactions::{TxManager, TxScope};
 use crate::writes::{Receipt, WritePath, Written};
 
 /// The most documents one insert may carry.
@@ -176,17 +176,7 @@ impl Documents {
             return Ok(Read::Raw(doc));
         }
         if let Some(scope) = &ctx.tx {
-            let doc = self
-                .transactions
-                .current(
-                    self.store.as_ref(),
-                    &ctx.store,
-                    scope,
-                    &table,
-                    id,
-                    owner.as_ref(),
-                )
-                .await?;
+            let doc = self.staged(ctx, scope, &table, id, owner.as_ref()).await?;
             return Ok(Read::Parsed { doc, stale: None });
         }
         let read = async {
@@ -308,17 +298,7 @@ impl Documents {
             owner.claim(&mut fields, !merge)?;
         }
         if let Some(scope) = &ctx.tx {
-            let current = self
-                .transactions
-                .current(
-                    self.store.as_ref(),
-                    &ctx.store,
-                    scope,
-                    &table,
-                    id,
-                    owner.as_ref(),
-                )
-                .await?;
+            let current = self.staged(ctx, scope, &table, id, owner.as_ref()).await?;
             check_precondition(precondition.as_ref(), &current)?;
             let doc = self
                 .transactions
@@ -326,13 +306,9 @@ impl Documents {
                 .ok_or_else(|| not_found(&table, id))?;
             return Ok(Done::Staged(doc));
         }
-        let precondition = match &owner {
-            Some(owner) => Some(
-                self.owned_version(ctx, &table, id, owner, precondition)
-                    .await?,
-            ),
-            None => precondition,
-        };
+        let precondition = self
+            .write_precondition(ctx, &table, id, owner.as_ref(), precondition)
+            .await?;
         let op = if merge {
             WriteOp::Patch {
                 table: table.clone(),
@@ -368,29 +344,15 @@ impl Documents {
     ) -> ApiResult<Done<()>> {
         let (table, owner) = self.authorize(ctx, table, TableAction::Delete)?;
         if let Some(scope) = &ctx.tx {
-            let current = self
-                .transactions
-                .current(
-                    self.store.as_ref(),
-                    &ctx.store,
-                    scope,
-                    &table,
-                    id,
-                    owner.as_ref(),
-                )
-                .await?;
+            let current = self.staged(ctx, scope, &table, id, owner.as_ref()).await?;
             check_precondition(precondition.as_ref(), &current)?;
             self.transactions
                 .stage_write(scope, &table, current, None)?;
             return Ok(Done::Staged(()));
         }
-        let precondition = match &owner {
-            Some(owner) => Some(
-                self.owned_version(ctx, &table, id, owner, precondition)
-                    .await?,
-            ),
-            None => precondition,
-        };
+        let precondition = self
+            .write_precondition(ctx, &table, id, owner.as_ref(), precondition)
+            .await?;
         let op = WriteOp::Delete {
             table,
             id: id.into(),
@@ -399,6 +361,38 @@ impl Documents {
         match self.writes.write(ctx, vec![op]).await? {
             Written::Queued(receipt) => Ok(Done::Queued(receipt)),
             Written::Applied(_) => Ok(Done::Applied(())),
+        }
+    }
+
+    /// The document as the caller's transaction `scope` sees it.
+    async fn staged(
+        &self,
+        ctx: &RequestCtx,
+        scope: &TxScope,
+        table: &TableName,
+        id: &str,
+        owner: Option<&Owner>,
+    ) -> ApiResult<Document> {
+        self.transactions
+            .current(self.store.as_ref(), &ctx.store, scope, table, id, owner)
+            .await
+    }
+
+    /// The precondition a write outside a transaction carries: the caller's own (`If-Match`), or
+    /// under row ownership the owned document's current version.
+    async fn write_precondition(
+        &self,
+        ctx: &RequestCtx,
+        table: &TableName,
+        id: &str,
+        owner: Option<&Owner>,
+        requested: Option<Precondition>,
+    ) -> ApiResult<Option<Precondition>> {
+        match owner {
+            Some(owner) => Ok(Some(
+                self.owned_version(ctx, table, id, owner, requested).await?,
+            )),
+            None => Ok(requested),
         }
     }
 

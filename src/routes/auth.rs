@@ -8,27 +8,21 @@
 //! Token responses use RFC 6749's field names (`access_token`, `expires_in`, …) so that standard
 //! OAuth client libraries work unchanged.
 
-use std::time::Duration;
-
 use axum::Json;
 use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde::{Deserialize, Serialize};
-use serde_json::{Map, Value};
 use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use super::tables::ApiPath;
 use crate::auth::MaybeAuthUser;
-use crate::auth::tokens::{ClientError, Grant, RefreshError};
+use crate::auth::grants::{Issued, TokenRequest};
 use crate::error::{ApiError, ApiResult, ErrorCode, Problem};
 use crate::state::AppState;
-
-/// The longest lifetime an admin may give a minted access token.
-const MAX_MINT_TTL: Duration = Duration::from_secs(30 * 24 * 3600);
 
 /// The routes of this module.
 pub fn router() -> OpenApiRouter<AppState> {
@@ -43,26 +37,6 @@ pub fn router() -> OpenApiRouter<AppState> {
 }
 
 // === schemas ===
-
-/// A token request. `grant_type` selects the case:
-/// - `client_credentials`: `client_id` and `client_secret` of a service account;
-/// - `refresh_token`: `refresh_token` (same as `POST /auth/refresh`);
-/// - `mint` (admin bearer token required): `sub`, optional `roles`, `ttl_seconds`, `claims`.
-///
-/// Sent as JSON or as `application/x-www-form-urlencoded` (not for `mint`).
-#[derive(Debug, Deserialize, ToSchema)]
-pub struct TokenRequest {
-    pub grant_type: String,
-    pub client_id: Option<String>,
-    pub client_secret: Option<String>,
-    pub refresh_token: Option<String>,
-    pub sub: Option<String>,
-    pub roles: Option<Vec<String>>,
-    pub ttl_seconds: Option<u64>,
-    /// Extra claims for a minted token (`name`, `email`, …); registered claims are ignored.
-    #[schema(value_type = Option<Object>)]
-    pub claims: Option<Map<String, Value>>,
-}
 
 /// An issued token (RFC 6749 §5.1).
 #[derive(Debug, Serialize, ToSchema)]
@@ -142,81 +116,8 @@ async fn token(
     body: Bytes,
 ) -> ApiResult<Response> {
     let request: TokenRequest = parse_body(&headers, &body)?;
-    let auth = state.auth();
-    let (sub, roles, client_id, ttl, extra) = match request.grant_type.as_str() {
-        "client_credentials" => {
-            let (Some(id), Some(secret)) = (&request.client_id, &request.client_secret) else {
-                return Err(ApiError::new(
-                    ErrorCode::BadRequest,
-                    "client_credentials needs client_id and client_secret",
-                ));
-            };
-            let roles = auth
-                .tokens()
-                .verify_client(id, secret)
-                .await
-                .map_err(ApiError::internal)?
-                .ok_or_else(|| {
-                    ApiError::new(ErrorCode::InvalidClient, "unknown client or wrong secret")
-                })?;
-            (
-                format!("client:{id}"),
-                roles,
-                Some(id.clone()),
-                None,
-                Map::new(),
-            )
-        }
-        "refresh_token" => {
-            let token = request
-                .refresh_token
-                .as_deref()
-                .ok_or_else(|| ApiError::new(ErrorCode::BadRequest, "refresh_token is required"))?;
-            return rotate(&state, token).await.map(IntoResponse::into_response);
-        }
-        "mint" => {
-            auth.require_admin(&caller)?;
-            let sub = request
-                .sub
-                .filter(|s| !s.is_empty())
-                .ok_or_else(|| ApiError::new(ErrorCode::BadRequest, "mint needs `sub`"))?;
-            let ttl = request
-                .ttl_seconds
-                .map(Duration::from_secs)
-                .filter(|t| !t.is_zero() && *t <= MAX_MINT_TTL);
-            if request.ttl_seconds.is_some() && ttl.is_none() {
-                return Err(ApiError::new(
-                    ErrorCode::BadRequest,
-                    "ttl_seconds must be from 1 to 2592000",
-                ));
-            }
-            let mut extra = request.claims.unwrap_or_default();
-            for registered in ["iss", "aud", "exp", "nbf", "iat", "jti", "sub"] {
-                extra.remove(registered);
-            }
-            (sub, request.roles.unwrap_or_default(), None, ttl, extra)
-        }
-        other => {
-            return Err(ApiError::new(
-                ErrorCode::BadRequest,
-                format!(
-                    "unsupported grant_type `{other}`: use client_credentials, refresh_token or mint"
-                ),
-            ));
-        }
-    };
-    let grant = Grant {
-        sub,
-        roles,
-        client_id,
-    };
-    let (access_token, ttl) = auth.issue_access_token(&grant.sub, &grant.roles, extra, ttl)?;
-    let refresh_token = auth
-        .tokens()
-        .issue_refresh(&grant, auth.config().refresh_ttl)
-        .await
-        .map_err(ApiError::internal)?;
-    Ok(token_response(access_token, ttl, refresh_token).into_response())
+    let issued = state.auth().grant(&caller, request).await?;
+    Ok(token_response(issued).into_response())
 }
 
 /// Exchange a refresh token for a new access token and a new refresh token.
@@ -239,9 +140,8 @@ async fn refresh(
     body: Bytes,
 ) -> ApiResult<Response> {
     let request: RefreshRequest = parse_body(&headers, &body)?;
-    rotate(&state, &request.refresh_token)
-        .await
-        .map(IntoResponse::into_response)
+    let issued = state.auth().rotate(&request.refresh_token).await?;
+    Ok(token_response(issued).into_response())
 }
 
 /// Revoke a refresh token and every token rotated from the same login (RFC 7009).
@@ -378,24 +278,7 @@ async fn create_client(
     super::tables::ApiJson(body): super::tables::ApiJson<NewClient>,
 ) -> ApiResult<(StatusCode, Json<CreatedClient>)> {
     state.auth().require_admin(&caller)?;
-    let valid_id = !body.id.is_empty()
-        && body.id.len() <= 64
-        && body
-            .id
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | '-'));
-    if !valid_id {
-        return Err(ApiError::new(
-            ErrorCode::InvalidBody,
-            "`id` must be 1 to 64 letters, digits, `_`, `.` or `-`",
-        ));
-    }
-    let secret = state
-        .auth()
-        .tokens()
-        .create_client(&body.id, &body.roles)
-        .await
-        .map_err(client_error)?;
+    let secret = state.auth().create_client(&body.id, &body.roles).await?;
     Ok((
         StatusCode::CREATED,
         Json(CreatedClient {
@@ -427,59 +310,19 @@ async fn delete_client(
     ApiPath(id): ApiPath<String>,
 ) -> ApiResult<StatusCode> {
     state.auth().require_admin(&caller)?;
-    state
-        .auth()
-        .tokens()
-        .delete_client(&id)
-        .await
-        .map_err(client_error)?;
+    state.auth().delete_client(&id).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
 // === helpers ===
 
-async fn rotate(state: &AppState, token: &str) -> ApiResult<Json<TokenResponse>> {
-    let auth = state.auth();
-    let (grant, refresh_token) = auth
-        .tokens()
-        .rotate_refresh(token, auth.config().refresh_ttl)
-        .await
-        .map_err(|err| match err {
-            RefreshError::Invalid => ApiError::new(ErrorCode::InvalidGrant, err.to_string()),
-            RefreshError::Reused => {
-                tracing::warn!(
-                    "a rotated refresh token was presented again; its family is revoked"
-                );
-                ApiError::new(ErrorCode::RefreshTokenReused, err.to_string())
-            }
-            RefreshError::Store(source) => ApiError::internal(source),
-        })?;
-    let (access_token, ttl) =
-        auth.issue_access_token(&grant.sub, &grant.roles, Map::new(), None)?;
-    Ok(token_response(access_token, ttl, refresh_token))
-}
-
-fn token_response(
-    access_token: String,
-    ttl: Duration,
-    refresh_token: String,
-) -> Json<TokenResponse> {
+fn token_response(issued: Issued) -> Json<TokenResponse> {
     Json(TokenResponse {
-        access_token,
+        access_token: issued.access_token,
         token_type: "Bearer".into(),
-        expires_in: ttl.as_secs(),
-        refresh_token,
+        expires_in: issued.ttl.as_secs(),
+        refresh_token: issued.refresh_token,
     })
-}
-
-fn client_error(err: ClientError) -> ApiError {
-    match err {
-        ClientError::Exists | ClientError::ManagedByPolicy => {
-            ApiError::new(ErrorCode::Conflict, err.to_string())
-        }
-        ClientError::NotFound => ApiError::new(ErrorCode::NotFound, err.to_string()),
-        ClientError::Store(source) => ApiError::internal(source),
-    }
 }
 
 /// Parses a JSON or form-encoded body, as OAuth clients send either.

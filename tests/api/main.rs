@@ -13,6 +13,7 @@ mod errors;
 mod faults;
 mod functions;
 mod idempotency;
+mod layers;
 mod middleware;
 mod openapi;
 mod ops;
