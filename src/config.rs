@@ -17,7 +17,9 @@ use crate::breaker::BreakerConfig;
 use crate::outbox::OutboxConfig;
 use crate::retry::RetryConfig;
 use crate::store::convex::ConvexConfig;
-use crate::store::local::{DEFAULT_MMAP_BYTES, IndexSpec, LocalOptions, default_readers};
+use crate::store::local::{
+    DEFAULT_CHANGE_RETENTION, DEFAULT_MMAP_BYTES, IndexSpec, LocalOptions, default_readers,
+};
 use crate::store::{Backend, TableName};
 
 /// How log lines are written.
@@ -92,6 +94,8 @@ pub struct Config {
     pub stale_cache_entries: usize,
     /// `GATEWAY_STALE_MAX_AGE`: how long a remembered read may be answered for, at most.
     pub stale_max_age: Duration,
+    /// `GATEWAY_CHANGES_RETENTION`: how long the change feed keeps a change.
+    pub changes_retention: Duration,
     /// `GATEWAY_TRUSTED_PROXIES`: peers whose `X-Forwarded-For` names the client (for rate limits).
     pub trusted_proxies: Vec<ipnet::IpNet>,
     /// `GATEWAY_INDEXES`: secondary indexes of the embedded store.
@@ -282,6 +286,11 @@ impl Config {
             stale_reads: parse_switch(&get, "GATEWAY_STALE_READS", false)?,
             stale_cache_entries: parse_or(&get, "GATEWAY_STALE_CACHE_ENTRIES", "10000")?,
             stale_max_age: Duration::from_secs(parse_or(&get, "GATEWAY_STALE_MAX_AGE", "600")?),
+            changes_retention: Duration::from_secs(parse_or(
+                &get,
+                "GATEWAY_CHANGES_RETENTION",
+                &DEFAULT_CHANGE_RETENTION.as_secs().to_string(),
+            )?),
             sqlite_mmap_bytes: parse_or(
                 &get,
                 "GATEWAY_SQLITE_MMAP_BYTES",
@@ -338,6 +347,7 @@ impl Config {
                     indexes: self.indexes.clone(),
                     mmap_bytes: self.sqlite_mmap_bytes,
                     readers: self.sqlite_readers,
+                    change_retention: self.changes_retention,
                 },
             },
         }
@@ -375,6 +385,12 @@ impl Config {
             return Err(ConfigError {
                 var: "GATEWAY_SQLITE_READERS",
                 reason: "must be from 1 to 64".into(),
+            });
+        }
+        if self.changes_retention.is_zero() {
+            return Err(ConfigError {
+                var: "GATEWAY_CHANGES_RETENTION",
+                reason: "must be at least 1 second".into(),
             });
         }
         if self.stale_max_age.is_zero() {

@@ -108,6 +108,8 @@ error_codes! {
     UpstreamUnavailable => ("upstream_unavailable", SERVICE_UNAVAILABLE, "Convex is failing; the circuit breaker is open"),
     Internal => ("internal", INTERNAL_SERVER_ERROR, "Something went wrong"),
     ConvexNotConfigured => ("convex_not_configured", NOT_FOUND, "No Convex deployment is configured"),
+    ResyncNeeded => ("resync_needed", GONE, "The change feed no longer reaches back to this position"),
+    ChangeFeedUnavailable => ("change_feed_unavailable", NOT_FOUND, "This store adapter keeps no change feed"),
     StoreUnavailable => ("store_unavailable", SERVICE_UNAVAILABLE, "The store is unavailable"),
     Timeout => ("timeout", GATEWAY_TIMEOUT, "The request took too long"),
 }
@@ -346,6 +348,8 @@ impl From<StoreError> for ApiError {
             StoreError::InvalidReference(_) => (ErrorCode::InvalidReference, None),
             StoreError::InvalidReferenceAt { op, .. } => (ErrorCode::InvalidReference, Some(op)),
             StoreError::Unavailable(_) => (ErrorCode::StoreUnavailable, None),
+            StoreError::ResyncNeeded { .. } => (ErrorCode::ResyncNeeded, None),
+            StoreError::NoChangeFeed => (ErrorCode::ChangeFeedUnavailable, None),
         };
         Self {
             code,

@@ -23,8 +23,8 @@ use crate::error::{ApiError, ApiResult, ErrorCode};
 use crate::metrics::Metrics;
 use crate::stale::{CachedRead, StaleCache};
 use crate::store::{
-    Document, FieldPath, Fields, Filter, FilterOp, ListQuery, Literal, Precondition, RawDocument,
-    RawPage, SharedStore, StoreError, TableName, WriteOp, validate_fields,
+    ChangePage, Document, FieldPath, Fields, Filter, FilterOp, ListQuery, Literal, Precondition,
+    RawDocument, RawPage, SharedStore, StoreError, TableName, WriteOp, validate_fields,
 };
 use crate::transactions::{TxManager, TxScope};
 use crate::writes::{Receipt, WritePath, Written};
@@ -160,6 +160,26 @@ impl Documents {
                 "a cached list holds a document"
             ))),
         }
+    }
+
+    /// The change feed after position `since` (admins only), of one table or all, at most
+    /// `limit` (1 to 1000) changes.
+    pub async fn changes(
+        &self,
+        ctx: &RequestCtx,
+        since: u64,
+        table: Option<&str>,
+        limit: usize,
+    ) -> ApiResult<ChangePage> {
+        self.auth.require_admin(&ctx.caller)?;
+        if !(1..=1000).contains(&limit) {
+            return Err(ApiError::new(
+                ErrorCode::InvalidLimit,
+                "limit must be from 1 to 1000",
+            ));
+        }
+        let table = table.map(|raw| self.table(raw)).transpose()?;
+        Ok(self.store.changes(since, table.as_ref(), limit).await?)
     }
 
     /// One document, as the caller may see it.

@@ -2,6 +2,7 @@
 //! `OpenApiRouter`, so the OpenAPI spec is generated from exactly the routes that are served.
 
 pub mod auth;
+pub mod changes;
 pub mod functions;
 pub mod ops;
 pub mod outbox;
@@ -64,4 +65,5 @@ pub fn api() -> OpenApiRouter<AppState> {
         .merge(functions::router())
         .merge(transactions::router())
         .merge(outbox::router())
+        .merge(changes::router())
 }

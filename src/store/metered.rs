@@ -8,8 +8,8 @@ use std::time::Instant;
 use async_trait::async_trait;
 
 use super::{
-    Capabilities, Document, DocumentStore, Fields, ListQuery, Page, RawDocument, RawPage,
-    SharedStore, StoreCtx, StoreError, TableName, WriteOp, WriteOutcome,
+    Capabilities, ChangePage, Document, DocumentStore, Fields, ListQuery, Page, RawDocument,
+    RawPage, SharedStore, StoreCtx, StoreError, TableName, WriteOp, WriteOutcome,
 };
 use crate::metrics::Metrics;
 
@@ -46,6 +46,15 @@ impl MeteredStore {
 impl DocumentStore for MeteredStore {
     fn adapter(&self) -> &'static str {
         self.inner.adapter()
+    }
+
+    async fn changes(
+        &self,
+        since: u64,
+        table: Option<&TableName>,
+        limit: usize,
+    ) -> Result<ChangePage, StoreError> {
+        self.inner.changes(since, table, limit).await
     }
 
     fn capabilities(&self) -> Capabilities {

@@ -4,6 +4,7 @@
 //! Nothing here knows about HTTP. Routes turn requests into these types; adapters (the embedded
 //! SQLite store today, Convex and Postgres later) turn them into their own wire or SQL calls.
 
+pub mod changes;
 pub mod convex;
 pub mod local;
 pub mod metered;
@@ -15,6 +16,7 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use serde_json::{Map, Value};
 
+pub use changes::{Change, ChangeOp, ChangePage};
 pub use query::{FieldPath, Filter, FilterOp, ListQuery, Literal, OrderKey, SortDirection};
 
 /// A JSON object: the user-visible fields of a document, without system fields.
@@ -456,6 +458,15 @@ pub enum StoreError {
     /// The backing store cannot be reached or is shutting down.
     #[error("store unavailable: {0}")]
     Unavailable(String),
+    /// The change log no longer holds the changes right after the requested position: they
+    /// were pruned (retention). The consumer must read the data afresh.
+    #[error(
+        "changes up to position {pruned_through} were pruned (GATEWAY_CHANGES_RETENTION); read the data afresh and follow the feed from position {pruned_through}"
+    )]
+    ResyncNeeded { pruned_through: u64 },
+    /// The adapter keeps no change log.
+    #[error("this store adapter keeps no change feed")]
+    NoChangeFeed,
     /// The order needs an index the upstream does not have.
     #[error("{0}")]
     OrderNeedsIndex(String),
@@ -556,6 +567,8 @@ pub struct Capabilities {
     /// Calls carry the caller's identity to the store (`StoreCtx::identity`), which then
     /// enforces its own access rules as well.
     pub caller_identity: bool,
+    /// The store keeps a change log: `changes` answers every committed write in order.
+    pub change_feed: bool,
 }
 
 /// The operations every adapter provides. Writes that change one document are expressed through
@@ -628,6 +641,19 @@ pub trait DocumentStore: Send + Sync + 'static {
 
     /// Checks that the store answers.
     async fn health(&self) -> Result<(), StoreError>;
+
+    /// Committed changes after position `since` (0: from the start), oldest first, at most
+    /// `limit`, of one table or all. A position older than the log's retention answers
+    /// [`StoreError::ResyncNeeded`]. Adapters without a change log answer
+    /// [`StoreError::NoChangeFeed`] (and say so in their capabilities).
+    async fn changes(
+        &self,
+        _since: u64,
+        _table: Option<&TableName>,
+        _limit: usize,
+    ) -> Result<ChangePage, StoreError> {
+        Err(StoreError::NoChangeFeed)
+    }
 
     /// Inserts documents atomically: all of them or none.
     async fn insert(

@@ -52,6 +52,7 @@ impl DocumentStore for FaultyStore {
             any_order: true,
             mixed_directions: true,
             caller_identity: false,
+            change_feed: false,
         }
     }
     async fn list(&self, _: &StoreCtx, _: &TableName, _: &ListQuery) -> Result<Page, StoreError> {

@@ -8,6 +8,7 @@ mod store_suite;
 
 mod auth;
 mod binary;
+mod changes;
 mod convex;
 mod errors;
 mod faults;

@@ -41,6 +41,28 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/admin/changes": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * The change feed (admin): every committed insert, update and delete, in commit order.
+         * @description Follow it by passing each page's `nextSince` as the next `since`: nothing is lost or
+         *     repeated, across gateway restarts too. A delete is a tombstone (`document` is null). A
+         *     position older than `GATEWAY_CHANGES_RETENTION` answers 410 `resync_needed`.
+         */
+        get: operations["list_changes"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/admin/clients": {
         parameters: {
             query?: never;
@@ -549,6 +571,48 @@ export interface components {
              *     enforces its own access rules as well.
              */
             callerIdentity: boolean;
+            /** @description The store keeps a change log: `changes` answers every committed write in order. */
+            changeFeed: boolean;
+        };
+        /** @description One committed change. */
+        Change: {
+            /**
+             * Format: int64
+             * @description Where the change stands in the feed: positions grow in commit order and are never
+             *     reused.
+             */
+            position: number;
+            table: string;
+            /** @description The document's `_id`. */
+            id: string;
+            op: components["schemas"]["ChangeOp"];
+            /**
+             * Format: int64
+             * @description The document's version after the change (for a delete, the version it was deleted at).
+             */
+            version: number;
+            /** @description The document after the change; `null` for a delete (a tombstone). */
+            document?: Record<string, unknown> | null;
+            /**
+             * Format: double
+             * @description Milliseconds since the Unix epoch when the change was committed.
+             */
+            committedAt: number;
+        };
+        /**
+         * @description What a change did to its document.
+         * @enum {string}
+         */
+        ChangeOp: "insert" | "update" | "delete";
+        /** @description Changes after a position, oldest first. */
+        ChangePage: {
+            items: components["schemas"]["Change"][];
+            /**
+             * Format: int64
+             * @description Pass as `since` for the next page: the last position of this page, or `since` itself
+             *     when there was nothing new.
+             */
+            nextSince: number;
         };
         /** @description A service account, as listed (never with its secret). */
         ClientBody: {
@@ -629,7 +693,7 @@ export interface components {
          * @description A stable, machine-readable error code. Clients branch on this, never on `detail`.
          * @enum {string}
          */
-        ErrorCode: "malformed_json" | "invalid_body" | "reserved_field" | "invalid_table_name" | "invalid_filter" | "invalid_order" | "invalid_limit" | "invalid_cursor" | "invalid_query" | "order_needs_index" | "invalid_header" | "invalid_reference" | "too_many_operations" | "bad_request" | "missing_token" | "malformed_token" | "unsupported_algorithm" | "unknown_key" | "unsupported_header" | "bad_signature" | "token_expired" | "token_not_yet_valid" | "wrong_issuer" | "wrong_audience" | "missing_claim" | "token_in_query" | "invalid_token" | "invalid_client" | "forbidden" | "invalid_grant" | "refresh_token_reused" | "route_not_found" | "table_not_found" | "not_found" | "method_not_allowed" | "not_acceptable" | "conflict" | "idempotency_in_progress" | "idempotency_key_reused" | "transaction_conflict" | "transaction_not_found" | "transaction_expired" | "too_many_transactions" | "rate_limited" | "outbox_entry_not_found" | "outbox_entry_state" | "version_mismatch" | "payload_too_large" | "too_many_documents" | "unsupported_media_type" | "function_error" | "upstream_unauthorized" | "upstream_rejected" | "upstream_not_found" | "upstream_error" | "upstream_unreachable" | "upstream_timeout" | "upstream_unavailable" | "internal" | "convex_not_configured" | "store_unavailable" | "timeout";
+        ErrorCode: "malformed_json" | "invalid_body" | "reserved_field" | "invalid_table_name" | "invalid_filter" | "invalid_order" | "invalid_limit" | "invalid_cursor" | "invalid_query" | "order_needs_index" | "invalid_header" | "invalid_reference" | "too_many_operations" | "bad_request" | "missing_token" | "malformed_token" | "unsupported_algorithm" | "unknown_key" | "unsupported_header" | "bad_signature" | "token_expired" | "token_not_yet_valid" | "wrong_issuer" | "wrong_audience" | "missing_claim" | "token_in_query" | "invalid_token" | "invalid_client" | "forbidden" | "invalid_grant" | "refresh_token_reused" | "route_not_found" | "table_not_found" | "not_found" | "method_not_allowed" | "not_acceptable" | "conflict" | "idempotency_in_progress" | "idempotency_key_reused" | "transaction_conflict" | "transaction_not_found" | "transaction_expired" | "too_many_transactions" | "rate_limited" | "outbox_entry_not_found" | "outbox_entry_state" | "version_mismatch" | "payload_too_large" | "too_many_documents" | "unsupported_media_type" | "function_error" | "upstream_unauthorized" | "upstream_rejected" | "upstream_not_found" | "upstream_error" | "upstream_unreachable" | "upstream_timeout" | "upstream_unavailable" | "internal" | "convex_not_configured" | "resync_needed" | "change_feed_unavailable" | "store_unavailable" | "timeout";
         /** @description A Convex function call, exactly as Convex's HTTP API takes it. */
         FunctionRequest: {
             /** @description `module:function`, e.g. `videos:getByTwitchId`. */
@@ -997,6 +1061,62 @@ export interface operations {
                 };
                 content: {
                     "application/json": Record<string, unknown>;
+                };
+            };
+        };
+    };
+    list_changes: {
+        parameters: {
+            query?: {
+                /** @description Changes after this position (0, the default: from the oldest kept). */
+                since?: number;
+                /** @description Only this table's changes. */
+                table?: string;
+                /** @description At most this many, oldest first (1 to 1000, default 100). */
+                limit?: number;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Changes after `since`, oldest first */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ChangePage"];
+                };
+            };
+            /** @description Bad since, table or limit */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["NotAdmin"];
+            /** @description The table is not served, or the store adapter keeps no change feed (`change_feed_unavailable`) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Retention pruned changes after `since`: read the data afresh (`resync_needed`) */
+            410: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
         };

@@ -82,6 +82,8 @@ impl DocumentStore for ConvexStore {
             any_order: false,
             mixed_directions: false,
             caller_identity: true,
+            // Convex's own feed (`document_deltas`) is not followed yet.
+            change_feed: false,
         }
     }
 

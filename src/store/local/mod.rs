@@ -17,6 +17,7 @@
 //! writer; `sql` compiles list queries (filters, order, keyset cursors) to SQL, the template for
 //! another SQL dialect; `rows` reads documents from rows; `schema` creates the table and indexes.
 
+mod changes;
 mod readers;
 mod rows;
 mod schema;
@@ -34,8 +35,8 @@ use rusqlite::Connection;
 use tokio::sync::{mpsc, oneshot};
 
 use crate::store::{
-    Capabilities, Document, DocumentStore, ListQuery, Page, RawDocument, RawPage, StoreCtx,
-    StoreError, TableName, WriteOp, WriteOutcome,
+    Capabilities, ChangePage, Document, DocumentStore, ListQuery, Page, RawDocument, RawPage,
+    StoreCtx, StoreError, TableName, WriteOp, WriteOutcome,
 };
 
 use readers::ReaderPool;
@@ -86,7 +87,13 @@ pub struct LocalOptions {
     pub mmap_bytes: u64,
     /// Reader threads, each with its own connection (`GATEWAY_SQLITE_READERS`).
     pub readers: usize,
+    /// How long the change log keeps a change (`GATEWAY_CHANGES_RETENTION`).
+    pub change_retention: std::time::Duration,
 }
+
+/// The change log keeps changes for a week unless configured otherwise.
+pub const DEFAULT_CHANGE_RETENTION: std::time::Duration =
+    std::time::Duration::from_secs(7 * 24 * 3600);
 
 /// Reader threads by default: one per available core, and at least two, so that one long scan
 /// does not hold up every read. Reads are CPU work; more readers than cores only adds switching
@@ -108,6 +115,7 @@ impl Default for LocalOptions {
             indexes: Vec::new(),
             mmap_bytes: DEFAULT_MMAP_BYTES,
             readers: default_readers(),
+            change_retention: DEFAULT_CHANGE_RETENTION,
         }
     }
 }
@@ -121,6 +129,7 @@ impl LocalStore {
     /// Like [`Self::open`], with options.
     pub fn open_with(data_dir: &Path, options: &LocalOptions) -> anyhow::Result<Self> {
         let indexes = &options.indexes;
+        let change_retention = options.change_retention;
         std::fs::create_dir_all(data_dir)
             .with_context(|| format!("creating data folder {}", data_dir.display()))?;
         let path = data_dir.join(DB_FILE);
@@ -152,6 +161,8 @@ impl LocalStore {
                 Writer {
                     conn,
                     last_creation_time,
+                    change_retention,
+                    last_prune: std::time::Instant::now(),
                 }
                 .run(rx);
             })
@@ -212,6 +223,7 @@ impl DocumentStore for LocalStore {
             any_order: true,
             mixed_directions: true,
             caller_identity: false,
+            change_feed: true,
         }
     }
 
@@ -275,6 +287,17 @@ impl DocumentStore for LocalStore {
         answer.await.map_err(|_| {
             StoreError::Unavailable("the SQLite writer stopped before answering".into())
         })?
+    }
+
+    async fn changes(
+        &self,
+        since: u64,
+        table: Option<&TableName>,
+        limit: usize,
+    ) -> Result<ChangePage, StoreError> {
+        let table = table.map(TableName::to_string);
+        self.read(move |conn| changes::read(conn, since, table.as_deref(), limit))
+            .await
     }
 
     async fn health(&self) -> Result<(), StoreError> {

@@ -19,6 +19,26 @@ CREATE TABLE IF NOT EXISTS documents (
     UNIQUE (tbl, id)
 );
 CREATE INDEX IF NOT EXISTS documents_by_creation ON documents (tbl, creation_time, seq);
+-- The change log: one row per committed insert, update or delete, written in the same
+-- transaction as the write. AUTOINCREMENT: positions grow in commit order and are never reused,
+-- even after pruning.
+CREATE TABLE IF NOT EXISTS changes (
+    pos           INTEGER PRIMARY KEY AUTOINCREMENT,
+    tbl           TEXT    NOT NULL,
+    id            TEXT    NOT NULL,
+    op            TEXT    NOT NULL CHECK (op IN ('insert', 'update', 'delete')),
+    version       INTEGER NOT NULL,
+    creation_time REAL,
+    doc           TEXT    CHECK (doc IS NULL OR json_valid(doc)),
+    at            REAL    NOT NULL
+);
+CREATE INDEX IF NOT EXISTS changes_by_table ON changes (tbl, pos);
+-- The last position retention pruned: a consumer behind it must resync.
+CREATE TABLE IF NOT EXISTS change_horizon (
+    one            INTEGER PRIMARY KEY CHECK (one = 1),
+    pruned_through INTEGER NOT NULL
+);
+INSERT OR IGNORE INTO change_horizon (one, pruned_through) VALUES (1, 0);
 PRAGMA user_version = 1;
 ";
 

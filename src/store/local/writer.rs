@@ -6,7 +6,7 @@ use rusqlite::{Connection, params};
 use tokio::sync::mpsc;
 
 use crate::store::{
-    Document, Precondition, StoreError, TableName, WriteOp, WriteOutcome, merge_patch,
+    ChangeOp, Document, Precondition, StoreError, TableName, WriteOp, WriteOutcome, merge_patch,
     normalize_numbers, resolve_field_refs, validate_fields,
 };
 
@@ -18,6 +18,10 @@ pub(super) struct Writer {
     pub(super) conn: Connection,
     /// `_creationTime` never goes backwards, even if the wall clock does.
     pub(super) last_creation_time: f64,
+    /// How long the change log keeps a change.
+    pub(super) change_retention: std::time::Duration,
+    /// When the change log was last pruned.
+    pub(super) last_prune: std::time::Instant,
 }
 
 impl Writer {
@@ -69,7 +73,10 @@ impl Writer {
         }
         let fatal = match fatal {
             Some(err) => Some(err),
-            None => self.conn.execute_batch("COMMIT").err(),
+            None => self
+                .prune_changes()
+                .err()
+                .or_else(|| self.conn.execute_batch("COMMIT").err()),
         };
         if let Some(err) = fatal {
             tracing::error!(error = %err, "SQLite write failed; the whole group is rolled back");
@@ -128,6 +135,7 @@ impl Writer {
                     version: 1,
                     fields,
                 };
+                let encoded = encode_fields(&doc.fields);
                 self.conn
                     .prepare_cached(
                         "INSERT INTO documents (tbl, id, creation_time, version, doc) VALUES (?1, ?2, ?3, 1, ?4)",
@@ -137,10 +145,11 @@ impl Writer {
                             table.as_str(),
                             doc.id,
                             doc.creation_time,
-                            encode_fields(&doc.fields)
+                            &encoded
                         ])
                     })
                     .map_err(internal)?;
+                self.record(&table, &doc, ChangeOp::Insert, Some(&encoded))?;
                 Ok(WriteOutcome::Inserted(doc))
             }
             WriteOp::Patch {
@@ -155,7 +164,7 @@ impl Writer {
                 let id = id.resolve(earlier)?;
                 let (seq, mut doc) = self.current(&table, &id, precondition.as_ref())?;
                 merge_patch(&mut doc.fields, &patch);
-                self.update(seq, &mut doc)?;
+                self.update(&table, seq, &mut doc)?;
                 Ok(WriteOutcome::Updated(doc))
             }
             WriteOp::Replace {
@@ -170,7 +179,7 @@ impl Writer {
                 let id = id.resolve(earlier)?;
                 let (seq, mut doc) = self.current(&table, &id, precondition.as_ref())?;
                 doc.fields = fields;
-                self.update(seq, &mut doc)?;
+                self.update(&table, seq, &mut doc)?;
                 Ok(WriteOutcome::Updated(doc))
             }
             WriteOp::Delete {
@@ -184,6 +193,7 @@ impl Writer {
                     .prepare_cached("DELETE FROM documents WHERE seq = ?1")
                     .and_then(|mut stmt| stmt.execute([seq]))
                     .map_err(internal)?;
+                self.record(&table, &doc, ChangeOp::Delete, None)?;
                 Ok(WriteOutcome::Deleted { id: doc.id })
             }
             WriteOp::Check {
@@ -223,14 +233,71 @@ impl Writer {
         Ok((seq, doc))
     }
 
-    fn update(&self, seq: i64, doc: &mut Document) -> Result<(), StoreError> {
+    fn update(&self, table: &TableName, seq: i64, doc: &mut Document) -> Result<(), StoreError> {
         doc.version += 1;
+        let encoded = encode_fields(&doc.fields);
         self.conn
             .prepare_cached("UPDATE documents SET doc = ?1, version = ?2 WHERE seq = ?3")
+            .and_then(|mut stmt| stmt.execute(params![&encoded, doc.version as i64, seq]))
+            .map_err(internal)?;
+        self.record(table, doc, ChangeOp::Update, Some(&encoded))
+    }
+
+    /// Appends a change to the log, in the write's own transaction (so it commits, or rolls
+    /// back, with the write). A delete keeps no document: it is a tombstone.
+    fn record(
+        &self,
+        table: &TableName,
+        doc: &Document,
+        op: ChangeOp,
+        encoded: Option<&str>,
+    ) -> Result<(), StoreError> {
+        let creation_time = encoded.map(|_| doc.creation_time);
+        self.conn
+            .prepare_cached(
+                "INSERT INTO changes (tbl, id, op, version, creation_time, doc, at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+            )
             .and_then(|mut stmt| {
-                stmt.execute(params![encode_fields(&doc.fields), doc.version as i64, seq])
+                stmt.execute(params![
+                    table.as_str(),
+                    doc.id,
+                    op.as_str(),
+                    doc.version as i64,
+                    creation_time,
+                    encoded,
+                    now_ms()
+                ])
             })
             .map_err(internal)?;
+        Ok(())
+    }
+
+    /// Drops changes older than the retention, at most once per retention period (and at least
+    /// once a minute), inside the group's transaction, and moves the horizon past them.
+    fn prune_changes(&mut self) -> Result<(), rusqlite::Error> {
+        let every = self
+            .change_retention
+            .min(std::time::Duration::from_secs(60));
+        if self.last_prune.elapsed() < every {
+            return Ok(());
+        }
+        self.last_prune = std::time::Instant::now();
+        let before = now_ms() - self.change_retention.as_millis() as f64;
+        let last: Option<i64> = self.conn.query_row(
+            "SELECT MAX(pos) FROM changes WHERE at < ?1",
+            [before],
+            |row| row.get(0),
+        )?;
+        if let Some(last) = last {
+            self.conn
+                .prepare_cached("DELETE FROM changes WHERE pos <= ?1")?
+                .execute([last])?;
+            self.conn
+                .prepare_cached(
+                    "UPDATE change_horizon SET pruned_through = MAX(pruned_through, ?1) WHERE one = 1",
+                )?
+                .execute([last])?;
+        }
         Ok(())
     }
 }

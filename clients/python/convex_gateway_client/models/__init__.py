@@ -34,6 +34,10 @@ from .batch_request import BatchRequest
 from .batch_response import BatchResponse
 from .call_function_body import CallFunctionBody
 from .capabilities import Capabilities
+from .change import Change
+from .change_document_type_0 import ChangeDocumentType0
+from .change_op import ChangeOp
+from .change_page import ChangePage
 from .client_body import ClientBody
 from .commit_response import CommitResponse
 from .commit_response_ids import CommitResponseIds
@@ -121,6 +125,10 @@ __all__ = (
     "BatchResponse",
     "CallFunctionBody",
     "Capabilities",
+    "Change",
+    "ChangeDocumentType0",
+    "ChangeOp",
+    "ChangePage",
     "ClientBody",
     "CommitResponse",
     "CommitResponseIds",

@@ -33,12 +33,14 @@ class Capabilities:
                 direction only.
             caller_identity (bool): Calls carry the caller's identity to the store (`StoreCtx::identity`), which then
                 enforces its own access rules as well.
+            change_feed (bool): The store keeps a change log: `changes` answers every committed write in order.
      """
 
     free_form_documents: bool
     any_order: bool
     mixed_directions: bool
     caller_identity: bool
+    change_feed: bool
     additional_properties: dict[str, Any] = _attrs_field(init=False, factory=dict)
 
 
@@ -54,6 +56,8 @@ class Capabilities:
 
         caller_identity = self.caller_identity
 
+        change_feed = self.change_feed
+
 
         field_dict: dict[str, Any] = {}
         field_dict.update(self.additional_properties)
@@ -62,6 +66,7 @@ class Capabilities:
             "anyOrder": any_order,
             "mixedDirections": mixed_directions,
             "callerIdentity": caller_identity,
+            "changeFeed": change_feed,
         })
 
         return field_dict
@@ -79,11 +84,14 @@ class Capabilities:
 
         caller_identity = d.pop("callerIdentity")
 
+        change_feed = d.pop("changeFeed")
+
         capabilities = cls(
             free_form_documents=free_form_documents,
             any_order=any_order,
             mixed_directions=mixed_directions,
             caller_identity=caller_identity,
+            change_feed=change_feed,
         )
 
 

@@ -3,6 +3,7 @@ from enum import StrEnum
 class ErrorCode(StrEnum):
     BAD_REQUEST = "bad_request"
     BAD_SIGNATURE = "bad_signature"
+    CHANGE_FEED_UNAVAILABLE = "change_feed_unavailable"
     CONFLICT = "conflict"
     CONVEX_NOT_CONFIGURED = "convex_not_configured"
     FORBIDDEN = "forbidden"
@@ -36,6 +37,7 @@ class ErrorCode(StrEnum):
     RATE_LIMITED = "rate_limited"
     REFRESH_TOKEN_REUSED = "refresh_token_reused"
     RESERVED_FIELD = "reserved_field"
+    RESYNC_NEEDED = "resync_needed"
     ROUTE_NOT_FOUND = "route_not_found"
     STORE_UNAVAILABLE = "store_unavailable"
     TABLE_NOT_FOUND = "table_not_found"
