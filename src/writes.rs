@@ -37,8 +37,8 @@ pub struct WritePath {
     store: SharedStore,
     outbox: Option<Outbox>,
     auth: Arc<Auth>,
-    /// Function paths (wildcards allowed) whose calls may be queued.
-    mutations: Arc<[String]>,
+    /// Function paths (wildcards allowed) whose calls may be queued, compiled once.
+    mutations: Arc<[wildmatch::WildMatch]>,
 }
 
 impl WritePath {
@@ -53,7 +53,10 @@ impl WritePath {
             store,
             outbox,
             auth,
-            mutations: mutations.into(),
+            mutations: mutations
+                .iter()
+                .map(|pattern| wildmatch::WildMatch::new(pattern))
+                .collect(),
         }
     }
 
@@ -103,10 +106,7 @@ impl WritePath {
         let Some(outbox) = &self.outbox else {
             return Ok(None);
         };
-        let allowed = self
-            .mutations
-            .iter()
-            .any(|pattern| wildmatch::WildMatch::new(pattern).matches(path));
+        let allowed = self.mutations.iter().any(|pattern| pattern.matches(path));
         if !allowed {
             return Ok(None);
         }

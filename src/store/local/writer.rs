@@ -283,12 +283,18 @@ impl Writer {
         }
         self.last_prune = std::time::Instant::now();
         let before = now_ms() - self.change_retention.as_millis() as f64;
+        // Walk the log in position order and stop at the first change to keep, so the cost is
+        // the changes pruned, not the whole log (`at` has no index). A change written after a
+        // newer one (the wall clock stepped back) is kept until everything before it goes.
         let last: Option<i64> = self.conn.query_row(
-            "SELECT MAX(pos) FROM changes WHERE at < ?1",
+            "SELECT COALESCE(
+                 (SELECT pos FROM changes WHERE at >= ?1 ORDER BY pos LIMIT 1) - 1,
+                 (SELECT MAX(pos) FROM changes)
+             )",
             [before],
             |row| row.get(0),
         )?;
-        if let Some(last) = last {
+        if let Some(last) = last.filter(|last| *last > 0) {
             self.conn
                 .prepare_cached("DELETE FROM changes WHERE pos <= ?1")?
                 .execute([last])?;
