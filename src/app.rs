@@ -135,6 +135,7 @@ impl Application {
             relay,
         });
         spawn_sweeper(state.downgrade());
+        spawn_reloader(state.downgrade());
         if state.relay().is_some() {
             spawn_relay(state.downgrade(), config.idempotency_ttl);
         }
@@ -232,6 +233,29 @@ fn spawn_sweeper(weak: WeakState) {
             state.rate_limits().sweep();
         }
     });
+}
+
+/// Reads the store's schema again on each `SIGHUP` (Postgres introspects its tables), until the
+/// application is dropped.
+fn spawn_reloader(weak: WeakState) {
+    #[cfg(unix)]
+    tokio::spawn(async move {
+        use tokio::signal::unix::{SignalKind, signal};
+        let Ok(mut hangups) = signal(SignalKind::hangup()) else {
+            tracing::warn!("cannot listen for SIGHUP; the store's schema is read at startup only");
+            return;
+        };
+        while hangups.recv().await.is_some() {
+            let Some(state) = weak.upgrade() else {
+                break;
+            };
+            if let Err(err) = state.store().reload().await {
+                tracing::error!(error = %err, "reading the store's schema again failed; the previous one stays");
+            }
+        }
+    });
+    #[cfg(not(unix))]
+    let _ = weak;
 }
 
 /// Runs the outbox relay until the application is dropped; delivered and discarded entries are

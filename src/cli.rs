@@ -6,6 +6,7 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use clap::{Parser, Subcommand};
+use secrecy::ExposeSecret as _;
 
 use crate::app::{Application, shutdown_signal};
 use crate::config::Config;
@@ -49,6 +50,20 @@ enum Command {
     ConvexAuthConfig,
     /// Read a client secret on stdin and print its SHA-256, for `secret_sha256` in the policy file.
     HashSecret,
+    /// Manage the change log in the Postgres database at DATABASE_URL.
+    Postgres {
+        #[command(subcommand)]
+        action: PostgresAction,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum PostgresAction {
+    /// Create the `gateway` schema, its change log and a trigger on every served table (safe to
+    /// run again: it adds triggers to new tables).
+    Install,
+    /// Remove the triggers and the `gateway` schema with its change log.
+    Uninstall,
 }
 
 /// Parses `900`, `30s`, `30m`, `1h` or `7d`.
@@ -113,6 +128,34 @@ pub fn main() -> ExitCode {
                 crate::auth::Auth::build(&config.auth, &config.data_dir, http).await
             })?;
             print!("{}", auth.convex_auth_config());
+            Ok(())
+        }),
+        Command::Postgres { action } => with_config(|config| {
+            anyhow::ensure!(
+                !config.postgres.url.expose_secret().is_empty(),
+                "DATABASE_URL is not set"
+            );
+            let runtime = runtime()?;
+            let pg = &config.postgres;
+            match action {
+                PostgresAction::Install => {
+                    let tables = runtime.block_on(crate::store::postgres::feed::install(pg))?;
+                    println!(
+                        "installed the change log in schema gateway, with triggers on {} table(s) of schema {}: {}",
+                        tables.len(),
+                        pg.schema,
+                        tables.join(", ")
+                    );
+                }
+                PostgresAction::Uninstall => {
+                    let tables = runtime.block_on(crate::store::postgres::feed::uninstall(pg))?;
+                    println!(
+                        "removed the gateway schema and the triggers on {} table(s): {}",
+                        tables.len(),
+                        tables.join(", ")
+                    );
+                }
+            }
             Ok(())
         }),
         Command::HashSecret => {

@@ -11,7 +11,7 @@ use std::str::FromStr;
 use std::time::Duration;
 
 use jsonwebtoken::Algorithm;
-use secrecy::SecretString;
+use secrecy::{ExposeSecret, SecretString};
 
 use crate::breaker::BreakerConfig;
 use crate::outbox::OutboxConfig;
@@ -20,6 +20,7 @@ use crate::store::convex::ConvexConfig;
 use crate::store::local::{
     DEFAULT_CHANGE_RETENTION, DEFAULT_MMAP_BYTES, IndexSpec, LocalOptions, default_readers,
 };
+use crate::store::postgres::{DbRoles, PostgresConfig};
 use crate::store::{Backend, TableName};
 
 /// How log lines are written.
@@ -80,6 +81,9 @@ pub struct Config {
     pub store: StoreKind,
     /// The Convex deployment, when `CONVEX_URL` is set.
     pub convex: Option<ConvexConfig>,
+    /// The Postgres adapter's settings (`DATABASE_URL`, `GATEWAY_PG_*`); used when
+    /// `GATEWAY_STORE=postgres`.
+    pub postgres: PostgresConfig,
     /// `GATEWAY_TX_MAX_OPS`: the most operations one transaction may hold.
     pub tx_max_ops: usize,
     /// `GATEWAY_TX_TTL_SECONDS`: how long an interactive transaction stays open.
@@ -113,6 +117,8 @@ pub enum StoreKind {
     Local,
     /// A Convex deployment at `CONVEX_URL`.
     Convex,
+    /// Existing tables of the Postgres database at `DATABASE_URL`.
+    Postgres,
 }
 
 impl FromStr for StoreKind {
@@ -121,7 +127,10 @@ impl FromStr for StoreKind {
         match s {
             "local" => Ok(Self::Local),
             "convex" => Ok(Self::Convex),
-            other => Err(format!("expected `local` or `convex`, got `{other}`")),
+            "postgres" => Ok(Self::Postgres),
+            other => Err(format!(
+                "expected `local`, `convex` or `postgres`, got `{other}`"
+            )),
         }
     }
 }
@@ -260,6 +269,7 @@ impl Config {
             auth: AuthConfig::defaults(String::new()),
             store: StoreKind::Local,
             convex: None,
+            postgres: parse_postgres(&get)?,
             tx_max_ops: parse_or(&get, "GATEWAY_TX_MAX_OPS", "500")?,
             tx_ttl: Duration::from_secs(parse_or(&get, "GATEWAY_TX_TTL_SECONDS", "30")?),
             idempotency_ttl: Duration::from_secs(parse_or(
@@ -316,6 +326,13 @@ impl Config {
             None => StoreKind::Local,
             Some(_) => parse_or(&get, "GATEWAY_STORE", "local")?,
         };
+        config.postgres.change_retention = config.changes_retention;
+        if config.store == StoreKind::Postgres && config.postgres.url.expose_secret().is_empty() {
+            return Err(ConfigError {
+                var: "GATEWAY_STORE",
+                reason: "`postgres` needs DATABASE_URL, which is not set".into(),
+            });
+        }
         if config.store == StoreKind::Convex && config.convex.is_none() {
             return Err(ConfigError {
                 var: "GATEWAY_STORE",
@@ -341,6 +358,7 @@ impl Config {
     pub fn backend(&self) -> Backend {
         match (&self.store, &self.convex) {
             (StoreKind::Convex, Some(convex)) => Backend::Convex(convex.clone()),
+            (StoreKind::Postgres, _) => Backend::Postgres(self.postgres.clone()),
             _ => Backend::Local {
                 data_dir: self.data_dir.clone(),
                 options: LocalOptions {
@@ -552,6 +570,54 @@ fn parse_auth(
         convex_application_id: non_empty("CONVEX_APPLICATION_ID")
             .unwrap_or(defaults.convex_application_id.clone()),
         ..defaults
+    })
+}
+
+fn parse_postgres(get: &impl Fn(&str) -> Option<String>) -> Result<PostgresConfig, ConfigError> {
+    let url = get("DATABASE_URL").unwrap_or_default();
+    if !url.is_empty() && url.parse::<tokio_postgres::Config>().is_err() {
+        return Err(ConfigError {
+            var: "DATABASE_URL",
+            reason:
+                "is not a Postgres connection URL (postgres://user:password@host:5432/database)"
+                    .into(),
+        });
+    }
+    let name = |var: &'static str, default: &str| -> Result<String, ConfigError> {
+        let value = get(var)
+            .filter(|v| !v.is_empty())
+            .unwrap_or_else(|| default.to_owned());
+        if value.contains('\0') || value.len() > 63 {
+            return Err(ConfigError {
+                var,
+                reason: "must be a Postgres name of at most 63 bytes".into(),
+            });
+        }
+        Ok(value)
+    };
+    let pool_size: usize = parse_or(get, "GATEWAY_PG_POOL_SIZE", "16")?;
+    if !(1..=1000).contains(&pool_size) {
+        return Err(ConfigError {
+            var: "GATEWAY_PG_POOL_SIZE",
+            reason: "must be from 1 to 1000".into(),
+        });
+    }
+    Ok(PostgresConfig {
+        url: SecretString::from(url),
+        schema: name("GATEWAY_PG_SCHEMA", "public")?,
+        creation_column: name("GATEWAY_PG_CREATION_COLUMN", "created_at")?,
+        rls: parse_or(get, "GATEWAY_PG_RLS", "auto")?,
+        roles: DbRoles {
+            anon: name("GATEWAY_PG_ANON_ROLE", "anon")?,
+            user: name("GATEWAY_PG_USER_ROLE", "authenticated")?,
+            admin: name("GATEWAY_PG_ADMIN_ROLE", "service_role")?,
+        },
+        pool_size,
+        ca_file: get("GATEWAY_PG_CA_FILE")
+            .filter(|v| !v.is_empty())
+            .map(PathBuf::from),
+        change_retention: DEFAULT_CHANGE_RETENTION,
+        connect_timeout: Duration::from_secs(10),
     })
 }
 

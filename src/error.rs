@@ -12,8 +12,8 @@ use axum::response::{IntoResponse, Response};
 use serde::Serialize;
 use utoipa::ToSchema;
 
-use crate::store::StoreError;
 use crate::store::query::{QueryError, QueryErrorKind};
+use crate::store::{ConstraintKind, StoreError};
 
 /// The media type of every error body.
 pub const PROBLEM_JSON: &str = "application/problem+json";
@@ -110,6 +110,15 @@ error_codes! {
     ConvexNotConfigured => ("convex_not_configured", NOT_FOUND, "No Convex deployment is configured"),
     ResyncNeeded => ("resync_needed", GONE, "The change feed no longer reaches back to this position"),
     ChangeFeedUnavailable => ("change_feed_unavailable", NOT_FOUND, "This store adapter keeps no change feed"),
+    TableWithoutKey => ("table_without_key", NOT_FOUND, "The table has no single-column primary key to serve as `_id`"),
+    UnknownField => ("unknown_field", BAD_REQUEST, "The table has no such column"),
+    InvalidValue => ("invalid_value", BAD_REQUEST, "A value does not fit its column's type"),
+    NotNullViolation => ("not_null_violation", BAD_REQUEST, "A required column has no value"),
+    CheckViolation => ("check_violation", BAD_REQUEST, "A check constraint refused the row"),
+    UniqueViolation => ("unique_violation", CONFLICT, "Another row already holds this unique value"),
+    ForeignKeyViolation => ("foreign_key_violation", CONFLICT, "A foreign key refers to a missing row, or a row is still referred to"),
+    ExclusionViolation => ("exclusion_violation", CONFLICT, "An exclusion constraint refused the row"),
+    DatabaseForbidden => ("database_forbidden", FORBIDDEN, "The database's privileges or row-level security refuse this"),
     StoreUnavailable => ("store_unavailable", SERVICE_UNAVAILABLE, "The store is unavailable"),
     Timeout => ("timeout", GATEWAY_TIMEOUT, "The request took too long"),
 }
@@ -162,6 +171,12 @@ pub struct Problem {
     /// For requests Convex refused: Convex's own error code (e.g. `BadJsonBody`).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub convex_code: Option<String>,
+    /// For values a column refuses: the field (column) at fault.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub field: Option<String>,
+    /// For writes a database constraint refused: the constraint's name.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub constraint: Option<String>,
 }
 
 /// An error answered to the client as a problem document.
@@ -174,10 +189,20 @@ pub struct ApiError {
     retry_after: Option<u64>,
     /// `errorData` of a Convex function error.
     error_data: Option<serde_json::Value>,
-    /// Convex's error code, for requests Convex refused (boxed: it keeps `ApiError` small).
-    convex_code: Option<Box<str>>,
+    /// Convex's error code, and the field and constraint a database named (boxed: rare, and it
+    /// keeps `ApiError` small).
+    target: Option<Box<Target>>,
     /// The real cause of an internal error: logged, never sent.
     source: Option<anyhow::Error>,
+}
+
+/// What an upstream named about a refused request: Convex's error code, or the column and
+/// constraint a database named.
+#[derive(Debug, Default)]
+struct Target {
+    convex_code: Option<String>,
+    field: Option<String>,
+    constraint: Option<String>,
 }
 
 /// The result type of handlers.
@@ -192,7 +217,7 @@ impl ApiError {
             failed_operation: None,
             retry_after: None,
             error_data: None,
-            convex_code: None,
+            target: None,
             source: None,
         }
     }
@@ -236,7 +261,7 @@ impl ApiError {
             failed_operation: None,
             retry_after: None,
             error_data: None,
-            convex_code: None,
+            target: None,
             source: Some(source),
         }
     }
@@ -256,7 +281,9 @@ impl ApiError {
             code: self.code,
             failed_operation: self.failed_operation,
             error_data: self.error_data.clone(),
-            convex_code: self.convex_code.as_deref().map(str::to_owned),
+            convex_code: self.target.as_ref().and_then(|t| t.convex_code.clone()),
+            field: self.target.as_ref().and_then(|t| t.field.clone()),
+            constraint: self.target.as_ref().and_then(|t| t.constraint.clone()),
         }
     }
 }
@@ -305,7 +332,7 @@ impl From<StoreError> for ApiError {
     fn from(err: StoreError) -> Self {
         let detail = err.to_string();
         let mut retry_after = None;
-        let mut convex_code = None;
+        let mut target = None;
         let (code, op) = match err {
             StoreError::Internal(source) => return Self::internal(source),
             StoreError::OrderNeedsIndex(_) => (ErrorCode::OrderNeedsIndex, None),
@@ -314,7 +341,10 @@ impl From<StoreError> for ApiError {
             StoreError::UpstreamRejected {
                 status, code: from, ..
             } => {
-                convex_code = from.map(String::into_boxed_str);
+                target = from.map(|code| Target {
+                    convex_code: Some(code),
+                    ..Target::default()
+                });
                 let code = match status {
                     404 => ErrorCode::UpstreamNotFound,
                     413 => ErrorCode::PayloadTooLarge,
@@ -349,7 +379,45 @@ impl From<StoreError> for ApiError {
             StoreError::InvalidReferenceAt { op, .. } => (ErrorCode::InvalidReference, Some(op)),
             StoreError::Unavailable(_) => (ErrorCode::StoreUnavailable, None),
             StoreError::ResyncNeeded { .. } => (ErrorCode::ResyncNeeded, None),
-            StoreError::NoChangeFeed => (ErrorCode::ChangeFeedUnavailable, None),
+            StoreError::NoChangeFeed(_) => (ErrorCode::ChangeFeedUnavailable, None),
+            StoreError::UnknownTable(_) => (ErrorCode::TableNotFound, None),
+            StoreError::TableWithoutKey(_) => (ErrorCode::TableWithoutKey, None),
+            StoreError::UnknownField { field, .. } => {
+                target = Some(Target {
+                    field: Some(field),
+                    ..Target::default()
+                });
+                (ErrorCode::UnknownField, None)
+            }
+            StoreError::InvalidValue { field, .. } => {
+                target = field.map(|field| Target {
+                    field: Some(field),
+                    ..Target::default()
+                });
+                (ErrorCode::InvalidValue, None)
+            }
+            StoreError::Constraint {
+                kind,
+                constraint,
+                field,
+                ..
+            } => {
+                target = Some(Target {
+                    convex_code: None,
+                    field,
+                    constraint,
+                });
+                let code = match kind {
+                    ConstraintKind::NotNull => ErrorCode::NotNullViolation,
+                    ConstraintKind::Check => ErrorCode::CheckViolation,
+                    ConstraintKind::Unique => ErrorCode::UniqueViolation,
+                    ConstraintKind::ForeignKey => ErrorCode::ForeignKeyViolation,
+                    ConstraintKind::Exclusion => ErrorCode::ExclusionViolation,
+                };
+                (code, None)
+            }
+            StoreError::DatabaseForbidden(_) => (ErrorCode::DatabaseForbidden, None),
+            StoreError::DatabaseConflict(_) => (ErrorCode::TransactionConflict, None),
         };
         Self {
             code,
@@ -357,7 +425,7 @@ impl From<StoreError> for ApiError {
             failed_operation: op,
             retry_after,
             error_data: None,
-            convex_code,
+            target: target.map(Box::new),
             source: None,
         }
     }

@@ -98,6 +98,7 @@ impl Relay {
             request_id: Some(format!("outbox-{}", due.id)),
             idempotency_key: Some(due.idempotency_key.clone()),
             deadline: Some(Instant::now() + self.timeout),
+            caller: crate::store::DbCaller::Gateway,
         };
         let result = match due.kind {
             Kind::Apply => apply_encoded(convex, &ctx, due.args.clone())

@@ -85,6 +85,8 @@ where
         failed_operation: None,
         error_data: None,
         convex_code: None,
+        field: None,
+        constraint: None,
     };
     let (mut parts, _) = response.into_parts();
     parts.headers.remove(header::CONTENT_LENGTH);

@@ -20,7 +20,7 @@ use crate::error::ApiError;
 use crate::middleware::REQUEST_ID;
 use crate::openapi::ApiDoc;
 use crate::state::AppState;
-use crate::store::StoreCtx;
+use crate::store::{DbCaller, StoreCtx};
 use crate::transactions::TxScope;
 
 /// Builds the request's [`RequestCtx`]: the caller (verified by the middleware), its upstream
@@ -40,6 +40,18 @@ impl FromRequestParts<AppState> for RequestCtx {
         } else {
             None
         };
+        let db_caller = if state.store().wants_caller() {
+            match &caller.0 {
+                None => DbCaller::Anonymous,
+                Some(user) => DbCaller::User {
+                    sub: user.sub.clone(),
+                    claims: std::sync::Arc::new(user.claims.clone()),
+                    admin: state.auth().is_admin(&caller),
+                },
+            }
+        } else {
+            DbCaller::Gateway
+        };
         Ok(Self {
             caller,
             store: StoreCtx {
@@ -50,6 +62,7 @@ impl FromRequestParts<AppState> for RequestCtx {
                     .get::<crate::middleware::ScopedKey>()
                     .map(|k| k.0.clone()),
                 deadline: Some(std::time::Instant::now() + state.config().request_timeout),
+                caller: db_caller,
             },
             tx: parts.extensions.get::<TxScope>().cloned(),
         })

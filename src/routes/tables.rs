@@ -66,9 +66,10 @@ pub struct DocumentBody {
     /// Opaque id, unique within the table.
     #[serde(rename = "_id")]
     pub id: String,
-    /// Milliseconds since the Unix epoch when the document was inserted.
-    #[serde(rename = "_creationTime")]
-    pub creation_time: f64,
+    /// Milliseconds since the Unix epoch when the document was inserted. Absent only for rows of
+    /// a Postgres table without a creation-time column.
+    #[serde(rename = "_creationTime", skip_serializing_if = "Option::is_none")]
+    pub creation_time: Option<f64>,
     /// The document's version: 1 on insert, bumped by every write. It is the `ETag` (`"3"`), so
     /// `If-Match: "3"` makes a write conditional without another read.
     #[serde(rename = "_version")]

@@ -65,6 +65,18 @@ impl DocumentStore for MeteredStore {
         self.inner.wants_identity()
     }
 
+    fn round_trips(&self) -> Option<u64> {
+        self.inner.round_trips()
+    }
+
+    fn wants_caller(&self) -> bool {
+        self.inner.wants_caller()
+    }
+
+    async fn reload(&self) -> Result<(), StoreError> {
+        self.inner.reload().await
+    }
+
     async fn list(
         &self,
         ctx: &StoreCtx,

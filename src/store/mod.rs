@@ -8,6 +8,7 @@ pub mod changes;
 pub mod convex;
 pub mod local;
 pub mod metered;
+pub mod postgres;
 pub mod query;
 
 use std::fmt;
@@ -36,6 +37,29 @@ pub struct StoreCtx {
     pub idempotency_key: Option<String>,
     /// When the request must be answered; no retry may start after it.
     pub deadline: Option<std::time::Instant>,
+    /// Who the database should see as the caller, for stores that enforce their own row
+    /// policies (Postgres row-level security).
+    pub caller: DbCaller,
+}
+
+/// The caller as a database with its own access rules sees it: the gateway itself (the outbox
+/// relay, sweeps), an anonymous caller, or a verified user with the token's claims.
+#[derive(Debug, Clone, Default)]
+pub enum DbCaller {
+    /// The gateway's own work: no caller to act for.
+    #[default]
+    Gateway,
+    /// A request without a token.
+    Anonymous,
+    /// A verified caller.
+    User {
+        /// The token's `sub`.
+        sub: String,
+        /// Every claim of the token, as the database's policies read them.
+        claims: Arc<Map<String, Value>>,
+        /// Whether the caller holds the gateway's admin role.
+        admin: bool,
+    },
 }
 
 /// A shared handle to whichever adapter the gateway runs on.
@@ -51,6 +75,8 @@ pub enum Backend {
     },
     /// A Convex deployment.
     Convex(convex::ConvexConfig),
+    /// Existing tables of a Postgres (or Supabase) database.
+    Postgres(postgres::PostgresConfig),
 }
 
 /// A built adapter, and the Convex client when the backend is a Convex deployment (the function
@@ -84,6 +110,15 @@ pub async fn build(backend: &Backend) -> anyhow::Result<Built> {
             Ok(Built {
                 store: Arc::new(convex::ConvexStore::new(Arc::clone(&client))),
                 convex: Some(client),
+            })
+        }
+        Backend::Postgres(config) => {
+            let store = postgres::PostgresStore::connect(config)
+                .await
+                .context("connecting to Postgres (DATABASE_URL)")?;
+            Ok(Built {
+                store: Arc::new(store),
+                convex: None,
             })
         }
     }
@@ -127,9 +162,10 @@ pub struct Document {
     /// `_id`: opaque, assigned by the store, unique within the table.
     #[serde(rename = "_id")]
     pub id: String,
-    /// `_creationTime`: milliseconds since the Unix epoch, assigned at insert.
-    #[serde(rename = "_creationTime")]
-    pub creation_time: f64,
+    /// `_creationTime`: milliseconds since the Unix epoch, assigned at insert. Absent only for
+    /// Postgres tables without a creation-time column.
+    #[serde(rename = "_creationTime", skip_serializing_if = "Option::is_none")]
+    pub creation_time: Option<f64>,
     /// Bumped on every write; the `ETag` carries it and `If-Match` checks it.
     #[serde(rename = "_version")]
     pub version: u64,
@@ -201,7 +237,7 @@ impl RawPage {
 /// text: it is spliced in as it is (the embedded store's column only admits valid JSON objects).
 pub fn document_json(
     id: &str,
-    creation_time: f64,
+    creation_time: Option<f64>,
     version: u64,
     fields: &str,
 ) -> Result<String, StoreError> {
@@ -214,9 +250,11 @@ pub fn document_json(
     let mut out = Vec::with_capacity(fields.len() + id.len() + 48);
     out.extend_from_slice(br#"{"_id":"#);
     serde_json::to_writer(&mut out, id).map_err(|err| StoreError::Internal(err.into()))?;
-    out.extend_from_slice(br#","_creationTime":"#);
-    serde_json::to_writer(&mut out, &creation_time)
-        .map_err(|err| StoreError::Internal(err.into()))?;
+    if let Some(creation_time) = creation_time {
+        out.extend_from_slice(br#","_creationTime":"#);
+        serde_json::to_writer(&mut out, &creation_time)
+            .map_err(|err| StoreError::Internal(err.into()))?;
+    }
     out.extend_from_slice(br#","_version":"#);
     out.extend_from_slice(version.to_string().as_bytes());
     if !rest.trim_start().starts_with('}') {
@@ -465,8 +503,40 @@ pub enum StoreError {
     )]
     ResyncNeeded { pruned_through: u64 },
     /// The adapter keeps no change log.
-    #[error("this store adapter keeps no change feed")]
-    NoChangeFeed,
+    #[error("{0}")]
+    NoChangeFeed(String),
+    /// The store serves no table of this name.
+    #[error("{0}")]
+    UnknownTable(String),
+    /// The table exists but cannot be served (no single-column primary key).
+    #[error("{0}")]
+    TableWithoutKey(String),
+    /// A field the table has no column for.
+    #[error("{message}")]
+    UnknownField { field: String, message: String },
+    /// A value that does not fit its column's type.
+    #[error("{message}")]
+    InvalidValue {
+        field: Option<String>,
+        message: String,
+    },
+    /// A database constraint refused the write; nothing was written.
+    #[error("{message}")]
+    Constraint {
+        kind: ConstraintKind,
+        /// The constraint's name, when the database gave one.
+        constraint: Option<String>,
+        /// The column at fault, when the database named one (NOT NULL does).
+        field: Option<String>,
+        message: String,
+    },
+    /// The database's privileges or row-level security refused the caller.
+    #[error("{0}")]
+    DatabaseForbidden(String),
+    /// The database aborted the transaction for a concurrent change (serialization failure or
+    /// deadlock); retrying may succeed.
+    #[error("{0}")]
+    DatabaseConflict(String),
     /// The order needs an index the upstream does not have.
     #[error("{0}")]
     OrderNeedsIndex(String),
@@ -550,6 +620,16 @@ impl StoreError {
     }
 }
 
+/// Which kind of database constraint refused a write.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ConstraintKind {
+    NotNull,
+    Unique,
+    ForeignKey,
+    Check,
+    Exclusion,
+}
+
 /// What an adapter can do. Callers, `/admin/status` and the shared store suite ask for these,
 /// never for an adapter's kind, so a new adapter states its abilities in one place.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, utoipa::ToSchema)]
@@ -586,6 +666,21 @@ pub trait DocumentStore: Send + Sync + 'static {
     /// costs a signature, so adapters that ignore it say so).
     fn wants_identity(&self) -> bool {
         self.capabilities().caller_identity
+    }
+
+    /// Reads the store's schema afresh (Postgres introspects its tables again on `SIGHUP`).
+    async fn reload(&self) -> Result<(), StoreError> {
+        Ok(())
+    }
+
+    /// How many round trips to its database the adapter has made, for adapters that count.
+    fn round_trips(&self) -> Option<u64> {
+        None
+    }
+
+    /// Whether calls need [`StoreCtx::caller`] (the database enforces its own row policies).
+    fn wants_caller(&self) -> bool {
+        false
     }
 
     /// One page of a table, filtered and ordered by the query.
@@ -652,7 +747,9 @@ pub trait DocumentStore: Send + Sync + 'static {
         _table: Option<&TableName>,
         _limit: usize,
     ) -> Result<ChangePage, StoreError> {
-        Err(StoreError::NoChangeFeed)
+        Err(StoreError::NoChangeFeed(
+            "this store adapter keeps no change feed".into(),
+        ))
     }
 
     /// Inserts documents atomically: all of them or none.
@@ -840,13 +937,13 @@ mod tests {
             items: vec![
                 Document {
                     id: "a\"b".into(),
-                    creation_time: 1_763_800_000_000.0,
+                    creation_time: Some(1_763_800_000_000.0),
                     version: 1,
                     fields: Map::new(),
                 },
                 Document {
                     id: "k2".into(),
-                    creation_time: 0.5,
+                    creation_time: Some(0.5),
                     version: 3,
                     fields: obj(json!({"s": "ü \" \\", "n": [1, {"x": null}]})),
                 },
@@ -870,9 +967,9 @@ mod tests {
             next_cursor: None,
         };
         assert_eq!(last.to_json(), r#"{"items":[],"nextCursor":null}"#);
-        assert!(document_json("x", 1.0, 1, "[1]").is_err());
+        assert!(document_json("x", Some(1.0), 1, "[1]").is_err());
         assert_eq!(
-            document_json("x", 2.0, 4, r#"{"a":1}"#).unwrap(),
+            document_json("x", Some(2.0), 4, r#"{"a":1}"#).unwrap(),
             r#"{"_id":"x","_creationTime":2.0,"_version":4,"a":1}"#
         );
     }

@@ -277,7 +277,7 @@ impl Filter {
         use serde_json::Value;
         let value: Option<Value> = match &self.field {
             FieldPath::Id => Some(Value::String(doc.id.clone())),
-            FieldPath::CreationTime => Some(Value::from(doc.creation_time)),
+            FieldPath::CreationTime => doc.creation_time.map(Value::from),
             FieldPath::User(segments) => {
                 let mut current = doc.fields.get(&segments[0]);
                 for segment in &segments[1..] {
@@ -635,7 +635,7 @@ mod tests {
     fn staged_documents_are_matched_with_the_stores_semantics() {
         let doc = crate::store::Document {
             id: "x1".into(),
-            creation_time: 5.0,
+            creation_time: Some(5.0),
             version: 1,
             fields: serde_json::from_value(
                 serde_json::json!({"n": 3, "s": "Banana", "b": true, "m": {"r": 2}, "id": "2"}),

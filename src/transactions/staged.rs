@@ -81,7 +81,8 @@ impl TxManager {
                     .collect();
                 inserted.sort_by(|a, b| {
                     a.creation_time
-                        .total_cmp(&b.creation_time)
+                        .unwrap_or_default()
+                        .total_cmp(&b.creation_time.unwrap_or_default())
                         .then(a.id.cmp(&b.id))
                 });
                 items.extend(inserted);
@@ -108,7 +109,7 @@ impl TxManager {
             let id = t.provisional_id();
             let doc = Document {
                 id: id.clone(),
-                creation_time: now_ms(),
+                creation_time: Some(now_ms()),
                 version: 0,
                 fields: fields.clone(),
             };

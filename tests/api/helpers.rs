@@ -28,6 +28,8 @@ pub struct TestApp {
     pub server: Option<tokio::task::JoinHandle<anyhow::Result<()>>>,
     /// The Convex test backend the app fronts, when it runs on the Convex adapter.
     pub convex: Option<ConvexBackend>,
+    /// The app's own Postgres database, when it runs on the Postgres adapter (dropped after it).
+    pub postgres: Option<crate::pg::TestDb>,
 }
 
 impl Drop for TestApp {
@@ -166,6 +168,7 @@ fn start(app: Application, data_dir: TempDir, config: Config) -> TestApp {
         shutdown: Some(tx),
         server: Some(server),
         convex: None,
+        postgres: None,
     };
     app.client = app.client_for(&app.token("tester", &[]));
     app

@@ -3,6 +3,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, unreachable_pub)]
 
 mod helpers;
+mod pg;
 #[macro_use]
 mod store_suite;
 
@@ -30,6 +31,12 @@ mod local_store {
 /// Convex's error-status modes (560 as convex-js expects, 200 as the real backend sends).
 mod convex_store {
     store_suite!(crate::helpers::spawn_convex_app);
+}
+
+/// The same suite on the Postgres adapter, over tables of fixed (jsonb) columns, each request
+/// under the Supabase roles.
+mod postgres_store {
+    store_suite!(crate::pg::spawn_pg_suite_app);
 }
 
 mod convex_store_status_200 {

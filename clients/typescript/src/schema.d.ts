@@ -647,9 +647,10 @@ export interface components {
             _id: string;
             /**
              * Format: double
-             * @description Milliseconds since the Unix epoch when the document was inserted.
+             * @description Milliseconds since the Unix epoch when the document was inserted. Absent only for rows of
+             *     a Postgres table without a creation-time column.
              */
-            _creationTime: number;
+            _creationTime?: number | null;
             /**
              * Format: int64
              * @description The document's version: 1 on insert, bumped by every write. It is the `ETag` (`"3"`), so
@@ -693,7 +694,7 @@ export interface components {
          * @description A stable, machine-readable error code. Clients branch on this, never on `detail`.
          * @enum {string}
          */
-        ErrorCode: "malformed_json" | "invalid_body" | "reserved_field" | "invalid_table_name" | "invalid_filter" | "invalid_order" | "invalid_limit" | "invalid_cursor" | "invalid_query" | "order_needs_index" | "invalid_header" | "invalid_reference" | "too_many_operations" | "bad_request" | "missing_token" | "malformed_token" | "unsupported_algorithm" | "unknown_key" | "unsupported_header" | "bad_signature" | "token_expired" | "token_not_yet_valid" | "wrong_issuer" | "wrong_audience" | "missing_claim" | "token_in_query" | "invalid_token" | "invalid_client" | "forbidden" | "invalid_grant" | "refresh_token_reused" | "route_not_found" | "table_not_found" | "not_found" | "method_not_allowed" | "not_acceptable" | "conflict" | "idempotency_in_progress" | "idempotency_key_reused" | "transaction_conflict" | "transaction_not_found" | "transaction_expired" | "too_many_transactions" | "rate_limited" | "outbox_entry_not_found" | "outbox_entry_state" | "version_mismatch" | "payload_too_large" | "too_many_documents" | "unsupported_media_type" | "function_error" | "upstream_unauthorized" | "upstream_rejected" | "upstream_not_found" | "upstream_error" | "upstream_unreachable" | "upstream_timeout" | "upstream_unavailable" | "internal" | "convex_not_configured" | "resync_needed" | "change_feed_unavailable" | "store_unavailable" | "timeout";
+        ErrorCode: "malformed_json" | "invalid_body" | "reserved_field" | "invalid_table_name" | "invalid_filter" | "invalid_order" | "invalid_limit" | "invalid_cursor" | "invalid_query" | "order_needs_index" | "invalid_header" | "invalid_reference" | "too_many_operations" | "bad_request" | "missing_token" | "malformed_token" | "unsupported_algorithm" | "unknown_key" | "unsupported_header" | "bad_signature" | "token_expired" | "token_not_yet_valid" | "wrong_issuer" | "wrong_audience" | "missing_claim" | "token_in_query" | "invalid_token" | "invalid_client" | "forbidden" | "invalid_grant" | "refresh_token_reused" | "route_not_found" | "table_not_found" | "not_found" | "method_not_allowed" | "not_acceptable" | "conflict" | "idempotency_in_progress" | "idempotency_key_reused" | "transaction_conflict" | "transaction_not_found" | "transaction_expired" | "too_many_transactions" | "rate_limited" | "outbox_entry_not_found" | "outbox_entry_state" | "version_mismatch" | "payload_too_large" | "too_many_documents" | "unsupported_media_type" | "function_error" | "upstream_unauthorized" | "upstream_rejected" | "upstream_not_found" | "upstream_error" | "upstream_unreachable" | "upstream_timeout" | "upstream_unavailable" | "internal" | "convex_not_configured" | "resync_needed" | "change_feed_unavailable" | "table_without_key" | "unknown_field" | "invalid_value" | "not_null_violation" | "check_violation" | "unique_violation" | "foreign_key_violation" | "exclusion_violation" | "database_forbidden" | "store_unavailable" | "timeout";
         /** @description A Convex function call, exactly as Convex's HTTP API takes it. */
         FunctionRequest: {
             /** @description `module:function`, e.g. `videos:getByTwitchId`. */
@@ -847,6 +848,10 @@ export interface components {
             errorData?: Record<string, unknown> | null;
             /** @description For requests Convex refused: Convex's own error code (e.g. `BadJsonBody`). */
             convexCode?: string | null;
+            /** @description For values a column refuses: the field (column) at fault. */
+            field?: string | null;
+            /** @description For writes a database constraint refused: the constraint's name. */
+            constraint?: string | null;
         };
         /** @description Readiness: the store answers. */
         ReadyStatus: {

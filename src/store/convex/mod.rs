@@ -374,7 +374,7 @@ fn document(value: &Value) -> Result<Document, StoreError> {
         .collect();
     Ok(Document {
         id,
-        creation_time,
+        creation_time: Some(creation_time),
         version,
         fields,
     })

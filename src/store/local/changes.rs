@@ -90,7 +90,7 @@ fn change(
             let fields: Fields = serde_json::from_str(&text).map_err(|_| corrupt())?;
             Some(Document {
                 id: id.clone(),
-                creation_time,
+                creation_time: Some(creation_time),
                 version: version.max(0) as u64,
                 fields,
             })

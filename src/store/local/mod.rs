@@ -582,7 +582,11 @@ mod tests {
                 .all(|d| d.fields["i"].as_i64().unwrap() % 2 == 0)
         );
         // Creation times never go backwards in insertion order.
-        let times: Vec<f64> = page.items.iter().map(|d| d.creation_time).collect();
+        let times: Vec<f64> = page
+            .items
+            .iter()
+            .map(|d| d.creation_time.unwrap())
+            .collect();
         assert!(times.windows(2).all(|w| w[0] <= w[1]));
     }
 }

@@ -55,7 +55,7 @@ pub(super) fn row_to_document(
         .map_err(|err| StoreError::Internal(anyhow::anyhow!("document {id} is corrupt: {err}")))
         .map(|fields| Document {
             id,
-            creation_time,
+            creation_time: Some(creation_time),
             version: u64::try_from(version).unwrap_or_default(),
             fields,
         }))
@@ -70,7 +70,7 @@ pub(super) fn row_to_json(row: &rusqlite::Row<'_>) -> rusqlite::Result<Result<St
     let fields = row.get_ref(4)?.as_str()?;
     Ok(document_json(
         id,
-        creation_time,
+        Some(creation_time),
         u64::try_from(version).unwrap_or_default(),
         fields,
     ))

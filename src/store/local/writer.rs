@@ -131,7 +131,7 @@ impl Writer {
                 self.last_creation_time = now;
                 let doc = Document {
                     id: uuid::Uuid::now_v7().simple().to_string(),
-                    creation_time: now,
+                    creation_time: Some(now),
                     version: 1,
                     fields,
                 };
@@ -252,7 +252,7 @@ impl Writer {
         op: ChangeOp,
         encoded: Option<&str>,
     ) -> Result<(), StoreError> {
-        let creation_time = encoded.map(|_| doc.creation_time);
+        let creation_time = encoded.and(doc.creation_time);
         self.conn
             .prepare_cached(
                 "INSERT INTO changes (tbl, id, op, version, creation_time, doc, at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",

@@ -8,6 +8,8 @@ from attrs import field as _attrs_field
 
 from ..types import UNSET, Unset
 
+from ..types import UNSET, Unset
+from typing import cast
 
 
 
@@ -24,14 +26,16 @@ class DocumentBody:
 
         Attributes:
             field_id (str): Opaque id, unique within the table.
-            field_creation_time (float): Milliseconds since the Unix epoch when the document was inserted.
             field_version (int): The document's version: 1 on insert, bumped by every write. It is the `ETag` (`"3"`), so
                 `If-Match: "3"` makes a write conditional without another read.
+            field_creation_time (float | None | Unset): Milliseconds since the Unix epoch when the document was inserted.
+                Absent only for rows of
+                a Postgres table without a creation-time column.
      """
 
     field_id: str
-    field_creation_time: float
     field_version: int
+    field_creation_time: float | None | Unset = UNSET
     additional_properties: dict[str, Any] = _attrs_field(init=False, factory=dict)
 
 
@@ -41,18 +45,23 @@ class DocumentBody:
     def to_dict(self) -> dict[str, Any]:
         field_id = self.field_id
 
-        field_creation_time = self.field_creation_time
-
         field_version = self.field_version
+
+        field_creation_time: float | None | Unset
+        if isinstance(self.field_creation_time, Unset):
+            field_creation_time = UNSET
+        else:
+            field_creation_time = self.field_creation_time
 
 
         field_dict: dict[str, Any] = {}
         field_dict.update(self.additional_properties)
         field_dict.update({
             "_id": field_id,
-            "_creationTime": field_creation_time,
             "_version": field_version,
         })
+        if field_creation_time is not UNSET:
+            field_dict["_creationTime"] = field_creation_time
 
         return field_dict
 
@@ -63,14 +72,22 @@ class DocumentBody:
         d = dict(src_dict)
         field_id = d.pop("_id")
 
-        field_creation_time = d.pop("_creationTime")
-
         field_version = d.pop("_version")
+
+        def _parse_field_creation_time(data: object) -> float | None | Unset:
+            if data is None:
+                return data
+            if isinstance(data, Unset):
+                return data
+            return cast(float | None | Unset, data)
+
+        field_creation_time = _parse_field_creation_time(d.pop("_creationTime", UNSET))
+
 
         document_body = cls(
             field_id=field_id,
-            field_creation_time=field_creation_time,
             field_version=field_version,
+            field_creation_time=field_creation_time,
         )
 
 

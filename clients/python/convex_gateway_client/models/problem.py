@@ -37,6 +37,8 @@ class Problem:
             error_data (None | ProblemErrorDataType0 | Unset): For Convex function errors: the `ConvexError` data the
                 function threw.
             convex_code (None | str | Unset): For requests Convex refused: Convex's own error code (e.g. `BadJsonBody`).
+            field (None | str | Unset): For values a column refuses: the field (column) at fault.
+            constraint (None | str | Unset): For writes a database constraint refused: the constraint's name.
      """
 
     type_: str
@@ -47,6 +49,8 @@ class Problem:
     failed_operation: int | None | Unset = UNSET
     error_data: None | ProblemErrorDataType0 | Unset = UNSET
     convex_code: None | str | Unset = UNSET
+    field: None | str | Unset = UNSET
+    constraint: None | str | Unset = UNSET
     additional_properties: dict[str, Any] = _attrs_field(init=False, factory=dict)
 
 
@@ -85,6 +89,18 @@ class Problem:
         else:
             convex_code = self.convex_code
 
+        field: None | str | Unset
+        if isinstance(self.field, Unset):
+            field = UNSET
+        else:
+            field = self.field
+
+        constraint: None | str | Unset
+        if isinstance(self.constraint, Unset):
+            constraint = UNSET
+        else:
+            constraint = self.constraint
+
 
         field_dict: dict[str, Any] = {}
         field_dict.update(self.additional_properties)
@@ -101,6 +117,10 @@ class Problem:
             field_dict["errorData"] = error_data
         if convex_code is not UNSET:
             field_dict["convexCode"] = convex_code
+        if field is not UNSET:
+            field_dict["field"] = field
+        if constraint is not UNSET:
+            field_dict["constraint"] = constraint
 
         return field_dict
 
@@ -163,6 +183,26 @@ class Problem:
         convex_code = _parse_convex_code(d.pop("convexCode", UNSET))
 
 
+        def _parse_field(data: object) -> None | str | Unset:
+            if data is None:
+                return data
+            if isinstance(data, Unset):
+                return data
+            return cast(None | str | Unset, data)
+
+        field = _parse_field(d.pop("field", UNSET))
+
+
+        def _parse_constraint(data: object) -> None | str | Unset:
+            if data is None:
+                return data
+            if isinstance(data, Unset):
+                return data
+            return cast(None | str | Unset, data)
+
+        constraint = _parse_constraint(d.pop("constraint", UNSET))
+
+
         problem = cls(
             type_=type_,
             title=title,
@@ -172,6 +212,8 @@ class Problem:
             failed_operation=failed_operation,
             error_data=error_data,
             convex_code=convex_code,
+            field=field,
+            constraint=constraint,
         )
 
 

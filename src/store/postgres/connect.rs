@@ -1,0 +1,168 @@
+//! The connection pool: `deadpool-postgres` over `tokio-postgres`, with TLS through rustls and
+//! *ring*, every session in UTC so timestamps read as ISO 8601 in UTC.
+//!
+//! TLS follows libpq's `sslmode`: `disable` never encrypts; `prefer` (the default) and `require`
+//! encrypt. With `GATEWAY_PG_CA_FILE` set, the server's certificate must chain to that CA (or a
+//! system root) and name the host; without it, as libpq's `require` does, the connection is
+//! encrypted but the server is not verified (hosted Supabase signs with its own CA, which its
+//! dashboard offers for download).
+
+use std::time::Duration;
+
+use anyhow::Context as _;
+use deadpool_postgres::{Manager, ManagerConfig, Pool, PoolError, RecyclingMethod, Runtime};
+use secrecy::ExposeSecret;
+
+use super::PostgresConfig;
+
+/// Builds the pool; no connection is made until one is needed.
+pub(crate) fn pool(config: &PostgresConfig) -> anyhow::Result<Pool> {
+    let mut pg: tokio_postgres::Config = config
+        .url
+        .expose_secret()
+        .parse()
+        .context("DATABASE_URL is not a Postgres connection URL")?;
+    let options = pg.get_options().map(str::to_owned).unwrap_or_default();
+    pg.options(format!("{options} -c TimeZone=UTC").trim());
+    if pg.get_application_name().is_none() {
+        pg.application_name("convex-gateway");
+    }
+    if pg.get_connect_timeout().is_none() {
+        pg.connect_timeout(config.connect_timeout);
+    }
+    let manager = Manager::from_config(
+        pg,
+        tls(config)?,
+        ManagerConfig {
+            recycling_method: RecyclingMethod::Fast,
+        },
+    );
+    Pool::builder(manager)
+        .max_size(config.pool_size)
+        .runtime(Runtime::Tokio1)
+        .wait_timeout(Some(config.connect_timeout))
+        .create_timeout(Some(config.connect_timeout))
+        .recycle_timeout(Some(Duration::from_secs(5)))
+        .build()
+        .context("building the Postgres pool")
+}
+
+/// A dedicated connection outside the pool (the installer, the change-log listener).
+pub(crate) async fn connect_one(config: &PostgresConfig) -> anyhow::Result<tokio_postgres::Client> {
+    let pg: tokio_postgres::Config = config
+        .url
+        .expose_secret()
+        .parse()
+        .context("DATABASE_URL is not a Postgres connection URL")?;
+    let (client, connection) = pg
+        .connect(tls(config)?)
+        .await
+        .context("connecting to Postgres")?;
+    tokio::spawn(async move {
+        if let Err(err) = connection.await {
+            tracing::warn!(error = %err, "a Postgres connection ended");
+        }
+    });
+    Ok(client)
+}
+
+fn tls(config: &PostgresConfig) -> anyhow::Result<tokio_postgres_rustls::MakeRustlsConnect> {
+    let mut roots = rustls::RootCertStore::empty();
+    let native = rustls_native_certs::load_native_certs();
+    for cert in native.certs {
+        let _ = roots.add(cert);
+    }
+    if let Some(path) = &config.ca_file {
+        let pem = std::fs::read(path)
+            .with_context(|| format!("reading GATEWAY_PG_CA_FILE {}", path.display()))?;
+        let mut added = 0;
+        for cert in rustls::pki_types::pem::PemObject::pem_slice_iter(&pem) {
+            let cert: rustls::pki_types::CertificateDer<'static> =
+                cert.with_context(|| format!("GATEWAY_PG_CA_FILE {}", path.display()))?;
+            roots
+                .add(cert)
+                .context("GATEWAY_PG_CA_FILE holds an unusable certificate")?;
+            added += 1;
+        }
+        anyhow::ensure!(
+            added > 0,
+            "GATEWAY_PG_CA_FILE {} holds no certificate",
+            path.display()
+        );
+    }
+    let provider = std::sync::Arc::new(rustls::crypto::ring::default_provider());
+    let builder = rustls::ClientConfig::builder_with_provider(std::sync::Arc::clone(&provider))
+        .with_safe_default_protocol_versions()
+        .context("TLS protocol versions")?;
+    let tls = if config.ca_file.is_some() {
+        builder.with_root_certificates(roots).with_no_client_auth()
+    } else {
+        builder
+            .dangerous()
+            .with_custom_certificate_verifier(std::sync::Arc::new(EncryptOnly(provider)))
+            .with_no_client_auth()
+    };
+    Ok(tokio_postgres_rustls::MakeRustlsConnect::new(tls))
+}
+
+/// libpq's `sslmode=require` without a root certificate: the session is encrypted and the
+/// handshake's signatures are checked, but the certificate is not verified against a CA.
+#[derive(Debug)]
+struct EncryptOnly(std::sync::Arc<rustls::crypto::CryptoProvider>);
+
+impl rustls::client::danger::ServerCertVerifier for EncryptOnly {
+    fn verify_server_cert(
+        &self,
+        _end_entity: &rustls::pki_types::CertificateDer<'_>,
+        _intermediates: &[rustls::pki_types::CertificateDer<'_>],
+        _server_name: &rustls::pki_types::ServerName<'_>,
+        _ocsp_response: &[u8],
+        _now: rustls::pki_types::UnixTime,
+    ) -> Result<rustls::client::danger::ServerCertVerified, rustls::Error> {
+        Ok(rustls::client::danger::ServerCertVerified::assertion())
+    }
+
+    fn verify_tls12_signature(
+        &self,
+        message: &[u8],
+        cert: &rustls::pki_types::CertificateDer<'_>,
+        dss: &rustls::DigitallySignedStruct,
+    ) -> Result<rustls::client::danger::HandshakeSignatureValid, rustls::Error> {
+        rustls::crypto::verify_tls12_signature(
+            message,
+            cert,
+            dss,
+            &self.0.signature_verification_algorithms,
+        )
+    }
+
+    fn verify_tls13_signature(
+        &self,
+        message: &[u8],
+        cert: &rustls::pki_types::CertificateDer<'_>,
+        dss: &rustls::DigitallySignedStruct,
+    ) -> Result<rustls::client::danger::HandshakeSignatureValid, rustls::Error> {
+        rustls::crypto::verify_tls13_signature(
+            message,
+            cert,
+            dss,
+            &self.0.signature_verification_algorithms,
+        )
+    }
+
+    fn supported_verify_schemes(&self) -> Vec<rustls::SignatureScheme> {
+        self.0.signature_verification_algorithms.supported_schemes()
+    }
+}
+
+/// A pool error for clients and logs, without connection details.
+pub(crate) fn describe(err: &PoolError) -> String {
+    match err {
+        PoolError::Timeout(_) => "no Postgres connection became free in time".into(),
+        PoolError::Backend(err) => match err.as_db_error() {
+            Some(db) => format!("Postgres refused the connection: {}", db.message()),
+            None => format!("Postgres cannot be reached: {err}"),
+        },
+        other => format!("Postgres pool: {other}"),
+    }
+}

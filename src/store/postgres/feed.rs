@@ -1,0 +1,321 @@
+//! The change log on Postgres: `AFTER INSERT OR UPDATE OR DELETE` triggers on the served tables
+//! append every committed change, by the gateway or any other program, to `gateway.changes`
+//! (no logical replication, no replication slot, no superuser: it works on hosted Supabase).
+//! `pg_notify('gateway_changes', …)` is only a wake-up; the table is the truth.
+//!
+//! Sequence numbers taken inside writing transactions are not commit order (a transaction that
+//! started first may commit last), so the triggers leave `position` empty and a sequencer gives
+//! positions, under an advisory lock, to the rows it can see: only committed rows, in the order
+//! they were written. A reader that resumes from a position therefore never misses a change
+//! that committed late.
+
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+use deadpool_postgres::Object;
+
+use super::catalog::{Catalog, Kind, VERSION_COLUMN};
+use super::errors::map;
+use super::values::bytea_hex_to_base64;
+use super::{PostgresConfig, quote_ident};
+use crate::store::{Change, ChangeOp, ChangePage, Document, Fields, StoreError, TableName};
+
+/// The advisory lock the sequencer holds (an arbitrary constant: "gateway" in ASCII).
+const SEQUENCER_LOCK: i64 = 0x0067_6174_6577_6179;
+
+/// The schema, tables and trigger function, created if missing (safe to run again).
+const INSTALL: &str = r#"
+CREATE SCHEMA IF NOT EXISTS gateway;
+CREATE TABLE IF NOT EXISTS gateway.changes (
+    seq bigserial PRIMARY KEY,
+    position bigint UNIQUE,
+    tbl text NOT NULL,
+    id text NOT NULL,
+    op text NOT NULL CHECK (op IN ('insert', 'update', 'delete')),
+    version bigint NOT NULL,
+    creation_time double precision,
+    document jsonb,
+    committed_at timestamptz NOT NULL DEFAULT clock_timestamp()
+);
+CREATE INDEX IF NOT EXISTS changes_unsequenced ON gateway.changes (seq) WHERE position IS NULL;
+CREATE TABLE IF NOT EXISTS gateway.feed (
+    one boolean PRIMARY KEY DEFAULT true CHECK (one),
+    last_position bigint NOT NULL DEFAULT 0,
+    pruned_through bigint NOT NULL DEFAULT 0
+);
+INSERT INTO gateway.feed DEFAULT VALUES ON CONFLICT DO NOTHING;
+CREATE OR REPLACE FUNCTION gateway.record_change() RETURNS trigger
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog AS $fn$
+DECLARE
+    key text := TG_ARGV[0];
+    created text := TG_ARGV[1];
+    counted text := TG_ARGV[2];
+    new_row jsonb;
+    old_row jsonb;
+    version bigint := txid_current() % 4294967296;
+BEGIN
+    IF TG_OP <> 'INSERT' THEN old_row := to_jsonb(OLD); END IF;
+    IF TG_OP <> 'DELETE' THEN new_row := to_jsonb(NEW); END IF;
+    IF counted <> '' THEN
+        version := COALESCE((COALESCE(new_row, old_row) ->> counted)::bigint, 0);
+        new_row := new_row - counted;
+    END IF;
+    IF TG_OP = 'DELETE' OR (TG_OP = 'UPDATE' AND (old_row ->> key) IS DISTINCT FROM (new_row ->> key)) THEN
+        INSERT INTO gateway.changes (tbl, id, op, version)
+        VALUES (TG_TABLE_NAME, old_row ->> key, 'delete', version);
+    END IF;
+    IF TG_OP = 'INSERT' OR (TG_OP = 'UPDATE' AND (old_row ->> key) IS DISTINCT FROM (new_row ->> key)) THEN
+        INSERT INTO gateway.changes (tbl, id, op, version, creation_time, document)
+        VALUES (TG_TABLE_NAME, new_row ->> key, 'insert', version,
+                CASE WHEN created <> '' THEN extract(epoch FROM (new_row ->> created)::timestamptz) * 1000 END,
+                new_row);
+    ELSIF TG_OP = 'UPDATE' THEN
+        INSERT INTO gateway.changes (tbl, id, op, version, creation_time, document)
+        VALUES (TG_TABLE_NAME, new_row ->> key, 'update', version,
+                CASE WHEN created <> '' THEN extract(epoch FROM (new_row ->> created)::timestamptz) * 1000 END,
+                new_row);
+    END IF;
+    PERFORM pg_notify('gateway_changes', TG_TABLE_NAME);
+    RETURN NULL;
+END
+$fn$;
+CREATE OR REPLACE FUNCTION gateway.bump_version() RETURNS trigger
+LANGUAGE plpgsql SET search_path = pg_catalog AS $fn$
+BEGIN
+    NEW._version := OLD._version + 1;
+    RETURN NEW;
+END
+$fn$;
+"#;
+
+/// Creates the change log and a trigger on every served table. Safe to run twice: it replaces
+/// what it made before. Answers the tables it installed on.
+pub async fn install(config: &PostgresConfig) -> anyhow::Result<Vec<String>> {
+    let mut client = super::connect::connect_one(config).await?;
+    let tx = client.transaction().await?;
+    tx.batch_execute(INSTALL).await?;
+    let catalog = Catalog::load(&tx, &config.schema, &config.creation_column, &[]).await?;
+    let mut names: Vec<String> = catalog.tables.keys().cloned().collect();
+    names.sort();
+    for name in &names {
+        let Some(table) = catalog.tables.get(name) else {
+            continue;
+        };
+        let created = table.created.as_ref().map_or("", |c| c.name.as_str());
+        let has_version_column = table.counted_versions || table.field(VERSION_COLUMN).is_some();
+        if has_version_column && !table.counted_versions {
+            anyhow::bail!(
+                "table {name} has a column {VERSION_COLUMN} of its own; the gateway keeps versions in a bigint column of that name, so it cannot install on this table"
+            );
+        }
+        tx.batch_execute(&format!(
+            "ALTER TABLE {q} ADD COLUMN IF NOT EXISTS {v} bigint NOT NULL DEFAULT 1;
+             DROP TRIGGER IF EXISTS gateway_version ON {q};
+             CREATE TRIGGER gateway_version BEFORE UPDATE ON {q}
+             FOR EACH ROW EXECUTE FUNCTION gateway.bump_version();
+             DROP TRIGGER IF EXISTS gateway_change_log ON {q};
+             CREATE TRIGGER gateway_change_log AFTER INSERT OR UPDATE OR DELETE ON {q}
+             FOR EACH ROW EXECUTE FUNCTION gateway.record_change({key}, {created}, {counted});",
+            q = table.qualified,
+            v = quote_ident(VERSION_COLUMN),
+            key = quote_literal(&table.key.name),
+            created = quote_literal(created),
+            counted = quote_literal(VERSION_COLUMN),
+        ))
+        .await?;
+    }
+    tx.commit().await?;
+    Ok(names)
+}
+
+/// Removes the triggers and the `gateway` schema with its change log.
+pub async fn uninstall(config: &PostgresConfig) -> anyhow::Result<Vec<String>> {
+    let mut client = super::connect::connect_one(config).await?;
+    let tx = client.transaction().await?;
+    let rows = tx
+        .query(
+            "SELECT c.relname::text FROM pg_trigger g \
+             JOIN pg_class c ON c.oid = g.tgrelid JOIN pg_namespace n ON n.oid = c.relnamespace \
+             WHERE n.nspname = $1 AND g.tgname = 'gateway_change_log' ORDER BY 1",
+            &[&config.schema],
+        )
+        .await?;
+    let names: Vec<String> = rows.iter().map(|r| r.get(0)).collect();
+    for name in &names {
+        let q = format!("{}.{}", quote_ident(&config.schema), quote_ident(name));
+        tx.batch_execute(&format!(
+            "DROP TRIGGER IF EXISTS gateway_change_log ON {q};
+             DROP TRIGGER IF EXISTS gateway_version ON {q};
+             ALTER TABLE {q} DROP COLUMN IF EXISTS {v};",
+            v = quote_ident(VERSION_COLUMN)
+        ))
+        .await?;
+    }
+    tx.batch_execute("DROP SCHEMA IF EXISTS gateway CASCADE")
+        .await?;
+    tx.commit().await?;
+    Ok(names)
+}
+
+fn quote_literal(text: &str) -> String {
+    format!("'{}'", text.replace('\'', "''"))
+}
+
+/// The reading side of the change log.
+pub(crate) struct Feed {
+    retention: Duration,
+    last_prune: Mutex<Option<Instant>>,
+}
+
+impl Feed {
+    pub(crate) fn new(retention: Duration) -> Self {
+        Self {
+            retention,
+            last_prune: Mutex::new(None),
+        }
+    }
+
+    /// Gives positions to the committed changes that have none yet, oldest write first, and
+    /// prunes changes older than the retention (at most once a minute).
+    async fn sequence(&self, conn: &mut Object) -> Result<(), StoreError> {
+        let prune = {
+            let mut last = self.last_prune.lock().unwrap_or_else(|p| p.into_inner());
+            let every = self.retention.min(Duration::from_secs(60));
+            if last.is_none_or(|at| at.elapsed() >= every) {
+                *last = Some(Instant::now());
+                true
+            } else {
+                false
+            }
+        };
+        let tx = conn.transaction().await.map_err(|e| map(e, None))?;
+        tx.execute("SELECT pg_advisory_xact_lock($1)", &[&SEQUENCER_LOCK])
+            .await
+            .map_err(|e| map(e, None))?;
+        tx.batch_execute(
+            "WITH todo AS (
+                 SELECT seq, row_number() OVER (ORDER BY seq) AS n
+                 FROM gateway.changes WHERE position IS NULL
+             ), moved AS (
+                 UPDATE gateway.changes c SET position = f.last_position + todo.n
+                 FROM todo, gateway.feed f WHERE c.seq = todo.seq
+                 RETURNING c.position
+             )
+             UPDATE gateway.feed SET last_position = GREATEST(last_position, COALESCE((SELECT max(position) FROM moved), 0))",
+        )
+        .await
+        .map_err(|e| map(e, None))?;
+        if prune {
+            let seconds = self.retention.as_secs_f64();
+            tx.execute(
+                "WITH gone AS (
+                     DELETE FROM gateway.changes WHERE position IS NOT NULL AND position <= (
+                         SELECT max(position) FROM gateway.changes
+                         WHERE position IS NOT NULL AND committed_at < now() - make_interval(secs => $1)
+                     ) RETURNING position
+                 )
+                 UPDATE gateway.feed SET pruned_through = GREATEST(pruned_through, COALESCE((SELECT max(position) FROM gone), 0))",
+                &[&seconds],
+            )
+            .await
+            .map_err(|e| map(e, None))?;
+        }
+        tx.commit().await.map_err(|e| map(e, None))
+    }
+
+    /// Committed changes after `since`, oldest first.
+    pub(crate) async fn changes(
+        &self,
+        conn: &mut Object,
+        catalog: &Catalog,
+        since: u64,
+        table: Option<&TableName>,
+        limit: usize,
+    ) -> Result<ChangePage, StoreError> {
+        self.sequence(conn).await?;
+        let since_i = i64::try_from(since).unwrap_or(i64::MAX);
+        let pruned: i64 = conn
+            .query_one("SELECT pruned_through FROM gateway.feed", &[])
+            .await
+            .map_err(|e| map(e, None))?
+            .get(0);
+        if since_i < pruned {
+            return Err(StoreError::ResyncNeeded {
+                pruned_through: u64::try_from(pruned).unwrap_or_default(),
+            });
+        }
+        let table_name = table.map(|t| t.as_str().to_owned());
+        let rows = conn
+            .query(
+                "SELECT position, tbl, id, op, version, creation_time, document::text, \
+                        (extract(epoch FROM committed_at) * 1000)::float8 \
+                 FROM gateway.changes \
+                 WHERE position > $1 AND ($2::text IS NULL OR tbl = $2::text) \
+                 ORDER BY position LIMIT $3",
+                &[
+                    &since_i,
+                    &table_name,
+                    &i64::try_from(limit).unwrap_or(i64::MAX),
+                ],
+            )
+            .await
+            .map_err(|e| map(e, None))?;
+        let mut items = Vec::with_capacity(rows.len());
+        for row in &rows {
+            items.push(change(catalog, row)?);
+        }
+        let next_since = items.last().map_or(since, |c: &Change| c.position);
+        Ok(ChangePage { items, next_since })
+    }
+}
+
+fn change(catalog: &Catalog, row: &tokio_postgres::Row) -> Result<Change, StoreError> {
+    let get_err = |err: tokio_postgres::Error| {
+        StoreError::Internal(anyhow::Error::new(err).context("reading the change log"))
+    };
+    let position: i64 = row.try_get(0).map_err(get_err)?;
+    let table: String = row.try_get(1).map_err(get_err)?;
+    let id: String = row.try_get(2).map_err(get_err)?;
+    let op: String = row.try_get(3).map_err(get_err)?;
+    let version: i64 = row.try_get(4).map_err(get_err)?;
+    let creation_time: Option<f64> = row.try_get(5).map_err(get_err)?;
+    let document: Option<String> = row.try_get(6).map_err(get_err)?;
+    let committed_at: f64 = row.try_get(7).map_err(get_err)?;
+    let corrupt = || StoreError::Internal(anyhow::anyhow!("change {position} is corrupt"));
+    let op = ChangeOp::parse(&op).ok_or_else(corrupt)?;
+    let document = match document {
+        None => None,
+        Some(text) => {
+            let mut fields: Fields = serde_json::from_str(&text).map_err(|_| corrupt())?;
+            // The row as the API shows it: without the key and creation columns, bytea as base64.
+            if let Some(info) = catalog.tables.get(&table) {
+                fields.remove(&info.key.name);
+                if let Some(created) = &info.created {
+                    fields.remove(&created.name);
+                }
+                for column in info.fields.iter().filter(|c| c.kind == Kind::Bytea) {
+                    if let Some(serde_json::Value::String(hex)) = fields.get(&column.name)
+                        && let Some(b64) = bytea_hex_to_base64(hex)
+                    {
+                        fields.insert(column.name.clone(), serde_json::Value::String(b64));
+                    }
+                }
+            }
+            Some(Document {
+                id: id.clone(),
+                creation_time,
+                version: u64::try_from(version).unwrap_or_default(),
+                fields,
+            })
+        }
+    };
+    Ok(Change {
+        position: u64::try_from(position).unwrap_or_default(),
+        table,
+        id,
+        op,
+        version: u64::try_from(version).unwrap_or_default(),
+        document,
+        committed_at,
+    })
+}

@@ -1,0 +1,547 @@
+//! The Postgres adapter (`GATEWAY_STORE=postgres`): the same `/v1/tables` API over existing
+//! tables of a Postgres or Supabase database, with each request run as the caller's database
+//! role and claims, as PostgREST does, so row-level security policies apply to gateway traffic.
+//!
+//! `catalog` reads the served tables, `values` checks fields against columns, `sql` compiles
+//! list queries, `writer` runs batches in one transaction, `feed` keeps the trigger-fed change
+//! log, `errors` maps Postgres errors and `connect` builds the TLS-capable pool.
+
+mod catalog;
+mod connect;
+mod errors;
+pub mod feed;
+mod sql;
+mod values;
+mod writer;
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+use async_trait::async_trait;
+use deadpool_postgres::{Object, Pool};
+use secrecy::{ExposeSecret, SecretString};
+use tokio::sync::RwLock;
+
+use self::catalog::{Catalog, TableInfo};
+use super::{
+    Capabilities, ChangePage, DbCaller, Document, DocumentStore, Fields, ListQuery, Page,
+    RawDocument, RawPage, StoreCtx, StoreError, TableName, WriteOp, WriteOutcome, document_json,
+};
+
+/// Whether requests run under the caller's database role (`GATEWAY_PG_RLS`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RlsMode {
+    /// On when the database has the three roles, off (with a warning) when it does not.
+    Auto,
+    /// Always; startup fails when a role is missing.
+    On,
+    /// Never: every request runs as the connecting user.
+    Off,
+}
+
+impl std::str::FromStr for RlsMode {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s {
+            "auto" => Ok(Self::Auto),
+            "on" | "true" => Ok(Self::On),
+            "off" | "false" => Ok(Self::Off),
+            other => Err(format!("expected `auto`, `on` or `off`, got `{other}`")),
+        }
+    }
+}
+
+/// The database roles callers act as (`GATEWAY_PG_ANON_ROLE`, `…_USER_ROLE`, `…_ADMIN_ROLE`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DbRoles {
+    pub anon: String,
+    pub user: String,
+    pub admin: String,
+}
+
+/// The Postgres adapter's settings.
+#[derive(Debug, Clone)]
+pub struct PostgresConfig {
+    /// `DATABASE_URL` (a secret: it may hold a password).
+    pub url: SecretString,
+    /// `GATEWAY_PG_SCHEMA`: the schema whose tables are served.
+    pub schema: String,
+    /// `GATEWAY_PG_CREATION_COLUMN`: the timestamp column `_creationTime` comes from.
+    pub creation_column: String,
+    /// `GATEWAY_PG_RLS`.
+    pub rls: RlsMode,
+    pub roles: DbRoles,
+    /// `GATEWAY_PG_POOL_SIZE`: connections in the pool.
+    pub pool_size: usize,
+    /// `GATEWAY_PG_CA_FILE`: a PEM file of extra certificate authorities for TLS.
+    pub ca_file: Option<std::path::PathBuf>,
+    /// `GATEWAY_CHANGES_RETENTION`: how long the change log keeps a change.
+    pub change_retention: Duration,
+    /// How long a request waits for a pooled connection.
+    pub connect_timeout: Duration,
+}
+
+/// The adapter: a connection pool and the catalog of served tables.
+pub struct PostgresStore {
+    pool: Pool,
+    config: PostgresConfig,
+    catalog: RwLock<Arc<Catalog>>,
+    rls: bool,
+    /// Network round trips to Postgres (a pipelined group of statements counts once).
+    round_trips: AtomicU64,
+    feed: feed::Feed,
+}
+
+/// Sets the caller's role and claims for the rest of the transaction, as PostgREST does.
+const SET_CALLER: &str = "SELECT set_config('role', $1, true), \
+     set_config('request.jwt.claims', $2, true), \
+     set_config('request.jwt.claim.sub', $3, true), \
+     set_config('request.jwt.claim.role', $1, true)";
+
+impl PostgresStore {
+    /// Connects, reads the served tables and decides whether row-level security applies.
+    pub async fn connect(config: &PostgresConfig) -> anyhow::Result<Self> {
+        let pool = connect::pool(config)?;
+        let client = pool.get().await.map_err(|err| {
+            anyhow::anyhow!("cannot connect to Postgres: {}", connect::describe(&err))
+        })?;
+        let catalog = load(client_of(&client), config).await?;
+        drop(client);
+        let rls = match config.rls {
+            RlsMode::Off => false,
+            RlsMode::On if !catalog.roles_present => anyhow::bail!(
+                "GATEWAY_PG_RLS=on, but the database lacks one of the roles {}, {} and {}",
+                config.roles.anon,
+                config.roles.user,
+                config.roles.admin
+            ),
+            RlsMode::On => true,
+            RlsMode::Auto => {
+                if !catalog.roles_present {
+                    tracing::warn!(
+                        "the database has no {}/{}/{} roles: requests run as the connecting user, and row-level security is not applied per caller (GATEWAY_PG_RLS=auto)",
+                        config.roles.anon,
+                        config.roles.user,
+                        config.roles.admin
+                    );
+                }
+                catalog.roles_present
+            }
+        };
+        if catalog.feed_installed {
+            let mut missing: Vec<&str> = catalog
+                .tables
+                .values()
+                .filter(|t| !t.has_trigger)
+                .map(|t| t.name.as_str())
+                .collect();
+            missing.sort_unstable();
+            if !missing.is_empty() {
+                tracing::warn!(
+                    tables = missing.join(", "),
+                    "these tables have no change-log trigger: run `convex-gateway postgres install` again to record their changes"
+                );
+            }
+        }
+        tracing::info!(
+            schema = %config.schema,
+            tables = catalog.tables.len(),
+            rls,
+            change_feed = catalog.feed_installed,
+            "serving Postgres tables"
+        );
+        Ok(Self {
+            pool,
+            config: config.clone(),
+            catalog: RwLock::new(Arc::new(catalog)),
+            rls,
+            round_trips: AtomicU64::new(0),
+            feed: feed::Feed::new(config.change_retention),
+        })
+    }
+
+    async fn catalog(&self) -> Arc<Catalog> {
+        Arc::clone(&*self.catalog.read().await)
+    }
+
+    async fn table(&self, name: &TableName) -> Result<(Arc<Catalog>, String), StoreError> {
+        let catalog = self.catalog().await;
+        catalog.table(name.as_str())?;
+        Ok((catalog, name.as_str().to_owned()))
+    }
+
+    async fn connection(&self) -> Result<Object, StoreError> {
+        self.pool
+            .get()
+            .await
+            .map_err(|err| StoreError::Unavailable(connect::describe(&err)))
+    }
+
+    fn count_round_trip(&self) {
+        self.round_trips.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// The role, claims and `sub` a request runs with, or `None` to run as the connecting user.
+    fn caller_settings(&self, ctx: &StoreCtx) -> Option<[String; 3]> {
+        if !self.rls {
+            return None;
+        }
+        let roles = &self.config.roles;
+        match &ctx.caller {
+            DbCaller::Gateway => None,
+            DbCaller::Anonymous => Some([
+                roles.anon.clone(),
+                serde_json::json!({ "role": roles.anon }).to_string(),
+                String::new(),
+            ]),
+            DbCaller::User { sub, claims, admin } => {
+                let role = if *admin { &roles.admin } else { &roles.user };
+                let mut claims = (**claims).clone();
+                // Supabase's `auth.role()` reads the `role` claim.
+                claims.insert("role".into(), serde_json::Value::from(role.as_str()));
+                Some([
+                    role.clone(),
+                    serde_json::Value::Object(claims).to_string(),
+                    sub.clone(),
+                ])
+            }
+        }
+    }
+
+    /// Runs one read statement: on its own when the request runs as the connecting user, or
+    /// pipelined as BEGIN, the caller's settings, the read and COMMIT (one round trip).
+    async fn read(
+        &self,
+        ctx: &StoreCtx,
+        sql: &str,
+        params: &[Option<String>],
+    ) -> Result<Vec<tokio_postgres::Row>, StoreError> {
+        let conn = self.connection().await?;
+        let statement = conn
+            .prepare_cached(sql)
+            .await
+            .map_err(|e| errors::map(e, None))?;
+        let params: Vec<&(dyn tokio_postgres::types::ToSql + Sync)> = params
+            .iter()
+            .map(|p| p as &(dyn tokio_postgres::types::ToSql + Sync))
+            .collect();
+        self.count_round_trip();
+        let Some(settings) = self.caller_settings(ctx) else {
+            return conn
+                .query(&statement, &params)
+                .await
+                .map_err(|e| errors::map(e, None));
+        };
+        let set_caller = conn
+            .prepare_cached(SET_CALLER)
+            .await
+            .map_err(|e| errors::map(e, None))?;
+        let set_params: [&(dyn tokio_postgres::types::ToSql + Sync); 3] =
+            [&settings[0], &settings[1], &settings[2]];
+        let (begin, set, rows, commit) = tokio::join!(
+            conn.batch_execute("BEGIN READ ONLY"),
+            conn.query(&set_caller, &set_params),
+            conn.query(&statement, &params),
+            conn.batch_execute("COMMIT"),
+        );
+        begin.map_err(|e| errors::map(e, None))?;
+        set.map_err(|e| errors::map(e, None))?;
+        let rows = rows.map_err(|e| errors::map(e, None))?;
+        commit.map_err(|e| errors::map(e, None))?;
+        Ok(rows)
+    }
+
+    /// How many round trips to Postgres the adapter has made.
+    pub fn round_trips(&self) -> u64 {
+        self.round_trips.load(Ordering::Relaxed)
+    }
+}
+
+async fn load(
+    client: &impl tokio_postgres::GenericClient,
+    config: &PostgresConfig,
+) -> anyhow::Result<Catalog> {
+    let roles = [
+        config.roles.anon.as_str(),
+        config.roles.user.as_str(),
+        config.roles.admin.as_str(),
+    ];
+    Catalog::load(client, &config.schema, &config.creation_column, &roles)
+        .await
+        .map_err(|err| anyhow::anyhow!("reading the tables of schema {}: {err}", config.schema))
+}
+
+/// The plain client of a pooled connection.
+fn client_of(conn: &Object) -> &tokio_postgres::Client {
+    conn
+}
+
+/// Quotes an SQL identifier.
+pub(crate) fn quote_ident(name: &str) -> String {
+    format!("\"{}\"", name.replace('"', "\"\""))
+}
+
+/// JSON text without the whitespace outside strings that Postgres writes into jsonb values
+/// (`{"a": 1}`), so every store answers the same compact text. Values are untouched: numbers
+/// keep their exact digits.
+fn compact_json(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let (mut in_string, mut escaped) = (false, false);
+    for c in text.chars() {
+        if in_string {
+            out.push(c);
+            if escaped {
+                escaped = false;
+            } else if c == '\\' {
+                escaped = true;
+            } else if c == '"' {
+                in_string = false;
+            }
+        } else if !c.is_ascii_whitespace() {
+            in_string = c == '"';
+            out.push(c);
+        }
+    }
+    out
+}
+
+/// Reads a projected row (id, creation time, version, fields) as the API's JSON text.
+fn raw_document(row: &tokio_postgres::Row) -> Result<RawDocument, StoreError> {
+    let id: String = row.try_get(0).map_err(internal)?;
+    let creation_time: Option<f64> = row.try_get(1).map_err(internal)?;
+    let version: i64 = row.try_get(2).map_err(internal)?;
+    let fields = compact_json(row.try_get(3).map_err(internal)?);
+    let version = u64::try_from(version).unwrap_or_default();
+    Ok(RawDocument {
+        json: document_json(&id, creation_time, version, &fields)?,
+        version,
+    })
+}
+
+/// Reads a projected row as a document.
+fn document(row: &tokio_postgres::Row) -> Result<Document, StoreError> {
+    let id: String = row.try_get(0).map_err(internal)?;
+    let creation_time: Option<f64> = row.try_get(1).map_err(internal)?;
+    let version: i64 = row.try_get(2).map_err(internal)?;
+    let fields: String = row.try_get(3).map_err(internal)?;
+    let fields: Fields = serde_json::from_str(&fields)
+        .map_err(|err| StoreError::Internal(anyhow::anyhow!("row {id}: {err}")))?;
+    Ok(Document {
+        id,
+        creation_time,
+        version: u64::try_from(version).unwrap_or_default(),
+        fields,
+    })
+}
+
+fn internal(err: tokio_postgres::Error) -> StoreError {
+    StoreError::Internal(anyhow::Error::new(err).context("reading a Postgres row"))
+}
+
+impl PostgresStore {
+    async fn list_rows(
+        &self,
+        ctx: &StoreCtx,
+        table: &TableInfo,
+        query: &ListQuery,
+    ) -> Result<(Vec<tokio_postgres::Row>, Option<String>), StoreError> {
+        let plan = sql::ListPlan::build(table, query)?;
+        let limit = query.limit as usize;
+        let mut params = plan.params.clone();
+        if let Some(last) = params.last_mut() {
+            *last = Some((limit + 1).to_string());
+        }
+        let mut rows = self.read(ctx, &plan.sql, &params).await?;
+        let next_cursor = if rows.len() > limit {
+            rows.truncate(limit);
+            match rows.last() {
+                Some(row) => {
+                    let keys = (0..plan.key_count)
+                        .map(|i| row.try_get::<_, Option<String>>(4 + i))
+                        .collect::<Result<Vec<_>, _>>()
+                        .map_err(internal)?;
+                    let id: String = row.try_get(0).map_err(internal)?;
+                    Some(plan.cursor(keys, id)?)
+                }
+                None => None,
+            }
+        } else {
+            None
+        };
+        Ok((rows, next_cursor))
+    }
+
+    async fn get_row(
+        &self,
+        ctx: &StoreCtx,
+        table: &TableInfo,
+        id: &str,
+    ) -> Result<Option<tokio_postgres::Row>, StoreError> {
+        let Some(key) = values::key_text(&table.key, id) else {
+            return Ok(None);
+        };
+        let sql = format!(
+            "SELECT {} FROM {} t WHERE t.{} = ($1::text)::{}",
+            table.projection, table.qualified, table.key.ident, table.key.sql_type
+        );
+        Ok(self.read(ctx, &sql, &[Some(key)]).await?.into_iter().next())
+    }
+}
+
+#[async_trait]
+impl DocumentStore for PostgresStore {
+    fn adapter(&self) -> &'static str {
+        "postgres"
+    }
+
+    fn capabilities(&self) -> Capabilities {
+        Capabilities {
+            free_form_documents: false,
+            any_order: true,
+            mixed_directions: true,
+            caller_identity: false,
+            change_feed: self
+                .catalog
+                .try_read()
+                .map(|c| c.feed_installed)
+                .unwrap_or(true),
+        }
+    }
+
+    fn wants_caller(&self) -> bool {
+        self.rls
+    }
+
+    async fn reload(&self) -> Result<(), StoreError> {
+        let conn = self.connection().await?;
+        let catalog = load(client_of(&conn), &self.config)
+            .await
+            .map_err(StoreError::Internal)?;
+        tracing::info!(
+            tables = catalog.tables.len(),
+            "read the Postgres tables again"
+        );
+        *self.catalog.write().await = Arc::new(catalog);
+        Ok(())
+    }
+
+    async fn list(
+        &self,
+        ctx: &StoreCtx,
+        table: &TableName,
+        query: &ListQuery,
+    ) -> Result<Page, StoreError> {
+        let (catalog, name) = self.table(table).await?;
+        let info = catalog.table(&name)?;
+        let (rows, next_cursor) = self.list_rows(ctx, info, query).await?;
+        Ok(Page {
+            items: rows.iter().map(document).collect::<Result<_, _>>()?,
+            next_cursor,
+        })
+    }
+
+    async fn list_json(
+        &self,
+        ctx: &StoreCtx,
+        table: &TableName,
+        query: &ListQuery,
+    ) -> Result<RawPage, StoreError> {
+        let (catalog, name) = self.table(table).await?;
+        let info = catalog.table(&name)?;
+        let (rows, next_cursor) = self.list_rows(ctx, info, query).await?;
+        Ok(RawPage {
+            items: rows
+                .iter()
+                .map(|row| raw_document(row).map(|d| d.json))
+                .collect::<Result<_, _>>()?,
+            next_cursor,
+        })
+    }
+
+    async fn get(
+        &self,
+        ctx: &StoreCtx,
+        table: &TableName,
+        id: &str,
+    ) -> Result<Option<Document>, StoreError> {
+        let (catalog, name) = self.table(table).await?;
+        let row = self.get_row(ctx, catalog.table(&name)?, id).await?;
+        row.as_ref().map(document).transpose()
+    }
+
+    async fn get_json(
+        &self,
+        ctx: &StoreCtx,
+        table: &TableName,
+        id: &str,
+    ) -> Result<Option<RawDocument>, StoreError> {
+        let (catalog, name) = self.table(table).await?;
+        let row = self.get_row(ctx, catalog.table(&name)?, id).await?;
+        row.as_ref().map(raw_document).transpose()
+    }
+
+    async fn apply(
+        &self,
+        ctx: &StoreCtx,
+        ops: Vec<WriteOp>,
+    ) -> Result<Vec<WriteOutcome>, StoreError> {
+        let catalog = self.catalog().await;
+        let mut conn = self.connection().await?;
+        let settings = self.caller_settings(ctx);
+        let (outcomes, trips) = writer::apply(&mut conn, &catalog, settings, ops).await?;
+        self.round_trips.fetch_add(trips, Ordering::Relaxed);
+        Ok(outcomes)
+    }
+
+    async fn health(&self) -> Result<(), StoreError> {
+        let conn = self.connection().await?;
+        conn.simple_query("SELECT 1")
+            .await
+            .map(|_| ())
+            .map_err(|e| errors::map(e, None))
+    }
+
+    async fn changes(
+        &self,
+        since: u64,
+        table: Option<&TableName>,
+        limit: usize,
+    ) -> Result<ChangePage, StoreError> {
+        let catalog = self.catalog().await;
+        if !catalog.feed_installed {
+            return Err(StoreError::NoChangeFeed(
+                "the change log is not installed in this database: run `convex-gateway postgres install`, then send the gateway SIGHUP".into(),
+            ));
+        }
+        let mut conn = self.connection().await?;
+        self.feed
+            .changes(&mut conn, &catalog, since, table, limit)
+            .await
+    }
+
+    fn round_trips(&self) -> Option<u64> {
+        Some(PostgresStore::round_trips(self))
+    }
+}
+
+/// `DATABASE_URL` without its password, for logs.
+pub fn redacted_url(url: &SecretString) -> String {
+    match url.expose_secret().parse::<tokio_postgres::Config>() {
+        Ok(config) => format!(
+            "postgres://{}@{}/{}",
+            config.get_user().unwrap_or(""),
+            config
+                .get_hosts()
+                .iter()
+                .map(|h| match h {
+                    tokio_postgres::config::Host::Tcp(name) => name.clone(),
+                    tokio_postgres::config::Host::Unix(path) => path.display().to_string(),
+                })
+                .collect::<Vec<_>>()
+                .join(","),
+            config.get_dbname().unwrap_or("")
+        ),
+        Err(_) => "(an unparsable DATABASE_URL)".into(),
+    }
+}
