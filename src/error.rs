@@ -335,6 +335,7 @@ impl From<StoreError> for ApiError {
         let mut target = None;
         let (code, op) = match err {
             StoreError::Internal(source) => return Self::internal(source),
+            StoreError::InOperation { op, source } => return Self::from(*source).at_operation(op),
             StoreError::OrderNeedsIndex(_) => (ErrorCode::OrderNeedsIndex, None),
             StoreError::FunctionFailed(_) => (ErrorCode::FunctionError, None),
             StoreError::UpstreamAuth(_) => (ErrorCode::UpstreamUnauthorized, None),

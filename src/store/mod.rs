@@ -533,6 +533,10 @@ pub enum StoreError {
     /// The database's privileges or row-level security refused the caller.
     #[error("{0}")]
     DatabaseForbidden(String),
+    /// A database's refusal of one operation of a batch (a constraint, a value, a column or a
+    /// privilege), with the operation's index.
+    #[error("{source}")]
+    InOperation { op: usize, source: Box<StoreError> },
     /// The database aborted the transaction for a concurrent change (serialization failure or
     /// deadlock); retrying may succeed.
     #[error("{0}")]
@@ -615,6 +619,15 @@ impl StoreError {
                 op: Some(index),
             },
             Self::InvalidReference(message) => Self::InvalidReferenceAt { message, op: index },
+            refused @ (Self::Constraint { .. }
+            | Self::InvalidValue { .. }
+            | Self::UnknownField { .. }
+            | Self::UnknownTable(_)
+            | Self::TableWithoutKey(_)
+            | Self::DatabaseForbidden(_)) => Self::InOperation {
+                op: index,
+                source: Box::new(refused),
+            },
             other => other,
         }
     }

@@ -15,7 +15,7 @@ use crate::helpers::{
 };
 
 /// The whole feed after `since`, read in pages of `page` changes.
-async fn read_feed(
+pub(crate) async fn read_feed(
     client: &reqwest::Client,
     url: impl Fn(&str) -> String,
     since: u64,
@@ -43,13 +43,13 @@ async fn read_feed(
     }
 }
 
-fn admin(app: &TestApp) -> reqwest::Client {
+pub(crate) fn admin(app: &TestApp) -> reqwest::Client {
     app.client_for(&app.token("operator", &["admin"]))
 }
 
 /// One writer's script: insert, patch twice, replace, then delete every other document; the
 /// expected (op, version) sequence of each document it wrote.
-async fn write_script(
+pub(crate) async fn write_script(
     client: reqwest::Client,
     base: String,
     writer: usize,

@@ -210,17 +210,24 @@ impl TestApp {
 
     /// A client that sends `token` on every request.
     pub fn client_for(&self, token: &str) -> reqwest::Client {
-        let mut headers = reqwest::header::HeaderMap::new();
-        headers.insert(
-            reqwest::header::AUTHORIZATION,
-            format!("Bearer {token}").parse().unwrap(),
-        );
-        reqwest::Client::builder()
-            .default_headers(headers)
-            .build()
-            .unwrap()
+        bearer_client(token)
     }
+}
 
+/// A client that sends `token` on every request.
+pub fn bearer_client(token: &str) -> reqwest::Client {
+    let mut headers = reqwest::header::HeaderMap::new();
+    headers.insert(
+        reqwest::header::AUTHORIZATION,
+        format!("Bearer {token}").parse().unwrap(),
+    );
+    reqwest::Client::builder()
+        .default_headers(headers)
+        .build()
+        .unwrap()
+}
+
+impl TestApp {
     /// Asks the server to stop (gracefully).
     pub fn stop(&mut self) {
         if let Some(tx) = self.shutdown.take() {

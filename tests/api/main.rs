@@ -19,6 +19,7 @@ mod layers;
 mod middleware;
 mod openapi;
 mod ops;
+mod postgres;
 mod resilience;
 mod transactions;
 

@@ -256,6 +256,33 @@ impl PostgresStore {
     pub fn round_trips(&self) -> u64 {
         self.round_trips.load(Ordering::Relaxed)
     }
+
+    /// Postgres's plan (`EXPLAIN`) for the SQL a list query compiles to, for operators who
+    /// want to see which index serves it.
+    pub async fn explain(
+        &self,
+        table: &TableName,
+        query: &ListQuery,
+    ) -> Result<String, StoreError> {
+        let (catalog, name) = self.table(table).await?;
+        let plan = sql::ListPlan::build(catalog.table(&name)?, query)?;
+        let mut params = plan.params.clone();
+        if let Some(last) = params.last_mut() {
+            *last = Some((query.limit as usize + 1).to_string());
+        }
+        let rows = self
+            .read(
+                &StoreCtx::default(),
+                &format!("EXPLAIN {}", plan.sql),
+                &params,
+            )
+            .await?;
+        Ok(rows
+            .iter()
+            .filter_map(|row| row.try_get::<_, String>(0).ok())
+            .collect::<Vec<_>>()
+            .join("\n"))
+    }
 }
 
 async fn load(
