@@ -572,3 +572,21 @@ pub fn redacted_url(url: &SecretString) -> String {
         Err(_) => "(an unparsable DATABASE_URL)".into(),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn compaction_drops_whitespace_outside_strings_only() {
+        assert_eq!(
+            compact_json(r#"{"a": {"b": [1, 2.50]}, "s": "x y \" z\\", "t": "\n"}"#),
+            r#"{"a":{"b":[1,2.50]},"s":"x y \" z\\","t":"\n"}"#
+        );
+    }
+
+    #[test]
+    fn quoted_identifiers_double_their_quotes() {
+        assert_eq!(quote_ident(r#"we"ird"#), r#""we""ird""#);
+    }
+}

@@ -68,7 +68,11 @@ fn convert(kind: &Kind, value: &Value) -> Result<Value, &'static str> {
         },
         (Kind::Int { .. }, _) => Err("a whole number"),
         (Kind::Float | Kind::Numeric, Value::Number(_)) => Ok(value.clone()),
-        (Kind::Float | Kind::Numeric, _) => Err("a number"),
+        // A decimal in a string reaches numeric exactly, beyond what a JSON number parsed as a
+        // double holds.
+        (Kind::Numeric, Value::String(s)) if is_decimal(s) => Ok(value.clone()),
+        (Kind::Numeric, _) => Err("a number, or a decimal in a string"),
+        (Kind::Float, _) => Err("a number"),
         (Kind::Bool, Value::Bool(_)) => Ok(value.clone()),
         (Kind::Bool, _) => Err("true or false"),
         (Kind::Bytea, Value::String(s)) => STANDARD
@@ -92,6 +96,18 @@ fn convert(kind: &Kind, value: &Value) -> Result<Value, &'static str> {
         (Kind::Other, Value::Number(_) | Value::Bool(_)) => Ok(value.clone()),
         (Kind::Other, _) => Err("a string in the type's text form"),
     }
+}
+
+/// `-12.50`, `3`, `.5`: an optional sign, digits with at most one point, at least one digit.
+fn is_decimal(s: &str) -> bool {
+    let digits = s.strip_prefix(['-', '+']).unwrap_or(s);
+    let mut parts = digits.splitn(2, '.');
+    let whole = parts.next().unwrap_or("");
+    let fraction = parts.next().unwrap_or("");
+    !(whole.is_empty() && fraction.is_empty())
+        && s.len() <= 1000
+        && whole.chars().all(|c| c.is_ascii_digit())
+        && fraction.chars().all(|c| c.is_ascii_digit())
 }
 
 fn hex(bytes: &[u8]) -> String {
@@ -171,5 +187,9 @@ mod tests {
         assert!(convert(&ints, &json!([1, "x"])).is_err());
         assert_eq!(bytea_hex_to_base64("\\x000102").as_deref(), Some("AAEC"));
         assert!(bytea_hex_to_base64("\\x0").is_none());
+        assert!(convert(&Kind::Numeric, &json!("-12345.678901234567890")).is_ok());
+        for bad in ["", ".", "1.2.3", "1e5", "x", "--1"] {
+            assert!(convert(&Kind::Numeric, &json!(bad)).is_err(), "{bad}");
+        }
     }
 }
