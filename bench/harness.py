@@ -37,11 +37,15 @@ LUA = ROOT / "bench" / "wrk"
 SECRET = "bench-secret-bench-secret-bench-secret-0123456789"
 CLK_TCK = os.sysconf("SC_CLK_TCK")
 POLICY = """
+[roles.admin]
+admin = true
+
 [roles.authenticated]
 tables = { "*" = ["read", "write", "delete"] }
 functions = { "*" = ["query", "mutation"] }
 """
-SCENARIOS = ["passthrough", "rest-get", "rest-list", "rest-insert", "convex-rest-get", "startup"]
+SCENARIOS = ["passthrough", "rest-get", "rest-list", "rest-insert", "convex-rest-get",
+             "pg-rest-get", "pg-rest-list", "pg-rest-insert", "startup"]
 
 # Targets from the performance issue, checked against each run.
 TARGETS = {
@@ -50,6 +54,8 @@ TARGETS = {
     "rest-insert": {"rps_min": 5_000},
     "rest-list": {"p99_ms_max": 5.0},
     "startup": {"startup_ms_max": 150, "idle_rss_mb_max": 20},
+    "pg-rest-get": {"ratio_min": 0.5},
+    "pg-rest-list": {"round_trips_per_list_max": 2},
 }
 
 
@@ -341,6 +347,93 @@ def convex_rest_get(h: Harness) -> list[dict]:
     return [row("convex-rest-get", result, "passthrough@32", passthrough_run)]
 
 
+# --- Postgres ------------------------------------------------------------------------------------
+
+PG_SCHEMA = """
+CREATE TABLE items (id uuid PRIMARY KEY DEFAULT gen_random_uuid(),
+    created_at timestamptz NOT NULL DEFAULT now(),
+    title text, status text, score int4, "twitchId" text, body text);
+CREATE INDEX items_status_score ON items (status, score);
+CREATE TABLE inserts (id uuid PRIMARY KEY DEFAULT gen_random_uuid(),
+    created_at timestamptz NOT NULL DEFAULT now(),
+    title text, status text, score int4, tags text[]);
+GRANT ALL ON items, inserts TO anon, authenticated, service_role;
+"""
+
+
+def psql(url: str, sql: str) -> str:
+    return subprocess.run(["psql", "-X", "-q", "-A", "-t", "-v", "ON_ERROR_STOP=1", "-d", url, "-c", sql],
+                          capture_output=True, text=True, check=True).stdout.strip()
+
+
+def pg_database(h: Harness) -> str:
+    """A fresh database for this run on the server scripts/postgres-setup found (bench/run
+    drops it at the end)."""
+    admin = os.environ.get("TEST_DATABASE_URL")
+    if not admin:
+        raise SystemExit("the pg-* scenarios need TEST_DATABASE_URL; run them through bench/run")
+    name = f"{os.environ.get('TEST_PG_PREFIX', 'cg_bench')}_bench"
+    psql(admin, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    psql(admin, f'CREATE DATABASE "{name}"')
+    return admin.rsplit("/", 1)[0] + "/" + name
+
+
+def pgbench_select(h: Harness, url: str) -> dict:
+    """`pgbench -S`: primary-key reads straight from the database, no HTTP: the floor."""
+    out = subprocess.run(["pgbench", "-n", "-S", "-c", "32", "-j", "2", "-T", str(h.duration), url],
+                         capture_output=True, text=True, check=True).stdout
+    tps = next(float(line.split("=")[1].split()[0]) for line in out.splitlines()
+               if line.startswith("tps") and "without initial" in line)
+    latency = next((float(line.split("=")[1].split()[0]) for line in out.splitlines()
+                    if line.startswith("latency average")), 0.0)
+    return {"rps": tps, "p50_ms": latency, "p99_ms": latency}
+
+
+def pg_scenarios(h: Harness, wanted: list[str]) -> list[dict]:
+    url = pg_database(h)
+    count = 2_000 if h.smoke else 100_000
+    log(f"seeding {count} rows into Postgres")
+    psql(url, PG_SCHEMA)
+    psql(url, f"""INSERT INTO items (title, status, score, "twitchId", body)
+        SELECT 'video ' || n, (ARRAY['Queued','Downloading','Transcribing','Analyzing','Completed'])[n % 5 + 1],
+               (n * 7919) % 100000, (2000000000 + n)::text, repeat('lorem ipsum dolor sit amet ', 4)
+        FROM generate_series(0, {count - 1}) n; ANALYZE items;""")
+    subprocess.run(["pgbench", "-i", "-q", "-s", "10", url], capture_output=True, check=True)
+    subprocess.run([str(h.binary("convex-gateway")), "postgres", "install"], env={
+        "PATH": os.environ.get("PATH", ""), "DATABASE_URL": url, "GATEWAY_DATA_DIR": str(h.tmp)},
+        capture_output=True, check=True)
+    ids_file = h.tmp / "pg-ids.txt"
+    ids_file.write_text(psql(url, "SELECT id FROM items ORDER BY random() LIMIT 20000") + "\n")
+    gw = h.start_gateway({"GATEWAY_STORE": "postgres", "DATABASE_URL": url,
+                          "GATEWAY_PG_POOL_SIZE": "32"}, "postgres")
+    env = {"BENCH_TOKEN": token(), "BENCH_IDS": str(ids_file)}
+    floor = pgbench_select(h, url)
+    rows = []
+    if "pg-rest-get" in wanted:
+        result = h.wrk(gw.url + "/v1/tables/items/", "get_random.lua", 32, env, watch=gw)
+        result["ratio"] = result["rps"] / floor["rps"] if floor["rps"] else 0.0
+        rows.append(row("pg-rest-get", result, "pgbench -S", floor))
+    if "pg-rest-list" in wanted:
+        path = "/v1/tables/items?status=eq.Transcribing&order=score.desc&limit=50"
+        result = h.wrk(gw.url + path, "get.lua", 32, env, watch=gw)
+        result["ratio"] = result["rps"] / floor["rps"] if floor["rps"] else 0.0
+        out = row("pg-rest-list", result, "pgbench -S", floor)
+        # The adapter's own counter: round trips one list of 50 rows costs (RLS is on: the
+        # bench database has the Supabase roles).
+        admin = token("bench-admin", ["admin"])
+        _, before = request("GET", gw.url + "/admin/status", token=admin)
+        status, page = request("GET", gw.url + path, token=token())
+        assert status == 200 and len(page["items"]) == 50, (status, len(page.get("items", [])))
+        _, after = request("GET", gw.url + "/admin/status", token=admin)
+        out["round_trips_per_list"] = after["storeRoundTrips"] - before["storeRoundTrips"]
+        rows.append(out)
+    if "pg-rest-insert" in wanted:
+        result = h.wrk(gw.url + "/v1/tables/inserts", "insert.lua", 32, env, watch=gw)
+        result["ratio"] = result["rps"] / floor["rps"] if floor["rps"] else 0.0
+        rows.append(row("pg-rest-insert", result, "pgbench -S", floor))
+    return rows
+
+
 def startup(h: Harness) -> list[dict]:
     runs = []
     for attempt in range(3 if h.smoke else 7):
@@ -376,7 +469,7 @@ def startup(h: Harness) -> list[dict]:
 
 def row(name: str, result: dict, baseline_name: str, baseline: dict) -> dict:
     out = {"scenario": name}
-    for key in ("rps", "rps_range", "p50_ms", "p99_ms", "errors", "requests", "cpu_s_per_1k", "peak_rss_mb", "rss_anon_mb", "ratio"):
+    for key in ("rps", "rps_range", "p50_ms", "p99_ms", "errors", "requests", "cpu_s_per_1k", "peak_rss_mb", "rss_anon_mb", "ratio", "round_trips_per_list"):
         if key in result and result[key] is not None:
             out[key] = round(result[key], 3) if isinstance(result[key], float) else result[key]
     out["baseline"] = {
@@ -457,7 +550,7 @@ def main() -> int:
     rows: list[dict] = []
     try:
         for name in wanted:
-            if name in ("rest-get", "rest-list", "rest-insert"):
+            if name.startswith(("rest-", "pg-")):
                 continue
             log(f"scenario {name}")
             rows += {"passthrough": passthrough, "convex-rest-get": convex_rest_get,
@@ -466,6 +559,10 @@ def main() -> int:
         if rest:
             log(f"scenarios {', '.join(rest)}")
             rows += rest_scenarios(h, rest)
+        pg = [s for s in wanted if s.startswith("pg-")]
+        if pg:
+            log(f"scenarios {', '.join(pg)}")
+            rows += pg_scenarios(h, pg)
     finally:
         h.stop_all()
 
@@ -495,6 +592,8 @@ def main() -> int:
         for verdict in verdicts:
             print(f"- {verdict}")
         for r in rows:
+            if "round_trips_per_list" in r:
+                print(f"- {r['scenario']}: {r['round_trips_per_list']} round trip(s) to Postgres for one list of 50 rows")
             if "of_bare_forwarder" in r:
                 print(f"- {r['scenario']}: {r['of_bare_forwarder']:.2f}× the bare forwarder's req/s")
     print(f"\nwritten to {out.relative_to(ROOT)}")

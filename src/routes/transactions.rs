@@ -223,8 +223,12 @@ async fn rollback(
 #[derive(Debug, Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct AdminStatus {
-    /// The store adapter (`local` or `convex`).
+    /// The store adapter (`local`, `convex` or `postgres`).
     pub store: String,
+    /// Round trips to the database so far, for adapters that count them (Postgres): a list is
+    /// one, or two with row-level security set-up.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub store_round_trips: Option<u64>,
     /// What the store adapter can do.
     pub capabilities: Capabilities,
     pub version: String,
@@ -303,6 +307,7 @@ async fn admin_status(
     };
     Ok(Json(AdminStatus {
         store: state.store().adapter().into(),
+        store_round_trips: state.store().round_trips(),
         capabilities: state.store().capabilities(),
         version: env!("CARGO_PKG_VERSION").into(),
         active_transactions: transactions.len(),

@@ -337,6 +337,22 @@ async fn row_level_security_scopes_each_caller_to_its_rows() {
     // The admin maps to service_role, which bypasses row-level security.
     let admin = app.client_for(&app.token("0f0d5a8e-0000-4000-8000-0000000000ad", &["admin"]));
     assert_eq!(bodies(list(&admin).await), ["a1", "a2", "b1"]);
+    // A list under RLS costs one round trip: BEGIN, the settings, the query and COMMIT are
+    // pipelined (the adapter's own counter, on /admin/status).
+    let round_trips = || async {
+        let status: Value = admin
+            .get(app.url("/admin/status"))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        status["storeRoundTrips"].as_u64().unwrap()
+    };
+    let before = round_trips().await;
+    list(&user_a).await;
+    assert_eq!(round_trips().await - before, 1);
     // B's row is untouched.
     let db = app.postgres.as_ref().unwrap();
     assert_eq!(

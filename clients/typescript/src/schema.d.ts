@@ -517,8 +517,14 @@ export interface components {
     schemas: {
         /** @description The gateway's state, for operators. */
         AdminStatus: {
-            /** @description The store adapter (`local` or `convex`). */
+            /** @description The store adapter (`local`, `convex` or `postgres`). */
             store: string;
+            /**
+             * Format: int64
+             * @description Round trips to the database so far, for adapters that count them (Postgres): a list is
+             *     one, or two with row-level security set-up.
+             */
+            storeRoundTrips?: number | null;
             /** @description What the store adapter can do. */
             capabilities: components["schemas"]["Capabilities"];
             version: string;

@@ -29,13 +29,16 @@ class AdminStatus:
     """ The gateway's state, for operators.
 
         Attributes:
-            store (str): The store adapter (`local` or `convex`).
+            store (str): The store adapter (`local`, `convex` or `postgres`).
             capabilities (Capabilities): What an adapter can do. Callers, `/admin/status` and the shared store suite ask for
                 these,
                 never for an adapter's kind, so a new adapter states its abilities in one place.
             version (str):
             active_transactions (int):
             transactions (list[TransactionStatus]):
+            store_round_trips (int | None | Unset): Round trips to the database so far, for adapters that count them
+                (Postgres): a list is
+                one, or two with row-level security set-up.
             circuit (None | str | Unset): The Convex circuit breaker (`closed`, `open`, `half_open`), in front of Convex.
             upstream_retries (int | None | Unset): Retries of idempotent Convex calls so far.
             outbox (None | OutboxStatus | Unset):
@@ -46,6 +49,7 @@ class AdminStatus:
     version: str
     active_transactions: int
     transactions: list[TransactionStatus]
+    store_round_trips: int | None | Unset = UNSET
     circuit: None | str | Unset = UNSET
     upstream_retries: int | None | Unset = UNSET
     outbox: None | OutboxStatus | Unset = UNSET
@@ -73,6 +77,12 @@ class AdminStatus:
             transactions.append(transactions_item)
 
 
+
+        store_round_trips: int | None | Unset
+        if isinstance(self.store_round_trips, Unset):
+            store_round_trips = UNSET
+        else:
+            store_round_trips = self.store_round_trips
 
         circuit: None | str | Unset
         if isinstance(self.circuit, Unset):
@@ -104,6 +114,8 @@ class AdminStatus:
             "activeTransactions": active_transactions,
             "transactions": transactions,
         })
+        if store_round_trips is not UNSET:
+            field_dict["storeRoundTrips"] = store_round_trips
         if circuit is not UNSET:
             field_dict["circuit"] = circuit
         if upstream_retries is not UNSET:
@@ -140,6 +152,16 @@ class AdminStatus:
 
 
             transactions.append(transactions_item)
+
+
+        def _parse_store_round_trips(data: object) -> int | None | Unset:
+            if data is None:
+                return data
+            if isinstance(data, Unset):
+                return data
+            return cast(int | None | Unset, data)
+
+        store_round_trips = _parse_store_round_trips(d.pop("storeRoundTrips", UNSET))
 
 
         def _parse_circuit(data: object) -> None | str | Unset:
@@ -188,6 +210,7 @@ class AdminStatus:
             version=version,
             active_transactions=active_transactions,
             transactions=transactions,
+            store_round_trips=store_round_trips,
             circuit=circuit,
             upstream_retries=upstream_retries,
             outbox=outbox,
