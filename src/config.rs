@@ -327,6 +327,7 @@ impl Config {
             Some(_) => parse_or(&get, "GATEWAY_STORE", "local")?,
         };
         config.postgres.change_retention = config.changes_retention;
+        config.postgres.statement_timeout = config.request_timeout;
         if config.store == StoreKind::Postgres && config.postgres.url.expose_secret().is_empty() {
             return Err(ConfigError {
                 var: "GATEWAY_STORE",
@@ -618,6 +619,7 @@ fn parse_postgres(get: &impl Fn(&str) -> Option<String>) -> Result<PostgresConfi
             .map(PathBuf::from),
         change_retention: DEFAULT_CHANGE_RETENTION,
         connect_timeout: Duration::from_secs(10),
+        statement_timeout: Duration::from_secs(30),
     })
 }
 

@@ -18,7 +18,7 @@ use crate::writes::Receipt;
     ),
     components(
         schemas(Problem, ErrorCode, Receipt),
-        responses(Unauthorized, NotAdmin, PolicyForbids, NotJson, Queued, Unreachable, Overloaded, TimedOut),
+        responses(Unauthorized, NotAdmin, PolicyForbids, NotJson, Queued, Unreachable, Overloaded, TimedOut, WriteConflict, StoreDown),
     ),
     modifiers(&BearerAuth),
     tags(
@@ -78,6 +78,19 @@ pub struct Unreachable(Problem);
 #[response(content_type = "application/problem+json")]
 #[allow(dead_code)] // Only describes a response in the OpenAPI spec.
 pub struct Overloaded(Problem);
+
+/// A database constraint (unique, foreign key, exclusion) or a concurrent change refused the
+/// write; nothing was written (Postgres; `constraint` names the constraint)
+#[derive(utoipa::ToResponse)]
+#[response(content_type = "application/problem+json")]
+#[allow(dead_code)] // Only describes a response in the OpenAPI spec.
+pub struct WriteConflict(Problem);
+
+/// The store cannot be reached
+#[derive(utoipa::ToResponse)]
+#[response(content_type = "application/problem+json")]
+#[allow(dead_code)] // Only describes a response in the OpenAPI spec.
+pub struct StoreDown(Problem);
 
 /// Convex did not answer in time
 #[derive(utoipa::ToResponse)]

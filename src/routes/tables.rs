@@ -137,7 +137,7 @@ pub enum Inserted {
     tag = "tables",
     security(("bearer" = [])),
     params(
-        ("table" = String, Path, description = "Table name, `^[A-Za-z][A-Za-z0-9_]{0,63}$`"),
+        ("table" = String, Path, description = "Table name, `^[A-Za-z][A-Za-z0-9_]{0,63}$`", example = "videos"),
         ("order" = Option<String>, Query, description = "Comma-separated `field.asc|desc` (any case, optionally `.nullsfirst` ascending or `.nullslast` descending); defaults to `_creationTime.asc`"),
         ("limit" = Option<u32>, Query, minimum = 1, maximum = 1000, description = "Page size, 1 to 1000; defaults to 100"),
         ("cursor" = Option<String>, Query, description = "`nextCursor` of the previous page"),
@@ -175,7 +175,7 @@ async fn list_documents(
     path = "/v1/tables/{table}",
     tag = "tables",
     security(("bearer" = [])),
-    params(("table" = String, Path, description = "Table name")),
+    params(("table" = String, Path, description = "Table name, `^[A-Za-z][A-Za-z0-9_]{0,63}$`", example = "videos")),
     request_body(content = InsertBody, description = "A document, or an array of documents", content_type = "application/json"),
     responses(
         (status = 202, response = crate::openapi::Queued),
@@ -185,8 +185,10 @@ async fn list_documents(
             headers(("Location" = String, description = "URL of the new document"), ("ETag" = String, description = "The document's version"))),
         (status = 400, description = "Malformed JSON, not an object, or a reserved field", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "The table is not served", body = Problem, content_type = "application/problem+json"),
+        (status = 409, response = crate::openapi::WriteConflict),
         (status = 413, description = "Body or array too large", body = Problem, content_type = "application/problem+json"),
         (status = 415, response = crate::openapi::NotJson),
+        (status = 503, response = crate::openapi::StoreDown),
     )
 )]
 async fn insert_documents(
@@ -232,7 +234,7 @@ async fn insert_documents(
     tag = "tables",
     security(("bearer" = [])),
     params(
-        ("table" = String, Path, description = "Table name"),
+        ("table" = String, Path, description = "Table name, `^[A-Za-z][A-Za-z0-9_]{0,63}$`", example = "videos"),
         ("id" = String, Path, description = "Document `_id`"),
         ("If-None-Match" = Option<String>, Header, description = "Answer 304 if the document's ETag matches"),
     ),
@@ -241,6 +243,7 @@ async fn insert_documents(
         (status = 403, response = crate::openapi::PolicyForbids),
         (status = 200, description = "The document", body = DocumentBody, headers(("ETag" = String, description = "The document's version"))),
         (status = 304, description = "Not modified since the given ETag"),
+        (status = 503, response = crate::openapi::StoreDown),
         (status = 400, description = "The table name is not valid", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "No such document or table", body = Problem, content_type = "application/problem+json"),
     )
@@ -280,7 +283,7 @@ async fn get_document(
     tag = "tables",
     security(("bearer" = [])),
     params(
-        ("table" = String, Path, description = "Table name"),
+        ("table" = String, Path, description = "Table name, `^[A-Za-z][A-Za-z0-9_]{0,63}$`", example = "videos"),
         ("id" = String, Path, description = "Document `_id`"),
         ("If-Match" = Option<String>, Header, description = "Apply only if the document's ETag matches (`*`: if it exists)"),
     ),
@@ -292,7 +295,9 @@ async fn get_document(
         (status = 200, description = "The patched document", body = DocumentBody, headers(("ETag" = String, description = "The new version"))),
         (status = 400, description = "Bad body or header", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "No such document or table", body = Problem, content_type = "application/problem+json"),
+        (status = 409, response = crate::openapi::WriteConflict),
         (status = 412, description = "`If-Match` does not match the current version", body = Problem, content_type = "application/problem+json"),
+        (status = 503, response = crate::openapi::StoreDown),
         (status = 415, response = crate::openapi::NotJson),
     )
 )]
@@ -313,7 +318,7 @@ async fn patch_document(
     tag = "tables",
     security(("bearer" = [])),
     params(
-        ("table" = String, Path, description = "Table name"),
+        ("table" = String, Path, description = "Table name, `^[A-Za-z][A-Za-z0-9_]{0,63}$`", example = "videos"),
         ("id" = String, Path, description = "Document `_id`"),
         ("If-Match" = Option<String>, Header, description = "Apply only if the document's ETag matches (`*`: if it exists)"),
     ),
@@ -325,7 +330,9 @@ async fn patch_document(
         (status = 200, description = "The replaced document", body = DocumentBody, headers(("ETag" = String, description = "The new version"))),
         (status = 400, description = "Bad body or header", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "No such document or table", body = Problem, content_type = "application/problem+json"),
+        (status = 409, response = crate::openapi::WriteConflict),
         (status = 412, description = "`If-Match` does not match the current version", body = Problem, content_type = "application/problem+json"),
+        (status = 503, response = crate::openapi::StoreDown),
         (status = 415, response = crate::openapi::NotJson),
     )
 )]
@@ -369,7 +376,7 @@ async fn update_document(
     tag = "tables",
     security(("bearer" = [])),
     params(
-        ("table" = String, Path, description = "Table name"),
+        ("table" = String, Path, description = "Table name, `^[A-Za-z][A-Za-z0-9_]{0,63}$`", example = "videos"),
         ("id" = String, Path, description = "Document `_id`"),
         ("If-Match" = Option<String>, Header, description = "Delete only if the document's ETag matches (`*`: if it exists)"),
     ),
@@ -380,7 +387,9 @@ async fn update_document(
         (status = 204, description = "Deleted"),
         (status = 400, description = "Bad header", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "No such document or table", body = Problem, content_type = "application/problem+json"),
+        (status = 409, response = crate::openapi::WriteConflict),
         (status = 412, description = "`If-Match` does not match the current version", body = Problem, content_type = "application/problem+json"),
+        (status = 503, response = crate::openapi::StoreDown),
     )
 )]
 async fn delete_document(

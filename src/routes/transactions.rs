@@ -77,7 +77,9 @@ pub struct OperationResult {
         (status = 401, response = crate::openapi::Unauthorized),
         (status = 403, description = "The policy does not allow an operation", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "An operation's document does not exist (see failedOperation)", body = Problem, content_type = "application/problem+json"),
+        (status = 409, response = crate::openapi::WriteConflict),
         (status = 412, description = "An operation's version does not match (see failedOperation)", body = Problem, content_type = "application/problem+json"),
+        (status = 503, response = crate::openapi::StoreDown),
         (status = 415, response = crate::openapi::NotJson),
         (status = 413, description = "More operations than GATEWAY_TX_MAX_OPS", body = Problem, content_type = "application/problem+json"),
     )

@@ -750,3 +750,45 @@ async fn kill_9_during_writes_loses_no_change_and_invents_none() {
     let rows = db.psql("SELECT count(*) FROM feed_a");
     assert_eq!(feed.len().to_string(), rows);
 }
+
+#[tokio::test]
+async fn sighup_reads_the_tables_again() {
+    let db = tokio::task::spawn_blocking(|| {
+        let db = TestDb::create();
+        db.psql("CREATE TABLE first (id uuid PRIMARY KEY DEFAULT gen_random_uuid(), n int4)");
+        db
+    })
+    .await
+    .unwrap();
+    let data = TempDir::new().unwrap();
+    let envs = [
+        ("GATEWAY_STORE", "postgres"),
+        ("DATABASE_URL", db.url.as_str()),
+    ];
+    let gateway = GatewayProcess::start(data.path(), &envs).await;
+    let client = crate::helpers::bearer_client(&gateway.cli_token(data.path(), "reader"));
+    let status = |path: &'static str| {
+        let request = client.get(gateway.url(path));
+        async move { request.send().await.unwrap().status() }
+    };
+    assert_eq!(status("/v1/tables/first").await, StatusCode::OK);
+    db.psql("CREATE TABLE later (id uuid PRIMARY KEY DEFAULT gen_random_uuid(), n int4)");
+    assert_eq!(status("/v1/tables/later").await, StatusCode::NOT_FOUND);
+    let pid = gateway.child.id().to_string();
+    assert!(
+        std::process::Command::new("kill")
+            .args(["-HUP", &pid])
+            .status()
+            .unwrap()
+            .success()
+    );
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while status("/v1/tables/later").await != StatusCode::OK {
+        assert!(
+            Instant::now() < deadline,
+            "SIGHUP did not add the new table"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert_eq!(status("/v1/tables/first").await, StatusCode::OK);
+}

@@ -12,6 +12,9 @@ use crate::store::StoreError;
 /// The column `postgres install` adds to count each row's writes.
 pub(crate) const VERSION_COLUMN: &str = "_version";
 
+/// The column a list's page subquery carries the rows' `xmin` in.
+pub(crate) const PAGE_XMIN: &str = "\"_gw_xmin\"";
+
 /// How a column's values look in JSON (the README's mapping table).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) enum Kind {
@@ -121,6 +124,9 @@ pub(crate) struct TableInfo {
     /// The select list that reads row alias `t` as the document: id text, creation time in
     /// milliseconds (or NULL), version, and the fields as JSON object text.
     pub(crate) projection: String,
+    /// The same over a page subquery `t` (`SELECT t.*, t.xmin AS "_gw_xmin" …`), which a list
+    /// computes for the page's rows only, after its sort and limit.
+    pub(crate) page_projection: String,
 }
 
 impl TableInfo {
@@ -174,16 +180,22 @@ impl TableInfo {
             || "NULL::float8".to_owned(),
             |c| format!("(extract(epoch FROM t.{}) * 1000)::float8", c.ident),
         );
-        let version_sql = if counted_versions {
-            format!("t.{}", quote_ident(VERSION_COLUMN))
-        } else {
-            "t.xmin::text::int8".to_owned()
+        let projection_with = |version_sql: &str| {
+            format!(
+                "t.{key}::text, {created_sql}, {version_sql}, (SELECT row_to_json(r)::text FROM (SELECT {fields}) r)",
+                key = key.ident,
+                fields = field_list.join(", "),
+            )
         };
-        let projection = format!(
-            "t.{key}::text, {created_sql}, {version_sql}, (SELECT row_to_json(r)::text FROM (SELECT {fields}) r)",
-            key = key.ident,
-            fields = field_list.join(", "),
-        );
+        let (projection, page_projection) = if counted_versions {
+            let version = format!("t.{}", quote_ident(VERSION_COLUMN));
+            (projection_with(&version), projection_with(&version))
+        } else {
+            (
+                projection_with("t.xmin::text::int8"),
+                projection_with(&format!("t.{PAGE_XMIN}::text::int8")),
+            )
+        };
         Self {
             qualified: format!("{}.{}", quote_ident(schema), quote_ident(&name)),
             name,
@@ -194,6 +206,7 @@ impl TableInfo {
             has_trigger,
             counted_versions,
             projection,
+            page_projection,
         }
     }
 }

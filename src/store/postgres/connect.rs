@@ -23,7 +23,13 @@ pub(crate) fn pool(config: &PostgresConfig) -> anyhow::Result<Pool> {
         .parse()
         .context("DATABASE_URL is not a Postgres connection URL")?;
     let options = pg.get_options().map(str::to_owned).unwrap_or_default();
-    pg.options(format!("{options} -c TimeZone=UTC").trim());
+    pg.options(
+        format!(
+            "{options} -c TimeZone=UTC -c statement_timeout={}",
+            config.statement_timeout.as_millis()
+        )
+        .trim(),
+    );
     if pg.get_application_name().is_none() {
         pg.application_name("convex-gateway");
     }

@@ -80,6 +80,9 @@ pub struct PostgresConfig {
     pub change_retention: Duration,
     /// How long a request waits for a pooled connection.
     pub connect_timeout: Duration,
+    /// The sessions' `statement_timeout` (`GATEWAY_REQUEST_TIMEOUT`): a statement still
+    /// running when its request has been answered 504 is cancelled by Postgres.
+    pub statement_timeout: Duration,
 }
 
 /// The adapter: a connection pool and the catalog of served tables.
@@ -233,17 +236,21 @@ impl PostgresStore {
                 .await
                 .map_err(|e| errors::map(e, None));
         };
-        let set_caller = conn
-            .prepare_cached(SET_CALLER)
-            .await
-            .map_err(|e| errors::map(e, None))?;
+        let prepare = |sql: &'static str| conn.prepare_cached(sql);
+        let (begin_stmt, set_caller, commit_stmt) = tokio::try_join!(
+            prepare("BEGIN READ ONLY"),
+            prepare(SET_CALLER),
+            prepare("COMMIT")
+        )
+        .map_err(|e| errors::map(e, None))?;
         let set_params: [&(dyn tokio_postgres::types::ToSql + Sync); 3] =
             [&settings[0], &settings[1], &settings[2]];
+        // Prepared statements, so Postgres parses none of the four again.
         let (begin, set, rows, commit) = tokio::join!(
-            conn.batch_execute("BEGIN READ ONLY"),
+            conn.execute(&begin_stmt, &[]),
             conn.query(&set_caller, &set_params),
             conn.query(&statement, &params),
-            conn.batch_execute("COMMIT"),
+            conn.execute(&commit_stmt, &[]),
         );
         begin.map_err(|e| errors::map(e, None))?;
         set.map_err(|e| errors::map(e, None))?;

@@ -7,7 +7,7 @@ use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use serde::{Deserialize, Serialize};
 
-use super::catalog::{Column, Kind, TableInfo};
+use super::catalog::{Column, Kind, PAGE_XMIN, TableInfo};
 use super::values::key_text;
 use crate::store::{FieldPath, Filter, FilterOp, ListQuery, Literal, SortDirection, StoreError};
 
@@ -61,7 +61,7 @@ impl ListPlan {
         let order_tag = query.order_tag();
         let mut keys = Vec::with_capacity(query.order.len() + 1);
         for key in &query.order {
-            keys.push(sort_key(table, &key.field, key.direction)?);
+            keys.extend(sort_key(table, &key.field, key.direction)?);
         }
         let tie_direction = query
             .order
@@ -75,6 +75,22 @@ impl ListPlan {
                 expr: format!("t.{}", created.ident),
                 sql_type: created.sql_type.clone(),
                 direction: SortDirection::Asc,
+                nullable: !created.not_null,
+            });
+        }
+        // Ties keep insertion order (in the last key's direction), as on the other stores:
+        // the creation column, then the key.
+        if let Some(created) = &table.created
+            && !query.order.is_empty()
+            && !query
+                .order
+                .iter()
+                .any(|k| k.field == FieldPath::CreationTime)
+        {
+            keys.push(Key {
+                expr: format!("t.{}", created.ident),
+                sql_type: created.sql_type.clone(),
+                direction: tie_direction,
                 nullable: !created.not_null,
             });
         }
@@ -121,11 +137,13 @@ impl ListPlan {
         } else {
             format!(" WHERE {}", conditions.join(" AND "))
         };
+        // The page is chosen in a subquery and only its rows are turned into documents:
+        // Postgres would otherwise build every matching row's document before sorting.
+        let order = order_by.join(", ");
         let sql = format!(
-            "SELECT {projection}{key_columns} FROM {qualified} t{where_sql} ORDER BY {order} LIMIT ({limit})::int8",
-            projection = table.projection,
+            "SELECT {projection}{key_columns} FROM (SELECT t.*, t.xmin AS {PAGE_XMIN} FROM {qualified} t{where_sql} ORDER BY {order} LIMIT ({limit})::int8) t ORDER BY {order}",
+            projection = table.page_projection,
             qualified = table.qualified,
-            order = order_by.join(", "),
         );
         Ok(Self {
             sql,
@@ -156,11 +174,13 @@ fn direction_sql(direction: SortDirection) -> &'static str {
     }
 }
 
+/// The sort key for a field; `None` for `_creationTime` on a table without a creation column,
+/// which is then ordered by its primary key alone (the tie-breaker every order ends with).
 fn sort_key(
     table: &TableInfo,
     field: &FieldPath,
     direction: SortDirection,
-) -> Result<Key, StoreError> {
+) -> Result<Option<Key>, StoreError> {
     let (expr, sql_type, nullable) = match field {
         FieldPath::Id => (
             format!("t.{}", table.key.ident),
@@ -168,7 +188,9 @@ fn sort_key(
             false,
         ),
         FieldPath::CreationTime => {
-            let created = creation_column(table)?;
+            let Some(created) = &table.created else {
+                return Ok(None);
+            };
             (
                 format!("t.{}", created.ident),
                 created.sql_type.clone(),
@@ -192,12 +214,12 @@ fn sort_key(
             }
         }
     };
-    Ok(Key {
+    Ok(Some(Key {
         expr,
         sql_type,
         direction,
         nullable,
-    })
+    }))
 }
 
 fn creation_column(table: &TableInfo) -> Result<&Column, StoreError> {
