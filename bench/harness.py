@@ -353,7 +353,7 @@ PG_SCHEMA = """
 CREATE TABLE items (id uuid PRIMARY KEY DEFAULT gen_random_uuid(),
     created_at timestamptz NOT NULL DEFAULT now(),
     title text, status text, score int4, "twitchId" text, body text);
-CREATE INDEX items_status_score ON items (status, score);
+CREATE INDEX items_status_score ON items (status, score NULLS FIRST);
 CREATE TABLE inserts (id uuid PRIMARY KEY DEFAULT gen_random_uuid(),
     created_at timestamptz NOT NULL DEFAULT now(),
     title text, status text, score int4, tags text[]);
@@ -404,28 +404,33 @@ def pg_scenarios(h: Harness, wanted: list[str]) -> list[dict]:
         capture_output=True, check=True)
     ids_file = h.tmp / "pg-ids.txt"
     ids_file.write_text(psql(url, "SELECT id FROM items ORDER BY random() LIMIT 20000") + "\n")
-    gw = h.start_gateway({"GATEWAY_STORE": "postgres", "DATABASE_URL": url,
-                          "GATEWAY_PG_POOL_SIZE": "32"}, "postgres")
+    # Two gateways: as the connecting user (one statement per read, like pgbench -S), and with
+    # row-level security set-up per request (the bench database has the Supabase roles).
+    settings = {"GATEWAY_STORE": "postgres", "DATABASE_URL": url, "GATEWAY_PG_POOL_SIZE": "32"}
+    plain = h.start_gateway({**settings, "GATEWAY_PG_RLS": "off"}, "postgres-plain")
+    gw = h.start_gateway({**settings, "GATEWAY_PG_RLS": "on"}, "postgres")
     env = {"BENCH_TOKEN": token(), "BENCH_IDS": str(ids_file)}
     floor = pgbench_select(h, url)
     rows = []
     if "pg-rest-get" in wanted:
-        result = h.wrk(gw.url + "/v1/tables/items/", "get_random.lua", 32, env, watch=gw)
-        result["ratio"] = result["rps"] / floor["rps"] if floor["rps"] else 0.0
-        rows.append(row("pg-rest-get", result, "pgbench -S", floor))
+        for name, target in (("pg-rest-get", plain), ("pg-rest-get-rls", gw)):
+            result = h.wrk(target.url + "/v1/tables/items/", "get_random.lua", 32, env, watch=target)
+            result["ratio"] = result["rps"] / floor["rps"] if floor["rps"] else 0.0
+            rows.append(row(name, result, "pgbench -S", floor))
     if "pg-rest-list" in wanted:
         path = "/v1/tables/items?status=eq.Transcribing&order=score.desc&limit=50"
         result = h.wrk(gw.url + path, "get.lua", 32, env, watch=gw)
         result["ratio"] = result["rps"] / floor["rps"] if floor["rps"] else 0.0
         out = row("pg-rest-list", result, "pgbench -S", floor)
-        # The adapter's own counter: round trips one list of 50 rows costs (RLS is on: the
-        # bench database has the Supabase roles).
+        # The adapter's own counter: round trips one list of 50 rows costs, with and without
+        # row-level security set-up.
         admin = token("bench-admin", ["admin"])
-        _, before = request("GET", gw.url + "/admin/status", token=admin)
-        status, page = request("GET", gw.url + path, token=token())
-        assert status == 200 and len(page["items"]) == 50, (status, len(page.get("items", [])))
-        _, after = request("GET", gw.url + "/admin/status", token=admin)
-        out["round_trips_per_list"] = after["storeRoundTrips"] - before["storeRoundTrips"]
+        for key, target in (("round_trips_per_list", gw), ("round_trips_per_list_plain", plain)):
+            _, before = request("GET", target.url + "/admin/status", token=admin)
+            status, page = request("GET", target.url + path, token=token())
+            assert status == 200 and len(page["items"]) == 50, (status, len(page.get("items", [])))
+            _, after = request("GET", target.url + "/admin/status", token=admin)
+            out[key] = after["storeRoundTrips"] - before["storeRoundTrips"]
         rows.append(out)
     if "pg-rest-insert" in wanted:
         result = h.wrk(gw.url + "/v1/tables/inserts", "insert.lua", 32, env, watch=gw)
@@ -469,7 +474,7 @@ def startup(h: Harness) -> list[dict]:
 
 def row(name: str, result: dict, baseline_name: str, baseline: dict) -> dict:
     out = {"scenario": name}
-    for key in ("rps", "rps_range", "p50_ms", "p99_ms", "errors", "requests", "cpu_s_per_1k", "peak_rss_mb", "rss_anon_mb", "ratio", "round_trips_per_list"):
+    for key in ("rps", "rps_range", "p50_ms", "p99_ms", "errors", "requests", "cpu_s_per_1k", "peak_rss_mb", "rss_anon_mb", "ratio", "round_trips_per_list", "round_trips_per_list_plain"):
         if key in result and result[key] is not None:
             out[key] = round(result[key], 3) if isinstance(result[key], float) else result[key]
     out["baseline"] = {
@@ -567,7 +572,8 @@ def main() -> int:
         h.stop_all()
 
     order = {name: i for i, name in enumerate(
-        ["passthrough@32", "bare-forwarder@32", "passthrough@128", "bare-forwarder@128", *SCENARIOS])}
+        ["passthrough@32", "bare-forwarder@32", "passthrough@128", "bare-forwarder@128", *SCENARIOS[:6],
+         "pg-rest-get-rls", *SCENARIOS[6:]])}
     rows.sort(key=lambda r: order.get(r["scenario"], 99))
     verdicts = check(rows)
     report = {
@@ -593,7 +599,8 @@ def main() -> int:
             print(f"- {verdict}")
         for r in rows:
             if "round_trips_per_list" in r:
-                print(f"- {r['scenario']}: {r['round_trips_per_list']} round trip(s) to Postgres for one list of 50 rows")
+                print(f"- {r['scenario']}: {r['round_trips_per_list']} round trip(s) to Postgres for one list of 50 rows "
+                      f"with row-level security set-up, {r.get('round_trips_per_list_plain')} without")
             if "of_bare_forwarder" in r:
                 print(f"- {r['scenario']}: {r['of_bare_forwarder']:.2f}× the bare forwarder's req/s")
     print(f"\nwritten to {out.relative_to(ROOT)}")
