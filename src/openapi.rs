@@ -18,7 +18,7 @@ use crate::writes::Receipt;
     ),
     components(
         schemas(Problem, ErrorCode, Receipt),
-        responses(Unauthorized, NotAdmin, PolicyForbids, NotJson, Queued, Unreachable, Overloaded, TimedOut, WriteConflict, StoreDown),
+        responses(Unauthorized, NotAdmin, PolicyForbids, NotJson, Queued, Unreachable, Overloaded, TimedOut, WriteConflict, StoreDown, DocumentRefused),
     ),
     modifiers(&BearerAuth),
     tags(
@@ -85,6 +85,12 @@ pub struct Overloaded(Problem);
 #[response(content_type = "application/problem+json")]
 #[allow(dead_code)] // Only describes a response in the OpenAPI spec.
 pub struct WriteConflict(Problem);
+
+/// Convex refused the document: its schema's validator, or the function, threw (`function_error`)
+#[derive(utoipa::ToResponse)]
+#[response(content_type = "application/problem+json")]
+#[allow(dead_code)] // Only describes a response in the OpenAPI spec.
+pub struct DocumentRefused(Problem);
 
 /// The store cannot be reached
 #[derive(utoipa::ToResponse)]

@@ -188,6 +188,7 @@ async fn list_documents(
         (status = 409, response = crate::openapi::WriteConflict),
         (status = 413, description = "Body or array too large", body = Problem, content_type = "application/problem+json"),
         (status = 415, response = crate::openapi::NotJson),
+        (status = 422, response = crate::openapi::DocumentRefused),
         (status = 503, response = crate::openapi::StoreDown),
     )
 )]
@@ -299,6 +300,7 @@ async fn get_document(
         (status = 412, description = "`If-Match` does not match the current version", body = Problem, content_type = "application/problem+json"),
         (status = 503, response = crate::openapi::StoreDown),
         (status = 415, response = crate::openapi::NotJson),
+        (status = 422, response = crate::openapi::DocumentRefused),
     )
 )]
 async fn patch_document(
@@ -334,6 +336,7 @@ async fn patch_document(
         (status = 412, description = "`If-Match` does not match the current version", body = Problem, content_type = "application/problem+json"),
         (status = 503, response = crate::openapi::StoreDown),
         (status = 415, response = crate::openapi::NotJson),
+        (status = 422, response = crate::openapi::DocumentRefused),
     )
 )]
 async fn replace_document(

@@ -79,6 +79,7 @@ pub struct OperationResult {
         (status = 404, description = "An operation's document does not exist (see failedOperation)", body = Problem, content_type = "application/problem+json"),
         (status = 409, response = crate::openapi::WriteConflict),
         (status = 412, description = "An operation's version does not match (see failedOperation)", body = Problem, content_type = "application/problem+json"),
+        (status = 422, response = crate::openapi::DocumentRefused),
         (status = 503, response = crate::openapi::StoreDown),
         (status = 415, response = crate::openapi::NotJson),
         (status = 413, description = "More operations than GATEWAY_TX_MAX_OPS", body = Problem, content_type = "application/problem+json"),
@@ -176,8 +177,12 @@ async fn begin(
         (status = 200, description = "Committed", body = CommitResponse),
         (status = 401, response = crate::openapi::Unauthorized),
         (status = 404, description = "No such transaction for this caller", body = Problem, content_type = "application/problem+json"),
-        (status = 409, description = "A document read or written changed since it was read; nothing was applied", body = Problem, content_type = "application/problem+json"),
+        (status = 400, description = "A staged write the store refuses (on Postgres: a value or a NOT NULL or check constraint); nothing was applied", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "The store's privileges or row-level security refuse a staged write (Postgres); nothing was applied", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "A document read or written changed since it was read, or a unique or foreign-key constraint refuses a staged write; nothing was applied", body = Problem, content_type = "application/problem+json"),
         (status = 410, description = "The transaction expired and was rolled back", body = Problem, content_type = "application/problem+json"),
+        (status = 422, response = crate::openapi::DocumentRefused),
+        (status = 503, response = crate::openapi::StoreDown),
     )
 )]
 async fn commit(

@@ -952,6 +952,15 @@ export interface components {
         };
     };
     responses: {
+        /** @description Convex refused the document: its schema's validator, or the function, threw (`function_error`) */
+        DocumentRefused: {
+            headers: {
+                [name: string]: unknown;
+            };
+            content: {
+                "application/problem+json": components["schemas"]["Problem"];
+            };
+        };
         /** @description Not an admin */
         NotAdmin: {
             headers: {
@@ -999,6 +1008,15 @@ export interface components {
                 "application/json": components["schemas"]["Receipt"];
             };
         };
+        /** @description The store cannot be reached */
+        StoreDown: {
+            headers: {
+                [name: string]: unknown;
+            };
+            content: {
+                "application/problem+json": components["schemas"]["Problem"];
+            };
+        };
         /** @description Convex did not answer in time */
         TimedOut: {
             headers: {
@@ -1021,6 +1039,18 @@ export interface components {
         };
         /** @description Convex cannot be reached */
         Unreachable: {
+            headers: {
+                [name: string]: unknown;
+            };
+            content: {
+                "application/problem+json": components["schemas"]["Problem"];
+            };
+        };
+        /**
+         * @description A database constraint (unique, foreign key, exclusion) or a concurrent change refused the
+         *     write; nothing was written (Postgres; `constraint` names the constraint)
+         */
+        WriteConflict: {
             headers: {
                 [name: string]: unknown;
             };
@@ -2265,7 +2295,10 @@ export interface operations {
             };
             header?: never;
             path: {
-                /** @description Table name, `^[A-Za-z][A-Za-z0-9_]{0,63}$` */
+                /**
+                 * @description Table name, `^[A-Za-z][A-Za-z0-9_]{0,63}$`
+                 * @example videos
+                 */
                 table: string;
             };
             cookie?: never;
@@ -2317,7 +2350,10 @@ export interface operations {
             query?: never;
             header?: never;
             path: {
-                /** @description Table name */
+                /**
+                 * @description Table name, `^[A-Za-z][A-Za-z0-9_]{0,63}$`
+                 * @example videos
+                 */
                 table: string;
             };
             cookie?: never;
@@ -2363,6 +2399,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            409: components["responses"]["WriteConflict"];
             /** @description Body or array too large */
             413: {
                 headers: {
@@ -2373,6 +2410,8 @@ export interface operations {
                 };
             };
             415: components["responses"]["NotJson"];
+            422: components["responses"]["DocumentRefused"];
+            503: components["responses"]["StoreDown"];
         };
     };
     get_document: {
@@ -2383,7 +2422,10 @@ export interface operations {
                 "If-None-Match"?: string | null;
             };
             path: {
-                /** @description Table name */
+                /**
+                 * @description Table name, `^[A-Za-z][A-Za-z0-9_]{0,63}$`
+                 * @example videos
+                 */
                 table: string;
                 /** @description Document `_id` */
                 id: string;
@@ -2430,6 +2472,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            503: components["responses"]["StoreDown"];
         };
     };
     replace_document: {
@@ -2440,7 +2483,10 @@ export interface operations {
                 "If-Match"?: string | null;
             };
             path: {
-                /** @description Table name */
+                /**
+                 * @description Table name, `^[A-Za-z][A-Za-z0-9_]{0,63}$`
+                 * @example videos
+                 */
                 table: string;
                 /** @description Document `_id` */
                 id: string;
@@ -2486,6 +2532,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            409: components["responses"]["WriteConflict"];
             /** @description `If-Match` does not match the current version */
             412: {
                 headers: {
@@ -2496,6 +2543,8 @@ export interface operations {
                 };
             };
             415: components["responses"]["NotJson"];
+            422: components["responses"]["DocumentRefused"];
+            503: components["responses"]["StoreDown"];
         };
     };
     delete_document: {
@@ -2506,7 +2555,10 @@ export interface operations {
                 "If-Match"?: string | null;
             };
             path: {
-                /** @description Table name */
+                /**
+                 * @description Table name, `^[A-Za-z][A-Za-z0-9_]{0,63}$`
+                 * @example videos
+                 */
                 table: string;
                 /** @description Document `_id` */
                 id: string;
@@ -2543,6 +2595,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            409: components["responses"]["WriteConflict"];
             /** @description `If-Match` does not match the current version */
             412: {
                 headers: {
@@ -2552,6 +2605,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            503: components["responses"]["StoreDown"];
         };
     };
     patch_document: {
@@ -2562,7 +2616,10 @@ export interface operations {
                 "If-Match"?: string | null;
             };
             path: {
-                /** @description Table name */
+                /**
+                 * @description Table name, `^[A-Za-z][A-Za-z0-9_]{0,63}$`
+                 * @example videos
+                 */
                 table: string;
                 /** @description Document `_id` */
                 id: string;
@@ -2608,6 +2665,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            409: components["responses"]["WriteConflict"];
             /** @description `If-Match` does not match the current version */
             412: {
                 headers: {
@@ -2618,6 +2676,8 @@ export interface operations {
                 };
             };
             415: components["responses"]["NotJson"];
+            422: components["responses"]["DocumentRefused"];
+            503: components["responses"]["StoreDown"];
         };
     };
     apply_batch: {
@@ -2671,6 +2731,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            409: components["responses"]["WriteConflict"];
             /** @description An operation's version does not match (see failedOperation) */
             412: {
                 headers: {
@@ -2690,6 +2751,8 @@ export interface operations {
                 };
             };
             415: components["responses"]["NotJson"];
+            422: components["responses"]["DocumentRefused"];
+            503: components["responses"]["StoreDown"];
         };
     };
     begin: {
@@ -2744,7 +2807,25 @@ export interface operations {
                 };
             };
             202: components["responses"]["Queued"];
+            /** @description A staged write the store refuses (on Postgres: a value or a NOT NULL or check constraint); nothing was applied */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             401: components["responses"]["Unauthorized"];
+            /** @description The store's privileges or row-level security refuse a staged write (Postgres); nothing was applied */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             /** @description No such transaction for this caller */
             404: {
                 headers: {
@@ -2754,7 +2835,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description A document read or written changed since it was read; nothing was applied */
+            /** @description A document read or written changed since it was read, or a unique or foreign-key constraint refuses a staged write; nothing was applied */
             409: {
                 headers: {
                     [name: string]: unknown;
@@ -2772,6 +2853,8 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            422: components["responses"]["DocumentRefused"];
+            503: components["responses"]["StoreDown"];
         };
     };
     rollback: {
