@@ -326,8 +326,6 @@ impl Config {
             None => StoreKind::Local,
             Some(_) => parse_or(&get, "GATEWAY_STORE", "local")?,
         };
-        config.postgres.change_retention = config.changes_retention;
-        config.postgres.statement_timeout = config.request_timeout;
         if config.store == StoreKind::Postgres && config.postgres.url.expose_secret().is_empty() {
             return Err(ConfigError {
                 var: "GATEWAY_STORE",
@@ -359,7 +357,12 @@ impl Config {
     pub fn backend(&self) -> Backend {
         match (&self.store, &self.convex) {
             (StoreKind::Convex, Some(convex)) => Backend::Convex(convex.clone()),
-            (StoreKind::Postgres, _) => Backend::Postgres(self.postgres.clone()),
+            // The settings Postgres shares with the rest of the gateway come from their one field.
+            (StoreKind::Postgres, _) => Backend::Postgres(PostgresConfig {
+                change_retention: self.changes_retention,
+                statement_timeout: self.request_timeout,
+                ..self.postgres.clone()
+            }),
             _ => Backend::Local {
                 data_dir: self.data_dir.clone(),
                 options: LocalOptions {

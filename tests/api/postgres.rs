@@ -792,3 +792,91 @@ async fn sighup_reads_the_tables_again() {
     }
     assert_eq!(status("/v1/tables/first").await, StatusCode::OK);
 }
+
+#[tokio::test]
+async fn positions_older_than_the_retention_must_resync() {
+    let app = spawn_pg_app_with(
+        |db| {
+            db.psql("CREATE TABLE t (id uuid PRIMARY KEY DEFAULT gen_random_uuid(), n int4)");
+            install(db);
+        },
+        |c| c.changes_retention = Duration::from_secs(1),
+    )
+    .await;
+    let admin = admin(&app);
+    app.insert("t", json!({"n": 1})).await;
+    // Writes go on; once the first change is older than the retention, reading from 0 must
+    // answer 410 (a condition with a deadline, not a fixed sleep).
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let problem = loop {
+        app.insert("t", json!({"n": 2})).await;
+        let response = admin
+            .get(app.url("/admin/changes?since=0"))
+            .send()
+            .await
+            .unwrap();
+        if response.status() == StatusCode::GONE {
+            break assert_problem(response, StatusCode::GONE, "resync_needed").await;
+        }
+        assert_eq!(response.status(), StatusCode::OK);
+        assert!(Instant::now() < deadline, "the feed was never pruned");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    };
+    // The problem names the position to follow from, which answers.
+    let detail = problem["detail"].as_str().unwrap();
+    let position: u64 = detail
+        .split_whitespace()
+        .filter_map(|w| w.trim_matches(|c: char| !c.is_ascii_digit()).parse().ok())
+        .next_back()
+        .unwrap();
+    let response = admin
+        .get(app.url(&format!("/admin/changes?since={position}")))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+}
+
+#[tokio::test]
+async fn connections_are_encrypted_and_a_given_ca_is_enforced() {
+    let db = tokio::task::spawn_blocking(TestDb::create).await.unwrap();
+    let ssl_on = db.psql("SHOW ssl") == "on";
+    let mut config = convex_gateway::Config::for_data_dir(std::env::temp_dir())
+        .postgres
+        .clone();
+    config.url = secrecy::SecretString::from(format!("{}?sslmode=require", db.url));
+    let store = convex_gateway::store::postgres::PostgresStore::connect(&config).await;
+    if !ssl_on {
+        // A server without TLS cannot satisfy sslmode=require: the gateway refuses to start.
+        assert!(store.is_err());
+        return;
+    }
+    let store = store.unwrap();
+    use convex_gateway::store::DocumentStore as _;
+    store.health().await.unwrap();
+    assert_eq!(
+        db.psql(
+            "SELECT bool_and(s.ssl) FROM pg_stat_ssl s JOIN pg_stat_activity a USING (pid) \
+             WHERE a.application_name = 'convex-gateway' AND a.datname = current_database()"
+        ),
+        "t",
+        "the gateway's connections use TLS"
+    );
+    // With a CA the server's certificate does not chain to, the connection is refused.
+    let ca = tempfile::NamedTempFile::new().unwrap();
+    std::fs::write(
+        ca.path(),
+        std::fs::read(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/tests/fixtures/unrelated-ca.pem"
+        ))
+        .unwrap(),
+    )
+    .unwrap();
+    config.ca_file = Some(ca.path().to_owned());
+    assert!(
+        convex_gateway::store::postgres::PostgresStore::connect(&config)
+            .await
+            .is_err()
+    );
+}
