@@ -579,12 +579,12 @@ fn parse_auth(
 
 fn parse_postgres(get: &impl Fn(&str) -> Option<String>) -> Result<PostgresConfig, ConfigError> {
     let url = get("DATABASE_URL").unwrap_or_default();
-    if !url.is_empty() && url.parse::<tokio_postgres::Config>().is_err() {
+    if !url.is_empty()
+        && let Err(reason) = crate::store::postgres::parse_url(&url)
+    {
         return Err(ConfigError {
             var: "DATABASE_URL",
-            reason:
-                "is not a Postgres connection URL (postgres://user:password@host:5432/database)"
-                    .into(),
+            reason,
         });
     }
     let name = |var: &'static str, default: &str| -> Result<String, ConfigError> {

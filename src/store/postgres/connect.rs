@@ -7,6 +7,7 @@
 //! encrypted but the server is not verified (hosted Supabase signs with its own CA, which its
 //! dashboard offers for download).
 
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use anyhow::Context as _;
@@ -15,13 +16,53 @@ use secrecy::ExposeSecret;
 
 use super::PostgresConfig;
 
+/// A connection URL as libpq reads it, for `tokio-postgres`, which knows `sslmode` only up to
+/// `require` and no `sslrootcert`: `verify-ca` and `verify-full` become `require` with
+/// verification, and `sslrootcert` names the CA file. Answers the parsed settings and the CA
+/// file the URL names.
+pub fn parse_url(url: &str) -> Result<(tokio_postgres::Config, Option<PathBuf>), String> {
+    let bad = || {
+        "DATABASE_URL is not a Postgres connection URL (postgres://user:password@host:5432/database)"
+            .to_owned()
+    };
+    let (base, query) = url.split_once('?').unwrap_or((url, ""));
+    let mut kept = Vec::new();
+    let (mut ca, mut verify) = (None, false);
+    for pair in query.split('&').filter(|p| !p.is_empty()) {
+        match pair.split_once('=') {
+            Some(("sslrootcert", path)) => ca = Some(PathBuf::from(path)),
+            Some(("sslmode", "verify-ca" | "verify-full")) => {
+                verify = true;
+                kept.push("sslmode=require");
+            }
+            _ => kept.push(pair),
+        }
+    }
+    let rebuilt = if kept.is_empty() {
+        base.to_owned()
+    } else {
+        format!("{base}?{}", kept.join("&"))
+    };
+    let config = rebuilt.parse().map_err(|_| bad())?;
+    if verify && ca.is_none() {
+        return Err(
+            "sslmode=verify-ca or verify-full needs the CA: add sslrootcert=<file> to DATABASE_URL or set GATEWAY_PG_CA_FILE"
+                .into(),
+        );
+    }
+    Ok((config, ca))
+}
+
+/// The parsed URL, and the CA file to verify the server against (`GATEWAY_PG_CA_FILE`, else the
+/// URL's `sslrootcert`).
+fn settings(config: &PostgresConfig) -> anyhow::Result<(tokio_postgres::Config, Option<PathBuf>)> {
+    let (pg, url_ca) = parse_url(config.url.expose_secret()).map_err(anyhow::Error::msg)?;
+    Ok((pg, config.ca_file.clone().or(url_ca)))
+}
+
 /// Builds the pool; no connection is made until one is needed.
 pub(crate) fn pool(config: &PostgresConfig) -> anyhow::Result<Pool> {
-    let mut pg: tokio_postgres::Config = config
-        .url
-        .expose_secret()
-        .parse()
-        .context("DATABASE_URL is not a Postgres connection URL")?;
+    let (mut pg, ca) = settings(config)?;
     let options = pg.get_options().map(str::to_owned).unwrap_or_default();
     pg.options(
         format!(
@@ -38,7 +79,7 @@ pub(crate) fn pool(config: &PostgresConfig) -> anyhow::Result<Pool> {
     }
     let manager = Manager::from_config(
         pg,
-        tls(config)?,
+        tls(ca.as_deref())?,
         ManagerConfig {
             recycling_method: RecyclingMethod::Fast,
         },
@@ -55,13 +96,9 @@ pub(crate) fn pool(config: &PostgresConfig) -> anyhow::Result<Pool> {
 
 /// A dedicated connection outside the pool (the installer, the change-log listener).
 pub(crate) async fn connect_one(config: &PostgresConfig) -> anyhow::Result<tokio_postgres::Client> {
-    let pg: tokio_postgres::Config = config
-        .url
-        .expose_secret()
-        .parse()
-        .context("DATABASE_URL is not a Postgres connection URL")?;
+    let (pg, ca) = settings(config)?;
     let (client, connection) = pg
-        .connect(tls(config)?)
+        .connect(tls(ca.as_deref())?)
         .await
         .context("connecting to Postgres")?;
     tokio::spawn(async move {
@@ -72,13 +109,13 @@ pub(crate) async fn connect_one(config: &PostgresConfig) -> anyhow::Result<tokio
     Ok(client)
 }
 
-fn tls(config: &PostgresConfig) -> anyhow::Result<tokio_postgres_rustls::MakeRustlsConnect> {
+fn tls(ca_file: Option<&Path>) -> anyhow::Result<tokio_postgres_rustls::MakeRustlsConnect> {
     let mut roots = rustls::RootCertStore::empty();
     let native = rustls_native_certs::load_native_certs();
     for cert in native.certs {
         let _ = roots.add(cert);
     }
-    if let Some(path) = &config.ca_file {
+    if let Some(path) = ca_file {
         let pem = std::fs::read(path)
             .with_context(|| format!("reading GATEWAY_PG_CA_FILE {}", path.display()))?;
         let mut added = 0;
@@ -100,7 +137,7 @@ fn tls(config: &PostgresConfig) -> anyhow::Result<tokio_postgres_rustls::MakeRus
     let builder = rustls::ClientConfig::builder_with_provider(std::sync::Arc::clone(&provider))
         .with_safe_default_protocol_versions()
         .context("TLS protocol versions")?;
-    let tls = if config.ca_file.is_some() {
+    let tls = if ca_file.is_some() {
         builder.with_root_certificates(roots).with_no_client_auth()
     } else {
         builder
@@ -170,5 +207,32 @@ pub(crate) fn describe(err: &PoolError) -> String {
             None => format!("Postgres cannot be reached: {err}"),
         },
         other => format!("Postgres pool: {other}"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn libpq_verify_modes_and_sslrootcert_are_understood() {
+        let (config, ca) = parse_url(
+            "postgres://u:p@db.example.com:5432/postgres?sslmode=verify-full&sslrootcert=/ca.crt",
+        )
+        .unwrap();
+        assert_eq!(ca.as_deref(), Some(Path::new("/ca.crt")));
+        assert_eq!(
+            config.get_ssl_mode(),
+            tokio_postgres::config::SslMode::Require
+        );
+        assert_eq!(config.get_dbname(), Some("postgres"));
+        assert!(parse_url("postgres://u@h/db?sslmode=verify-ca").is_err());
+        let (config, ca) = parse_url("postgres://u@h/db?sslmode=disable").unwrap();
+        assert_eq!(
+            config.get_ssl_mode(),
+            tokio_postgres::config::SslMode::Disable
+        );
+        assert!(ca.is_none());
+        assert!(parse_url("not a url ://").is_err());
     }
 }

@@ -24,6 +24,7 @@ use secrecy::{ExposeSecret, SecretString};
 use tokio::sync::RwLock;
 
 use self::catalog::{Catalog, TableInfo};
+pub use self::connect::parse_url;
 use super::{
     Capabilities, ChangePage, DbCaller, Document, DocumentStore, Fields, ListQuery, Page,
     RawDocument, RawPage, StoreCtx, StoreError, TableName, WriteOp, WriteOutcome, document_json,
@@ -148,6 +149,7 @@ impl PostgresStore {
             }
         }
         tracing::info!(
+            database = %redacted_url(&config.url),
             schema = %config.schema,
             tables = catalog.tables.len(),
             rls,
@@ -561,8 +563,8 @@ impl DocumentStore for PostgresStore {
 
 /// `DATABASE_URL` without its password, for logs.
 pub fn redacted_url(url: &SecretString) -> String {
-    match url.expose_secret().parse::<tokio_postgres::Config>() {
-        Ok(config) => format!(
+    match parse_url(url.expose_secret()) {
+        Ok((config, _)) => format!(
             "postgres://{}@{}/{}",
             config.get_user().unwrap_or(""),
             config
