@@ -123,10 +123,19 @@ async fn the_feed_holds_every_write_in_commit_order_and_resumes_without_repeats(
     for writer in writers {
         expected.extend(writer.await.unwrap());
     }
+    check_feed(&app, &expected).await;
+}
+
+/// The whole feed against the writes made (per document: its operations and versions, in
+/// order), then resuming from the middle and one table's part; answers the feed.
+pub(crate) async fn check_feed(
+    app: &TestApp,
+    expected: &BTreeMap<String, Vec<(String, u64)>>,
+) -> Vec<Value> {
     let total: usize = expected.values().map(Vec::len).sum();
     assert_eq!(total, 1000);
 
-    let admin = admin(&app);
+    let admin = admin(app);
     let feed = read_feed(&admin, |p| app.url(p), 0, 37).await;
     assert_eq!(feed.len(), total, "every write is in the feed once");
     let positions: Vec<u64> = feed
@@ -149,7 +158,10 @@ async fn the_feed_holds_every_write_in_commit_order_and_resumes_without_repeats(
         }
         seen.entry(id).or_default().push((op, version));
     }
-    assert_eq!(seen, expected);
+    assert_eq!(
+        &seen, expected,
+        "per document: its writes, in order, with their versions"
+    );
     // The last state of a patched document is in its last change.
     let (id, _) = expected
         .iter()
@@ -179,6 +191,7 @@ async fn the_feed_holds_every_write_in_commit_order_and_resumes_without_repeats(
             .collect::<Vec<_>>(),
         want_b
     );
+    feed
 }
 
 #[tokio::test]
@@ -257,16 +270,21 @@ async fn only_admins_read_the_feed_and_bad_parameters_are_refused() {
 #[tokio::test]
 async fn positions_older_than_the_retention_must_resync() {
     let app = spawn_app_with(|config| config.changes_retention = Duration::from_secs(1)).await;
-    let admin = admin(&app);
-    app.insert("feed_old", json!({"n": 0})).await;
-    // Pruning runs with writes, once per retention period: keep writing until it has.
-    let deadline = Instant::now() + Duration::from_secs(30);
+    check_retention(&app, "feed_old").await;
+}
+
+/// With a retention of one second: writes go on until reading from 0 answers
+/// `410 resync_needed` (a condition with a deadline), and the position it names answers again.
+pub(crate) async fn check_retention(app: &TestApp, table: &str) {
+    let admin = admin(app);
+    app.insert(table, json!({"n": 0})).await;
+    let deadline = Instant::now() + Duration::from_secs(60);
     let problem = loop {
         assert!(
             Instant::now() < deadline,
             "the first change was never pruned"
         );
-        app.insert("feed_old", json!({"n": 1})).await;
+        app.insert(table, json!({"n": 1})).await;
         let response = admin
             .get(app.url("/admin/changes?since=0"))
             .send()
@@ -312,7 +330,7 @@ async fn kill_9_during_writes_loses_no_change_and_invents_none() {
     let data = dir.path().join("data");
     let mut gateway = GatewayProcess::start(&data, &[]).await;
     let token = admin_cli_token(&gateway, &data);
-    let client = authorized(&token);
+    let client = crate::helpers::bearer_client(&token);
     // Writers run until the gateway dies under them; what was acknowledged is known.
     let mut writers = Vec::new();
     for w in 0..4 {
@@ -396,7 +414,7 @@ async fn kill_9_during_writes_loses_no_change_and_invents_none() {
     assert_eq!(after.len(), 1);
 }
 
-fn admin_cli_token(gateway: &GatewayProcess, data: &std::path::Path) -> String {
+pub(crate) fn admin_cli_token(gateway: &GatewayProcess, data: &std::path::Path) -> String {
     let output = Command::new(binary())
         .args([
             "token", "--sub", "operator", "--role", "admin", "--ttl", "10m",
@@ -409,16 +427,4 @@ fn admin_cli_token(gateway: &GatewayProcess, data: &std::path::Path) -> String {
         .unwrap();
     assert!(output.status.success(), "{output:?}");
     String::from_utf8(output.stdout).unwrap().trim().to_owned()
-}
-
-fn authorized(token: &str) -> reqwest::Client {
-    let mut headers = reqwest::header::HeaderMap::new();
-    headers.insert(
-        reqwest::header::AUTHORIZATION,
-        format!("Bearer {token}").parse().unwrap(),
-    );
-    reqwest::Client::builder()
-        .default_headers(headers)
-        .build()
-        .unwrap()
 }

@@ -70,24 +70,19 @@ test("Try it out filters a list from the docs page", { timeout: 120_000 }, async
     await page.click(`${op} .opblock-summary`);
     await page.waitForSelector(`${op} .try-out__btn`);
     await page.click(`${op} .try-out__btn`);
-    // The table field comes prefilled with the spec's example; type over it, as a person would.
-    const table = `${op} tr[data-param-name="table"] input`;
-    await page.waitForSelector(table);
-    await page.focus(table);
-    await page.keyboard.down("Control");
-    await page.keyboard.press("KeyA");
-    await page.keyboard.up("Control");
-    await page.keyboard.press("Backspace");
-    await page.type(table, "videos");
-    const filters = `${op} tr[data-param-name="filters"] textarea`;
-    await page.waitForSelector(filters);
-    // Replace the example Swagger UI prefills, as a person would: select all, type over it.
-    await page.focus(filters);
-    await page.keyboard.down("Control");
-    await page.keyboard.press("KeyA");
-    await page.keyboard.up("Control");
-    await page.keyboard.press("Backspace");
-    await page.type(filters, '{"status": "eq.queued"}');
+    // Swagger UI prefills the spec's examples; replace them as a person would: select all,
+    // type over it.
+    const typeOver = async (selector, text) => {
+      await page.waitForSelector(selector);
+      await page.focus(selector);
+      await page.keyboard.down("Control");
+      await page.keyboard.press("KeyA");
+      await page.keyboard.up("Control");
+      await page.keyboard.press("Backspace");
+      await page.type(selector, text);
+    };
+    await typeOver(`${op} tr[data-param-name="table"] input`, "videos");
+    await typeOver(`${op} tr[data-param-name="filters"] textarea`, '{"status": "eq.queued"}');
     await page.click(`${op} .execute`);
 
     const requestUrl = await waitFor(
