@@ -27,6 +27,14 @@ pub struct TestDb {
 impl TestDb {
     /// Creates an empty database with a name unique to this run and test.
     pub fn create() -> Self {
+        let db = Self::planned();
+        db.create_database();
+        db
+    }
+
+    /// A database name unique to this run and test, and its URL, not created yet (it is
+    /// dropped all the same).
+    pub fn planned() -> Self {
         static NEXT: AtomicUsize = AtomicUsize::new(0);
         let prefix = std::env::var("TEST_PG_PREFIX").unwrap_or_else(|_| "cg_test".into());
         let name = format!(
@@ -35,7 +43,6 @@ impl TestDb {
             NEXT.fetch_add(1, Ordering::Relaxed)
         );
         let admin = admin_url();
-        psql_at(&admin, &format!("CREATE DATABASE \"{name}\""));
         let url = match admin.rsplit_once('/') {
             Some((base, rest)) => {
                 let query = rest.split_once('?').map(|(_, q)| format!("?{q}"));
@@ -43,9 +50,16 @@ impl TestDb {
             }
             None => panic!("TEST_DATABASE_URL {admin} names no database"),
         };
+        Self { name, url }
+    }
+
+    /// Creates the database, with the Supabase roles and their default privileges.
+    pub fn create_database(&self) {
+        let (name, url) = (&self.name, &self.url);
+        psql_at(&admin_url(), &format!("CREATE DATABASE \"{name}\""));
         // The Supabase roles, cluster-wide; created once, by whichever test comes first.
         psql_at(
-            &url,
+            url,
             "DO $$ BEGIN
                BEGIN CREATE ROLE anon NOLOGIN; EXCEPTION WHEN duplicate_object OR unique_violation THEN NULL; END;
                BEGIN CREATE ROLE authenticated NOLOGIN; EXCEPTION WHEN duplicate_object OR unique_violation THEN NULL; END;
@@ -56,7 +70,6 @@ impl TestDb {
              ALTER DEFAULT PRIVILEGES IN SCHEMA public GRANT ALL ON TABLES TO anon, authenticated, service_role;
              ALTER DEFAULT PRIVILEGES IN SCHEMA public GRANT ALL ON SEQUENCES TO anon, authenticated, service_role;",
         );
-        Self { name, url }
     }
 
     /// Runs SQL with psql and answers its unaligned output.

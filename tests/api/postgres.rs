@@ -770,14 +770,15 @@ async fn connections_are_encrypted_and_a_given_ca_is_enforced() {
         .postgres
         .clone();
     config.url = secrecy::SecretString::from(format!("{}?sslmode=require", db.url));
-    let store = convex_gateway::store::postgres::PostgresStore::connect(&config).await;
+    use convex_gateway::store::DocumentStore as _;
+    let store = convex_gateway::store::postgres::PostgresStore::connect(&config)
+        .await
+        .unwrap();
     if !ssl_on {
-        // A server without TLS cannot satisfy sslmode=require: the gateway refuses to start.
-        assert!(store.is_err());
+        // A server without TLS cannot satisfy sslmode=require: the store is never ready.
+        assert!(store.health().await.is_err());
         return;
     }
-    let store = store.unwrap();
-    use convex_gateway::store::DocumentStore as _;
     store.health().await.unwrap();
     assert_eq!(
         db.psql(
@@ -799,9 +800,68 @@ async fn connections_are_encrypted_and_a_given_ca_is_enforced() {
     )
     .unwrap();
     config.ca_file = Some(ca.path().to_owned());
+    let refused = convex_gateway::store::postgres::PostgresStore::connect(&config)
+        .await
+        .unwrap();
+    assert!(refused.health().await.is_err());
+    let table = convex_gateway::store::TableName::parse("t").unwrap();
+    let err = refused
+        .get(&Default::default(), &table, "x")
+        .await
+        .unwrap_err();
     assert!(
-        convex_gateway::store::postgres::PostgresStore::connect(&config)
-            .await
-            .is_err()
+        matches!(err, convex_gateway::store::StoreError::Unavailable(_)),
+        "{err}"
     );
+}
+
+#[tokio::test]
+async fn a_database_that_appears_after_startup_is_served_once_reached() {
+    // The database does not exist yet: the gateway starts, is live, and answers 503 until it
+    // reaches Postgres (as a container started before its database would).
+    let db = TestDb::planned();
+    let data = TempDir::new().unwrap();
+    let envs = [
+        ("GATEWAY_STORE", "postgres"),
+        ("DATABASE_URL", db.url.as_str()),
+    ];
+    let gateway = GatewayProcess::start(data.path(), &envs).await;
+    let client = crate::helpers::bearer_client(&gateway.cli_token(data.path(), "early"));
+    let get = |path: &'static str| {
+        let request = client.get(gateway.url(path));
+        async move { request.send().await.unwrap() }
+    };
+    assert_eq!(
+        get("/ready").await.status(),
+        StatusCode::SERVICE_UNAVAILABLE
+    );
+    let response = get("/v1/tables/later").await;
+    assert!(response.headers().contains_key("retry-after"));
+    assert_problem(
+        response,
+        StatusCode::SERVICE_UNAVAILABLE,
+        "store_unavailable",
+    )
+    .await;
+
+    tokio::task::spawn_blocking({
+        let (name, url) = (db.name.clone(), db.url.clone());
+        move || {
+            let db = TestDb { name, url };
+            db.create_database();
+            db.psql("CREATE TABLE later (id uuid PRIMARY KEY DEFAULT gen_random_uuid(), n int4)");
+            std::mem::forget(db);
+        }
+    })
+    .await
+    .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while get("/ready").await.status() != StatusCode::OK {
+        assert!(
+            Instant::now() < deadline,
+            "the gateway never reached Postgres"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(get("/v1/tables/later").await.status(), StatusCode::OK);
 }

@@ -221,11 +221,18 @@ pub(crate) struct Catalog {
     pub(crate) feed_installed: bool,
     /// The database has the roles that row-level security maps callers to.
     pub(crate) roles_present: bool,
+    /// Read from the database (`false` until Postgres has been reached).
+    pub(crate) loaded: bool,
 }
 
 impl Catalog {
     /// The served table, or why it is not served.
     pub(crate) fn table(&self, name: &str) -> Result<&TableInfo, StoreError> {
+        if !self.loaded {
+            return Err(StoreError::Unavailable(
+                "Postgres has not been reached yet; the gateway keeps trying".into(),
+            ));
+        }
         if let Some(table) = self.tables.get(name) {
             return Ok(table);
         }
@@ -332,6 +339,7 @@ impl Catalog {
         let mut catalog = Catalog {
             feed_installed,
             roles_present,
+            loaded: true,
             ..Catalog::default()
         };
         for (name, Raw { mut keys, columns }) in raw {

@@ -15,7 +15,7 @@ mod values;
 mod writer;
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::Duration;
 
 use async_trait::async_trait;
@@ -90,8 +90,7 @@ pub struct PostgresConfig {
 pub struct PostgresStore {
     pool: Pool,
     config: PostgresConfig,
-    catalog: RwLock<Arc<Catalog>>,
-    rls: bool,
+    schema: Arc<Schema>,
     /// Network round trips to Postgres (a pipelined group of statements counts once).
     round_trips: AtomicU64,
     feed: feed::Feed,
@@ -103,71 +102,134 @@ const SET_CALLER: &str = "SELECT set_config('role', $1, true), \
      set_config('request.jwt.claim.sub', $3, true), \
      set_config('request.jwt.claim.role', $1, true)";
 
-impl PostgresStore {
-    /// Connects, reads the served tables and decides whether row-level security applies.
-    pub async fn connect(config: &PostgresConfig) -> anyhow::Result<Self> {
-        let pool = connect::pool(config)?;
-        let client = pool.get().await.map_err(|err| {
-            anyhow::anyhow!("cannot connect to Postgres: {}", connect::describe(&err))
-        })?;
-        let catalog = load(client_of(&client), config).await?;
-        drop(client);
-        let rls = match config.rls {
-            RlsMode::Off => false,
-            RlsMode::On if !catalog.roles_present => anyhow::bail!(
+/// What the adapter read from the database: the catalog, and whether requests run under the
+/// caller's role. Replaced as a whole on `SIGHUP`, and filled in late when Postgres could not be
+/// reached at startup.
+struct Schema {
+    catalog: RwLock<Arc<Catalog>>,
+    rls: AtomicBool,
+}
+
+/// Why the tables could not be read.
+enum LoadError {
+    /// Postgres cannot be reached (yet): try again.
+    Unreachable(anyhow::Error),
+    /// The configuration cannot work with this database.
+    Fatal(anyhow::Error),
+}
+
+/// Reads the tables and decides whether row-level security applies; installs both.
+async fn refresh(pool: &Pool, config: &PostgresConfig, schema: &Schema) -> Result<(), LoadError> {
+    let client = pool.get().await.map_err(|err| {
+        LoadError::Unreachable(anyhow::anyhow!(
+            "cannot connect to Postgres: {}",
+            connect::describe(&err)
+        ))
+    })?;
+    let catalog = load(client_of(&client), config)
+        .await
+        .map_err(LoadError::Unreachable)?;
+    drop(client);
+    let rls = match config.rls {
+        RlsMode::Off => false,
+        RlsMode::On if !catalog.roles_present => {
+            return Err(LoadError::Fatal(anyhow::anyhow!(
                 "GATEWAY_PG_RLS=on, but the database lacks one of the roles {}, {} and {}",
                 config.roles.anon,
                 config.roles.user,
                 config.roles.admin
-            ),
-            RlsMode::On => true,
-            RlsMode::Auto => {
-                if !catalog.roles_present {
-                    tracing::warn!(
-                        "the database has no {}/{}/{} roles: requests run as the connecting user, and row-level security is not applied per caller (GATEWAY_PG_RLS=auto)",
-                        config.roles.anon,
-                        config.roles.user,
-                        config.roles.admin
-                    );
-                }
-                catalog.roles_present
-            }
-        };
-        if catalog.feed_installed {
-            let mut missing: Vec<&str> = catalog
-                .tables
-                .values()
-                .filter(|t| !t.has_trigger)
-                .map(|t| t.name.as_str())
-                .collect();
-            missing.sort_unstable();
-            if !missing.is_empty() {
+            )));
+        }
+        RlsMode::On => true,
+        RlsMode::Auto => {
+            if !catalog.roles_present {
                 tracing::warn!(
-                    tables = missing.join(", "),
-                    "these tables have no change-log trigger: run `convex-gateway postgres install` again to record their changes"
+                    "the database has no {}/{}/{} roles: requests run as the connecting user, and row-level security is not applied per caller (GATEWAY_PG_RLS=auto)",
+                    config.roles.anon,
+                    config.roles.user,
+                    config.roles.admin
                 );
             }
+            catalog.roles_present
         }
-        tracing::info!(
-            database = %redacted_url(&config.url),
-            schema = %config.schema,
-            tables = catalog.tables.len(),
-            rls,
-            change_feed = catalog.feed_installed,
-            "serving Postgres tables"
-        );
+    };
+    if catalog.feed_installed {
+        let mut missing: Vec<&str> = catalog
+            .tables
+            .values()
+            .filter(|t| !t.has_trigger)
+            .map(|t| t.name.as_str())
+            .collect();
+        missing.sort_unstable();
+        if !missing.is_empty() {
+            tracing::warn!(
+                tables = missing.join(", "),
+                "these tables have no change-log trigger: run `convex-gateway postgres install` again to record their changes"
+            );
+        }
+    }
+    tracing::info!(
+        database = %redacted_url(&config.url),
+        schema = %config.schema,
+        tables = catalog.tables.len(),
+        rls,
+        change_feed = catalog.feed_installed,
+        "serving Postgres tables"
+    );
+    // The role switch is decided before the tables that need it are served.
+    schema.rls.store(rls, Ordering::Release);
+    *schema.catalog.write().await = Arc::new(catalog);
+    Ok(())
+}
+
+impl PostgresStore {
+    /// Connects, reads the served tables and decides whether row-level security applies. When
+    /// Postgres cannot be reached yet, the gateway starts anyway: table routes and `/ready`
+    /// answer 503 while a background task retries (with backoff, up to 10 s apart).
+    pub async fn connect(config: &PostgresConfig) -> anyhow::Result<Self> {
+        let pool = connect::pool(config)?;
+        let schema = Arc::new(Schema {
+            catalog: RwLock::new(Arc::new(Catalog::default())),
+            rls: AtomicBool::new(false),
+        });
+        match refresh(&pool, config, &schema).await {
+            Ok(()) => {}
+            Err(LoadError::Fatal(err)) => return Err(err),
+            Err(LoadError::Unreachable(err)) => {
+                tracing::warn!(
+                    error = format!("{err:#}"),
+                    "Postgres cannot be reached yet; the gateway starts and keeps trying"
+                );
+                let (pool, config, schema) = (pool.clone(), config.clone(), Arc::clone(&schema));
+                tokio::spawn(async move {
+                    let mut wait = Duration::from_millis(250);
+                    loop {
+                        tokio::time::sleep(wait).await;
+                        match refresh(&pool, &config, &schema).await {
+                            Ok(()) => break,
+                            Err(LoadError::Unreachable(err) | LoadError::Fatal(err)) => {
+                                tracing::warn!(
+                                    error = format!("{err:#}"),
+                                    "Postgres still cannot be read; retrying"
+                                );
+                            }
+                        }
+                        wait = (wait * 2).min(Duration::from_secs(10));
+                    }
+                });
+            }
+        }
         Ok(Self {
             pool,
             config: config.clone(),
-            catalog: RwLock::new(Arc::new(catalog)),
-            rls,
+            schema,
             round_trips: AtomicU64::new(0),
             feed: feed::Feed::new(config.change_retention),
         })
     }
 
     async fn catalog(&self) -> Arc<Catalog> {
-        Arc::clone(&*self.catalog.read().await)
+        Arc::clone(&*self.schema.catalog.read().await)
     }
 
     async fn table(&self, name: &TableName) -> Result<(Arc<Catalog>, String), StoreError> {
@@ -189,7 +251,7 @@ impl PostgresStore {
 
     /// The role, claims and `sub` a request runs with, or `None` to run as the connecting user.
     fn caller_settings(&self, ctx: &StoreCtx) -> Option<[String; 3]> {
-        if !self.rls {
+        if !self.schema.rls.load(Ordering::Acquire) {
             return None;
         }
         let roles = &self.config.roles;
@@ -438,6 +500,7 @@ impl DocumentStore for PostgresStore {
             mixed_directions: true,
             caller_identity: false,
             change_feed: self
+                .schema
                 .catalog
                 .try_read()
                 .map(|c| c.feed_installed)
@@ -446,20 +509,15 @@ impl DocumentStore for PostgresStore {
     }
 
     fn wants_caller(&self) -> bool {
-        self.rls
+        self.schema.rls.load(Ordering::Acquire)
     }
 
     async fn reload(&self) -> Result<(), StoreError> {
-        let conn = self.connection().await?;
-        let catalog = load(client_of(&conn), &self.config)
+        refresh(&self.pool, &self.config, &self.schema)
             .await
-            .map_err(StoreError::Internal)?;
-        tracing::info!(
-            tables = catalog.tables.len(),
-            "read the Postgres tables again"
-        );
-        *self.catalog.write().await = Arc::new(catalog);
-        Ok(())
+            .map_err(|(LoadError::Unreachable(err) | LoadError::Fatal(err))| {
+                StoreError::Unavailable(format!("{err:#}"))
+            })
     }
 
     async fn list(
@@ -531,6 +589,11 @@ impl DocumentStore for PostgresStore {
     }
 
     async fn health(&self) -> Result<(), StoreError> {
+        if !self.catalog().await.loaded {
+            return Err(StoreError::Unavailable(
+                "the gateway has not read the Postgres tables yet".into(),
+            ));
+        }
         let conn = self.connection().await?;
         conn.simple_query("SELECT 1")
             .await
@@ -545,6 +608,11 @@ impl DocumentStore for PostgresStore {
         limit: usize,
     ) -> Result<ChangePage, StoreError> {
         let catalog = self.catalog().await;
+        if !catalog.loaded {
+            return Err(StoreError::Unavailable(
+                "Postgres has not been reached yet; the gateway keeps trying".into(),
+            ));
+        }
         if !catalog.feed_installed {
             return Err(StoreError::NoChangeFeed(
                 "the change log is not installed in this database: run `convex-gateway postgres install`, then send the gateway SIGHUP".into(),
