@@ -865,3 +865,64 @@ async fn a_database_that_appears_after_startup_is_served_once_reached() {
     }
     assert_eq!(get("/v1/tables/later").await.status(), StatusCode::OK);
 }
+
+#[tokio::test]
+async fn a_transaction_that_commits_late_is_not_skipped_by_a_reader_that_moved_on() {
+    let app = spawn_pg_app_with(
+        |db| {
+            db.psql("CREATE TABLE t (id uuid PRIMARY KEY DEFAULT gen_random_uuid(), n int4)");
+            install(db);
+        },
+        |_| {},
+    )
+    .await;
+    let db = app.postgres.as_ref().unwrap();
+    let admin = admin(&app);
+    // psql opens a transaction and writes (its change takes a sequence number first) ...
+    let mut late = std::process::Command::new("psql")
+        .args([
+            "-X",
+            "-q",
+            "-v",
+            "ON_ERROR_STOP=1",
+            "-d",
+            &db.url,
+            "-f",
+            "-",
+        ])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut stdin = late.stdin.take().unwrap();
+    use std::io::Write as _;
+    stdin
+        .write_all(b"BEGIN;\nINSERT INTO t (n) VALUES (1);\nSELECT pg_sleep(0);\n")
+        .unwrap();
+    stdin.flush().unwrap();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while db.psql(
+        "SELECT count(*) FROM pg_stat_activity WHERE state = 'idle in transaction' AND query LIKE 'SELECT pg_sleep%'",
+    ) != "1"
+    {
+        assert!(Instant::now() < deadline, "psql's transaction did not open");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    // ... the gateway writes and commits after it, and a reader follows the feed past that ...
+    let early = app.insert("t", json!({"n": 2})).await;
+    let first = read_feed(&admin, |p| app.url(p), 0, 100).await;
+    assert_eq!(first.len(), 1);
+    assert_eq!(first[0]["id"], early["_id"]);
+    let seen = first[0]["position"].as_u64().unwrap();
+    // ... then psql commits: the reader resuming from where it was still gets that change.
+    stdin.write_all(b"COMMIT;\n").unwrap();
+    drop(stdin);
+    assert!(late.wait().unwrap().success());
+    let rest = read_feed(&admin, |p| app.url(p), seen, 100).await;
+    assert_eq!(
+        rest.len(),
+        1,
+        "the late commit's change comes after the position read"
+    );
+    assert_eq!(rest[0]["document"]["n"], 1);
+}
