@@ -214,6 +214,17 @@ async fn constraint_violations_answer_their_codes_and_write_nothing() {
     let problem = assert_problem(response, StatusCode::BAD_REQUEST, "check_violation").await;
     assert_eq!(problem["failedOperation"], 1);
     assert_eq!(db.psql("SELECT count(*) FROM pets"), "0");
+    // The same for a run of like inserts, which goes to Postgres as one statement: the
+    // operation at fault is still named.
+    let run: Vec<Value> = (0..5)
+        .map(|i| json!({"op": "insert", "table": "pets", "document": {"name": format!("p{i}"), "legs": if i == 3 { 9 } else { 4 }}}))
+        .collect();
+    let response = app
+        .post_json("/v1/transactions", &json!({ "operations": run }))
+        .await;
+    let problem = assert_problem(response, StatusCode::BAD_REQUEST, "check_violation").await;
+    assert_eq!(problem["failedOperation"], 3);
+    assert_eq!(db.psql("SELECT count(*) FROM pets"), "0");
     assert_eq!(db.psql("SELECT count(*) FROM owners"), "1");
     // Deleting a row still referred to is refused by the foreign key.
     db.psql("INSERT INTO pets (name, owner) VALUES ('rex', 'o1')");
@@ -844,13 +855,18 @@ async fn a_database_that_appears_after_startup_is_served_once_reached() {
     )
     .await;
 
+    // The database appears with its table in place: made under another name, then renamed.
     tokio::task::spawn_blocking({
-        let (name, url) = (db.name.clone(), db.url.clone());
+        let name = db.name.clone();
         move || {
-            let db = TestDb { name, url };
-            db.create_database();
-            db.psql("CREATE TABLE later (id uuid PRIMARY KEY DEFAULT gen_random_uuid(), n int4)");
-            std::mem::forget(db);
+            let staging = TestDb::planned();
+            staging.create_database();
+            staging
+                .psql("CREATE TABLE later (id uuid PRIMARY KEY DEFAULT gen_random_uuid(), n int4)");
+            crate::pg::psql_at(
+                &crate::pg::admin_url(),
+                &format!("ALTER DATABASE \"{}\" RENAME TO \"{name}\"", staging.name),
+            );
         }
     })
     .await
@@ -925,4 +941,58 @@ async fn a_transaction_that_commits_late_is_not_skipped_by_a_reader_that_moved_o
         "the late commit's change comes after the position read"
     );
     assert_eq!(rest[0]["document"]["n"], 1);
+}
+
+#[tokio::test]
+async fn an_array_insert_is_one_statement_and_keeps_its_order() {
+    let app = spawn_pg_app_with(
+        |db| {
+            db.psql(
+                "CREATE TABLE bulk (id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+                     created_at timestamptz NOT NULL DEFAULT clock_timestamp(), i int4, tag text,
+                     note text NOT NULL DEFAULT 'none')",
+            );
+            install(db);
+        },
+        |_| {},
+    )
+    .await;
+    let admin = admin(&app);
+    let round_trips = || async {
+        let status: Value = admin
+            .get(app.url("/admin/status"))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        status["storeRoundTrips"].as_u64().unwrap()
+    };
+    let docs: Vec<Value> = (0..500)
+        .map(|i| json!({"i": i, "tag": format!("t{i}")}))
+        .collect();
+    let before = round_trips().await;
+    let stored = app.insert_many("bulk", docs).await;
+    let trips = round_trips().await - before;
+    assert!(trips <= 8, "{trips} round trips for 500 inserts");
+    // In the order given, with the columns' defaults for what the documents omit.
+    for (i, doc) in stored.iter().enumerate() {
+        assert_eq!(doc["i"], i, "{doc}");
+        assert_eq!(doc["note"], "none");
+    }
+    let ids: Vec<i64> = stored
+        .iter()
+        .map(|d| d["_id"].as_str().unwrap().parse().unwrap())
+        .collect();
+    let db = app.postgres.as_ref().unwrap();
+    for (id, doc) in ids.iter().zip(&stored).step_by(97) {
+        assert_eq!(
+            db.psql(&format!("SELECT i FROM bulk WHERE id = {id}")),
+            doc["i"].to_string()
+        );
+    }
+    let feed = read_feed(&admin, |p| app.url(p), 0, 1000).await;
+    assert_eq!(feed.len(), 500);
+    assert!(feed.iter().all(|c| c["op"] == "insert"));
 }

@@ -45,7 +45,38 @@ pub(crate) async fn apply(
         trips += 1;
     }
     let mut outcomes = Vec::with_capacity(ops.len());
-    for (index, op) in ops.into_iter().enumerate() {
+    let mut ops = ops.into_iter().peekable();
+    while let Some(op) = ops.next() {
+        // A run of inserts into one table, with the same fields and no `$ref`s, is one
+        // statement (an array insert of 1,000 documents is one round trip, not 1,000).
+        if let WriteOp::Insert { table, fields } = &op
+            && let Ok(info) = catalog.table(table.as_str())
+            && !has_refs(fields)
+        {
+            let mut run = vec![fields.clone()];
+            while let Some(WriteOp::Insert {
+                table: next_table,
+                fields: next,
+            }) = ops.peek()
+            {
+                if next_table != table
+                    || has_refs(next)
+                    || next.len() != fields.len()
+                    || !next.keys().all(|k| fields.contains_key(k))
+                {
+                    break;
+                }
+                run.push(next.clone());
+                ops.next();
+            }
+            if run.len() > 1 {
+                let first = outcomes.len();
+                let docs = insert_run(&tx, info, &run, first, &mut trips).await?;
+                outcomes.extend(docs.into_iter().map(WriteOutcome::Inserted));
+                continue;
+            }
+        }
+        let index = outcomes.len();
         let outcome = one(&tx, catalog, op, &outcomes, &mut trips)
             .await
             .map_err(|e| e.at_op(index))?;
@@ -273,6 +304,115 @@ async fn insert<C: GenericClient + Sync>(
         .map(document)
         .transpose()?
         .ok_or_else(|| StoreError::Internal(anyhow::anyhow!("an insert returned no row")))
+}
+
+/// Whether a document holds a `{"$ref": …}` anywhere.
+fn has_refs(fields: &Fields) -> bool {
+    fn walk(value: &Value) -> bool {
+        crate::store::ref_target(value).is_some()
+            || match value {
+                Value::Object(map) => map.values().any(walk),
+                Value::Array(items) => items.iter().any(walk),
+                _ => false,
+            }
+    }
+    fields.values().any(walk)
+}
+
+/// Inserts documents with the same fields into one table in one statement, under a savepoint:
+/// when Postgres refuses the statement, it is rolled back and the documents are inserted one by
+/// one, so the error names the operation at fault (`first` is the run's first index).
+async fn insert_run(
+    tx: &deadpool_postgres::Transaction<'_>,
+    info: &TableInfo,
+    docs: &[Fields],
+    first: usize,
+    trips: &mut u64,
+) -> Result<Vec<Document>, StoreError> {
+    let mut rows = Vec::with_capacity(docs.len());
+    let mut columns = Vec::new();
+    for (i, fields) in docs.iter().enumerate() {
+        let (cols, row) = row_object(info, fields).map_err(|e| e.at_op(first + i))?;
+        columns = cols;
+        rows.push(row);
+    }
+    let mut names: Vec<String> = columns.iter().map(|c| c.ident.clone()).collect();
+    let mut values: Vec<String> = columns.iter().map(|c| format!("p.{}", c.ident)).collect();
+    if !info.key.has_default && matches!(info.key.kind, Kind::Uuid | Kind::Text) {
+        // Fresh keys come with the rows, as for a single insert.
+        for row in &mut rows {
+            if let Value::Object(map) = row {
+                map.insert(
+                    info.key.name.clone(),
+                    Value::String(uuid::Uuid::now_v7().to_string()),
+                );
+            }
+        }
+        names.push(info.key.ident.clone());
+        values.push(format!("p.{}", info.key.ident));
+    }
+    if names.is_empty() {
+        // Documents without fields: one DEFAULT VALUES insert each.
+        let mut out = Vec::with_capacity(docs.len());
+        for (i, fields) in docs.iter().enumerate() {
+            out.push(
+                insert(tx, info, fields, trips)
+                    .await
+                    .map_err(|e| e.at_op(first + i))?,
+            );
+        }
+        return Ok(out);
+    }
+    // Rows come back in the order they were given: the insert reads the array in order.
+    let sql = format!(
+        "INSERT INTO {q} AS t ({names}) SELECT {values} FROM jsonb_populate_recordset(NULL::{q}, ($1::text)::jsonb) p RETURNING {p}",
+        q = info.qualified,
+        names = names.join(", "),
+        values = values.join(", "),
+        p = info.projection
+    );
+    tx.batch_execute("SAVEPOINT gateway_run")
+        .await
+        .map_err(|e| map(e, None))?;
+    *trips += 1;
+    match query(
+        tx,
+        &sql,
+        &[Some(Value::Array(rows).to_string())],
+        None,
+        trips,
+    )
+    .await
+    {
+        Ok(rows) if rows.len() == docs.len() => {
+            tx.batch_execute("RELEASE SAVEPOINT gateway_run")
+                .await
+                .map_err(|e| map(e, None))?;
+            *trips += 1;
+            rows.iter().map(document).collect()
+        }
+        Ok(rows) => Err(StoreError::Internal(anyhow::anyhow!(
+            "an insert of {} rows returned {}",
+            docs.len(),
+            rows.len()
+        ))),
+        Err(_) => {
+            // Find the document at fault, one at a time; the error it meets is the answer.
+            tx.batch_execute("ROLLBACK TO SAVEPOINT gateway_run")
+                .await
+                .map_err(|e| map(e, None))?;
+            *trips += 1;
+            let mut out = Vec::with_capacity(docs.len());
+            for (i, fields) in docs.iter().enumerate() {
+                out.push(
+                    insert(tx, info, fields, trips)
+                        .await
+                        .map_err(|e| e.at_op(first + i))?,
+                );
+            }
+            Ok(out)
+        }
+    }
 }
 
 /// Sets the given columns; `replace` also resets every other writable column to its default.
