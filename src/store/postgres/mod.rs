@@ -108,6 +108,8 @@ const SET_CALLER: &str = "SELECT set_config('role', $1, true), \
 struct Schema {
     catalog: RwLock<Arc<Catalog>>,
     rls: AtomicBool,
+    /// The catalog's `feed_installed`, for the capabilities (read without waiting).
+    feed: AtomicBool,
 }
 
 /// Why the tables could not be read.
@@ -178,6 +180,7 @@ async fn refresh(pool: &Pool, config: &PostgresConfig, schema: &Schema) -> Resul
     );
     // The role switch is decided before the tables that need it are served.
     schema.rls.store(rls, Ordering::Release);
+    schema.feed.store(catalog.feed_installed, Ordering::Release);
     *schema.catalog.write().await = Arc::new(catalog);
     Ok(())
 }
@@ -191,6 +194,7 @@ impl PostgresStore {
         let schema = Arc::new(Schema {
             catalog: RwLock::new(Arc::new(Catalog::default())),
             rls: AtomicBool::new(false),
+            feed: AtomicBool::new(false),
         });
         match refresh(&pool, config, &schema).await {
             Ok(()) => {}
@@ -499,12 +503,7 @@ impl DocumentStore for PostgresStore {
             any_order: true,
             mixed_directions: true,
             caller_identity: false,
-            change_feed: self
-                .schema
-                .catalog
-                .try_read()
-                .map(|c| c.feed_installed)
-                .unwrap_or(true),
+            change_feed: self.schema.feed.load(Ordering::Acquire),
         }
     }
 
