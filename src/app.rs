@@ -120,10 +120,16 @@ impl Application {
             Arc::clone(&metrics),
             writes.clone(),
         );
+        let mut rate_limits = RateLimits::new(auth.policy().rate_limits());
+        if let Some(shared) = &config.shared_limits {
+            rate_limits = rate_limits.shared_by(Arc::new(
+                crate::ratelimit::shared::SharedLimiter::new(shared.clone())?,
+            ));
+        }
         let state = AppState::new(Parts {
             store,
             convex,
-            rate_limits: RateLimits::new(auth.policy().rate_limits()),
+            rate_limits,
             metrics,
             auth,
             idempotency,

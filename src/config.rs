@@ -15,6 +15,7 @@ use secrecy::{ExposeSecret, SecretString};
 
 use crate::breaker::BreakerConfig;
 use crate::outbox::OutboxConfig;
+use crate::ratelimit::shared::{FailMode, SharedLimitConfig};
 use crate::retry::RetryConfig;
 use crate::store::convex::ConvexConfig;
 use crate::store::local::{
@@ -100,6 +101,8 @@ pub struct Config {
     pub stale_max_age: Duration,
     /// `GATEWAY_CHANGES_RETENTION`: how long the change feed keeps a change.
     pub changes_retention: Duration,
+    /// `GATEWAY_RATE_LIMIT_URL` and friends: rate limits counted in Redis, shared by replicas.
+    pub shared_limits: Option<SharedLimitConfig>,
     /// `GATEWAY_TRUSTED_PROXIES`: peers whose `X-Forwarded-For` names the client (for rate limits).
     pub trusted_proxies: Vec<ipnet::IpNet>,
     /// `GATEWAY_INDEXES`: secondary indexes of the embedded store.
@@ -312,6 +315,7 @@ impl Config {
                 &default_readers().to_string(),
             )?,
             trusted_proxies: parse_proxies(get("GATEWAY_TRUSTED_PROXIES"))?,
+            shared_limits: parse_shared_limits(&get)?,
             indexes: IndexSpec::parse_list(&get("GATEWAY_INDEXES").unwrap_or_default()).map_err(
                 |reason| ConfigError {
                     var: "GATEWAY_INDEXES",
@@ -575,6 +579,29 @@ fn parse_auth(
             .unwrap_or(defaults.convex_application_id.clone()),
         ..defaults
     })
+}
+
+fn parse_shared_limits(
+    get: &impl Fn(&str) -> Option<String>,
+) -> Result<Option<SharedLimitConfig>, ConfigError> {
+    let fail: FailMode = parse_or(get, "GATEWAY_RATE_LIMIT_FAIL", "open")?;
+    let prefix = get("GATEWAY_RATE_LIMIT_PREFIX")
+        .filter(|v| !v.is_empty())
+        .unwrap_or_else(|| "gateway:rl:".to_owned());
+    let Some(url) = get("GATEWAY_RATE_LIMIT_URL").filter(|v| !v.is_empty()) else {
+        return Ok(None);
+    };
+    if redis::Client::open(url.as_str()).is_err() {
+        return Err(ConfigError {
+            var: "GATEWAY_RATE_LIMIT_URL",
+            reason: "is not a Redis URL (redis://host:6379 or rediss://…)".into(),
+        });
+    }
+    Ok(Some(SharedLimitConfig {
+        url: SecretString::from(url),
+        fail,
+        prefix,
+    }))
 }
 
 fn parse_postgres(get: &impl Fn(&str) -> Option<String>) -> Result<PostgresConfig, ConfigError> {

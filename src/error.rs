@@ -119,6 +119,7 @@ error_codes! {
     ForeignKeyViolation => ("foreign_key_violation", CONFLICT, "A foreign key refers to a missing row, or a row is still referred to"),
     ExclusionViolation => ("exclusion_violation", CONFLICT, "An exclusion constraint refused the row"),
     DatabaseForbidden => ("database_forbidden", FORBIDDEN, "The database's privileges or row-level security refuse this"),
+    RateLimiterUnavailable => ("rate_limiter_unavailable", SERVICE_UNAVAILABLE, "The shared rate limiter cannot be reached"),
     StoreUnavailable => ("store_unavailable", SERVICE_UNAVAILABLE, "The store is unavailable"),
     Timeout => ("timeout", GATEWAY_TIMEOUT, "The request took too long"),
 }
@@ -316,6 +317,7 @@ impl IntoResponse for ApiError {
         if matches!(
             self.code,
             ErrorCode::StoreUnavailable
+                | ErrorCode::RateLimiterUnavailable
                 | ErrorCode::UpstreamUnavailable
                 | ErrorCode::UpstreamUnreachable
         ) {

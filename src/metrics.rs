@@ -29,6 +29,7 @@ pub struct Metrics {
     transactions: IntCounterVec,
     function_duration: HistogramVec,
     rate_limited: IntCounterVec,
+    rate_limiter_unavailable: IntCounterVec,
     outbox_depth: IntGauge,
     outbox_oldest_age: prometheus::Gauge,
     outbox_delivered: IntCounterVec,
@@ -154,6 +155,14 @@ impl Metrics {
         registry.register(Box::new(circuit_state.clone()))?;
         registry.register(Box::new(upstream_retries.clone()))?;
         registry.register(Box::new(rate_limited.clone()))?;
+        let rate_limiter_unavailable = IntCounterVec::new(
+            prometheus::Opts::new(
+                "gateway_rate_limiter_unavailable_total",
+                "Requests the shared rate limiter (Redis) could not count, by what was done with them",
+            ),
+            &["outcome"],
+        )?;
+        registry.register(Box::new(rate_limiter_unavailable.clone()))?;
         registry.register(Box::new(outbox_depth.clone()))?;
         registry.register(Box::new(outbox_oldest_age.clone()))?;
         registry.register(Box::new(outbox_delivered.clone()))?;
@@ -172,6 +181,7 @@ impl Metrics {
             upstream_retries,
             transactions,
             rate_limited,
+            rate_limiter_unavailable,
             outbox_depth,
             outbox_oldest_age,
             outbox_delivered,
@@ -250,6 +260,15 @@ impl Metrics {
     }
 
     /// Counts a request refused by the rate limit of `role`.
+    /// Counts a request the shared limiter could not count: `refused` (fail closed) or
+    /// `allowed` (fail open).
+    pub fn rate_limiter_unavailable(&self, fail_closed: bool) {
+        let outcome = if fail_closed { "refused" } else { "allowed" };
+        self.rate_limiter_unavailable
+            .with_label_values(&[outcome])
+            .inc();
+    }
+
     pub fn rate_limited(&self, role: &str) {
         self.rate_limited.with_label_values(&[role]).inc();
     }

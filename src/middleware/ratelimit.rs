@@ -59,8 +59,25 @@ pub(super) async fn rate_limit(
             }
         }
     };
-    match limits.check(&roles, &key) {
+    match limits.check(&roles, &key).await {
         Decision::Unlimited => next.run(request).await,
+        Decision::Unavailable { fail_closed } => {
+            state.metrics().rate_limiter_unavailable(fail_closed);
+            if fail_closed {
+                let mut response = ApiError::new(
+                    ErrorCode::RateLimiterUnavailable,
+                    "the shared rate limiter cannot be reached and GATEWAY_RATE_LIMIT_FAIL=closed",
+                )
+                .into_response();
+                response
+                    .headers_mut()
+                    .insert(header::RETRY_AFTER, HeaderValue::from(1));
+                response
+            } else {
+                // Let through unlimited; no RateLimit-* headers, which would be made up.
+                next.run(request).await
+            }
+        }
         Decision::Allowed(headers) => {
             let mut response = next.run(request).await;
             set_headers(response.headers_mut(), &headers);

@@ -77,6 +77,14 @@ async fn ready(State(state): State<AppState>) -> ApiResult<Json<ReadyStatus>> {
             ),
         )
     })?;
+    if let Some(shared) = state.rate_limits().shared() {
+        shared.ping().await.map_err(|err| {
+            ApiError::new(
+                ErrorCode::RateLimiterUnavailable,
+                format!("the shared rate limiter's Redis does not answer: {err}"),
+            )
+        })?;
+    }
     Ok(Json(ReadyStatus {
         status: "ready".into(),
         store: state.store().adapter().into(),

@@ -21,6 +21,7 @@ mod openapi;
 mod ops;
 mod postgres;
 mod resilience;
+mod shared_limits;
 mod transactions;
 
 /// The shared store behaviour suite, run against the embedded SQLite store.

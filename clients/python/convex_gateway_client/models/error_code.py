@@ -41,6 +41,7 @@ class ErrorCode(StrEnum):
     OUTBOX_ENTRY_STATE = "outbox_entry_state"
     PAYLOAD_TOO_LARGE = "payload_too_large"
     RATE_LIMITED = "rate_limited"
+    RATE_LIMITER_UNAVAILABLE = "rate_limiter_unavailable"
     REFRESH_TOKEN_REUSED = "refresh_token_reused"
     RESERVED_FIELD = "reserved_field"
     RESYNC_NEEDED = "resync_needed"

@@ -9,6 +9,10 @@ use std::net::IpAddr;
 use std::num::NonZeroU32;
 use std::time::Duration;
 
+pub mod shared;
+
+use std::sync::Arc;
+
 use governor::clock::{Clock as _, DefaultClock};
 use governor::middleware::StateInformationMiddleware;
 use governor::state::keyed::DefaultKeyedStateStore;
@@ -89,6 +93,9 @@ pub enum Decision {
         retry_after: Duration,
         role: String,
     },
+    /// The shared limiter could not be asked (Redis is down): let the request through
+    /// (`open`) or refuse it (`closed`).
+    Unavailable { fail_closed: bool },
 }
 
 /// What the `RateLimit-*` headers say (draft-ietf-httpapi-ratelimit-headers).
@@ -104,9 +111,10 @@ pub struct RateHeaders {
     pub policy: String,
 }
 
-/// Every role's limiter.
+/// Every role's limiter: in memory, or shared by every replica through Redis.
 pub struct RateLimits {
     roles: BTreeMap<String, RoleLimiter>,
+    shared: Option<Arc<shared::SharedLimiter>>,
 }
 
 impl std::fmt::Debug for RateLimits {
@@ -145,7 +153,21 @@ impl RateLimits {
                 )
             })
             .collect();
-        Self { roles }
+        Self {
+            roles,
+            shared: None,
+        }
+    }
+
+    /// Counts every request in Redis, shared by every replica, instead of in memory.
+    pub fn shared_by(mut self, limiter: Arc<shared::SharedLimiter>) -> Self {
+        self.shared = Some(limiter);
+        self
+    }
+
+    /// The shared limiter, when there is one (for `/ready`).
+    pub fn shared(&self) -> Option<&shared::SharedLimiter> {
+        self.shared.as_deref()
     }
 
     /// Whether any role has a limit at all.
@@ -154,7 +176,7 @@ impl RateLimits {
     }
 
     /// Counts a request of the caller `key` holding `roles`.
-    pub fn check(&self, roles: &[String], key: &str) -> Decision {
+    pub async fn check(&self, roles: &[String], key: &str) -> Decision {
         let Some((role, limiter)) = roles
             .iter()
             .filter_map(|r| self.roles.get(r).map(|l| (r, l)))
@@ -173,6 +195,32 @@ impl RateLimits {
         let policy = format!("{};w={}", requests.get(), period.as_secs());
         // The key carries the role, so switching roles does not share a bucket.
         let key = format!("{role}\u{1f}{key}");
+        if let Some(shared) = &self.shared {
+            return match shared.check(&key, interval, burst).await {
+                Ok(verdict) if verdict.allowed => Decision::Allowed(RateHeaders {
+                    limit: burst,
+                    remaining: verdict.remaining.min(burst),
+                    reset: ceil_secs(verdict.reset),
+                    policy,
+                }),
+                Ok(verdict) => Decision::Limited {
+                    headers: RateHeaders {
+                        limit: burst,
+                        remaining: 0,
+                        reset: ceil_secs(verdict.reset),
+                        policy,
+                    },
+                    retry_after: verdict.retry_after,
+                    role: role.clone(),
+                },
+                Err(err) => {
+                    shared.log_failure(&err);
+                    Decision::Unavailable {
+                        fail_closed: shared.fail_mode() == shared::FailMode::Closed,
+                    }
+                }
+            };
+        }
         match limiter.limiter.check_key(&key) {
             Ok(snapshot) => {
                 let remaining = snapshot.remaining_burst_capacity();
@@ -256,17 +304,17 @@ mod tests {
         assert!(RateSpec::parse("1/s", Some(0)).is_err());
     }
 
-    #[test]
-    fn a_burst_is_allowed_then_refused_per_key() {
+    #[tokio::test]
+    async fn a_burst_is_allowed_then_refused_per_key() {
         let limits = limits("anonymous", "1/min", Some(3));
         let roles = vec!["anonymous".to_owned()];
         for left in [2, 1, 0] {
-            match limits.check(&roles, "ip:1") {
+            match limits.check(&roles, "ip:1").await {
                 Decision::Allowed(h) => assert_eq!((h.limit, h.remaining), (3, left)),
                 other => panic!("{other:?}"),
             }
         }
-        match limits.check(&roles, "ip:1") {
+        match limits.check(&roles, "ip:1").await {
             Decision::Limited {
                 retry_after, role, ..
             } => {
@@ -279,12 +327,18 @@ mod tests {
             other => panic!("{other:?}"),
         }
         // Another caller has its own bucket; a role without a limit is not limited.
-        assert!(matches!(limits.check(&roles, "ip:2"), Decision::Allowed(_)));
-        assert_eq!(limits.check(&["other".into()], "ip:1"), Decision::Unlimited);
+        assert!(matches!(
+            limits.check(&roles, "ip:2").await,
+            Decision::Allowed(_)
+        ));
+        assert_eq!(
+            limits.check(&["other".into()], "ip:1").await,
+            Decision::Unlimited
+        );
     }
 
-    #[test]
-    fn the_most_generous_role_wins() {
+    #[tokio::test]
+    async fn the_most_generous_role_wins() {
         let mut specs = BTreeMap::new();
         specs.insert(
             "authenticated".to_owned(),
@@ -297,7 +351,7 @@ mod tests {
         let limits = RateLimits::new(&specs);
         let both = vec!["authenticated".to_owned(), "service".to_owned()];
         for _ in 0..5 {
-            assert_eq!(limits.check(&both, "sub:a"), Decision::Unlimited);
+            assert_eq!(limits.check(&both, "sub:a").await, Decision::Unlimited);
         }
     }
 
