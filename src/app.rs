@@ -62,7 +62,10 @@ impl Application {
         convex: Option<Arc<ConvexClient>>,
     ) -> anyhow::Result<Self> {
         let config = Arc::new(config);
-        let metrics = Arc::new(Metrics::new(adapter.adapter()).context("registering metrics")?);
+        let metrics = Arc::new(
+            Metrics::new(adapter.adapter(), &config.instance_id())
+                .context("registering metrics")?,
+        );
         let store: SharedStore = Arc::new(MeteredStore::new(adapter, Arc::clone(&metrics)));
         let http = crate::http_client::client(Duration::from_secs(5), Duration::from_secs(30))?;
         let auth = Auth::build(&config.auth, &config.data_dir, http)

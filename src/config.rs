@@ -103,6 +103,9 @@ pub struct Config {
     pub changes_retention: Duration,
     /// `GATEWAY_RATE_LIMIT_URL` and friends: rate limits counted in Redis, shared by replicas.
     pub shared_limits: Option<SharedLimitConfig>,
+    /// `GATEWAY_INSTANCE_ID`: this replica's name in metrics and status; see
+    /// [`Config::instance_id`] for the default.
+    pub instance: Option<String>,
     /// `GATEWAY_TRUSTED_PROXIES`: peers whose `X-Forwarded-For` names the client (for rate limits).
     pub trusted_proxies: Vec<ipnet::IpNet>,
     /// `GATEWAY_INDEXES`: secondary indexes of the embedded store.
@@ -316,6 +319,7 @@ impl Config {
             )?,
             trusted_proxies: parse_proxies(get("GATEWAY_TRUSTED_PROXIES"))?,
             shared_limits: parse_shared_limits(&get)?,
+            instance: get("GATEWAY_INSTANCE_ID").filter(|v| !v.is_empty()),
             indexes: IndexSpec::parse_list(&get("GATEWAY_INDEXES").unwrap_or_default()).map_err(
                 |reason| ConfigError {
                     var: "GATEWAY_INDEXES",
@@ -377,6 +381,20 @@ impl Config {
                 },
             },
         }
+    }
+
+    /// This replica's name: `GATEWAY_INSTANCE_ID`, else the host name (a container's id) and the
+    /// process id.
+    pub fn instance_id(&self) -> String {
+        self.instance.clone().unwrap_or_else(|| {
+            let host = std::env::var("HOSTNAME")
+                .ok()
+                .or_else(|| std::fs::read_to_string("/etc/hostname").ok())
+                .map(|h| h.trim().to_owned())
+                .filter(|h| !h.is_empty())
+                .unwrap_or_else(|| "gateway".to_owned());
+            format!("{host}-{}", std::process::id())
+        })
     }
 
     /// Points the configuration at a Convex deployment, with the `CONVEX_*` defaults.

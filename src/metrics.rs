@@ -44,7 +44,7 @@ const MAX_FUNCTION_PATHS: usize = 500;
 
 impl Metrics {
     /// Registers every metric. `adapter` names the store adapter for the build-info gauge.
-    pub fn new(adapter: &str) -> Result<Self, prometheus::Error> {
+    pub fn new(adapter: &str, instance: &str) -> Result<Self, prometheus::Error> {
         let registry = Registry::new();
         let http_requests = IntCounterVec::new(
             Opts::new(
@@ -168,6 +168,17 @@ impl Metrics {
         registry.register(Box::new(outbox_delivered.clone()))?;
         registry.register(Box::new(stale_reads.clone()))?;
         registry.register(Box::new(build_info))?;
+        let instance_info = IntGaugeVec::new(
+            Opts::new(
+                "gateway_instance_info",
+                "Always 1; tells this replica apart from the others (GATEWAY_INSTANCE_ID).",
+            ),
+            &["instance", "version"],
+        )?;
+        instance_info
+            .with_label_values(&[instance, env!("CARGO_PKG_VERSION")])
+            .set(1);
+        registry.register(Box::new(instance_info))?;
         Ok(Self {
             registry,
             http_requests,
@@ -304,14 +315,14 @@ mod tests {
 
     #[test]
     fn render_includes_build_info_before_any_request() {
-        let metrics = Metrics::new("local").unwrap();
+        let metrics = Metrics::new("local", "test-1").unwrap();
         let text = metrics.render().unwrap();
         assert!(text.contains("gateway_build_info{adapter=\"local\",version="));
     }
 
     #[test]
     fn observations_appear_with_their_labels() {
-        let metrics = Metrics::new("local").unwrap();
+        let metrics = Metrics::new("local", "test-1").unwrap();
         metrics.observe_http("GET", "/v1/tables/{table}", 200, Duration::from_millis(3));
         metrics.observe_store("local", "list", true, Duration::from_millis(1));
         let text = metrics.render().unwrap();

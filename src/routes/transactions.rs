@@ -232,6 +232,8 @@ async fn rollback(
 pub struct AdminStatus {
     /// The store adapter (`local`, `convex` or `postgres`).
     pub store: String,
+    /// This replica's name (`GATEWAY_INSTANCE_ID`), as `gateway_instance_info` labels it.
+    pub instance: String,
     /// Round trips to the database so far, for adapters that count them (Postgres): a list is
     /// one, or two with row-level security set-up.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -314,6 +316,7 @@ async fn admin_status(
     };
     Ok(Json(AdminStatus {
         store: state.store().adapter().into(),
+        instance: state.config().instance_id(),
         store_round_trips: state.store().round_trips(),
         capabilities: state.store().capabilities(),
         version: env!("CARGO_PKG_VERSION").into(),

@@ -91,3 +91,33 @@ async fn swagger_ui_is_served_from_the_binary() {
         .unwrap();
     assert!(redirect.status().is_redirection() || redirect.status().is_success());
 }
+
+#[tokio::test]
+async fn replicas_are_told_apart_in_metrics_and_status() {
+    let app = crate::helpers::spawn_app_with(|c| c.instance = Some("replica-a".into())).await;
+    let metrics = app.get("/metrics").await.text().await.unwrap();
+    assert!(
+        metrics.contains(&format!(
+            "gateway_instance_info{{instance=\"replica-a\",version=\"{}\"}} 1",
+            env!("CARGO_PKG_VERSION")
+        )),
+        "{metrics}"
+    );
+    let admin = app.client_for(&app.token("ops", &["admin"]));
+    let status: Value = admin
+        .get(app.url("/admin/status"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(status["instance"], "replica-a");
+    // Without a name, each process names itself by host and process id.
+    let unnamed = spawn_app().await;
+    let metrics = unnamed.get("/metrics").await.text().await.unwrap();
+    assert!(
+        metrics.contains(&format!("-{}\",version=", std::process::id())),
+        "{metrics}"
+    );
+}

@@ -519,6 +519,8 @@ export interface components {
         AdminStatus: {
             /** @description The store adapter (`local`, `convex` or `postgres`). */
             store: string;
+            /** @description This replica's name (`GATEWAY_INSTANCE_ID`), as `gateway_instance_info` labels it. */
+            instance: string;
             /**
              * Format: int64
              * @description Round trips to the database so far, for adapters that count them (Postgres): a list is

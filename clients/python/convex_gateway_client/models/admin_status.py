@@ -30,6 +30,7 @@ class AdminStatus:
 
         Attributes:
             store (str): The store adapter (`local`, `convex` or `postgres`).
+            instance (str): This replica's name (`GATEWAY_INSTANCE_ID`), as `gateway_instance_info` labels it.
             capabilities (Capabilities): What an adapter can do. Callers, `/admin/status` and the shared store suite ask for
                 these,
                 never for an adapter's kind, so a new adapter states its abilities in one place.
@@ -45,6 +46,7 @@ class AdminStatus:
      """
 
     store: str
+    instance: str
     capabilities: Capabilities
     version: str
     active_transactions: int
@@ -64,6 +66,8 @@ class AdminStatus:
         from ..models.outbox_status import OutboxStatus # noqa: PLC0415
         from ..models.transaction_status import TransactionStatus # noqa: PLC0415
         store = self.store
+
+        instance = self.instance
 
         capabilities = self.capabilities.to_dict()
 
@@ -109,6 +113,7 @@ class AdminStatus:
         field_dict.update(self.additional_properties)
         field_dict.update({
             "store": store,
+            "instance": instance,
             "capabilities": capabilities,
             "version": version,
             "activeTransactions": active_transactions,
@@ -134,6 +139,8 @@ class AdminStatus:
         from ..models.transaction_status import TransactionStatus # noqa: PLC0415
         d = dict(src_dict)
         store = d.pop("store")
+
+        instance = d.pop("instance")
 
         capabilities = Capabilities.from_dict(d.pop("capabilities"))
 
@@ -206,6 +213,7 @@ class AdminStatus:
 
         admin_status = cls(
             store=store,
+            instance=instance,
             capabilities=capabilities,
             version=version,
             active_transactions=active_transactions,
