@@ -45,7 +45,7 @@ tables = { "*" = ["read", "write", "delete"] }
 functions = { "*" = ["query", "mutation"] }
 """
 SCENARIOS = ["passthrough", "rest-get", "rest-list", "rest-insert", "convex-rest-get",
-             "pg-rest-get", "pg-rest-list", "pg-rest-insert", "startup"]
+             "pg-rest-get", "pg-rest-list", "pg-rest-insert", "shared-limit", "startup"]
 
 # Targets from the performance issue, checked against each run.
 TARGETS = {
@@ -439,6 +439,31 @@ def pg_scenarios(h: Harness, wanted: list[str]) -> list[dict]:
     return rows
 
 
+def shared_limit(h: Harness) -> list[dict]:
+    """What counting rate limits in Redis (GATEWAY_RATE_LIMIT_URL) costs a request: the same
+    reads by id, under a limit too high to refuse anything, counted in memory and in Redis."""
+    redis = os.environ.get("TEST_REDIS_URL")
+    if not redis:
+        raise SystemExit("the shared-limit scenario needs TEST_REDIS_URL; run it through bench/run")
+    policy = h.tmp / "limited-policy.toml"
+    policy.write_text(POLICY.replace('functions = { "*" = ["query", "mutation"] }',
+                                     'functions = { "*" = ["query", "mutation"] }\nrate_limit = "1000000/s"'))
+    memory_gw = h.start_gateway({"GATEWAY_POLICY": str(policy)}, "limit-memory")
+    redis_gw = h.start_gateway({"GATEWAY_POLICY": str(policy), "GATEWAY_RATE_LIMIT_URL": redis,
+                                "GATEWAY_RATE_LIMIT_PREFIX": f"bench:{os.getpid()}:"}, "limit-redis")
+    count = 1_000 if h.smoke else 10_000
+    ids = seed(memory_gw, count)
+    (h.tmp / "memory-ids.txt").write_text("\n".join(ids) + "\n")
+    ids = seed(redis_gw, count)
+    (h.tmp / "redis-ids.txt").write_text("\n".join(ids) + "\n")
+    in_memory = h.wrk(memory_gw.url + "/v1/tables/items/", "get_random.lua", 32,
+                      {"BENCH_TOKEN": token(), "BENCH_IDS": str(h.tmp / "memory-ids.txt")}, watch=memory_gw)
+    shared = h.wrk(redis_gw.url + "/v1/tables/items/", "get_random.lua", 32,
+                   {"BENCH_TOKEN": token(), "BENCH_IDS": str(h.tmp / "redis-ids.txt")}, watch=redis_gw)
+    shared["ratio"] = shared["rps"] / in_memory["rps"] if in_memory["rps"] else 0.0
+    return [row("shared-limit", shared, "limit in memory", in_memory)]
+
+
 def startup(h: Harness) -> list[dict]:
     runs = []
     for attempt in range(3 if h.smoke else 7):
@@ -559,7 +584,7 @@ def main() -> int:
                 continue
             log(f"scenario {name}")
             rows += {"passthrough": passthrough, "convex-rest-get": convex_rest_get,
-                     "startup": startup}[name](h)
+                     "shared-limit": shared_limit, "startup": startup}[name](h)
         rest = [s for s in wanted if s.startswith("rest-")]
         if rest:
             log(f"scenarios {', '.join(rest)}")
