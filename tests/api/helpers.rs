@@ -199,13 +199,24 @@ impl TestApp {
         signer.sign(claims, signer.issuer(), ttl).unwrap()
     }
 
-    /// The store adapter's capabilities, as `/admin/status` states them.
-    pub async fn capabilities(&self) -> Value {
+    /// `/admin/status`, read as an admin.
+    pub async fn admin_status(&self) -> Value {
         let admin = self.client_for(&self.token("suite-admin", &["admin"]));
         let response = admin.get(self.url("/admin/status")).send().await.unwrap();
         assert_eq!(response.status(), StatusCode::OK);
-        let status: Value = response.json().await.unwrap();
-        status["capabilities"].clone()
+        response.json().await.unwrap()
+    }
+
+    /// The store adapter's capabilities, as `/admin/status` states them.
+    pub async fn capabilities(&self) -> Value {
+        self.admin_status().await["capabilities"].clone()
+    }
+
+    /// The adapter's count of round trips to its database (`storeRoundTrips`).
+    pub async fn store_round_trips(&self) -> u64 {
+        self.admin_status().await["storeRoundTrips"]
+            .as_u64()
+            .unwrap()
     }
 
     /// A client that sends `token` on every request.

@@ -103,16 +103,7 @@ async fn replicas_are_told_apart_in_metrics_and_status() {
         )),
         "{metrics}"
     );
-    let admin = app.client_for(&app.token("ops", &["admin"]));
-    let status: Value = admin
-        .get(app.url("/admin/status"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    assert_eq!(status["instance"], "replica-a");
+    assert_eq!(app.admin_status().await["instance"], "replica-a");
     // Without a name, each process names itself by host and process id.
     let unnamed = spawn_app().await;
     let metrics = unnamed.get("/metrics").await.text().await.unwrap();

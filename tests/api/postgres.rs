@@ -352,20 +352,9 @@ async fn row_level_security_scopes_each_caller_to_its_rows() {
     assert_eq!(bodies(list(&admin).await), ["a1", "a2", "b1"]);
     // A list under RLS costs one round trip: BEGIN, the settings, the query and COMMIT are
     // pipelined (the adapter's own counter, on /admin/status).
-    let round_trips = || async {
-        let status: Value = admin
-            .get(app.url("/admin/status"))
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
-        status["storeRoundTrips"].as_u64().unwrap()
-    };
-    let before = round_trips().await;
+    let before = app.store_round_trips().await;
     list(&user_a).await;
-    assert_eq!(round_trips().await - before, 1);
+    assert_eq!(app.store_round_trips().await - before, 1);
     // B's row is untouched.
     let db = app.postgres.as_ref().unwrap();
     assert_eq!(
@@ -958,23 +947,12 @@ async fn an_array_insert_is_one_statement_and_keeps_its_order() {
     )
     .await;
     let admin = admin(&app);
-    let round_trips = || async {
-        let status: Value = admin
-            .get(app.url("/admin/status"))
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
-        status["storeRoundTrips"].as_u64().unwrap()
-    };
     let docs: Vec<Value> = (0..500)
         .map(|i| json!({"i": i, "tag": format!("t{i}")}))
         .collect();
-    let before = round_trips().await;
+    let before = app.store_round_trips().await;
     let stored = app.insert_many("bulk", docs).await;
-    let trips = round_trips().await - before;
+    let trips = app.store_round_trips().await - before;
     assert!(trips <= 8, "{trips} round trips for 500 inserts");
     // In the order given, with the columns' defaults for what the documents omit.
     for (i, doc) in stored.iter().enumerate() {
