@@ -25,6 +25,7 @@ use crate::metrics::Metrics;
 use crate::outbox::Outbox;
 use crate::ratelimit::RateLimits;
 use crate::relay::Relay;
+use crate::shared::StateDb;
 use crate::stale::StaleCache;
 use crate::state::{AppState, Parts, WeakState};
 use crate::store::SharedStore;
@@ -68,13 +69,28 @@ impl Application {
         );
         let store: SharedStore = Arc::new(MeteredStore::new(adapter, Arc::clone(&metrics)));
         let http = crate::http_client::client(Duration::from_secs(5), Duration::from_secs(30))?;
-        let auth = Auth::build(&config.auth, &config.data_dir, http)
+        let shared = match config.state_store() {
+            Some(state) => Some(
+                StateDb::connect(&state, &config.instance_id(), Duration::from_secs(30)).await?,
+            ),
+            None => None,
+        };
+        let auth = Auth::build(&config.auth, &config.data_dir, http, shared.as_ref())
             .await
             .context("setting up authentication")?;
-        let data_dir = config.data_dir.clone();
-        let idempotency = tokio::task::spawn_blocking(move || IdempotencyStore::open(&data_dir))
-            .await
-            .context("opening the idempotency store")??;
+        let idempotency = match &shared {
+            // A claim outlives its request by a margin; after that, a retry may take it over.
+            Some(db) => IdempotencyStore::shared(
+                db.clone(),
+                config.request_timeout * 2 + Duration::from_secs(10),
+            ),
+            None => {
+                let data_dir = config.data_dir.clone();
+                tokio::task::spawn_blocking(move || IdempotencyStore::open(&data_dir))
+                    .await
+                    .context("opening the idempotency store")??
+            }
+        };
         let outbox = if convex.is_some() && config.outbox.enabled {
             let data_dir = config.data_dir.clone();
             Some(
@@ -136,6 +152,7 @@ impl Application {
             metrics,
             auth,
             idempotency,
+            shared,
             config: Arc::clone(&config),
             outbox,
             writes,
@@ -145,6 +162,9 @@ impl Application {
         });
         spawn_sweeper(state.downgrade());
         spawn_reloader(state.downgrade());
+        if state.shared().is_some() {
+            spawn_shared_chores(state.downgrade());
+        }
         if state.relay().is_some() {
             spawn_relay(state.downgrade(), config.idempotency_ttl);
         }
@@ -240,6 +260,60 @@ fn spawn_sweeper(weak: WeakState) {
             };
             state.documents().sweep();
             state.rate_limits().sweep();
+        }
+    });
+}
+
+/// With the shared state store: the heartbeat every few seconds, the signing keys read again
+/// every 30 s, and the chores one replica at a time runs (expired idempotency keys, gone
+/// replicas) every minute, until the application is dropped.
+fn spawn_shared_chores(weak: WeakState) {
+    tokio::spawn(async move {
+        let started = std::time::SystemTime::now();
+        let version = env!("CARGO_PKG_VERSION");
+        let mut tick = tokio::time::interval(crate::shared::HEARTBEAT);
+        let mut beats: u64 = 0;
+        loop {
+            tick.tick().await;
+            let Some(state) = weak.upgrade() else {
+                break;
+            };
+            let Some(db) = state.shared() else {
+                break;
+            };
+            if let Err(err) = db.heartbeat(version, started).await {
+                tracing::warn!(
+                    error = format!("{err:#}"),
+                    "the heartbeat to the shared state store failed"
+                );
+            }
+            let every = |period: Duration| {
+                beats.is_multiple_of((period.as_secs() / crate::shared::HEARTBEAT.as_secs()).max(1))
+            };
+            if beats > 0
+                && every(crate::auth::keyring::RELOAD_EVERY)
+                && let Err(err) = state.auth().keyring().reload().await
+            {
+                tracing::warn!(
+                    error = format!("{err:#}"),
+                    "reading the shared signing keys failed"
+                );
+            }
+            if every(Duration::from_secs(60)) {
+                if let Err(err) = state.idempotency().sweep().await {
+                    tracing::warn!(
+                        error = format!("{err:#}"),
+                        "sweeping idempotency keys failed"
+                    );
+                }
+                if let Err(err) = db.forget_gone_replicas().await {
+                    tracing::warn!(
+                        error = format!("{err:#}"),
+                        "sweeping the replica list failed"
+                    );
+                }
+            }
+            beats += 1;
         }
     });
 }

@@ -48,6 +48,11 @@ enum Command {
     },
     /// Print the `convex/auth.config.ts` provider that accepts the tokens this gateway mints.
     ConvexAuthConfig,
+    /// Manage the signing keys shared by replicas in GATEWAY_STATE_URL.
+    Keys {
+        #[command(subcommand)]
+        action: KeysAction,
+    },
     /// Read a client secret on stdin and print its SHA-256, for `secret_sha256` in the policy file.
     HashSecret,
     /// Manage the change log in the Postgres database at DATABASE_URL.
@@ -64,6 +69,19 @@ enum PostgresAction {
     Install,
     /// Remove the triggers and the `gateway` schema with its change log.
     Uninstall,
+}
+
+#[derive(Debug, Subcommand)]
+enum KeysAction {
+    /// Add a new signing key, which signs from now on; the old key stays published, and
+    /// verifies, for `--keep` (default: the access-token lifetime plus the leeway).
+    Rotate {
+        /// How long the old key keeps verifying, e.g. 15m, 1h or 7d.
+        #[arg(long, value_parser = parse_ttl)]
+        keep: Option<Duration>,
+    },
+    /// List the keys: the one that signs, and retired ones still published.
+    List,
 }
 
 /// Parses `900`, `30s`, `30m`, `1h` or `7d`.
@@ -125,7 +143,9 @@ pub fn main() -> ExitCode {
             let auth = runtime.block_on(async {
                 let http =
                     crate::http_client::client(Duration::from_secs(5), Duration::from_secs(10))?;
-                crate::auth::Auth::build(&config.auth, &config.data_dir, http).await
+                let shared = state_db(&config).await?;
+                crate::auth::Auth::build(&config.auth, &config.data_dir, http, shared.as_ref())
+                    .await
             })?;
             print!("{}", auth.convex_auth_config());
             Ok(())
@@ -158,6 +178,45 @@ pub fn main() -> ExitCode {
             }
             Ok(())
         }),
+        Command::Keys { action } => with_config(|config| {
+            runtime()?.block_on(async {
+                let db = state_db(&config).await?.ok_or_else(|| {
+                    anyhow::anyhow!(
+                        "GATEWAY_STATE_URL is not set: a single replica's key is the file in its data folder (or GATEWAY_SIGNING_KEY); replace it and restart to rotate"
+                    )
+                })?;
+                anyhow::ensure!(
+                    config.auth.signing_key_pem.is_none(),
+                    "GATEWAY_SIGNING_KEY is set, so the gateway signs with that key and not with the shared ones; rotate it by changing the variable"
+                );
+                if let KeysAction::Rotate { keep } = action {
+                    let keep = keep.unwrap_or(
+                        config
+                            .auth
+                            .access_ttl
+                            .max(crate::auth::CONVEX_TOKEN_TTL)
+                            + Duration::from_secs(config.auth.leeway_seconds),
+                    );
+                    let kid = crate::auth::keyring::rotate(&db, &config.auth, keep).await?;
+                    println!(
+                        "new signing key {kid}; replicas sign with it within {} s, and the old key verifies for {} s more",
+                        crate::auth::keyring::RELOAD_EVERY.as_secs(),
+                        keep.as_secs()
+                    );
+                }
+                for key in crate::auth::keyring::list(&db).await? {
+                    let state = match (key.signing, key.publish_until) {
+                        (true, _) => "signing".to_owned(),
+                        (false, Some(until)) if until > crate::outbox::now_ms() => {
+                            format!("retired, verifies for {} s more", (until - crate::outbox::now_ms()) / 1000)
+                        }
+                        (false, _) => "retired, expired".to_owned(),
+                    };
+                    println!("{}  {state}", key.kid);
+                }
+                Ok(())
+            })
+        }),
         Command::HashSecret => {
             let mut secret = String::new();
             if std::io::stdin().read_line(&mut secret).is_err() || secret.trim().is_empty() {
@@ -175,12 +234,31 @@ pub fn main() -> ExitCode {
     }
 }
 
+/// The shared state store, when `GATEWAY_STATE_URL` is set.
+async fn state_db(config: &Config) -> anyhow::Result<Option<crate::shared::StateDb>> {
+    match config.state_store() {
+        Some(state) => Ok(Some(
+            crate::shared::StateDb::connect(&state, "cli", Duration::from_secs(10)).await?,
+        )),
+        None => Ok(None),
+    }
+}
+
 /// The gateway's signing key, as `serve` loads it. Never generated here: a token signed with a
 /// key the server does not have would only answer `unknown_key`.
-fn existing_signer(config: &Config) -> anyhow::Result<crate::auth::signer::Signer> {
+fn existing_signer(config: &Config) -> anyhow::Result<std::sync::Arc<crate::auth::signer::Signer>> {
     use crate::auth::signer::{KEY_FILE, Signer};
+    if config.auth.signing_key_pem.is_none() && config.state.is_some() {
+        return runtime()?.block_on(async {
+            let db = state_db(config)
+                .await?
+                .ok_or_else(|| anyhow::anyhow!("no state store"))?;
+            let keyring = crate::auth::keyring::Keyring::shared(db, &config.auth).await?;
+            Ok(keyring.signer())
+        });
+    }
     match Signer::load(&config.auth, &config.data_dir)? {
-        Some((signer, _)) => Ok(signer),
+        Some((signer, _)) => Ok(std::sync::Arc::new(signer)),
         None => anyhow::bail!(
             "no signing key at {}: start the gateway once to generate it there, or point GATEWAY_DATA_DIR at the server's data folder (or set GATEWAY_SIGNING_KEY as the server has it)",
             config

@@ -103,6 +103,11 @@ pub struct Config {
     pub changes_retention: Duration,
     /// `GATEWAY_RATE_LIMIT_URL` and friends: rate limits counted in Redis, shared by replicas.
     pub shared_limits: Option<SharedLimitConfig>,
+    /// `GATEWAY_STATE_URL` (and `GATEWAY_STATE_POOL_SIZE`): the Postgres database that holds the
+    /// gateway's own state (idempotency keys, tokens, signing keys, transactions, the outbox,
+    /// the replica list) so that several replicas share it. Without it, the state stays in the
+    /// data folder, which serves one replica only.
+    pub state: Option<PostgresConfig>,
     /// `GATEWAY_INSTANCE_ID`: this replica's name in metrics and status; see
     /// [`Config::instance_id`] for the default.
     pub instance: Option<String>,
@@ -319,6 +324,7 @@ impl Config {
             )?,
             trusted_proxies: parse_proxies(get("GATEWAY_TRUSTED_PROXIES"))?,
             shared_limits: parse_shared_limits(&get)?,
+            state: None,
             instance: get("GATEWAY_INSTANCE_ID").filter(|v| !v.is_empty()),
             indexes: IndexSpec::parse_list(&get("GATEWAY_INDEXES").unwrap_or_default()).map_err(
                 |reason| ConfigError {
@@ -329,6 +335,7 @@ impl Config {
         };
         config.auth = parse_auth(&get, &config.addr)?;
         config.convex = parse_convex(&get)?;
+        config.state = parse_state(&get, &config.postgres)?;
         config.store = match get("GATEWAY_STORE").filter(|v| !v.is_empty()) {
             None if config.convex.is_some() => StoreKind::Convex,
             None => StoreKind::Local,
@@ -381,6 +388,15 @@ impl Config {
                 },
             },
         }
+    }
+
+    /// The shared state store's settings (`GATEWAY_STATE_URL`), with the request timeout as its
+    /// statement timeout.
+    pub fn state_store(&self) -> Option<PostgresConfig> {
+        self.state.as_ref().map(|state| PostgresConfig {
+            statement_timeout: self.request_timeout,
+            ..state.clone()
+        })
     }
 
     /// This replica's name: `GATEWAY_INSTANCE_ID`, else the host name (a container's id) and the
@@ -619,6 +635,34 @@ fn parse_shared_limits(
         url: SecretString::from(url),
         fail,
         prefix,
+    }))
+}
+
+/// `GATEWAY_STATE_URL`: the adapter's settings for TLS and timeouts, with its own URL and pool.
+fn parse_state(
+    get: &impl Fn(&str) -> Option<String>,
+    postgres: &PostgresConfig,
+) -> Result<Option<PostgresConfig>, ConfigError> {
+    let Some(url) = get("GATEWAY_STATE_URL").filter(|v| !v.is_empty()) else {
+        return Ok(None);
+    };
+    if let Err(reason) = crate::store::postgres::parse_url(&url) {
+        return Err(ConfigError {
+            var: "GATEWAY_STATE_URL",
+            reason,
+        });
+    }
+    let pool_size: usize = parse_or(get, "GATEWAY_STATE_POOL_SIZE", "8")?;
+    if !(1..=1000).contains(&pool_size) {
+        return Err(ConfigError {
+            var: "GATEWAY_STATE_POOL_SIZE",
+            reason: "must be from 1 to 1000".into(),
+        });
+    }
+    Ok(Some(PostgresConfig {
+        url: SecretString::from(url),
+        pool_size,
+        ..postgres.clone()
     }))
 }
 

@@ -120,6 +120,7 @@ error_codes! {
     ExclusionViolation => ("exclusion_violation", CONFLICT, "An exclusion constraint refused the row"),
     DatabaseForbidden => ("database_forbidden", FORBIDDEN, "The database's privileges or row-level security refuse this"),
     RateLimiterUnavailable => ("rate_limiter_unavailable", SERVICE_UNAVAILABLE, "The shared rate limiter cannot be reached"),
+    StateStoreUnavailable => ("state_store_unavailable", SERVICE_UNAVAILABLE, "The shared state store cannot be reached"),
     StoreUnavailable => ("store_unavailable", SERVICE_UNAVAILABLE, "The store is unavailable"),
     Timeout => ("timeout", GATEWAY_TIMEOUT, "The request took too long"),
 }
@@ -318,6 +319,7 @@ impl IntoResponse for ApiError {
             self.code,
             ErrorCode::StoreUnavailable
                 | ErrorCode::RateLimiterUnavailable
+                | ErrorCode::StateStoreUnavailable
                 | ErrorCode::UpstreamUnavailable
                 | ErrorCode::UpstreamUnreachable
         ) {

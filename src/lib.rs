@@ -39,6 +39,8 @@ pub mod relay;
 pub mod retry;
 /// Route handlers, one module per resource.
 pub mod routes;
+/// The shared state store (`GATEWAY_STATE_URL`): the gateway's own state in Postgres.
+pub mod shared;
 /// Small SQLite databases beside the embedded store.
 pub mod sqlite;
 /// Recent read results, answered while Convex is down (`GATEWAY_STALE_READS`).

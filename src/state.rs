@@ -13,6 +13,7 @@ use crate::metrics::Metrics;
 use crate::outbox::Outbox;
 use crate::ratelimit::RateLimits;
 use crate::relay::Relay;
+use crate::shared::StateDb;
 use crate::store::SharedStore;
 use crate::store::convex::ConvexClient;
 use crate::writes::WritePath;
@@ -44,6 +45,8 @@ pub struct Parts {
     pub metrics: Arc<Metrics>,
     pub auth: Arc<Auth>,
     pub idempotency: IdempotencyStore,
+    /// The shared state store (`GATEWAY_STATE_URL`), when replicas share state.
+    pub shared: Option<StateDb>,
     pub config: Arc<Config>,
     pub outbox: Option<Outbox>,
     pub rate_limits: RateLimits,
@@ -79,6 +82,11 @@ impl AppState {
     /// The per-role rate limiters.
     pub fn rate_limits(&self) -> &RateLimits {
         &self.inner.rate_limits
+    }
+
+    /// The shared state store, when `GATEWAY_STATE_URL` is set.
+    pub fn shared(&self) -> Option<&StateDb> {
+        self.inner.shared.as_ref()
     }
 
     /// Idempotency-key records.

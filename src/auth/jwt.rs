@@ -8,6 +8,7 @@
 //! learn which check failed.
 
 use std::collections::HashSet;
+use std::sync::Arc;
 
 use jsonwebtoken::errors::ErrorKind;
 use jsonwebtoken::{Algorithm, DecodingKey, Validation};
@@ -17,6 +18,7 @@ use serde_json::{Map, Value};
 use super::compact;
 use super::error::AuthError;
 use super::jwks::RemoteJwks;
+use super::keyring::Keyring;
 use super::keys::{KeySource, VerifyKey, external_rules, public_key_from_pem};
 use crate::config::AuthConfig;
 
@@ -30,15 +32,15 @@ pub struct Verified {
 /// Verifies bearer tokens against every configured key source.
 pub struct Verifier {
     static_keys: Vec<VerifyKey>,
-    gateway_key: Option<VerifyKey>,
+    gateway: Option<Arc<Keyring>>,
     jwks: Option<RemoteJwks>,
 }
 
 impl Verifier {
-    /// Builds the static keys from configuration; `gateway_key` verifies the gateway's own tokens.
+    /// Builds the static keys from configuration; `gateway` verifies the gateway's own tokens.
     pub fn new(
         config: &AuthConfig,
-        gateway_key: Option<VerifyKey>,
+        gateway: Option<Arc<Keyring>>,
         jwks: Option<RemoteJwks>,
     ) -> anyhow::Result<Self> {
         let rules = external_rules(config);
@@ -65,7 +67,7 @@ impl Verifier {
         }
         Ok(Self {
             static_keys,
-            gateway_key,
+            gateway,
             jwks,
         })
     }
@@ -111,11 +113,21 @@ impl Verifier {
     ) -> Result<Vec<VerifyKey>, AuthError> {
         if let Some(kid) = kid {
             let named = |k: &&VerifyKey| k.kid.as_deref() == Some(kid);
-            if let Some(key) = self.gateway_key.iter().chain(&self.static_keys).find(named) {
+            if let Some(key) = self.gateway.as_ref().and_then(|g| g.find(kid)) {
+                return Ok(vec![key]);
+            }
+            if let Some(key) = self.static_keys.iter().find(named) {
                 return Ok(vec![key.clone()]);
             }
             if let Some(jwks) = &self.jwks
                 && let Some(key) = jwks.find(kid).await
+            {
+                return Ok(vec![key]);
+            }
+            // A key another replica created since this one last read the shared keys.
+            if let Some(gateway) = &self.gateway
+                && gateway.reload_for_unknown_kid().await
+                && let Some(key) = gateway.find(kid)
             {
                 return Ok(vec![key]);
             }

@@ -12,6 +12,7 @@ pub mod error;
 pub mod grants;
 pub mod jwks;
 pub mod jwt;
+pub mod keyring;
 pub mod keys;
 pub mod policy;
 pub mod signer;
@@ -21,6 +22,7 @@ use std::path::Path;
 use std::sync::{Arc, LazyLock};
 use std::time::{Duration, Instant};
 
+use anyhow::Context as _;
 use cache::TtlCache;
 
 pub use self::error::AuthError;
@@ -32,12 +34,14 @@ use serde_json::{Map, Value};
 
 use self::jwks::RemoteJwks;
 use self::jwt::Verifier;
+use self::keyring::Keyring;
 use self::keys::{KeySource, external_rules};
 use self::policy::{ANONYMOUS, AUTHENTICATED, FunctionKind, Policy, TableAction};
 use self::signer::{KeyOrigin, Signer};
 use self::tokens::TokenStore;
 use crate::config::{AuthConfig, ConvexAuthMode};
 use crate::error::{ApiError, ErrorCode};
+use crate::shared::StateDb;
 
 /// How long a token minted for Convex lives.
 pub const CONVEX_TOKEN_TTL: Duration = Duration::from_secs(300);
@@ -153,7 +157,7 @@ pub fn visible(owner: Option<&Owner>, fields: &Map<String, Value>) -> bool {
 /// Everything authentication needs, built once in `Application::build`.
 pub struct Auth {
     verifier: Verifier,
-    signer: Signer,
+    keyring: Arc<Keyring>,
     policy: Policy,
     tokens: TokenStore,
     config: AuthConfig,
@@ -171,7 +175,7 @@ const CACHE_ENTRIES: usize = 10_000;
 impl std::fmt::Debug for Auth {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Auth")
-            .field("signer", &self.signer)
+            .field("keyring", &self.keyring)
             .field("policy", &self.policy)
             .finish_non_exhaustive()
     }
@@ -180,14 +184,56 @@ impl std::fmt::Debug for Auth {
 impl Auth {
     /// Loads the signing key (generating it on first start), the policy, the token store and
     /// the key sources; fetches the remote JWKS once (a failure there is logged, not fatal).
+    ///
+    /// With `shared` (the shared state store), refresh tokens, service accounts and, unless
+    /// `GATEWAY_SIGNING_KEY` is set, the signing keys live there instead of the data folder.
     pub async fn build(
         config: &AuthConfig,
         data_dir: &Path,
         http: reqwest::Client,
+        shared: Option<&StateDb>,
     ) -> anyhow::Result<Self> {
         std::fs::create_dir_all(data_dir).map_err(|err| {
             anyhow::anyhow!("creating GATEWAY_DATA_DIR {}: {err}", data_dir.display())
         })?;
+        let keyring = match shared {
+            Some(db) if config.signing_key_pem.is_none() => {
+                let keyring = Keyring::shared(db.clone(), config)
+                    .await
+                    .context("loading the shared signing keys")?;
+                tracing::info!(kid = keyring.signer().kid(), "shared signing keys loaded");
+                keyring
+            }
+            _ => Keyring::fixed(Self::local_signer(config, data_dir)?),
+        };
+        let keyring = Arc::new(keyring);
+        let policy = Policy::load(config.policy_path.as_deref())?;
+        tracing::info!(policy = policy.source(), "authorization policy loaded");
+        let jwks = config
+            .jwks_url
+            .clone()
+            .map(|url| RemoteJwks::new(url, http, external_rules(config), config.jwks_min_refresh));
+        if let Some(jwks) = &jwks {
+            jwks.refresh().await;
+        }
+        let verifier = Verifier::new(config, Some(Arc::clone(&keyring)), jwks)?;
+        let tokens = match shared {
+            Some(db) => TokenStore::shared(db.clone(), policy.clients()).await?,
+            None => TokenStore::open(data_dir, policy.clients())?,
+        };
+        Ok(Self {
+            verifier,
+            keyring,
+            policy,
+            tokens,
+            config: config.clone(),
+            verified: TtlCache::new(CACHE_ENTRIES),
+            minted: TtlCache::new(CACHE_ENTRIES),
+        })
+    }
+
+    /// `GATEWAY_SIGNING_KEY`, else the key file in the data folder (generated on first start).
+    fn local_signer(config: &AuthConfig, data_dir: &Path) -> anyhow::Result<Signer> {
         let (signer, origin) = Signer::load_or_generate(config, data_dir)?;
         match origin {
             KeyOrigin::Generated => tracing::info!(
@@ -198,31 +244,17 @@ impl Auth {
                 tracing::info!(kid = signer.kid(), algorithm = ?signer.algorithm(), "signing key loaded");
             }
         }
-        let policy = Policy::load(config.policy_path.as_deref())?;
-        tracing::info!(policy = policy.source(), "authorization policy loaded");
-        let jwks = config
-            .jwks_url
-            .clone()
-            .map(|url| RemoteJwks::new(url, http, external_rules(config), config.jwks_min_refresh));
-        if let Some(jwks) = &jwks {
-            jwks.refresh().await;
-        }
-        let verifier = Verifier::new(config, Some(signer.verify_key()), jwks)?;
-        let tokens = TokenStore::open(data_dir, policy.clients())?;
-        Ok(Self {
-            verifier,
-            signer,
-            policy,
-            tokens,
-            config: config.clone(),
-            verified: TtlCache::new(CACHE_ENTRIES),
-            minted: TtlCache::new(CACHE_ENTRIES),
-        })
+        Ok(signer)
     }
 
-    /// The gateway's signing key.
-    pub fn signer(&self) -> &Signer {
-        &self.signer
+    /// The key that signs now.
+    pub fn signer(&self) -> Arc<Signer> {
+        self.keyring.signer()
+    }
+
+    /// The signing key and every key that still verifies.
+    pub fn keyring(&self) -> &Keyring {
+        &self.keyring
     }
 
     /// The authorization policy.
@@ -360,9 +392,9 @@ impl Auth {
         let mut claims = extra;
         claims.insert("sub".into(), Value::from(sub));
         claims.insert(self.config.role_claim.clone(), Value::from(roles.to_vec()));
-        let token = self
-            .signer
-            .sign(claims, self.signer.issuer(), ttl)
+        let signer = self.signer();
+        let token = signer
+            .sign(claims, signer.issuer(), ttl)
             .map_err(ApiError::internal)?;
         Ok((token, ttl))
     }
@@ -400,7 +432,7 @@ impl Auth {
             return Ok(token);
         }
         let token = SecretString::from(
-            self.signer
+            self.signer()
                 .sign(
                     claims(),
                     &self.config.convex_application_id,
@@ -480,8 +512,8 @@ export default {{
 }};
 "#,
             app = self.config.convex_application_id,
-            iss = self.signer.issuer(),
-            alg = self.signer.algorithm(),
+            iss = self.signer().issuer(),
+            alg = self.signer().algorithm(),
         )
     }
 }

@@ -150,6 +150,11 @@ impl Signer {
         json!({ "keys": [self.jwk] })
     }
 
+    /// The public key as a JWK.
+    pub fn jwk(&self) -> &Jwk {
+        &self.jwk
+    }
+
     /// The key that verifies this signer's access tokens (`iss` and `aud` = the gateway's URL).
     pub fn verify_key(&self) -> VerifyKey {
         let rules = ClaimRules {
@@ -199,7 +204,8 @@ pub fn unix_now() -> u64 {
         .unwrap_or_default()
 }
 
-fn generate_p256_pem() -> anyhow::Result<String> {
+/// A new EC P-256 private key, PKCS#8 PEM.
+pub(super) fn generate_p256_pem() -> anyhow::Result<String> {
     use p256::pkcs8::EncodePrivateKey as _;
     let secret = p256::SecretKey::random(&mut rand::rngs::OsRng);
     Ok(secret.to_pkcs8_pem(Default::default())?.to_string())

@@ -183,7 +183,7 @@ async fn revoke(
     responses((status = 200, description = "A JWK set", body = Object))
 )]
 async fn jwks(State(state): State<AppState>) -> Response {
-    let mut response = Json(state.auth().signer().jwks()).into_response();
+    let mut response = Json(state.auth().keyring().jwks()).into_response();
     response.headers_mut().insert(
         header::CACHE_CONTROL,
         HeaderValue::from_static("public, max-age=300"),

@@ -77,6 +77,14 @@ async fn ready(State(state): State<AppState>) -> ApiResult<Json<ReadyStatus>> {
             ),
         )
     })?;
+    if let Some(shared) = state.shared() {
+        shared.ping().await.map_err(|err| {
+            ApiError::new(
+                ErrorCode::StateStoreUnavailable,
+                format!("the shared state store does not answer: {err:#}"),
+            )
+        })?;
+    }
     if let Some(shared) = state.rate_limits().shared() {
         shared.ping().await.map_err(|err| {
             ApiError::new(

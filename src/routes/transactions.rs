@@ -14,7 +14,7 @@ use utoipa_axum::routes;
 use super::RequestCtx;
 use super::tables::{ApiJson, ApiPath, DocumentBody};
 use crate::documents::{Committed, Done, Operation};
-use crate::error::{ApiError, ApiResult, Problem};
+use crate::error::{ApiError, ApiResult, ErrorCode, Problem};
 use crate::state::AppState;
 use crate::store::{Capabilities, WriteOutcome};
 
@@ -252,6 +252,10 @@ pub struct AdminStatus {
     /// The offline outbox, when it is on.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub outbox: Option<OutboxStatus>,
+    /// With the shared state store (`GATEWAY_STATE_URL`): every replica seen in the last hour,
+    /// from the heartbeat table.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub replicas: Option<Vec<crate::shared::Replica>>,
 }
 
 /// The outbox at a glance.
@@ -314,6 +318,15 @@ async fn admin_status(
         }),
         None => None,
     };
+    let replicas = match state.shared() {
+        Some(db) => Some(db.replicas().await.map_err(|err| {
+            ApiError::new(
+                ErrorCode::StateStoreUnavailable,
+                format!("the shared state store does not answer: {err:#}"),
+            )
+        })?),
+        None => None,
+    };
     Ok(Json(AdminStatus {
         store: state.store().adapter().into(),
         instance: state.config().instance_id(),
@@ -325,5 +338,6 @@ async fn admin_status(
         circuit: state.convex().map(|c| c.circuit().as_str().to_owned()),
         upstream_retries: state.convex().map(|c| c.retries_total()),
         outbox,
+        replicas,
     }))
 }

@@ -7,7 +7,7 @@
 //! log, `errors` maps Postgres errors and `connect` builds the TLS-capable pool.
 
 mod catalog;
-mod connect;
+pub(crate) mod connect;
 mod errors;
 pub mod feed;
 mod sql;

@@ -5,6 +5,11 @@
 //! Refresh tokens rotate: each use returns a new one in the same family and retires the old.
 //! Presenting a retired token again means it was stolen or replayed, so the whole family is
 //! revoked (RFC 9700 §4.14.2).
+//!
+//! With `GATEWAY_STATE_URL` the same records live in the shared state store (`postgres`), so a
+//! token rotated on one replica is spent on all, and reuse is caught wherever it is tried.
+
+mod postgres;
 
 use std::path::Path;
 use std::time::Duration;
@@ -17,6 +22,7 @@ use sha2::{Digest as _, Sha256};
 
 use super::policy::ClientFile;
 use super::signer::unix_now;
+use crate::shared::StateDb;
 use crate::sqlite::SmallDb;
 
 const SCHEMA: &str = "
@@ -85,12 +91,93 @@ pub enum ClientError {
 /// The token and client store.
 #[derive(Clone)]
 pub struct TokenStore {
-    db: SmallDb,
+    backend: Backend,
+}
+
+#[derive(Clone)]
+enum Backend {
+    Local(LocalTokens),
+    Shared(postgres::SharedTokens),
+}
+
+/// Dispatches a call to the backend in use.
+macro_rules! dispatch {
+    ($self:ident.$method:ident($($arg:expr),*)) => {
+        match &$self.backend {
+            Backend::Local(store) => store.$method($($arg),*).await,
+            Backend::Shared(store) => store.$method($($arg),*).await,
+        }
+    };
 }
 
 impl TokenStore {
     /// Opens `auth.sqlite3` in `data_dir` and syncs the policy file's clients into it.
     pub fn open(data_dir: &Path, policy_clients: &[ClientFile]) -> anyhow::Result<Self> {
+        Ok(Self {
+            backend: Backend::Local(LocalTokens::open(data_dir, policy_clients)?),
+        })
+    }
+
+    /// The records in the shared state store; syncs the policy file's clients into it.
+    pub async fn shared(db: StateDb, policy_clients: &[ClientFile]) -> anyhow::Result<Self> {
+        Ok(Self {
+            backend: Backend::Shared(postgres::SharedTokens::open(db, policy_clients).await?),
+        })
+    }
+
+    /// The roles of client `id` if `secret` is its secret.
+    pub async fn verify_client(
+        &self,
+        id: &str,
+        secret: &str,
+    ) -> anyhow::Result<Option<Vec<String>>> {
+        dispatch!(self.verify_client(id, secret))
+    }
+
+    /// Creates a service account and returns its secret (shown once, stored hashed).
+    pub async fn create_client(&self, id: &str, roles: &[String]) -> Result<String, ClientError> {
+        dispatch!(self.create_client(id, roles))
+    }
+
+    /// Every service account, without secrets.
+    pub async fn list_clients(&self) -> anyhow::Result<Vec<ClientInfo>> {
+        dispatch!(self.list_clients())
+    }
+
+    /// Deletes an admin-created service account and revokes its refresh tokens.
+    pub async fn delete_client(&self, id: &str) -> Result<(), ClientError> {
+        dispatch!(self.delete_client(id))
+    }
+
+    /// Issues a refresh token for `grant` in a new family.
+    pub async fn issue_refresh(&self, grant: &Grant, ttl: Duration) -> anyhow::Result<String> {
+        dispatch!(self.issue_refresh(grant, ttl))
+    }
+
+    /// Exchanges a refresh token for a new one in the same family, and returns what it grants.
+    /// Reuse of a rotated token revokes the family.
+    pub async fn rotate_refresh(
+        &self,
+        token: &str,
+        ttl: Duration,
+    ) -> Result<(Grant, String), RefreshError> {
+        dispatch!(self.rotate_refresh(token, ttl))
+    }
+
+    /// Revokes the family of a refresh token. Unknown tokens are ignored (RFC 7009 §2.2).
+    pub async fn revoke(&self, token: &str) -> anyhow::Result<()> {
+        dispatch!(self.revoke(token))
+    }
+}
+
+/// The records in `auth.sqlite3`.
+#[derive(Clone)]
+struct LocalTokens {
+    db: SmallDb,
+}
+
+impl LocalTokens {
+    fn open(data_dir: &Path, policy_clients: &[ClientFile]) -> anyhow::Result<Self> {
         let db = SmallDb::open(data_dir, "auth.sqlite3", SCHEMA, |conn| {
             let tx = conn.transaction()?;
             tx.execute("DELETE FROM clients WHERE source = 'policy'", [])?;
@@ -119,12 +206,7 @@ impl TokenStore {
         self.db.run(f).await
     }
 
-    /// The roles of client `id` if `secret` is its secret.
-    pub async fn verify_client(
-        &self,
-        id: &str,
-        secret: &str,
-    ) -> anyhow::Result<Option<Vec<String>>> {
+    async fn verify_client(&self, id: &str, secret: &str) -> anyhow::Result<Option<Vec<String>>> {
         let (id, presented) = (id.to_owned(), sha256_hex(secret));
         self.with_conn(move |conn| -> anyhow::Result<Option<Vec<String>>> {
             let row: Option<(String, String)> = conn
@@ -145,8 +227,7 @@ impl TokenStore {
         .await?
     }
 
-    /// Creates a service account and returns its secret (shown once, stored hashed).
-    pub async fn create_client(&self, id: &str, roles: &[String]) -> Result<String, ClientError> {
+    async fn create_client(&self, id: &str, roles: &[String]) -> Result<String, ClientError> {
         let secret = random_token("cgs_");
         let (id, hash, roles) = (
             id.to_owned(),
@@ -169,8 +250,7 @@ impl TokenStore {
         Ok(secret)
     }
 
-    /// Every service account, without secrets.
-    pub async fn list_clients(&self) -> anyhow::Result<Vec<ClientInfo>> {
+    async fn list_clients(&self) -> anyhow::Result<Vec<ClientInfo>> {
         self.with_conn(|conn| -> anyhow::Result<Vec<ClientInfo>> {
             let mut stmt =
                 conn.prepare("SELECT id, roles, source, created_at FROM clients ORDER BY id")?;
@@ -197,8 +277,7 @@ impl TokenStore {
         .await?
     }
 
-    /// Deletes an admin-created service account and revokes its refresh tokens.
-    pub async fn delete_client(&self, id: &str) -> Result<(), ClientError> {
+    async fn delete_client(&self, id: &str) -> Result<(), ClientError> {
         let id = id.to_owned();
         self.with_conn(move |conn| -> Result<(), ClientError> {
             let tx = conn.transaction().map_err(anyhow::Error::from)?;
@@ -224,8 +303,7 @@ impl TokenStore {
         .await?
     }
 
-    /// Issues a refresh token for `grant` in a new family.
-    pub async fn issue_refresh(&self, grant: &Grant, ttl: Duration) -> anyhow::Result<String> {
+    async fn issue_refresh(&self, grant: &Grant, ttl: Duration) -> anyhow::Result<String> {
         let token = random_token("cgr_");
         let family = uuid::Uuid::new_v4().simple().to_string();
         let (hash, grant, expires) = (
@@ -241,9 +319,7 @@ impl TokenStore {
         Ok(token)
     }
 
-    /// Exchanges a refresh token for a new one in the same family, and returns what it grants.
-    /// Reuse of a rotated token revokes the family.
-    pub async fn rotate_refresh(
+    async fn rotate_refresh(
         &self,
         token: &str,
         ttl: Duration,
@@ -316,8 +392,7 @@ impl TokenStore {
         Ok((outcome, next))
     }
 
-    /// Revokes the family of a refresh token. Unknown tokens are ignored (RFC 7009 §2.2).
-    pub async fn revoke(&self, token: &str) -> anyhow::Result<()> {
+    async fn revoke(&self, token: &str) -> anyhow::Result<()> {
         let presented = sha256_hex(token);
         self.with_conn(move |conn| -> anyhow::Result<()> {
             conn.execute(

@@ -2,7 +2,11 @@
 //! the first response to a write carrying `Idempotency-Key` is stored per caller and key, and a
 //! repeat with the same payload gets it back instead of writing again. The same key with another
 //! payload answers 422; one still in flight answers 409. Keys expire after
-//! `GATEWAY_IDEMPOTENCY_TTL`. The records live in the embedded store (`idempotency.sqlite3`).
+//! `GATEWAY_IDEMPOTENCY_TTL`. The records live in `idempotency.sqlite3` in the data folder, or, with
+//! `GATEWAY_STATE_URL`, in the shared state store (`postgres`), where a key claimed on one replica
+//! is seen by all.
+
+mod postgres;
 
 use std::path::Path;
 use std::sync::{Arc, Mutex};
@@ -11,6 +15,7 @@ use std::time::{Duration, Instant};
 use rusqlite::{Connection, OptionalExtension, params};
 
 use crate::auth::signer::unix_now;
+use crate::shared::StateDb;
 use crate::sqlite::SmallDb;
 
 const SCHEMA: &str = "
@@ -54,13 +59,86 @@ pub enum Begin {
 /// The key records.
 #[derive(Clone)]
 pub struct IdempotencyStore {
-    db: SmallDb,
-    last_cleanup: Arc<Mutex<Instant>>,
+    backend: Backend,
+}
+
+#[derive(Clone)]
+enum Backend {
+    Local(LocalKeys),
+    Shared(postgres::SharedKeys),
 }
 
 impl IdempotencyStore {
     /// Opens `idempotency.sqlite3` in `data_dir`.
     pub fn open(data_dir: &Path) -> anyhow::Result<Self> {
+        Ok(Self {
+            backend: Backend::Local(LocalKeys::open(data_dir)?),
+        })
+    }
+
+    /// Keys in the shared state store. A claim not completed within `lease` (a replica that
+    /// died mid-request) may be taken over by a retry.
+    pub fn shared(db: StateDb, lease: Duration) -> Self {
+        Self {
+            backend: Backend::Shared(postgres::SharedKeys::new(db, lease)),
+        }
+    }
+
+    /// Claims `key` for `caller` with the request's `fingerprint`, or says why not.
+    pub async fn begin(
+        &self,
+        caller: &str,
+        key: &str,
+        fingerprint: &str,
+        ttl: Duration,
+    ) -> anyhow::Result<Begin> {
+        match &self.backend {
+            Backend::Local(keys) => keys.begin(caller, key, fingerprint, ttl).await,
+            Backend::Shared(keys) => keys.begin(caller, key, fingerprint, ttl).await,
+        }
+    }
+
+    /// Stores the response of a fresh request.
+    pub async fn complete(
+        &self,
+        caller: &str,
+        key: &str,
+        response: StoredResponse,
+    ) -> anyhow::Result<()> {
+        match &self.backend {
+            Backend::Local(keys) => keys.complete(caller, key, response).await,
+            Backend::Shared(keys) => keys.complete(caller, key, response).await,
+        }
+    }
+
+    /// Forgets a fresh request that produced nothing worth replaying (a transient failure, or a
+    /// request that never finished), so a retry runs again.
+    pub async fn abandon(&self, caller: &str, key: &str) -> anyhow::Result<()> {
+        match &self.backend {
+            Backend::Local(keys) => keys.abandon(caller, key).await,
+            Backend::Shared(keys) => keys.abandon(caller, key).await,
+        }
+    }
+
+    /// Deletes expired keys (the shared store's sweeper; one replica at a time runs it, and the
+    /// local store sweeps as it goes).
+    pub async fn sweep(&self) -> anyhow::Result<()> {
+        match &self.backend {
+            Backend::Local(_) => Ok(()),
+            Backend::Shared(keys) => keys.sweep().await,
+        }
+    }
+}
+
+/// The records in `idempotency.sqlite3`.
+#[derive(Clone)]
+struct LocalKeys {
+    db: SmallDb,
+    last_cleanup: Arc<Mutex<Instant>>,
+}
+
+impl LocalKeys {
+    fn open(data_dir: &Path) -> anyhow::Result<Self> {
         let db = SmallDb::open(data_dir, "idempotency.sqlite3", SCHEMA, |conn| {
             // Requests that were in flight when the process stopped will never finish.
             conn.execute("DELETE FROM idempotency WHERE status IS NULL", [])?;
@@ -79,8 +157,7 @@ impl IdempotencyStore {
         self.db.run(f).await?
     }
 
-    /// Claims `key` for `caller` with the request's `fingerprint`, or says why not.
-    pub async fn begin(
+    async fn begin(
         &self,
         caller: &str,
         key: &str,
@@ -139,8 +216,7 @@ impl IdempotencyStore {
         .await
     }
 
-    /// Stores the response of a fresh request.
-    pub async fn complete(
+    async fn complete(
         &self,
         caller: &str,
         key: &str,
@@ -157,9 +233,7 @@ impl IdempotencyStore {
         .await
     }
 
-    /// Forgets a fresh request that produced nothing worth replaying (a transient failure, or a
-    /// request that never finished), so a retry runs again.
-    pub async fn abandon(&self, caller: &str, key: &str) -> anyhow::Result<()> {
+    async fn abandon(&self, caller: &str, key: &str) -> anyhow::Result<()> {
         let (caller, key) = (caller.to_owned(), key.to_owned());
         self.with_conn(move |conn| {
             conn.execute(

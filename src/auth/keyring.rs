@@ -1,0 +1,290 @@
+//! The gateway's signing keys: the one that signs now, and every key whose tokens may still be
+//! alive, which verify and are published in the JWKS.
+//!
+//! A single replica has one key (`GATEWAY_SIGNING_KEY`, or the key file in its data folder).
+//! With `GATEWAY_STATE_URL` the keys live in `gateway.signing_keys`, so every replica signs with
+//! the same key and serves the same JWKS. `convex-gateway keys rotate` adds a key, which signs
+//! from then on, and retires the old one, which is still published and verifies until the
+//! tokens it signed have expired. Replicas reload the keys every [`RELOAD_EVERY`], and at once
+//! (at most once a second) when a token names a key they do not know.
+
+use std::sync::{Arc, Mutex, RwLock};
+use std::time::{Duration, Instant};
+
+use serde_json::{Value, json};
+
+use super::keys::VerifyKey;
+use super::signer::{Signer, generate_p256_pem};
+use crate::config::AuthConfig;
+use crate::shared::StateDb;
+
+/// How often replicas read the shared keys again.
+pub const RELOAD_EVERY: Duration = Duration::from_secs(30);
+/// The least time between two reloads caused by unknown key ids.
+const UNKNOWN_KID_RELOAD: Duration = Duration::from_secs(1);
+/// Serialises the creation of the first shared key and rotations.
+const KEYS_LOCK: i64 = 0x6761_7465_7761_7930;
+
+/// The keys in force.
+struct KeySet {
+    signer: Arc<Signer>,
+    /// Every key that verifies, the signing key first.
+    verify: Vec<VerifyKey>,
+    jwks: Value,
+}
+
+impl KeySet {
+    fn new(signer: Signer, retired: Vec<Signer>) -> Self {
+        let verify = std::iter::once(&signer)
+            .chain(&retired)
+            .map(Signer::verify_key)
+            .collect();
+        let jwks = json!({
+            "keys": std::iter::once(&signer)
+                .chain(&retired)
+                .map(Signer::jwk)
+                .collect::<Vec<_>>()
+        });
+        Self {
+            signer: Arc::new(signer),
+            verify,
+            jwks,
+        }
+    }
+}
+
+/// The shared keys' source.
+struct SharedSource {
+    db: StateDb,
+    config: AuthConfig,
+    last_unknown_reload: Mutex<Option<Instant>>,
+}
+
+/// The signing key and the keys that still verify.
+pub struct Keyring {
+    keys: RwLock<Arc<KeySet>>,
+    shared: Option<SharedSource>,
+}
+
+impl std::fmt::Debug for Keyring {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Keyring")
+            .field("signer", &self.signer().kid().to_owned())
+            .field("shared", &self.shared.is_some())
+            .finish_non_exhaustive()
+    }
+}
+
+/// A key as stored in `gateway.signing_keys`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredKey {
+    pub kid: String,
+    /// Whether it signs (the newest unretired key).
+    pub signing: bool,
+    /// Until when (ms since the epoch) a retired key is still published.
+    pub publish_until: Option<i64>,
+}
+
+impl Keyring {
+    /// One key that never changes (a single replica, or `GATEWAY_SIGNING_KEY`).
+    pub fn fixed(signer: Signer) -> Self {
+        Self {
+            keys: RwLock::new(Arc::new(KeySet::new(signer, Vec::new()))),
+            shared: None,
+        }
+    }
+
+    /// The keys in the shared state store; the first replica to start creates the first one.
+    pub async fn shared(db: StateDb, config: &AuthConfig) -> anyhow::Result<Self> {
+        {
+            let mut conn = db.conn().await?;
+            let tx = conn.transaction().await?;
+            tx.execute("SELECT pg_advisory_xact_lock($1)", &[&KEYS_LOCK])
+                .await?;
+            let any: i64 = tx
+                .query_one(
+                    "SELECT count(*) FROM gateway.signing_keys WHERE retired_at IS NULL",
+                    &[],
+                )
+                .await?
+                .get(0);
+            if any == 0 {
+                insert_key(&tx, config).await?;
+                tracing::info!("created the first shared signing key");
+            }
+            tx.commit().await?;
+        }
+        let set = load(&db, config).await?;
+        Ok(Self {
+            keys: RwLock::new(Arc::new(set)),
+            shared: Some(SharedSource {
+                db,
+                config: config.clone(),
+                last_unknown_reload: Mutex::new(None),
+            }),
+        })
+    }
+
+    fn current(&self) -> Arc<KeySet> {
+        match self.keys.read() {
+            Ok(keys) => Arc::clone(&keys),
+            Err(poisoned) => Arc::clone(&poisoned.into_inner()),
+        }
+    }
+
+    /// The key that signs now.
+    pub fn signer(&self) -> Arc<Signer> {
+        Arc::clone(&self.current().signer)
+    }
+
+    /// Every key that verifies, as a JWK set.
+    pub fn jwks(&self) -> Value {
+        self.current().jwks.clone()
+    }
+
+    /// The verifying key with id `kid`, if it is in force.
+    pub fn find(&self, kid: &str) -> Option<VerifyKey> {
+        self.current()
+            .verify
+            .iter()
+            .find(|k| k.kid.as_deref() == Some(kid))
+            .cloned()
+    }
+
+    /// Whether the keys are shared by replicas (and may change).
+    pub fn is_shared(&self) -> bool {
+        self.shared.is_some()
+    }
+
+    /// Reads the shared keys again.
+    pub async fn reload(&self) -> anyhow::Result<()> {
+        let Some(shared) = &self.shared else {
+            return Ok(());
+        };
+        let set = load(&shared.db, &shared.config).await?;
+        let changed = set.signer.kid() != self.signer().kid()
+            || set.verify.len() != self.current().verify.len();
+        if changed {
+            tracing::info!(
+                kid = set.signer.kid(),
+                verifying = set.verify.len(),
+                "signing keys changed"
+            );
+        }
+        if let Ok(mut keys) = self.keys.write() {
+            *keys = Arc::new(set);
+        }
+        Ok(())
+    }
+
+    /// Reads the shared keys again because a token named an unknown key, unless that happened
+    /// less than a second ago. Answers whether it read them.
+    pub async fn reload_for_unknown_kid(&self) -> bool {
+        let Some(shared) = &self.shared else {
+            return false;
+        };
+        {
+            let Ok(mut last) = shared.last_unknown_reload.lock() else {
+                return false;
+            };
+            if last.is_some_and(|at| at.elapsed() < UNKNOWN_KID_RELOAD) {
+                return false;
+            }
+            *last = Some(Instant::now());
+        }
+        match self.reload().await {
+            Ok(()) => true,
+            Err(err) => {
+                tracing::warn!(
+                    error = format!("{err:#}"),
+                    "reading the signing keys failed"
+                );
+                false
+            }
+        }
+    }
+}
+
+async fn insert_key(
+    conn: &impl deadpool_postgres::GenericClient,
+    config: &AuthConfig,
+) -> anyhow::Result<String> {
+    let pem = generate_p256_pem()?;
+    let kid = Signer::from_pem(&pem, config)?.kid().to_owned();
+    conn.execute(
+        "INSERT INTO gateway.signing_keys (kid, pem, created_at) VALUES ($1, $2, $3)",
+        &[&kid, &pem, &crate::outbox::now_ms()],
+    )
+    .await?;
+    Ok(kid)
+}
+
+/// The newest unretired key signs; retired keys verify until `publish_until`.
+async fn load(db: &StateDb, config: &AuthConfig) -> anyhow::Result<KeySet> {
+    let rows = db
+        .conn()
+        .await?
+        .query(
+            "SELECT pem, retired_at IS NULL FROM gateway.signing_keys
+             WHERE retired_at IS NULL OR publish_until > $1
+             ORDER BY (retired_at IS NULL) DESC, created_at DESC",
+            &[&crate::outbox::now_ms()],
+        )
+        .await?;
+    let mut signers = Vec::with_capacity(rows.len());
+    let mut signing = None;
+    for row in rows {
+        let signer = Signer::from_pem(row.get(0), config)?;
+        if row.get::<_, bool>(1) && signing.is_none() {
+            signing = Some(signer);
+        } else {
+            signers.push(signer);
+        }
+    }
+    let signer =
+        signing.ok_or_else(|| anyhow::anyhow!("gateway.signing_keys has no key that signs"))?;
+    Ok(KeySet::new(signer, signers))
+}
+
+/// Adds a new signing key and retires the others, which stay published for `keep` (the longest
+/// lifetime of a token they signed). Answers the new key's id.
+pub async fn rotate(db: &StateDb, config: &AuthConfig, keep: Duration) -> anyhow::Result<String> {
+    let mut conn = db.conn().await?;
+    let tx = conn.transaction().await?;
+    tx.execute("SELECT pg_advisory_xact_lock($1)", &[&KEYS_LOCK])
+        .await?;
+    let now = crate::outbox::now_ms();
+    tx.execute(
+        "UPDATE gateway.signing_keys SET retired_at = $1, publish_until = $2 WHERE retired_at IS NULL",
+        &[&now, &(now + keep.as_millis() as i64)],
+    )
+    .await?;
+    let kid = insert_key(&tx, config).await?;
+    tx.execute(
+        "DELETE FROM gateway.signing_keys WHERE retired_at IS NOT NULL AND publish_until <= $1",
+        &[&now],
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(kid)
+}
+
+/// The stored keys, newest first.
+pub async fn list(db: &StateDb) -> anyhow::Result<Vec<StoredKey>> {
+    let rows = db
+        .conn()
+        .await?
+        .query(
+            "SELECT kid, retired_at IS NULL, publish_until FROM gateway.signing_keys ORDER BY created_at DESC",
+            &[],
+        )
+        .await?;
+    Ok(rows
+        .iter()
+        .map(|row| StoredKey {
+            kid: row.get(0),
+            signing: row.get(1),
+            publish_until: row.get(2),
+        })
+        .collect())
+}
