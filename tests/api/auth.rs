@@ -1393,7 +1393,7 @@ async fn minted_convex_identities_verify_against_the_published_jwks_per_caller()
     let http = convex_gateway::http_client::client(Duration::from_secs(2), Duration::from_secs(5))
         .unwrap();
     let auth = Arc::new(
-        Auth::build(&app.config.auth, app.data_dir.path(), http.clone())
+        Auth::build(&app.config.auth, app.data_dir.path(), http.clone(), None)
             .await
             .unwrap(),
     );
@@ -1447,7 +1447,7 @@ async fn minted_convex_identities_verify_against_the_published_jwks_per_caller()
     // forward: the caller's own token, unchanged; none: nothing.
     let mut forward = app.config.auth.clone();
     forward.convex_auth_mode = ConvexAuthMode::Forward;
-    let auth = Auth::build(&forward, app.data_dir.path(), http.clone())
+    let auth = Auth::build(&forward, app.data_dir.path(), http.clone(), None)
         .await
         .unwrap();
     let token = app.token("alice", &[]);
@@ -1462,7 +1462,9 @@ async fn minted_convex_identities_verify_against_the_published_jwks_per_caller()
     );
     let mut none = app.config.auth.clone();
     none.convex_auth_mode = ConvexAuthMode::None;
-    let auth = Auth::build(&none, app.data_dir.path(), http).await.unwrap();
+    let auth = Auth::build(&none, app.data_dir.path(), http, None)
+        .await
+        .unwrap();
     assert!(
         auth.convex_identity(&MaybeAuthUser(Some(user)))
             .unwrap()
