@@ -102,7 +102,10 @@ impl Application {
             None
         };
         let auth = Arc::new(auth);
-        let transactions = Arc::new(TxManager::new(config.tx_ttl, config.tx_max_ops));
+        let transactions = Arc::new(match &shared {
+            Some(db) => TxManager::shared(db.clone(), config.tx_ttl, config.tx_max_ops),
+            None => TxManager::new(config.tx_ttl, config.tx_max_ops),
+        });
         // Stale reads only make sense in front of a remote store.
         let stale = (config.stale_reads && convex.is_some())
             .then(|| StaleCache::new(config.stale_cache_entries, config.stale_max_age));
@@ -258,7 +261,11 @@ fn spawn_sweeper(weak: WeakState) {
             let Some(state) = weak.upgrade() else {
                 break;
             };
-            state.documents().sweep();
+            if state.shared().is_some() {
+                state.documents().sweep_shared().await;
+            } else {
+                state.documents().sweep();
+            }
             state.rate_limits().sweep();
         }
     });

@@ -25,10 +25,22 @@ impl Documents {
     }
 
     /// Opens a transaction for `owner`; returns its id and expiry (ms since the epoch).
-    pub fn begin(&self, owner: &str) -> ApiResult<(String, u64)> {
-        let opened = self.transactions.begin(owner)?;
+    pub async fn begin(&self, owner: &str) -> ApiResult<(String, u64)> {
+        let opened = self.transactions.begin(owner).await?;
         self.sweep();
         Ok(opened)
+    }
+
+    /// Rolls back expired transactions in the shared state store (one replica at a time), then
+    /// updates the gauges; the background sweeper calls it every second.
+    pub async fn sweep_shared(&self) {
+        if let Err(err) = self.transactions.sweep_shared().await {
+            tracing::warn!(
+                error = format!("{err:#}"),
+                "sweeping shared transactions failed"
+            );
+        }
+        self.sweep();
     }
 
     /// Rolls back expired transactions and updates the transaction gauges.
@@ -48,7 +60,7 @@ impl Documents {
         owner: &str,
         id: &str,
     ) -> ApiResult<Done<Committed>> {
-        let tx = self.transactions.take(id, owner)?;
+        let tx = self.transactions.take(id, owner).await?;
         let (ops, positions) = tx.commit_batch();
         let result = self.writes.write(ctx, ops).await;
         let metrics = &self.metrics;
@@ -94,8 +106,8 @@ impl Documents {
     }
 
     /// Rolls back the caller's transaction `id`: its staged writes are discarded.
-    pub fn rollback(&self, owner: &str, id: &str) -> ApiResult<()> {
-        self.transactions.take(id, owner)?;
+    pub async fn rollback(&self, owner: &str, id: &str) -> ApiResult<()> {
+        self.transactions.take(id, owner).await?;
         self.metrics.transactions_ended("rolled_back", 1);
         self.metrics
             .set_transactions_active(self.transactions.active());

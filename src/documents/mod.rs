@@ -280,10 +280,14 @@ impl Documents {
             }
         }
         if let Some(scope) = &ctx.tx {
-            let staged = docs
-                .into_iter()
-                .map(|fields| self.transactions.stage_insert(scope, &table, fields))
-                .collect::<ApiResult<Vec<_>>>()?;
+            let mut staged = Vec::with_capacity(docs.len());
+            for fields in docs {
+                staged.push(
+                    self.transactions
+                        .stage_insert(scope, &table, fields)
+                        .await?,
+                );
+            }
             return Ok(Done::Staged(staged));
         }
         match self
@@ -322,7 +326,8 @@ impl Documents {
             check_precondition(precondition.as_ref(), &current)?;
             let doc = self
                 .transactions
-                .stage_write(scope, &table, current, Some((fields, merge)))?
+                .stage_write(scope, &table, current, Some((fields, merge)))
+                .await?
                 .ok_or_else(|| not_found(&table, id))?;
             return Ok(Done::Staged(doc));
         }
@@ -367,7 +372,8 @@ impl Documents {
             let current = self.staged(ctx, scope, &table, id, owner.as_ref()).await?;
             check_precondition(precondition.as_ref(), &current)?;
             self.transactions
-                .stage_write(scope, &table, current, None)?;
+                .stage_write(scope, &table, current, None)
+                .await?;
             return Ok(Done::Staged(()));
         }
         let precondition = self

@@ -35,11 +35,7 @@ pub(super) async fn scope(
     let Some(user) = user else {
         return ApiError::from(AuthError::Missing).into_response();
     };
-    if let Err(err) = state
-        .documents()
-        .transactions()
-        .with(&id, &user.sub, |_| ())
-    {
+    if let Err(err) = state.documents().transactions().check(&id, &user.sub).await {
         return ApiError::from(err).into_response();
     }
     request.extensions_mut().insert(TxScope {

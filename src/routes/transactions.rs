@@ -158,7 +158,7 @@ async fn begin(
     State(state): State<AppState>,
     user: crate::auth::AuthUser,
 ) -> ApiResult<(axum::http::StatusCode, Json<TransactionHandle>)> {
-    let (id, expires_at) = state.documents().begin(&user.sub)?;
+    let (id, expires_at) = state.documents().begin(&user.sub).await?;
     Ok((
         axum::http::StatusCode::CREATED,
         Json(TransactionHandle { id, expires_at }),
@@ -222,7 +222,7 @@ async fn rollback(
     user: crate::auth::AuthUser,
     ApiPath(id): ApiPath<String>,
 ) -> ApiResult<axum::http::StatusCode> {
-    state.documents().rollback(&user.sub, &id)?;
+    state.documents().rollback(&user.sub, &id).await?;
     Ok(axum::http::StatusCode::NO_CONTENT)
 }
 
@@ -302,6 +302,13 @@ async fn admin_status(
         .documents()
         .transactions()
         .snapshot()
+        .await
+        .map_err(|err| {
+            ApiError::new(
+                ErrorCode::StateStoreUnavailable,
+                format!("the shared state store does not answer: {err:#}"),
+            )
+        })?
         .into_iter()
         .map(|(id, owner, age, staged)| TransactionStatus {
             id,

@@ -56,7 +56,7 @@ CREATE TABLE IF NOT EXISTS gateway.transactions (
     expires_at int8  NOT NULL,
     ended      text,                   -- NULL while open; 'expired' once rolled back by expiry
     ended_at   int8,
-    state      jsonb NOT NULL
+    state      json  NOT NULL         -- json, not jsonb: documents keep their field order
 );
 CREATE INDEX IF NOT EXISTS transactions_by_owner ON gateway.transactions (owner) WHERE ended IS NULL;
 
@@ -66,7 +66,7 @@ CREATE TABLE IF NOT EXISTS gateway.outbox (
     caller          text   NOT NULL,
     kind            text   NOT NULL,
     path            text   NOT NULL,
-    args            jsonb  NOT NULL,
+    args            json   NOT NULL,
     idem_key        text   NOT NULL,
     doc_keys        text[] NOT NULL,
     identity        jsonb,

@@ -125,8 +125,24 @@ pub async fn build(backend: &Backend) -> anyhow::Result<Built> {
 }
 
 /// A validated table name: `^[A-Za-z][A-Za-z0-9_]{0,63}$`.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[derive(
+    Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize,
+)]
+#[serde(try_from = "String", into = "String")]
 pub struct TableName(String);
+
+impl TryFrom<String> for TableName {
+    type Error = String;
+    fn try_from(raw: String) -> Result<Self, String> {
+        Self::parse(&raw)
+    }
+}
+
+impl From<TableName> for String {
+    fn from(name: TableName) -> Self {
+        name.0
+    }
+}
 
 impl TableName {
     /// Parses a table name, explaining what is wrong when it is refused.
@@ -157,7 +173,7 @@ impl fmt::Display for TableName {
 
 /// A stored document: system fields plus the user's fields. It serializes as the API shows
 /// it: `_id`, `_creationTime`, `_version`, then the fields.
-#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct Document {
     /// `_id`: opaque, assigned by the store, unique within the table.
     #[serde(rename = "_id")]

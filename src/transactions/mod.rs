@@ -7,24 +7,38 @@
 //! provisional ids turned into `$ref`s. If any document changed since it was read, the check
 //! fails and nothing is applied. The same path serves every adapter.
 //!
-//! This module holds the open transactions ([`TxManager`]); `staged` reads and stages table
-//! operations inside one. Committing goes through the write path (`documents`).
+//! This module holds the transaction and its commit batch; `manager` keeps the open ones, in
+//! memory (`local`) or, with `GATEWAY_STATE_URL`, in the shared state store (`postgres`), where
+//! a transaction begun on one replica is read, written and committed on any; `staged` reads and
+//! stages table operations inside one. Committing goes through the write path (`documents`).
 
+mod local;
+mod manager;
+mod pairs;
+mod postgres;
 mod staged;
 
 use std::collections::HashMap;
-use std::sync::Mutex;
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
+use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
+pub use self::manager::TxManager;
 use crate::error::{ApiError, ErrorCode};
 use crate::store::{DocId, Document, Fields, Precondition, TableName, WriteOp};
 
 /// The most transactions one caller may have open.
 pub const MAX_OPEN_PER_CALLER: usize = 8;
 /// How long an expired transaction's id keeps answering 410 instead of 404.
-const EXPIRED_MEMORY: Duration = Duration::from_secs(3600);
+const EXPIRED_MEMORY: std::time::Duration = std::time::Duration::from_secs(3600);
+
+/// Milliseconds since the Unix epoch.
+pub fn now_ms() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as u64)
+        .unwrap_or_default()
+}
 
 /// The transaction a request runs in (`X-Transaction-Id`), resolved by the scoping middleware
 /// once the caller is known.
@@ -35,7 +49,8 @@ pub struct TxScope {
 }
 
 /// A staged write, in the order it was made.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(tag = "op", rename_all = "camelCase")]
 pub enum Staged {
     Insert {
         table: TableName,
@@ -58,26 +73,49 @@ pub enum Staged {
     },
 }
 
-/// One open transaction.
-#[derive(Debug)]
+/// One open transaction. It serializes whole, as the shared state store keeps it.
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Transaction {
     pub id: String,
     pub owner: String,
-    pub started: Instant,
-    pub expires: Instant,
+    /// Milliseconds since the Unix epoch when it began.
+    pub started_at: u64,
     /// Milliseconds since the Unix epoch when it expires.
     pub expires_at: u64,
     pub staged: Vec<Staged>,
     /// The version each document had when the transaction first read it.
+    #[serde(with = "pairs")]
     pub reads: HashMap<(TableName, String), u64>,
     /// The transaction's own view of the documents it wrote; `None` means deleted.
+    #[serde(with = "pairs")]
     pub overlay: HashMap<(TableName, String), Option<Document>>,
     /// The documents as the transaction first read them from the store.
+    #[serde(with = "pairs")]
     pub base: HashMap<(TableName, String), Document>,
     inserts: usize,
 }
 
 impl Transaction {
+    /// A new, empty transaction.
+    pub fn new(id: String, owner: String, started_at: u64, expires_at: u64) -> Self {
+        Self {
+            id,
+            owner,
+            started_at,
+            expires_at,
+            staged: Vec::new(),
+            reads: HashMap::new(),
+            overlay: HashMap::new(),
+            base: HashMap::new(),
+            inserts: 0,
+        }
+    }
+
+    /// Whether it has expired at `now` (ms since the epoch).
+    pub fn expired(&self, now: u64) -> bool {
+        now >= self.expires_at
+    }
+
     /// The transaction's view of a document, if it wrote it.
     pub fn view(&self, table: &TableName, id: &str) -> Option<&Option<Document>> {
         self.overlay.get(&(table.clone(), id.to_owned()))
@@ -199,6 +237,8 @@ pub enum TxError {
     Expired,
     /// The caller has too many open.
     TooMany,
+    /// The shared state store that keeps it cannot be reached.
+    Unavailable(String),
 }
 
 impl From<TxError> for ApiError {
@@ -216,164 +256,10 @@ impl From<TxError> for ApiError {
                 ErrorCode::TooManyTransactions,
                 format!("at most {MAX_OPEN_PER_CALLER} transactions may be open per caller"),
             ),
+            TxError::Unavailable(reason) => ApiError::new(
+                ErrorCode::StateStoreUnavailable,
+                format!("the shared state store that keeps transactions does not answer: {reason}"),
+            ),
         }
-    }
-}
-
-/// A transaction that just ended, for metrics.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Ended {
-    Committed,
-    RolledBack,
-    Conflict,
-    Expired,
-}
-
-/// All open transactions.
-#[derive(Debug)]
-pub struct TxManager {
-    open: Mutex<HashMap<String, Transaction>>,
-    expired: Mutex<HashMap<String, Instant>>,
-    ttl: Duration,
-    /// The most writes one transaction may stage (`GATEWAY_TX_MAX_OPS`).
-    max_ops: usize,
-    /// Expirations not yet counted in metrics.
-    uncounted_expired: std::sync::atomic::AtomicUsize,
-}
-
-impl TxManager {
-    /// A manager whose transactions live for `ttl` and stage at most `max_ops` writes.
-    pub fn new(ttl: Duration, max_ops: usize) -> Self {
-        Self {
-            open: Mutex::new(HashMap::new()),
-            expired: Mutex::new(HashMap::new()),
-            ttl,
-            max_ops,
-            uncounted_expired: std::sync::atomic::AtomicUsize::new(0),
-        }
-    }
-
-    /// Opens a transaction for `owner`; returns its id and expiry (ms since the epoch).
-    pub fn begin(&self, owner: &str) -> Result<(String, u64), TxError> {
-        self.sweep();
-        let mut open = self.open.lock().map_err(|_| TxError::NotFound)?;
-        if open.values().filter(|t| t.owner == owner).count() >= MAX_OPEN_PER_CALLER {
-            return Err(TxError::TooMany);
-        }
-        let id = uuid::Uuid::new_v4().simple().to_string();
-        let now_ms = SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .map(|d| d.as_millis() as u64)
-            .unwrap_or_default();
-        let expires_at = now_ms + self.ttl.as_millis() as u64;
-        open.insert(
-            id.clone(),
-            Transaction {
-                id: id.clone(),
-                owner: owner.to_owned(),
-                started: Instant::now(),
-                expires: Instant::now() + self.ttl,
-                expires_at,
-                staged: Vec::new(),
-                reads: HashMap::new(),
-                overlay: HashMap::new(),
-                base: HashMap::new(),
-                inserts: 0,
-            },
-        );
-        Ok((id, expires_at))
-    }
-
-    /// Runs `f` on the caller's open transaction `id`.
-    pub fn with<T>(
-        &self,
-        id: &str,
-        owner: &str,
-        f: impl FnOnce(&mut Transaction) -> T,
-    ) -> Result<T, TxError> {
-        let mut open = self.open.lock().map_err(|_| TxError::NotFound)?;
-        match open.get_mut(id) {
-            Some(tx) if tx.owner != owner => Err(TxError::NotFound),
-            Some(tx) if Instant::now() >= tx.expires => {
-                open.remove(id);
-                self.remember_expired(id);
-                Err(TxError::Expired)
-            }
-            Some(tx) => Ok(f(tx)),
-            None if self.was_expired(id) => Err(TxError::Expired),
-            None => Err(TxError::NotFound),
-        }
-    }
-
-    /// Removes the caller's transaction `id` and returns it (for commit or rollback).
-    pub fn take(&self, id: &str, owner: &str) -> Result<Transaction, TxError> {
-        self.with(id, owner, |_| ())?;
-        self.open
-            .lock()
-            .map_err(|_| TxError::NotFound)?
-            .remove(id)
-            .ok_or(TxError::NotFound)
-    }
-
-    /// Rolls back every expired transaction; returns how many.
-    pub fn sweep(&self) -> usize {
-        let Ok(mut open) = self.open.lock() else {
-            return 0;
-        };
-        let now = Instant::now();
-        let expired: Vec<String> = open
-            .values()
-            .filter(|t| now >= t.expires)
-            .map(|t| t.id.clone())
-            .collect();
-        for id in &expired {
-            open.remove(id);
-            self.remember_expired(id);
-        }
-        expired.len()
-    }
-
-    /// Expirations since the last call (for the `expired` metric).
-    pub fn take_expired_count(&self) -> usize {
-        self.uncounted_expired
-            .swap(0, std::sync::atomic::Ordering::Relaxed)
-    }
-
-    fn remember_expired(&self, id: &str) {
-        self.uncounted_expired
-            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        if let Ok(mut expired) = self.expired.lock() {
-            let now = Instant::now();
-            expired.retain(|_, at| now.duration_since(*at) < EXPIRED_MEMORY);
-            expired.insert(id.to_owned(), now);
-        }
-    }
-
-    fn was_expired(&self, id: &str) -> bool {
-        self.expired.lock().is_ok_and(|e| e.contains_key(id))
-    }
-
-    /// Open transactions: id, owner, age and staged operations.
-    pub fn snapshot(&self) -> Vec<(String, String, Duration, usize)> {
-        self.open
-            .lock()
-            .map(|open| {
-                open.values()
-                    .map(|t| {
-                        (
-                            t.id.clone(),
-                            t.owner.clone(),
-                            t.started.elapsed(),
-                            t.staged.len(),
-                        )
-                    })
-                    .collect()
-            })
-            .unwrap_or_default()
-    }
-
-    /// How many are open.
-    pub fn active(&self) -> usize {
-        self.open.lock().map(|o| o.len()).unwrap_or_default()
     }
 }

@@ -11,8 +11,13 @@ use crate::store::{
 use super::{Staged, Transaction, TxManager, TxScope};
 
 impl TxManager {
-    fn in_tx<T>(&self, scope: &TxScope, f: impl FnOnce(&mut Transaction) -> T) -> ApiResult<T> {
+    async fn in_tx<T>(
+        &self,
+        scope: &TxScope,
+        f: impl FnOnce(&mut Transaction) -> T,
+    ) -> ApiResult<T> {
         self.with(&scope.id, &scope.owner, f)
+            .await
             .map_err(ApiError::from)
     }
 
@@ -32,7 +37,11 @@ impl TxManager {
                 format!("document `{id}` not found in table `{table}`"),
             )
         };
-        match self.in_tx(scope, |t| t.view(table, id).cloned())? {
+        let view = self
+            .peek(&scope.id, &scope.owner, |t| t.view(table, id).cloned())
+            .await
+            .map_err(ApiError::from)?;
+        match view {
             Some(Some(doc)) => Ok(doc),
             Some(None) => Err(missing()),
             None => {
@@ -41,7 +50,7 @@ impl TxManager {
                     .await?
                     .filter(|doc| visible(owner, &doc.fields))
                     .ok_or_else(missing)?;
-                self.in_tx(scope, |t| t.record_read(table, &doc))?;
+                self.in_tx(scope, |t| t.record_read(table, &doc)).await?;
                 Ok(doc)
             }
         }
@@ -92,10 +101,11 @@ impl TxManager {
                 next_cursor: page.next_cursor,
             }
         })
+        .await
     }
 
     /// Stages an insert; the document gets a provisional id, valid within the transaction.
-    pub fn stage_insert(
+    pub async fn stage_insert(
         &self,
         scope: &TxScope,
         table: &TableName,
@@ -120,11 +130,12 @@ impl TxManager {
             });
             t.overlay.insert((table.clone(), id), Some(doc.clone()));
             Ok(doc)
-        })?
+        })
+        .await?
     }
 
     /// Stages a patch (`merge`), a replacement, or (with `fields` = None) a delete of `current`.
-    pub fn stage_write(
+    pub async fn stage_write(
         &self,
         scope: &TxScope,
         table: &TableName,
@@ -173,7 +184,8 @@ impl TxManager {
             t.staged.push(staged);
             t.overlay.insert(key, view.clone());
             Ok(view)
-        })?
+        })
+        .await?
     }
 }
 
