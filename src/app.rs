@@ -91,15 +91,21 @@ impl Application {
                     .context("opening the idempotency store")??
             }
         };
-        let outbox = if convex.is_some() && config.outbox.enabled {
-            let data_dir = config.data_dir.clone();
-            Some(
-                tokio::task::spawn_blocking(move || Outbox::open(&data_dir))
-                    .await
-                    .context("opening the outbox")??,
-            )
-        } else {
-            None
+        let outbox = match (&shared, convex.is_some() && config.outbox.enabled) {
+            (_, false) => None,
+            // A claim outlives a delivery attempt by a margin; then another replica may take it.
+            (Some(db), true) => Some(Outbox::shared(
+                db.clone(),
+                config.request_timeout * 2 + Duration::from_secs(5),
+            )),
+            (None, true) => {
+                let data_dir = config.data_dir.clone();
+                Some(
+                    tokio::task::spawn_blocking(move || Outbox::open(&data_dir))
+                        .await
+                        .context("opening the outbox")??,
+                )
+            }
         };
         let auth = Arc::new(auth);
         let transactions = Arc::new(match &shared {

@@ -1,5 +1,5 @@
-//! The outbox relay: one task per gateway that delivers queued writes to Convex, oldest first,
-//! one at a time (so writes to a document land in the order they were accepted), backing off
+//! The outbox relay: one task per gateway that delivers queued writes to Convex, one at a time
+//! and never ahead of an earlier write to the same document (see `outbox`), backing off
 //! with full jitter while Convex stays down and dead-lettering what a retry cannot fix.
 
 use std::sync::Arc;
@@ -8,15 +8,12 @@ use std::time::{Duration, Instant};
 use crate::auth::Auth;
 use crate::error::ApiError;
 use crate::metrics::Metrics;
-use crate::outbox::{Due, Kind, Outbox, OutboxConfig, now_ms};
+use crate::outbox::{Due, Kind, Next, Outbox, OutboxConfig, now_ms};
 use crate::retry::full_jitter;
 use crate::store::StoreCtx;
 use crate::store::StoreError;
 use crate::store::convex::{ConvexClient, FunctionKind, apply_encoded};
 use crate::writes::outcomes_json;
-
-/// How long the relay sleeps when nothing is queued (a new entry wakes it at once).
-const IDLE: Duration = Duration::from_secs(5);
 
 /// The relay and what it needs: the outbox, the Convex deployment, the caller identities it
 /// rebuilds, the metrics, and its settings.
@@ -58,23 +55,14 @@ impl Relay {
     /// Delivers the head of the queue if it is due, and says how long to wait before the next
     /// step.
     pub async fn step(&self) -> Duration {
-        let outbox = &self.outbox;
-        // The queue is mirrored in memory: an empty outbox costs no SQLite query.
-        if outbox.depth() == 0 {
-            return IDLE;
-        }
-        let due = match outbox.head().await {
-            Ok(Some(due)) => due,
-            Ok(None) => return IDLE,
+        let due = match self.outbox.next().await {
+            Ok(Next::Due(due)) => due,
+            Ok(Next::Wait(wait)) => return wait,
             Err(err) => {
                 tracing::error!(error = format!("{err:#}"), "reading the outbox failed");
                 return Duration::from_secs(1);
             }
         };
-        let now = now_ms();
-        if due.next_attempt_at > now {
-            return Duration::from_millis((due.next_attempt_at - now) as u64);
-        }
         match self.deliver(due).await {
             Ok(wait) => wait,
             Err(err) => {

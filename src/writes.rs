@@ -80,7 +80,7 @@ impl WritePath {
             .clone();
         let keys = doc_keys(&ops);
         let args = crate::store::convex::apply_args(&ops, Some(&key));
-        if !outbox.touches_pending(&keys) {
+        if !outbox.touches_pending(&keys).await {
             match self.store.apply(&store_ctx, ops).await {
                 Ok(outcomes) => return Ok(Written::Applied(outcomes)),
                 Err(err) if err.is_outage() => {

@@ -1,13 +1,5 @@
-//! The offline outbox: writes accepted while Convex cannot be reached. Each is stored durably in
-//! `outbox.sqlite3` (committed with `synchronous=FULL` before the caller hears `202 Accepted`),
-//! then delivered by one relay, in the order they were accepted, at least once and with the
-//! write's idempotency key, which Convex's `gateway:apply` dedupes inside its own transaction,
-//! so each write is applied exactly once.
-//!
-//! The relay backs off (full jitter) while Convex stays down; it waits without counting attempts
-//! while the circuit breaker is open. After `GATEWAY_OUTBOX_MAX_ATTEMPTS` failed deliveries, or at
-//! once on an error that a retry cannot fix (a function error, a version mismatch, a refused
-//! identity), an entry is dead-lettered with its reason. Admins requeue or discard entries.
+//! The outbox of a single replica: `outbox.sqlite3` in the data folder, mirrored in memory so
+//! that a write can check for queued entries touching its documents without a query.
 
 use std::collections::{BTreeMap, HashMap};
 use std::path::Path;
@@ -15,11 +7,10 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use rusqlite::{OptionalExtension, Row, params};
-use serde::Serialize;
 use serde_json::Value;
 use tokio::sync::Notify;
-use utoipa::ToSchema;
 
+use super::{Due, Entry, Kind, NewEntry, Status, now_ms};
 use crate::sqlite::SmallDb;
 
 const SCHEMA: &str = "
@@ -43,143 +34,6 @@ CREATE TABLE IF NOT EXISTS outbox (
 );
 CREATE INDEX IF NOT EXISTS outbox_by_status ON outbox (status, seq);
 ";
-
-/// The outbox settings.
-#[derive(Debug, Clone)]
-pub struct OutboxConfig {
-    /// `GATEWAY_OUTBOX`: queue writes while Convex is unreachable (only with the Convex adapter).
-    pub enabled: bool,
-    /// `GATEWAY_OUTBOX_MAX_ATTEMPTS`: failed deliveries before an entry is dead-lettered.
-    pub max_attempts: u32,
-    /// `GATEWAY_OUTBOX_MUTATIONS`: mutation paths (globs) the passthrough may queue.
-    pub mutations: Vec<String>,
-    /// The first backoff's ceiling between deliveries.
-    pub backoff_base: Duration,
-    /// The largest backoff between deliveries.
-    pub backoff_cap: Duration,
-}
-
-impl Default for OutboxConfig {
-    fn default() -> Self {
-        Self {
-            enabled: true,
-            max_attempts: 50,
-            mutations: Vec::new(),
-            backoff_base: Duration::from_millis(250),
-            backoff_cap: Duration::from_secs(30),
-        }
-    }
-}
-
-/// What a queued write calls.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, ToSchema)]
-#[serde(rename_all = "lowercase")]
-pub enum Kind {
-    /// Table writes, batches and transaction commits, through `gateway:apply`.
-    Apply,
-    /// An allow-listed mutation through the passthrough.
-    Mutation,
-}
-
-impl Kind {
-    fn as_str(self) -> &'static str {
-        match self {
-            Self::Apply => "apply",
-            Self::Mutation => "mutation",
-        }
-    }
-}
-
-/// Where an entry is.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, ToSchema)]
-#[serde(rename_all = "lowercase")]
-pub enum Status {
-    /// Waiting for delivery.
-    Queued,
-    /// Applied by Convex; `result` holds what it returned.
-    Delivered,
-    /// Given up; `lastError` says why. An admin may requeue it.
-    Dead,
-    /// Dropped by an admin; it will not be delivered.
-    Discarded,
-}
-
-impl Status {
-    /// The status as it appears in the API.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Queued => "queued",
-            Self::Delivered => "delivered",
-            Self::Dead => "dead",
-            Self::Discarded => "discarded",
-        }
-    }
-
-    /// Parses a status name.
-    pub fn parse(raw: &str) -> Option<Self> {
-        match raw {
-            "queued" => Some(Self::Queued),
-            "delivered" => Some(Self::Delivered),
-            "dead" => Some(Self::Dead),
-            "discarded" => Some(Self::Discarded),
-            _ => None,
-        }
-    }
-}
-
-/// One outbox entry as callers and admins see it.
-#[derive(Debug, Clone, Serialize, ToSchema)]
-#[serde(rename_all = "camelCase")]
-pub struct Entry {
-    pub outbox_id: String,
-    pub status: Status,
-    pub kind: Kind,
-    /// The Convex function the write calls.
-    pub path: String,
-    /// Failed deliveries so far.
-    pub attempts: u32,
-    /// When the write was accepted (ms since the epoch).
-    pub created_at: i64,
-    /// When the entry last changed (ms since the epoch).
-    pub updated_at: i64,
-    /// Why the last delivery failed, or why the entry is dead.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub last_error: Option<String>,
-    /// What Convex returned, once delivered.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    #[schema(value_type = Object)]
-    pub result: Option<Value>,
-    /// Who queued it (`user:<sub>` or `anonymous`).
-    #[serde(skip)]
-    pub caller: String,
-}
-
-/// A write to queue.
-#[derive(Debug, Clone)]
-pub struct NewEntry {
-    pub caller: String,
-    pub kind: Kind,
-    pub path: String,
-    pub args: Value,
-    pub idempotency_key: String,
-    /// `table/id` of every existing document the write touches.
-    pub doc_keys: Vec<String>,
-    pub identity: Option<Value>,
-}
-
-/// The head of the queue, as the relay needs it.
-#[derive(Debug, Clone)]
-pub struct Due {
-    pub seq: i64,
-    pub id: String,
-    pub kind: Kind,
-    pub path: String,
-    pub args: Value,
-    pub idempotency_key: String,
-    pub identity: Option<Value>,
-    pub attempts: u32,
-    pub next_attempt_at: i64,
-}
 
 /// Queued entries, mirrored in memory so writes can check for pending ones without SQLite.
 #[derive(Debug, Default)]
@@ -217,18 +71,10 @@ type Moved = (i64, i64, String, Entry);
 
 /// The durable queue.
 #[derive(Clone)]
-pub struct Outbox {
+pub(super) struct LocalOutbox {
     db: SmallDb,
     pending: Arc<Mutex<Pending>>,
     wake: Arc<Notify>,
-}
-
-/// Milliseconds since the Unix epoch.
-pub fn now_ms() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_millis() as i64)
-        .unwrap_or_default()
 }
 
 const ENTRY_COLUMNS: &str =
@@ -256,9 +102,9 @@ fn entry_from_row(row: &Row<'_>) -> rusqlite::Result<Entry> {
     })
 }
 
-impl Outbox {
+impl LocalOutbox {
     /// Opens `outbox.sqlite3` in `data_dir` and loads the queued entries.
-    pub fn open(data_dir: &Path) -> anyhow::Result<Self> {
+    pub(super) fn open(data_dir: &Path) -> anyhow::Result<Self> {
         let mut pending = Pending::default();
         let db = SmallDb::open(data_dir, "outbox.sqlite3", SCHEMA, |conn| {
             let mut stmt = conn.prepare(
@@ -294,24 +140,24 @@ impl Outbox {
 
     /// Whether a queued entry touches any of `doc_keys` (a new write to them must queue
     /// behind it, or it would overtake it).
-    pub fn touches_pending(&self, doc_keys: &[String]) -> bool {
+    pub(super) fn touches_pending(&self, doc_keys: &[String]) -> bool {
         self.with_pending(|p| doc_keys.iter().any(|k| p.docs.contains_key(k)))
             .unwrap_or(true)
     }
 
     /// Queued entries.
-    pub fn depth(&self) -> usize {
+    pub(super) fn depth(&self) -> usize {
         self.with_pending(|p| p.entries.len()).unwrap_or(0)
     }
 
     /// How long the oldest queued entry has waited.
-    pub fn oldest_age(&self) -> Option<Duration> {
+    pub(super) fn oldest_age(&self) -> Option<Duration> {
         let created = self.with_pending(|p| p.entries.values().next().map(|(c, _)| *c))??;
         Some(Duration::from_millis((now_ms() - created).max(0) as u64))
     }
 
     /// Stores `entry` durably and wakes the relay. Returns the new entry.
-    pub async fn enqueue(&self, entry: NewEntry) -> anyhow::Result<Entry> {
+    pub(super) async fn enqueue(&self, entry: NewEntry) -> anyhow::Result<Entry> {
         let id = uuid::Uuid::now_v7().to_string();
         let now = now_ms();
         let keys = entry.doc_keys.clone();
@@ -350,7 +196,7 @@ impl Outbox {
     }
 
     /// One entry by id.
-    pub async fn get(&self, id: &str) -> anyhow::Result<Option<Entry>> {
+    pub(super) async fn get(&self, id: &str) -> anyhow::Result<Option<Entry>> {
         let id = id.to_owned();
         self.db
             .run(move |conn| {
@@ -366,7 +212,11 @@ impl Outbox {
     }
 
     /// Entries in queue order, optionally of one status, after sequence `after`.
-    pub async fn list(&self, status: Option<Status>, limit: usize) -> anyhow::Result<Vec<Entry>> {
+    pub(super) async fn list(
+        &self,
+        status: Option<Status>,
+        limit: usize,
+    ) -> anyhow::Result<Vec<Entry>> {
         self.db
             .run(move |conn| -> anyhow::Result<Vec<Entry>> {
                 let sql = format!(
@@ -383,7 +233,7 @@ impl Outbox {
     }
 
     /// Counts by status.
-    pub async fn counts(&self) -> anyhow::Result<BTreeMap<String, i64>> {
+    pub(super) async fn counts(&self) -> anyhow::Result<BTreeMap<String, i64>> {
         self.db
             .run(|conn| -> anyhow::Result<BTreeMap<String, i64>> {
                 let mut stmt =
@@ -397,12 +247,12 @@ impl Outbox {
 
     /// Moves a dead entry back to the queue with a fresh attempt count. `None` when there is no
     /// such entry; `Err(status)` when it is not dead.
-    pub async fn requeue(&self, id: &str) -> anyhow::Result<Option<Result<Entry, Status>>> {
+    pub(super) async fn requeue(&self, id: &str) -> anyhow::Result<Option<Result<Entry, Status>>> {
         self.transition(id, &[Status::Dead], Status::Queued).await
     }
 
     /// Drops a queued or dead entry.
-    pub async fn discard(&self, id: &str) -> anyhow::Result<Option<Result<Entry, Status>>> {
+    pub(super) async fn discard(&self, id: &str) -> anyhow::Result<Option<Result<Entry, Status>>> {
         self.transition(id, &[Status::Queued, Status::Dead], Status::Discarded)
             .await
     }
@@ -470,7 +320,7 @@ impl Outbox {
     }
 
     /// The oldest queued entry, which the relay delivers next.
-    pub async fn head(&self) -> anyhow::Result<Option<Due>> {
+    pub(super) async fn head(&self) -> anyhow::Result<Option<Due>> {
         self.db
             .run(|conn| -> anyhow::Result<Option<Due>> {
                 let row = conn
@@ -516,13 +366,13 @@ impl Outbox {
     }
 
     /// Records a delivery: the attempt that delivered counts, and earlier errors are cleared.
-    pub async fn delivered(&self, seq: i64, result: Value) -> anyhow::Result<()> {
+    pub(super) async fn delivered(&self, seq: i64, result: Value) -> anyhow::Result<()> {
         self.settle(seq, Status::Delivered, None, Some(result))
             .await
     }
 
     /// Dead-letters an entry with its reason.
-    pub async fn dead(&self, seq: i64, reason: String) -> anyhow::Result<()> {
+    pub(super) async fn dead(&self, seq: i64, reason: String) -> anyhow::Result<()> {
         self.settle(seq, Status::Dead, Some(reason), None).await
     }
 
@@ -555,7 +405,7 @@ impl Outbox {
 
     /// Records a failed delivery (`counted`: whether it counts towards the attempt limit) and
     /// when to try again.
-    pub async fn retry_later(
+    pub(super) async fn retry_later(
         &self,
         seq: i64,
         error: String,
@@ -575,7 +425,7 @@ impl Outbox {
     }
 
     /// Deletes delivered and discarded entries settled before `before` (ms since the epoch).
-    pub async fn purge(&self, before: i64) -> anyhow::Result<usize> {
+    pub(super) async fn purge(&self, before: i64) -> anyhow::Result<usize> {
         Ok(self
             .db
             .run(move |conn| {
@@ -588,7 +438,7 @@ impl Outbox {
     }
 
     /// Waits until an entry is queued or requeued, or `timeout` passes.
-    pub async fn wait(&self, timeout: Duration) {
+    pub(super) async fn wait(&self, timeout: Duration) {
         let _ = tokio::time::timeout(timeout, self.wake.notified()).await;
     }
 }
@@ -613,7 +463,7 @@ mod tests {
     #[tokio::test]
     async fn entries_survive_a_reopen_in_order_and_settle_once() {
         let dir = tempfile::TempDir::new().unwrap();
-        let outbox = Outbox::open(dir.path()).unwrap();
+        let outbox = LocalOutbox::open(dir.path()).unwrap();
         let first = outbox.enqueue(entry(&["videos/a"])).await.unwrap();
         let second = outbox.enqueue(entry(&[])).await.unwrap();
         assert_eq!(first.status, Status::Queued);
@@ -621,7 +471,7 @@ mod tests {
         assert!(!outbox.touches_pending(&["videos/b".into()]));
         drop(outbox);
 
-        let outbox = Outbox::open(dir.path()).unwrap();
+        let outbox = LocalOutbox::open(dir.path()).unwrap();
         assert_eq!(outbox.depth(), 2);
         assert!(outbox.touches_pending(&["videos/a".into()]));
         let head = outbox.head().await.unwrap().unwrap();
@@ -661,7 +511,7 @@ mod tests {
     #[tokio::test]
     async fn dead_entries_requeue_and_discard() {
         let dir = tempfile::TempDir::new().unwrap();
-        let outbox = Outbox::open(dir.path()).unwrap();
+        let outbox = LocalOutbox::open(dir.path()).unwrap();
         let e = outbox.enqueue(entry(&["t/x"])).await.unwrap();
         let head = outbox.head().await.unwrap().unwrap();
         outbox
