@@ -331,8 +331,8 @@ fn spawn_shared_chores(weak: WeakState) {
     });
 }
 
-/// Reads the store's schema again on each `SIGHUP` (Postgres introspects its tables), until the
-/// application is dropped.
+/// Reads the store's schema (Postgres introspects its tables) and the shared signing keys again on
+/// each `SIGHUP`, until the application is dropped.
 fn spawn_reloader(weak: WeakState) {
     #[cfg(unix)]
     tokio::spawn(async move {
@@ -347,6 +347,12 @@ fn spawn_reloader(weak: WeakState) {
             };
             if let Err(err) = state.store().reload().await {
                 tracing::error!(error = %err, "reading the store's schema again failed; the previous one stays");
+            }
+            if let Err(err) = state.auth().keyring().reload().await {
+                tracing::error!(
+                    error = format!("{err:#}"),
+                    "reading the shared signing keys again failed; the previous ones stay"
+                );
             }
         }
     });

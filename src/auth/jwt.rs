@@ -27,6 +27,8 @@ use crate::config::AuthConfig;
 pub struct Verified {
     pub claims: Map<String, Value>,
     pub source: KeySource,
+    /// When the key that verified it stops verifying, if it does (ms since the epoch).
+    pub retires_at: Option<i64>,
 }
 
 /// Verifies bearer tokens against every configured key source.
@@ -52,6 +54,7 @@ impl Verifier {
                 key: DecodingKey::from_secret(secret.expose_secret().as_bytes()),
                 validation: rules.validation(config.jwt_algorithm),
                 source: KeySource::Secret,
+                retires_at: None,
             });
         }
         if let Some(pem) = &config.public_key_pem {
@@ -63,6 +66,7 @@ impl Verifier {
                 key,
                 validation: rules.validation(algorithm),
                 source: KeySource::PublicKey,
+                retires_at: None,
             });
         }
         Ok(Self {
@@ -88,6 +92,7 @@ impl Verifier {
                     return Ok(Verified {
                         claims: data.claims,
                         source: key.source,
+                        retires_at: key.retires_at,
                     });
                 }
                 Err(err) => {

@@ -28,29 +28,37 @@ const KEYS_LOCK: i64 = 0x6761_7465_7761_7930;
 /// The keys in force.
 struct KeySet {
     signer: Arc<Signer>,
-    /// Every key that verifies, the signing key first.
-    verify: Vec<VerifyKey>,
-    jwks: Value,
+    /// Every key that verifies, the signing key first, each with the time (ms since the epoch)
+    /// after which it no longer does (retired keys).
+    verify: Vec<(VerifyKey, Option<i64>)>,
+    /// The public keys, with the same limits.
+    jwks: Vec<(Value, Option<i64>)>,
 }
 
 impl KeySet {
-    fn new(signer: Signer, retired: Vec<Signer>) -> Self {
-        let verify = std::iter::once(&signer)
-            .chain(&retired)
-            .map(Signer::verify_key)
+    fn new(signer: Signer, retired: Vec<(Signer, Option<i64>)>) -> Self {
+        let all: Vec<(&Signer, Option<i64>)> = std::iter::once((&signer, None))
+            .chain(retired.iter().map(|(s, until)| (s, *until)))
             .collect();
-        let jwks = json!({
-            "keys": std::iter::once(&signer)
-                .chain(&retired)
-                .map(Signer::jwk)
-                .collect::<Vec<_>>()
-        });
+        let verify = all
+            .iter()
+            .map(|(s, until)| (s.verify_key(), *until))
+            .collect();
+        let jwks = all
+            .iter()
+            .map(|(s, until)| (serde_json::to_value(s.jwk()).unwrap_or(Value::Null), *until))
+            .collect();
         Self {
             signer: Arc::new(signer),
             verify,
             jwks,
         }
     }
+}
+
+/// Whether a key limited to `until` is still in force.
+fn in_force(until: Option<i64>) -> bool {
+    until.is_none_or(|until| until > crate::outbox::now_ms())
 }
 
 /// The shared keys' source.
@@ -63,6 +71,8 @@ struct SharedSource {
 /// The signing key and the keys that still verify.
 pub struct Keyring {
     keys: RwLock<Arc<KeySet>>,
+    /// Bumped whenever the keys change, so caches of verified tokens know to check again.
+    generation: std::sync::atomic::AtomicU64,
     shared: Option<SharedSource>,
 }
 
@@ -90,6 +100,7 @@ impl Keyring {
     pub fn fixed(signer: Signer) -> Self {
         Self {
             keys: RwLock::new(Arc::new(KeySet::new(signer, Vec::new()))),
+            generation: std::sync::atomic::AtomicU64::new(0),
             shared: None,
         }
     }
@@ -117,6 +128,7 @@ impl Keyring {
         let set = load(&db, config).await?;
         Ok(Self {
             keys: RwLock::new(Arc::new(set)),
+            generation: std::sync::atomic::AtomicU64::new(0),
             shared: Some(SharedSource {
                 db,
                 config: config.clone(),
@@ -139,16 +151,32 @@ impl Keyring {
 
     /// Every key that verifies, as a JWK set.
     pub fn jwks(&self) -> Value {
-        self.current().jwks.clone()
+        let keys: Vec<Value> = self
+            .current()
+            .jwks
+            .iter()
+            .filter(|(_, until)| in_force(*until))
+            .map(|(jwk, _)| jwk.clone())
+            .collect();
+        json!({ "keys": keys })
     }
 
-    /// The verifying key with id `kid`, if it is in force.
+    /// The verifying key with id `kid`, if it is in force: a retired key stops verifying when
+    /// its publication ends, whether or not the keys were read again since.
     pub fn find(&self, kid: &str) -> Option<VerifyKey> {
         self.current()
             .verify
             .iter()
-            .find(|k| k.kid.as_deref() == Some(kid))
-            .cloned()
+            .find(|(k, until)| k.kid.as_deref() == Some(kid) && in_force(*until))
+            .map(|(k, until)| VerifyKey {
+                retires_at: *until,
+                ..k.clone()
+            })
+    }
+
+    /// A number that changes whenever the keys do.
+    pub fn generation(&self) -> u64 {
+        self.generation.load(std::sync::atomic::Ordering::Relaxed)
     }
 
     /// Whether the keys are shared by replicas (and may change).
@@ -165,6 +193,8 @@ impl Keyring {
         let changed = set.signer.kid() != self.signer().kid()
             || set.verify.len() != self.current().verify.len();
         if changed {
+            self.generation
+                .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
             tracing::info!(
                 kid = set.signer.kid(),
                 verifying = set.verify.len(),
@@ -225,7 +255,7 @@ async fn load(db: &StateDb, config: &AuthConfig) -> anyhow::Result<KeySet> {
         .conn()
         .await?
         .query(
-            "SELECT pem, retired_at IS NULL FROM gateway.signing_keys
+            "SELECT pem, retired_at IS NULL, publish_until FROM gateway.signing_keys
              WHERE retired_at IS NULL OR publish_until > $1
              ORDER BY (retired_at IS NULL) DESC, created_at DESC",
             &[&crate::outbox::now_ms()],
@@ -238,7 +268,7 @@ async fn load(db: &StateDb, config: &AuthConfig) -> anyhow::Result<KeySet> {
         if row.get::<_, bool>(1) && signing.is_none() {
             signing = Some(signer);
         } else {
-            signers.push(signer);
+            signers.push((signer, row.get(2)));
         }
     }
     let signer =

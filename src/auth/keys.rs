@@ -30,6 +30,9 @@ pub struct VerifyKey {
     pub key: DecodingKey,
     pub validation: Validation,
     pub source: KeySource,
+    /// When (ms since the epoch) the key stops verifying: a retired signing key's end of
+    /// publication. Tokens it verified are trusted no longer than that.
+    pub retires_at: Option<i64>,
 }
 
 /// The claims checks shared by external tokens (issuer, audience, leeway).
@@ -135,6 +138,7 @@ pub fn key_from_jwk(jwk: &Jwk, rules: &ClaimRules, source: KeySource) -> Option<
         key,
         validation: rules.validation(algorithm),
         source,
+        retires_at: None,
     })
 }
 

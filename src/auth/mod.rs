@@ -58,6 +58,8 @@ pub struct AuthUser {
     /// Which key source verified the token.
     pub source: KeySource,
     token: Arc<SecretString>,
+    /// The gateway keys' generation when the token was verified (see `Keyring::generation`).
+    key_generation: u64,
 }
 
 impl std::fmt::Debug for AuthUser {
@@ -280,8 +282,14 @@ impl Auth {
     /// Verifies a bearer token and builds the caller.
     pub async fn authenticate(&self, token: &str) -> Result<AuthUser, AuthError> {
         if let Some(user) = self.verified.get(token) {
-            return Ok(user);
+            // A token of the gateway's own keys is checked again once the keys changed (a
+            // rotation may have ended the key that signed it).
+            if user.source != KeySource::Gateway || user.key_generation == self.keyring.generation()
+            {
+                return Ok(user);
+            }
         }
+        let key_generation = self.keyring.generation();
         let verified = self.verifier.verify(token).await?;
         let sub = verified
             .claims
@@ -302,10 +310,16 @@ impl Auth {
             claims: verified.claims,
             source: verified.source,
             token: Arc::new(SecretString::from(token.to_owned())),
+            key_generation,
         };
         if let Some(exp) = expires {
             let left = (exp + self.config.leeway_seconds).saturating_sub(now);
-            let ttl = Duration::from_secs(left).min(VERIFIED_TTL);
+            let mut ttl = Duration::from_secs(left).min(VERIFIED_TTL);
+            // A token verified by a retired key is trusted only while that key verifies.
+            if let Some(retires) = verified.retires_at {
+                let until = u64::try_from(retires - crate::outbox::now_ms()).unwrap_or(0);
+                ttl = ttl.min(Duration::from_millis(until));
+            }
             if !ttl.is_zero() {
                 self.verified
                     .insert(token.to_owned(), user.clone(), Instant::now() + ttl);

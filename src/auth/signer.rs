@@ -168,6 +168,7 @@ impl Signer {
             key: self.decoding.clone(),
             validation: rules.validation(self.algorithm),
             source: KeySource::Gateway,
+            retires_at: None,
         }
     }
 

@@ -146,9 +146,11 @@ impl Transaction {
     /// The batch that commits this transaction: checks of every read, then the writes. Also
     /// returns, for each staged write, the index of its operation in the batch.
     pub fn commit_batch(&self) -> (Vec<WriteOp>, Vec<usize>) {
-        let mut ops: Vec<WriteOp> = self
-            .reads
-            .iter()
+        // Checks in a fixed order, so two commits lock the rows they read in the same order.
+        let mut reads: Vec<_> = self.reads.iter().collect();
+        reads.sort_by(|a, b| a.0.cmp(b.0));
+        let mut ops: Vec<WriteOp> = reads
+            .into_iter()
             .map(|((table, id), version)| WriteOp::Check {
                 table: table.clone(),
                 id: DocId::Id(id.clone()),

@@ -18,13 +18,13 @@ use crate::helpers::{ConvexBackend, TestApp, assert_problem, spawn_app_with};
 use convex_gateway::Config;
 
 /// A proxy that passes traffic to the upstream, or drops every connection.
-struct FaultProxy {
-    url: String,
+pub struct FaultProxy {
+    pub url: String,
     up: watch::Sender<bool>,
 }
 
 impl FaultProxy {
-    async fn start(upstream: &str) -> Self {
+    pub async fn start(upstream: &str) -> Self {
         let target = upstream.trim_start_matches("http://").to_owned();
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let url = format!("http://{}", listener.local_addr().unwrap());
@@ -56,7 +56,7 @@ impl FaultProxy {
         Self { url, up }
     }
 
-    fn set_up(&self, up: bool) {
+    pub fn set_up(&self, up: bool) {
         self.up.send_replace(up);
     }
 }

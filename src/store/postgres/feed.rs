@@ -128,7 +128,8 @@ pub async fn install(config: &PostgresConfig) -> anyhow::Result<Vec<String>> {
     Ok(names)
 }
 
-/// Removes the triggers and the `gateway` schema with its change log.
+/// Removes the triggers and the change log. The `gateway` schema itself goes too, unless the
+/// shared state store (`GATEWAY_STATE_URL`) keeps its tables there.
 pub async fn uninstall(config: &PostgresConfig) -> anyhow::Result<Vec<String>> {
     let mut client = super::connect::connect_one(config).await?;
     let tx = client.transaction().await?;
@@ -151,8 +152,25 @@ pub async fn uninstall(config: &PostgresConfig) -> anyhow::Result<Vec<String>> {
         ))
         .await?;
     }
-    tx.batch_execute("DROP SCHEMA IF EXISTS gateway CASCADE")
-        .await?;
+    tx.batch_execute(
+        "DROP TABLE IF EXISTS gateway.feed, gateway.changes CASCADE;
+         DROP FUNCTION IF EXISTS gateway.record_change() CASCADE;
+         DROP FUNCTION IF EXISTS gateway.bump_version() CASCADE;",
+    )
+    .await?;
+    // Whatever else is in the schema is the shared state's; an empty schema is dropped.
+    let others: i64 = tx
+        .query_one(
+            "SELECT count(*) FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+             WHERE n.nspname = 'gateway'",
+            &[],
+        )
+        .await?
+        .get(0);
+    if others == 0 {
+        tx.batch_execute("DROP SCHEMA IF EXISTS gateway CASCADE")
+            .await?;
+    }
     tx.commit().await?;
     Ok(names)
 }

@@ -1,7 +1,9 @@
 //! Batches on Postgres: every operation of a batch (or of a committed interactive transaction)
 //! runs in one Postgres transaction at READ COMMITTED, under the caller's role and claims. Rows a
 //! precondition or a merge patch reads are locked first (`SELECT … FOR UPDATE`), so a version
-//! checked is the version written over; a `check` holds its row with `FOR SHARE` until commit.
+//! checked is the version written over; a `check` holds its row with `FOR SHARE` until commit,
+//! or `FOR UPDATE` in a batch that also writes: two such batches (two committing transactions
+//! that read the same row) would otherwise both hold the share lock and deadlock upgrading it.
 
 use deadpool_postgres::{GenericClient, Object};
 use serde_json::{Map, Value};
@@ -28,7 +30,7 @@ pub(crate) async fn apply(
         let client: &Object = conn;
         let mut outcomes = Vec::with_capacity(1);
         for op in ops {
-            outcomes.push(one(client, catalog, op, &[], &mut trips).await?);
+            outcomes.push(one(client, catalog, op, &[], "FOR SHARE", &mut trips).await?);
         }
         return Ok((outcomes, trips));
     }
@@ -44,6 +46,11 @@ pub(crate) async fn apply(
             .map_err(|e| map(e, None))?;
         trips += 1;
     }
+    let check_lock = if ops.iter().any(|op| !matches!(op, WriteOp::Check { .. })) {
+        "FOR UPDATE"
+    } else {
+        "FOR SHARE"
+    };
     let mut outcomes = Vec::with_capacity(ops.len());
     let mut ops = ops.into_iter().peekable();
     while let Some(op) = ops.next() {
@@ -77,7 +84,7 @@ pub(crate) async fn apply(
             }
         }
         let index = outcomes.len();
-        let outcome = one(&tx, catalog, op, &outcomes, &mut trips)
+        let outcome = one(&tx, catalog, op, &outcomes, check_lock, &mut trips)
             .await
             .map_err(|e| e.at_op(index))?;
         outcomes.push(outcome);
@@ -92,6 +99,7 @@ async fn one<C: GenericClient + Sync>(
     catalog: &Catalog,
     op: WriteOp,
     earlier: &[WriteOutcome],
+    check_lock: &str,
     trips: &mut u64,
 ) -> Result<WriteOutcome, StoreError> {
     match op {
@@ -187,7 +195,7 @@ async fn one<C: GenericClient + Sync>(
             precondition,
         } => {
             let (info, id) = target(catalog, &table, &id, earlier)?;
-            locked(client, info, &id, &Some(precondition), "FOR SHARE", trips)
+            locked(client, info, &id, &Some(precondition), check_lock, trips)
                 .await
                 .map(WriteOutcome::Checked)
         }
