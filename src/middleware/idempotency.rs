@@ -92,7 +92,14 @@ pub(super) async fn idempotency(
     let store = state.idempotency();
     let ttl = state.config().idempotency_ttl;
     match store.begin(&caller, &key, &fingerprint, ttl).await {
-        Err(err) => return ApiError::internal(err).into_response(),
+        Err(err) => {
+            tracing::error!(error = format!("{err:#}"), "the idempotency store failed");
+            return ApiError::new(
+                ErrorCode::StateStoreUnavailable,
+                "the store of idempotency keys does not answer; nothing was written, retry with the same key",
+            )
+            .into_response();
+        }
         Ok(Begin::Mismatch) => {
             return ApiError::new(
                 ErrorCode::IdempotencyKeyReused,

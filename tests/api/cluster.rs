@@ -253,3 +253,33 @@ pub fn replica_of(response: &reqwest::Response) -> String {
         .unwrap_or_default()
         .to_owned()
 }
+
+#[test]
+fn the_deployed_balancer_config_is_valid() {
+    let config = concat!(env!("CARGO_MANIFEST_DIR"), "/deploy/haproxy.cfg");
+    let output = Command::new(which_haproxy())
+        .args(["-c", "-f", config])
+        .output()
+        .expect("haproxy runs (scripts/test installs Debian's haproxy)");
+    // The replicas' names resolve only inside Compose's network: warnings, not errors.
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let compose =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/deploy/compose.yaml"))
+            .unwrap();
+    for replica in ["gateway-1", "gateway-2", "gateway-3"] {
+        assert!(
+            compose.contains(&format!("  {replica}:\n")),
+            "{replica} is not a service"
+        );
+        assert!(
+            std::fs::read_to_string(config)
+                .unwrap()
+                .contains(&format!("server {replica} {replica}:8080")),
+            "the balancer does not send to {replica}"
+        );
+    }
+}

@@ -24,6 +24,7 @@ mod postgres;
 mod replicas;
 mod resilience;
 mod shared_limits;
+mod shared_state;
 mod transactions;
 
 /// The shared store behaviour suite, run against the embedded SQLite store.

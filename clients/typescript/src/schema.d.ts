@@ -540,6 +540,11 @@ export interface components {
              */
             upstreamRetries?: number | null;
             outbox?: components["schemas"]["OutboxStatus"] | null;
+            /**
+             * @description With the shared state store (`GATEWAY_STATE_URL`): every replica seen in the last hour,
+             *     from the heartbeat table.
+             */
+            replicas?: components["schemas"]["Replica"][] | null;
         };
         /** @description `{"$ref": "N"}`: the document of operation N (0-based) of this batch. */
         BatchRef: {
@@ -702,7 +707,7 @@ export interface components {
          * @description A stable, machine-readable error code. Clients branch on this, never on `detail`.
          * @enum {string}
          */
-        ErrorCode: "malformed_json" | "invalid_body" | "reserved_field" | "invalid_table_name" | "invalid_filter" | "invalid_order" | "invalid_limit" | "invalid_cursor" | "invalid_query" | "order_needs_index" | "invalid_header" | "invalid_reference" | "too_many_operations" | "bad_request" | "missing_token" | "malformed_token" | "unsupported_algorithm" | "unknown_key" | "unsupported_header" | "bad_signature" | "token_expired" | "token_not_yet_valid" | "wrong_issuer" | "wrong_audience" | "missing_claim" | "token_in_query" | "invalid_token" | "invalid_client" | "forbidden" | "invalid_grant" | "refresh_token_reused" | "route_not_found" | "table_not_found" | "not_found" | "method_not_allowed" | "not_acceptable" | "conflict" | "idempotency_in_progress" | "idempotency_key_reused" | "transaction_conflict" | "transaction_not_found" | "transaction_expired" | "too_many_transactions" | "rate_limited" | "outbox_entry_not_found" | "outbox_entry_state" | "version_mismatch" | "payload_too_large" | "too_many_documents" | "unsupported_media_type" | "function_error" | "upstream_unauthorized" | "upstream_rejected" | "upstream_not_found" | "upstream_error" | "upstream_unreachable" | "upstream_timeout" | "upstream_unavailable" | "internal" | "convex_not_configured" | "resync_needed" | "change_feed_unavailable" | "table_without_key" | "unknown_field" | "invalid_value" | "not_null_violation" | "check_violation" | "unique_violation" | "foreign_key_violation" | "exclusion_violation" | "database_forbidden" | "rate_limiter_unavailable" | "store_unavailable" | "timeout";
+        ErrorCode: "malformed_json" | "invalid_body" | "reserved_field" | "invalid_table_name" | "invalid_filter" | "invalid_order" | "invalid_limit" | "invalid_cursor" | "invalid_query" | "order_needs_index" | "invalid_header" | "invalid_reference" | "too_many_operations" | "bad_request" | "missing_token" | "malformed_token" | "unsupported_algorithm" | "unknown_key" | "unsupported_header" | "bad_signature" | "token_expired" | "token_not_yet_valid" | "wrong_issuer" | "wrong_audience" | "missing_claim" | "token_in_query" | "invalid_token" | "invalid_client" | "forbidden" | "invalid_grant" | "refresh_token_reused" | "route_not_found" | "table_not_found" | "not_found" | "method_not_allowed" | "not_acceptable" | "conflict" | "idempotency_in_progress" | "idempotency_key_reused" | "transaction_conflict" | "transaction_not_found" | "transaction_expired" | "too_many_transactions" | "rate_limited" | "outbox_entry_not_found" | "outbox_entry_state" | "version_mismatch" | "payload_too_large" | "too_many_documents" | "unsupported_media_type" | "function_error" | "upstream_unauthorized" | "upstream_rejected" | "upstream_not_found" | "upstream_error" | "upstream_unreachable" | "upstream_timeout" | "upstream_unavailable" | "internal" | "convex_not_configured" | "resync_needed" | "change_feed_unavailable" | "table_without_key" | "unknown_field" | "invalid_value" | "not_null_violation" | "check_violation" | "unique_violation" | "foreign_key_violation" | "exclusion_violation" | "database_forbidden" | "rate_limiter_unavailable" | "state_store_unavailable" | "store_unavailable" | "timeout";
         /** @description A Convex function call, exactly as Convex's HTTP API takes it. */
         FunctionRequest: {
             /** @description `module:function`, e.g. `videos:getByTwitchId`. */
@@ -886,6 +891,19 @@ export interface components {
         /** @description A refresh request. */
         RefreshRequest: {
             refresh_token: string;
+        };
+        /** @description One replica as `/admin/status` lists it. */
+        Replica: {
+            /** @description `GATEWAY_INSTANCE_ID`, or host name and process id. */
+            id: string;
+            /** @description The gateway's version. */
+            version: string;
+            /** @description When it started (RFC 3339). */
+            started: string;
+            /** @description When it last reported (RFC 3339). */
+            lastSeen: string;
+            /** @description Whether it reported within the last 30 seconds. */
+            live: boolean;
         };
         /** @description A revocation request (RFC 7009): the refresh token whose family to revoke. */
         RevokeRequest: {

@@ -80,6 +80,7 @@ from .ready_status import ReadyStatus
 from .receipt import Receipt
 from .refresh_request import RefreshRequest
 from .replace_document_body import ReplaceDocumentBody
+from .replica import Replica
 from .revoke_request import RevokeRequest
 from .run_request import RunRequest
 from .run_request_args_type_0 import RunRequestArgsType0
@@ -171,6 +172,7 @@ __all__ = (
     "Receipt",
     "RefreshRequest",
     "ReplaceDocumentBody",
+    "Replica",
     "RevokeRequest",
     "RunRequest",
     "RunRequestArgsType0",

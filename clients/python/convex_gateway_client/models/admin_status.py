@@ -14,6 +14,7 @@ from typing import cast
 if TYPE_CHECKING:
   from ..models.capabilities import Capabilities
   from ..models.outbox_status import OutboxStatus
+  from ..models.replica import Replica
   from ..models.transaction_status import TransactionStatus
 
 
@@ -43,6 +44,9 @@ class AdminStatus:
             circuit (None | str | Unset): The Convex circuit breaker (`closed`, `open`, `half_open`), in front of Convex.
             upstream_retries (int | None | Unset): Retries of idempotent Convex calls so far.
             outbox (None | OutboxStatus | Unset):
+            replicas (list[Replica] | None | Unset): With the shared state store (`GATEWAY_STATE_URL`): every replica seen
+                in the last hour,
+                from the heartbeat table.
      """
 
     store: str
@@ -55,6 +59,7 @@ class AdminStatus:
     circuit: None | str | Unset = UNSET
     upstream_retries: int | None | Unset = UNSET
     outbox: None | OutboxStatus | Unset = UNSET
+    replicas: list[Replica] | None | Unset = UNSET
     additional_properties: dict[str, Any] = _attrs_field(init=False, factory=dict)
 
 
@@ -64,6 +69,7 @@ class AdminStatus:
     def to_dict(self) -> dict[str, Any]:
         from ..models.capabilities import Capabilities # noqa: PLC0415
         from ..models.outbox_status import OutboxStatus # noqa: PLC0415
+        from ..models.replica import Replica # noqa: PLC0415
         from ..models.transaction_status import TransactionStatus # noqa: PLC0415
         store = self.store
 
@@ -108,6 +114,19 @@ class AdminStatus:
         else:
             outbox = self.outbox
 
+        replicas: list[dict[str, Any]] | None | Unset
+        if isinstance(self.replicas, Unset):
+            replicas = UNSET
+        elif isinstance(self.replicas, list):
+            replicas = []
+            for replicas_type_0_item_data in self.replicas:
+                replicas_type_0_item = replicas_type_0_item_data.to_dict()
+                replicas.append(replicas_type_0_item)
+
+
+        else:
+            replicas = self.replicas
+
 
         field_dict: dict[str, Any] = {}
         field_dict.update(self.additional_properties)
@@ -127,6 +146,8 @@ class AdminStatus:
             field_dict["upstreamRetries"] = upstream_retries
         if outbox is not UNSET:
             field_dict["outbox"] = outbox
+        if replicas is not UNSET:
+            field_dict["replicas"] = replicas
 
         return field_dict
 
@@ -136,6 +157,7 @@ class AdminStatus:
     def from_dict(cls: type[T], src_dict: Mapping[str, Any]) -> T:
         from ..models.capabilities import Capabilities # noqa: PLC0415
         from ..models.outbox_status import OutboxStatus # noqa: PLC0415
+        from ..models.replica import Replica # noqa: PLC0415
         from ..models.transaction_status import TransactionStatus # noqa: PLC0415
         d = dict(src_dict)
         store = d.pop("store")
@@ -211,6 +233,31 @@ class AdminStatus:
         outbox = _parse_outbox(d.pop("outbox", UNSET))
 
 
+        def _parse_replicas(data: object) -> list[Replica] | None | Unset:
+            if data is None:
+                return data
+            if isinstance(data, Unset):
+                return data
+            try:
+                if not isinstance(data, list):
+                    raise TypeError()
+                replicas_type_0 = []
+                _replicas_type_0 = data
+                for replicas_type_0_item_data in (_replicas_type_0):
+                    replicas_type_0_item = Replica.from_dict(replicas_type_0_item_data)
+
+
+
+                    replicas_type_0.append(replicas_type_0_item)
+
+                return replicas_type_0
+            except (TypeError, ValueError, AttributeError, KeyError):
+                pass
+            return cast(list[Replica] | None | Unset, data)
+
+        replicas = _parse_replicas(d.pop("replicas", UNSET))
+
+
         admin_status = cls(
             store=store,
             instance=instance,
@@ -222,6 +269,7 @@ class AdminStatus:
             circuit=circuit,
             upstream_retries=upstream_retries,
             outbox=outbox,
+            replicas=replicas,
         )
 
 

@@ -46,6 +46,7 @@ class ErrorCode(StrEnum):
     RESERVED_FIELD = "reserved_field"
     RESYNC_NEEDED = "resync_needed"
     ROUTE_NOT_FOUND = "route_not_found"
+    STATE_STORE_UNAVAILABLE = "state_store_unavailable"
     STORE_UNAVAILABLE = "store_unavailable"
     TABLE_NOT_FOUND = "table_not_found"
     TABLE_WITHOUT_KEY = "table_without_key"
