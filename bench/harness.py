@@ -45,7 +45,7 @@ tables = { "*" = ["read", "write", "delete"] }
 functions = { "*" = ["query", "mutation"] }
 """
 SCENARIOS = ["passthrough", "rest-get", "rest-list", "rest-insert", "convex-rest-get",
-             "pg-rest-get", "pg-rest-list", "pg-rest-insert", "shared-limit", "startup"]
+             "pg-rest-get", "pg-rest-list", "pg-rest-insert", "shared-limit", "replicated", "startup"]
 
 # Targets from the performance issue, checked against each run.
 TARGETS = {
@@ -464,6 +464,90 @@ def shared_limit(h: Harness) -> list[dict]:
     return [row("shared-limit", shared, "limit in memory", in_memory)]
 
 
+def state_commits(url: str) -> int:
+    """Transactions committed in the database at `url` so far (each statement outside an explicit
+    transaction is one). Backends report their counts to the statistics a while after they go
+    idle, so this reads until two readings half a second apart agree (for at most 10 s)."""
+    name = url.rsplit("/", 1)[1].split("?")[0]
+    sql = f"SELECT xact_commit FROM pg_stat_database WHERE datname = '{name}'"
+    last = int(psql(url, sql))
+    for _ in range(20):
+        time.sleep(0.5)
+        now = int(psql(url, sql))
+        if now == last:
+            break
+        last = now
+    return last
+
+
+def redis_round_trips(url: str) -> int:
+    """Requests Redis has answered so far: script calls (each runs several commands inside, as
+    one round trip) and pings."""
+    out = subprocess.run(["redis-cli", "-u", url, "info", "commandstats"], capture_output=True,
+                         text=True, check=True).stdout
+    total = 0
+    for line in out.splitlines():
+        name, _, rest = line.partition(":")
+        if name in ("cmdstat_evalsha", "cmdstat_eval", "cmdstat_ping"):
+            total += int(rest.split(",")[0].split("=")[1])
+    return total
+
+
+def replicated(h: Harness) -> list[dict]:
+    """What sharing state costs one replica: the same requests on the embedded store, by a
+    gateway that keeps its state in its data folder and counts limits in memory, and by one with
+    GATEWAY_STATE_URL and GATEWAY_RATE_LIMIT_URL set. Reports, per request, the extra CPU and
+    latency, and the transactions the state store committed and the round trips Redis answered (the state store's
+    own heartbeat and sweeps, a few a second, are counted too)."""
+    redis = os.environ.get("TEST_REDIS_URL")
+    admin = os.environ.get("TEST_DATABASE_URL")
+    if not redis or not admin:
+        raise SystemExit("the replicated scenario needs TEST_DATABASE_URL and TEST_REDIS_URL; run it through bench/run")
+    name = f"{os.environ.get('TEST_PG_PREFIX', 'cg_bench')}_bench_state"
+    psql(admin, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    psql(admin, f'CREATE DATABASE "{name}"')
+    state = admin.rsplit("/", 1)[0] + "/" + name
+    policy = h.tmp / "replicated-policy.toml"
+    policy.write_text(POLICY + '\n[roles.limited]\ntables = { "*" = ["read"] }\nrate_limit = "1000000/s"\n')
+    base = {"GATEWAY_POLICY": str(policy)}
+    single = h.start_gateway(base, "single")
+    shared = h.start_gateway({**base, "GATEWAY_STATE_URL": state, "GATEWAY_RATE_LIMIT_URL": redis,
+                              "GATEWAY_RATE_LIMIT_PREFIX": f"bench:{os.getpid()}:"}, "replicated")
+    count = 1_000 if h.smoke else 10_000
+    for gw, label in ((single, "single"), (shared, "shared")):
+        (h.tmp / f"{label}-ids.txt").write_text("\n".join(seed(gw, count)) + "\n")
+    rows = []
+    cases = (
+        ("replicated-get", "unkeyed read", "get_random.lua", "/v1/tables/items/", token()),
+        ("replicated-insert-keyed", "keyed insert", "insert_keyed.lua", "/v1/tables/inserts", token()),
+        ("replicated-limited-get", "rate-limited read", "get_random.lua", "/v1/tables/items/",
+         token("limited", ["limited"])),
+    )
+    for scenario, what, script, path, tok in cases:
+        results = {}
+        for gw, label in ((single, "single"), (shared, "shared")):
+            env = {"BENCH_TOKEN": tok, "BENCH_IDS": str(h.tmp / f"{label}-ids.txt"), "BENCH_RUN": label}
+            commits, commands = state_commits(state), redis_round_trips(redis)
+            result = h.wrk(gw.url + path, script, 32, env, watch=gw)
+            if label == "shared":
+                # Over every repeat's requests: the median run's count times the repeats.
+                total = result["requests"] * h.repeat
+                result["state_commits_per_request"] = (state_commits(state) - commits) / total
+                result["redis_round_trips_per_request"] = (redis_round_trips(redis) - commands) / total
+            results[label] = result
+        one, many = results["single"], results["shared"]
+        out = row(scenario, many, f"{what}, one replica", one)
+        out["ratio"] = round(many["rps"] / one["rps"], 3) if one["rps"] else 0.0
+        out["extra_p50_ms"] = round(many["p50_ms"] - one["p50_ms"], 3)
+        if many.get("cpu_s_per_1k") is not None and one.get("cpu_s_per_1k") is not None:
+            # CPU seconds per 1,000 requests = CPU milliseconds per request.
+            out["extra_cpu_ms_per_request"] = round(many["cpu_s_per_1k"] - one["cpu_s_per_1k"], 4)
+        out["state_commits_per_request"] = round(many["state_commits_per_request"], 3)
+        out["redis_round_trips_per_request"] = round(many["redis_round_trips_per_request"], 3)
+        rows.append(out)
+    return rows
+
+
 def startup(h: Harness) -> list[dict]:
     runs = []
     for attempt in range(3 if h.smoke else 7):
@@ -584,7 +668,7 @@ def main() -> int:
                 continue
             log(f"scenario {name}")
             rows += {"passthrough": passthrough, "convex-rest-get": convex_rest_get,
-                     "shared-limit": shared_limit, "startup": startup}[name](h)
+                     "shared-limit": shared_limit, "replicated": replicated, "startup": startup}[name](h)
         rest = [s for s in wanted if s.startswith("rest-")]
         if rest:
             log(f"scenarios {', '.join(rest)}")
@@ -626,6 +710,11 @@ def main() -> int:
             if "round_trips_per_list" in r:
                 print(f"- {r['scenario']}: {r['round_trips_per_list']} round trip(s) to Postgres for one list of 50 rows "
                       f"with row-level security set-up, {r.get('round_trips_per_list_plain')} without")
+            if "state_commits_per_request" in r:
+                print(f"- {r['scenario']}: {r['ratio']:.2f}× one replica's req/s, +{r['extra_p50_ms']} ms p50, "
+                      f"+{r.get('extra_cpu_ms_per_request', 0)} ms CPU per request; "
+                      f"{r['state_commits_per_request']} state-store commits and "
+                      f"{r['redis_round_trips_per_request']} Redis round trips per request")
             if "of_bare_forwarder" in r:
                 print(f"- {r['scenario']}: {r['of_bare_forwarder']:.2f}× the bare forwarder's req/s")
     print(f"\nwritten to {out.relative_to(ROOT)}")
