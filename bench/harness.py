@@ -711,8 +711,8 @@ def main() -> int:
                 print(f"- {r['scenario']}: {r['round_trips_per_list']} round trip(s) to Postgres for one list of 50 rows "
                       f"with row-level security set-up, {r.get('round_trips_per_list_plain')} without")
             if "state_commits_per_request" in r:
-                print(f"- {r['scenario']}: {r['ratio']:.2f}× one replica's req/s, +{r['extra_p50_ms']} ms p50, "
-                      f"+{r.get('extra_cpu_ms_per_request', 0)} ms CPU per request; "
+                print(f"- {r['scenario']}: {r['ratio']:.2f}× one replica's req/s, {r['extra_p50_ms']:+} ms p50, "
+                      f"{r.get('extra_cpu_ms_per_request', 0):+} ms CPU per request; "
                       f"{r['state_commits_per_request']} state-store commits and "
                       f"{r['redis_round_trips_per_request']} Redis round trips per request")
             if "of_bare_forwarder" in r:

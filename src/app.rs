@@ -40,6 +40,8 @@ pub struct Application {
     listener: TcpListener,
     router: Router,
     config: Arc<Config>,
+    /// The shared state store, to leave the replica list on a clean stop.
+    shared: Option<StateDb>,
 }
 
 impl Application {
@@ -177,6 +179,7 @@ impl Application {
         if state.relay().is_some() {
             spawn_relay(state.downgrade(), config.idempotency_ttl);
         }
+        let shared = state.shared().cloned();
         let router = router(state);
         let listener = TcpListener::bind(config.addr)
             .await
@@ -185,6 +188,7 @@ impl Application {
             listener,
             router,
             config,
+            shared,
         })
     }
 
@@ -229,14 +233,24 @@ impl Application {
             "shutting down: draining requests in flight"
         );
         let _ = stop_tx.send(());
-        match tokio::time::timeout(grace, &mut server).await {
+        let drained = match tokio::time::timeout(grace, &mut server).await {
             Ok(result) => result.context("server task")?.context("serving"),
             Err(_) => {
                 tracing::warn!("shutdown grace elapsed with requests still in flight");
                 server.abort();
                 Ok(())
             }
+        };
+        // Gone from the replica list at once, not after the heartbeat's window.
+        if let Some(shared) = &self.shared
+            && let Err(err) = shared.leave().await
+        {
+            tracing::warn!(
+                error = format!("{err:#}"),
+                "leaving the replica list failed"
+            );
         }
+        drained
     }
 }
 

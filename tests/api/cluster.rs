@@ -226,6 +226,26 @@ impl Cluster {
         String::from_utf8(output.stdout).unwrap()
     }
 
+    /// Stops replica `i` with SIGTERM and waits for it to exit.
+    pub async fn terminate(&mut self, i: usize) {
+        let Some(mut replica) = self.replicas[i].take() else {
+            return;
+        };
+        let pid = replica.child.id().to_string();
+        assert!(
+            Command::new("kill")
+                .args(["-TERM", &pid])
+                .status()
+                .unwrap()
+                .success()
+        );
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while replica.child.try_wait().unwrap().is_none() {
+            assert!(Instant::now() < deadline, "replica {i} did not exit");
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
     /// Kills replica `i` with SIGKILL; it is not restarted.
     pub fn kill_9(&mut self, i: usize) {
         if let Some(mut replica) = self.replicas[i].take() {

@@ -312,7 +312,7 @@ async fn a_role_limit_holds_in_total_across_replicas() {
 
 #[tokio::test]
 async fn signing_keys_rotate_for_every_replica_and_state_is_shared() {
-    let cluster = pg_cluster(&[]).await;
+    let mut cluster = pg_cluster(&[]).await;
     // Every replica serves the same keys, and lists the others.
     let jwks: Vec<Value> = futures_join(&cluster, "/.well-known/jwks.json").await;
     assert_eq!(jwks[0]["keys"].as_array().unwrap().len(), 1);
@@ -460,6 +460,25 @@ async fn signing_keys_rotate_for_every_replica_and_state_is_shared() {
             "unknown_key"
         );
     }
+
+    // A replica that stops cleanly leaves the list at once.
+    cluster.terminate(2).await;
+    let admin = bearer_client(&cluster.token("root", &["admin"]));
+    let status: Value = admin
+        .get(cluster.replica_url(0, "/admin/status"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let listed: BTreeSet<&str> = status["replicas"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["id"].as_str().unwrap())
+        .collect();
+    assert_eq!(listed, BTreeSet::from(["r0", "r1"]), "{status}");
 }
 
 /// GETs `path` on every live replica.

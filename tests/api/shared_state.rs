@@ -8,12 +8,21 @@ use convex_gateway::shared::StateDb;
 use reqwest::StatusCode;
 use serde_json::json;
 
-use crate::helpers::{TestApp, assert_problem, spawn_app_with};
+use crate::helpers::{ConvexBackend, TestApp, assert_problem, spawn_app_with};
 use crate::pg::{TestDb, admin_url, psql_at};
+use crate::resilience::FaultProxy;
 
 /// An app on the embedded store whose state lives in `db`, signing with a configured key (which
 /// the test's tokens are signed with too).
 async fn spawn_with_state(db: &TestDb) -> TestApp {
+    spawn_with_state_and(db, |_| {}).await
+}
+
+/// The same, with settings changed by `configure`.
+async fn spawn_with_state_and(
+    db: &TestDb,
+    configure: impl FnOnce(&mut convex_gateway::Config),
+) -> TestApp {
     let state = convex_gateway::Config::from_lookup(|var| match var {
         "GATEWAY_STATE_URL" => Some(db.url.clone()),
         _ => None,
@@ -26,6 +35,7 @@ async fn spawn_with_state(db: &TestDb) -> TestApp {
         c.auth.signing_key_pem = Some(secrecy::SecretString::from(include_str!(
             "../fixtures/rsa-test-private.pem"
         )));
+        configure(c);
     })
     .await
 }
@@ -199,4 +209,97 @@ async fn an_abandoned_claim_is_taken_over_after_its_lease_and_expired_keys_are_s
     keys.sweep().await.unwrap();
     let left = db.psql("SELECT string_agg(caller, ',' ORDER BY caller) FROM gateway.idempotency");
     assert_eq!(left, "alice");
+}
+
+#[tokio::test]
+async fn two_relays_deliver_a_documents_queued_writes_in_order() {
+    const PATCHES: u64 = 12;
+    let db = tokio::task::spawn_blocking(TestDb::create).await.unwrap();
+    let backend = tokio::task::spawn_blocking(|| ConvexBackend::start(560))
+        .await
+        .unwrap();
+    let proxy = FaultProxy::start(&backend.url).await;
+    let convex = |c: &mut convex_gateway::Config| {
+        *c = c.clone().with_convex(proxy.url.clone());
+        if let Some(convex) = c.convex.as_mut() {
+            convex.timeout = Duration::from_secs(2);
+            convex.breaker.open_for = Duration::from_secs(1);
+        }
+        c.outbox.backoff_base = Duration::from_millis(50);
+        c.outbox.backoff_cap = Duration::from_millis(300);
+    };
+    // Two replicas: each queues into, and relays from, the one shared outbox.
+    let a = spawn_with_state_and(&db, convex).await;
+    let b = spawn_with_state_and(&db, convex).await;
+    let doc = a.insert("notes", json!({"n": 0})).await;
+    let path = format!("/v1/tables/notes/{}", doc["_id"].as_str().unwrap());
+    proxy.set_up(false);
+    for n in 1..=PATCHES {
+        let app = if n % 2 == 0 { &b } else { &a };
+        let queued = app
+            .send_json(reqwest::Method::PATCH, &path, &json!({"n": n}))
+            .await;
+        assert_eq!(queued.status(), StatusCode::ACCEPTED);
+        if n % 4 == 0 {
+            // Another document's write, which the relays may deliver in parallel.
+            let other = app.post_json("/v1/tables/others", &json!({"n": n})).await;
+            assert_eq!(other.status(), StatusCode::ACCEPTED);
+        }
+    }
+    proxy.set_up(true);
+    // Sent while the earlier patches may still be queued: it must wait its turn too.
+    let last = b
+        .send_json(reqwest::Method::PATCH, &path, &json!({"n": PATCHES + 1}))
+        .await;
+    assert!([StatusCode::OK, StatusCode::ACCEPTED].contains(&last.status()));
+    let deadline = std::time::Instant::now() + Duration::from_secs(60);
+    loop {
+        let left = db.psql(
+            "SELECT count(*) FILTER (WHERE status = 'queued') || '|' || count(*) FILTER (WHERE status = 'dead') FROM gateway.outbox",
+        );
+        assert!(left.ends_with("|0"), "dead letters: {left}");
+        if left == "0|0" {
+            break;
+        }
+        assert!(std::time::Instant::now() < deadline, "not drained: {left}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    // Every queued write was delivered, and the patches landed once each, in order: an
+    // overtaking delivery would leave n below the last, a doubled one a higher version.
+    let delivered = db.psql("SELECT count(*) FROM gateway.outbox WHERE status = 'delivered'");
+    let queued = PATCHES + PATCHES / 4 + u64::from(last.status() == StatusCode::ACCEPTED);
+    assert_eq!(delivered, queued.to_string());
+    // Convex received the document's queued patches in the order they were accepted (each
+    // delivery's request id names its entry), whichever relay delivered each.
+    let accepted: Vec<String> = db
+        .psql("SELECT string_agg(id, ',' ORDER BY seq) FROM gateway.outbox WHERE doc_keys <> '{}'")
+        .split(',')
+        .map(|id| format!("outbox-{id}"))
+        .collect();
+    assert!(accepted.len() >= PATCHES as usize, "{accepted:?}");
+    let mut received: Vec<String> = Vec::new();
+    for request in backend.requests().await {
+        if let Some(id) = request["requestId"].as_str()
+            && accepted.iter().any(|a| a == id)
+            && !received.iter().any(|r| r == id)
+        {
+            received.push(id.to_owned());
+        }
+    }
+    assert_eq!(received, accepted, "a later patch overtook an earlier one");
+    let read = a
+        .get(&path)
+        .await
+        .json::<serde_json::Value>()
+        .await
+        .unwrap();
+    assert_eq!(
+        (read["n"].clone(), read["_version"].clone()),
+        (json!(PATCHES + 1), json!(PATCHES + 2)),
+        "{read}"
+    );
+    assert_eq!(
+        a.list_all("others", "limit=100").await.len() as u64,
+        PATCHES / 4
+    );
 }
