@@ -73,15 +73,29 @@ enum PostgresAction {
 
 #[derive(Debug, Subcommand)]
 enum KeysAction {
-    /// Add a new signing key, which signs from now on; the old key stays published, and
-    /// verifies, for `--keep` (default: the access-token lifetime plus the leeway).
+    /// Add a new signing key: published at once, it signs after `--publish-ahead` (default 6m:
+    /// the JWKS's cache lifetime of 5 minutes plus the replicas' 30 s reload), and the old key then
+    /// stays published, and verifies, for `--keep` (default: the access-token lifetime plus the
+    /// leeway).
     Rotate {
-        /// How long the old key keeps verifying, e.g. 15m, 1h or 7d.
+        /// How long the new key is published before it signs, e.g. 0s, 6m.
+        #[arg(long, value_parser = parse_duration)]
+        publish_ahead: Option<Duration>,
+        /// How long the old key keeps verifying once it stops signing, e.g. 15m, 1h or 7d.
         #[arg(long, value_parser = parse_ttl)]
         keep: Option<Duration>,
     },
     /// List the keys: the one that signs, and retired ones still published.
     List,
+}
+
+/// Parses a duration like [`parse_ttl`], zero included.
+fn parse_duration(raw: &str) -> Result<Duration, String> {
+    let digits = raw.trim_end_matches(['s', 'm', 'h', 'd']);
+    if !digits.is_empty() && digits.bytes().all(|b| b == b'0') {
+        return Ok(Duration::ZERO);
+    }
+    parse_ttl(raw)
 }
 
 /// Parses `900`, `30s`, `30m`, `1h` or `7d`.
@@ -189,7 +203,8 @@ pub fn main() -> ExitCode {
                     config.auth.signing_key_pem.is_none(),
                     "GATEWAY_SIGNING_KEY is set, so the gateway signs with that key and not with the shared ones; rotate it by changing the variable"
                 );
-                if let KeysAction::Rotate { keep } = action {
+                if let KeysAction::Rotate { publish_ahead, keep } = action {
+                    let ahead = publish_ahead.unwrap_or(Duration::from_secs(360));
                     let keep = keep.unwrap_or(
                         config
                             .auth
@@ -197,20 +212,24 @@ pub fn main() -> ExitCode {
                             .max(crate::auth::CONVEX_TOKEN_TTL)
                             + Duration::from_secs(config.auth.leeway_seconds),
                     );
-                    let kid = crate::auth::keyring::rotate(&db, &config.auth, keep).await?;
+                    let kid = crate::auth::keyring::rotate(&db, &config.auth, ahead, keep).await?;
                     println!(
-                        "new signing key {kid}; replicas sign with it within {} s, and the old key verifies for {} s more",
+                        "new signing key {kid}; published now, it signs in {} s (replicas switch within {} s of that, or at once on SIGHUP), and the old key verifies for {} s after that",
+                        ahead.as_secs(),
                         crate::auth::keyring::RELOAD_EVERY.as_secs(),
                         keep.as_secs()
                     );
                 }
+                let now = crate::outbox::now_ms();
                 for key in crate::auth::keyring::list(&db).await? {
-                    let state = match (key.signing, key.publish_until) {
-                        (true, _) => "signing".to_owned(),
-                        (false, Some(until)) if until > crate::outbox::now_ms() => {
-                            format!("retired, verifies for {} s more", (until - crate::outbox::now_ms()) / 1000)
+                    let seconds = |at: i64| (at - now).max(0) / 1000;
+                    let state = match (key.activates_at, key.retired_at, key.publish_until) {
+                        _ if key.signs_at(now) => "signing".to_owned(),
+                        (Some(at), _, _) if at > now => format!("next, signs in {} s", seconds(at)),
+                        (_, _, Some(until)) if until > now => {
+                            format!("retired, verifies for {} s more", seconds(until))
                         }
-                        (false, _) => "retired, expired".to_owned(),
+                        _ => "retired, expired".to_owned(),
                     };
                     println!("{}  {state}", key.kid);
                 }

@@ -3,10 +3,12 @@
 //!
 //! A single replica has one key (`GATEWAY_SIGNING_KEY`, or the key file in its data folder).
 //! With `GATEWAY_STATE_URL` the keys live in `gateway.signing_keys`, so every replica signs with
-//! the same key and serves the same JWKS. `convex-gateway keys rotate` adds a key, which signs
-//! from then on, and retires the old one, which is still published and verifies until the
-//! tokens it signed have expired. Replicas reload the keys every [`RELOAD_EVERY`], and at once
-//! (at most once a second) when a token names a key they do not know.
+//! the same key and serves the same JWKS. `convex-gateway keys rotate` adds a key that is
+//! published at once and signs after `--publish-ahead` (so verifiers that cache the JWKS, Convex
+//! among them, know it before they see a token it signed); the old key then stops signing and
+//! is still published and verifies for `--keep`, until the tokens it signed have expired.
+//! Replicas reload the keys every [`RELOAD_EVERY`], on `SIGHUP`, and at once (at most once a
+//! second) when a token names a key they do not know.
 
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::{Duration, Instant};
@@ -85,14 +87,23 @@ impl std::fmt::Debug for Keyring {
     }
 }
 
-/// A key as stored in `gateway.signing_keys`.
+/// A key as stored in `gateway.signing_keys`, with its times (ms since the epoch).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct StoredKey {
     pub kid: String,
-    /// Whether it signs (the newest unretired key).
-    pub signing: bool,
-    /// Until when (ms since the epoch) a retired key is still published.
+    /// When it starts signing (`None`: since it was created).
+    pub activates_at: Option<i64>,
+    /// When it stops signing.
+    pub retired_at: Option<i64>,
+    /// Until when it is still published and verifies.
     pub publish_until: Option<i64>,
+}
+
+impl StoredKey {
+    /// Whether it may sign at `now`.
+    pub fn signs_at(&self, now: i64) -> bool {
+        self.activates_at.is_none_or(|at| at <= now) && self.retired_at.is_none_or(|at| at > now)
+    }
 }
 
 impl Keyring {
@@ -120,7 +131,7 @@ impl Keyring {
                 .await?
                 .get(0);
             if any == 0 {
-                insert_key(&tx, config).await?;
+                insert_key(&tx, config, None).await?;
                 tracing::info!("created the first shared signing key");
             }
             tx.commit().await?;
@@ -238,60 +249,77 @@ impl Keyring {
 async fn insert_key(
     conn: &impl deadpool_postgres::GenericClient,
     config: &AuthConfig,
+    activates_at: Option<i64>,
 ) -> anyhow::Result<String> {
     let pem = generate_p256_pem()?;
     let kid = Signer::from_pem(&pem, config)?.kid().to_owned();
     conn.execute(
-        "INSERT INTO gateway.signing_keys (kid, pem, created_at) VALUES ($1, $2, $3)",
-        &[&kid, &pem, &crate::outbox::now_ms()],
+        "INSERT INTO gateway.signing_keys (kid, pem, created_at, activates_at) VALUES ($1, $2, $3, $4)",
+        &[&kid, &pem, &crate::outbox::now_ms(), &activates_at],
     )
     .await?;
     Ok(kid)
 }
 
-/// The newest unretired key signs; retired keys verify until `publish_until`.
+/// The newest key that signs now signs; every other key still published verifies (a retired
+/// one until `publish_until`, a pending one from the start, though it has signed nothing yet).
 async fn load(db: &StateDb, config: &AuthConfig) -> anyhow::Result<KeySet> {
+    let now = crate::outbox::now_ms();
     let rows = db
         .conn()
         .await?
         .query(
-            "SELECT pem, retired_at IS NULL, publish_until FROM gateway.signing_keys
-             WHERE retired_at IS NULL OR publish_until > $1
-             ORDER BY (retired_at IS NULL) DESC, created_at DESC",
-            &[&crate::outbox::now_ms()],
+            "SELECT pem, kid, activates_at, retired_at, publish_until FROM gateway.signing_keys
+             WHERE publish_until IS NULL OR publish_until > $1
+             ORDER BY created_at DESC",
+            &[&now],
         )
         .await?;
-    let mut signers = Vec::with_capacity(rows.len());
+    let mut others = Vec::with_capacity(rows.len());
     let mut signing = None;
     for row in rows {
+        let stored = StoredKey {
+            kid: row.get(1),
+            activates_at: row.get(2),
+            retired_at: row.get(3),
+            publish_until: row.get(4),
+        };
         let signer = Signer::from_pem(row.get(0), config)?;
-        if row.get::<_, bool>(1) && signing.is_none() {
+        if signing.is_none() && stored.signs_at(now) {
             signing = Some(signer);
         } else {
-            signers.push((signer, row.get(2)));
+            others.push((signer, stored.retired_at.and(stored.publish_until)));
         }
     }
     let signer =
-        signing.ok_or_else(|| anyhow::anyhow!("gateway.signing_keys has no key that signs"))?;
-    Ok(KeySet::new(signer, signers))
+        signing.ok_or_else(|| anyhow::anyhow!("gateway.signing_keys has no key that signs now"))?;
+    Ok(KeySet::new(signer, others))
 }
 
-/// Adds a new signing key and retires the others, which stay published for `keep` (the longest
-/// lifetime of a token they signed). Answers the new key's id.
-pub async fn rotate(db: &StateDb, config: &AuthConfig, keep: Duration) -> anyhow::Result<String> {
+/// Adds a new signing key, published at once, which signs from `ahead` on; the keys that sign
+/// until then stop at that moment and stay published for `keep` more (the longest lifetime of
+/// a token they signed). Answers the new key's id.
+pub async fn rotate(
+    db: &StateDb,
+    config: &AuthConfig,
+    ahead: Duration,
+    keep: Duration,
+) -> anyhow::Result<String> {
     let mut conn = db.conn().await?;
     let tx = conn.transaction().await?;
     tx.execute("SELECT pg_advisory_xact_lock($1)", &[&KEYS_LOCK])
         .await?;
     let now = crate::outbox::now_ms();
+    let activates = now + ahead.as_millis() as i64;
     tx.execute(
-        "UPDATE gateway.signing_keys SET retired_at = $1, publish_until = $2 WHERE retired_at IS NULL",
-        &[&now, &(now + keep.as_millis() as i64)],
+        "UPDATE gateway.signing_keys SET retired_at = $1, publish_until = $2
+         WHERE retired_at IS NULL OR retired_at > $1",
+        &[&activates, &(activates + keep.as_millis() as i64)],
     )
     .await?;
-    let kid = insert_key(&tx, config).await?;
+    let kid = insert_key(&tx, config, Some(activates)).await?;
     tx.execute(
-        "DELETE FROM gateway.signing_keys WHERE retired_at IS NOT NULL AND publish_until <= $1",
+        "DELETE FROM gateway.signing_keys WHERE publish_until <= $1",
         &[&now],
     )
     .await?;
@@ -305,7 +333,7 @@ pub async fn list(db: &StateDb) -> anyhow::Result<Vec<StoredKey>> {
         .conn()
         .await?
         .query(
-            "SELECT kid, retired_at IS NULL, publish_until FROM gateway.signing_keys ORDER BY created_at DESC",
+            "SELECT kid, activates_at, retired_at, publish_until FROM gateway.signing_keys ORDER BY created_at DESC",
             &[],
         )
         .await?;
@@ -313,8 +341,9 @@ pub async fn list(db: &StateDb) -> anyhow::Result<Vec<StoredKey>> {
         .iter()
         .map(|row| StoredKey {
             kid: row.get(0),
-            signing: row.get(1),
-            publish_until: row.get(2),
+            activates_at: row.get(1),
+            retired_at: row.get(2),
+            publish_until: row.get(3),
         })
         .collect())
 }

@@ -44,10 +44,12 @@ CREATE INDEX IF NOT EXISTS refresh_tokens_by_family ON gateway.refresh_tokens (f
 CREATE TABLE IF NOT EXISTS gateway.signing_keys (
     kid           text PRIMARY KEY,
     pem           text NOT NULL,
-    created_at    int8 NOT NULL,       -- ms since the epoch; the newest unretired key signs
-    retired_at    int8,                -- no longer signs
+    created_at    int8 NOT NULL,       -- ms since the epoch
+    activates_at  int8,                -- signs from then on (published before, so verifiers know it)
+    retired_at    int8,                -- no longer signs from then on
     publish_until int8                 -- still verifies (and is published) until then
 );
+ALTER TABLE gateway.signing_keys ADD COLUMN IF NOT EXISTS activates_at int8;
 
 CREATE TABLE IF NOT EXISTS gateway.transactions (
     id         text  PRIMARY KEY,

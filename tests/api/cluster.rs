@@ -226,6 +226,20 @@ impl Cluster {
         String::from_utf8(output.stdout).unwrap()
     }
 
+    /// Sends SIGHUP to every live replica: each reads its schema and the shared keys again.
+    pub fn hangup_all(&self) {
+        for replica in self.replicas.iter().flatten() {
+            let pid = replica.child.id().to_string();
+            assert!(
+                Command::new("kill")
+                    .args(["-HUP", &pid])
+                    .status()
+                    .unwrap()
+                    .success()
+            );
+        }
+    }
+
     /// Stops replica `i` with SIGTERM and waits for it to exit.
     pub async fn terminate(&mut self, i: usize) {
         let Some(mut replica) = self.replicas[i].take() else {

@@ -376,10 +376,11 @@ async fn signing_keys_rotate_for_every_replica_and_state_is_shared() {
         "refresh_token_reused"
     );
 
-    // Rotation: the old key keeps verifying for --keep, new tokens carry the new kid.
+    // Rotation: the new key is published first, signs 3 s later, and the old key then keeps
+    // verifying for --keep (8 s).
     let before = cluster.token("alice", &[]);
     let old_kid = kid_of(&before);
-    let out = cluster.cli(&["keys", "rotate", "--keep", "8s"]);
+    let out = cluster.cli(&["keys", "rotate", "--publish-ahead", "3s", "--keep", "8s"]);
     let rotated_at = Instant::now();
     let new_kid = out
         .lines()
@@ -389,11 +390,40 @@ async fn signing_keys_rotate_for_every_replica_and_state_is_shared() {
         .unwrap()
         .to_owned();
     assert_ne!(new_kid, old_kid);
+    // Every replica publishes the new key once it has read the keys again (SIGHUP, here).
+    cluster.hangup_all();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    for i in 0..3 {
+        loop {
+            let keys: Value = reqwest::get(cluster.replica_url(i, "/.well-known/jwks.json"))
+                .await
+                .unwrap()
+                .json()
+                .await
+                .unwrap();
+            let kids: BTreeSet<&str> = keys["keys"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|k| k["kid"].as_str().unwrap())
+                .collect();
+            if kids.contains(new_kid.as_str()) {
+                assert!(kids.contains(old_kid.as_str()), "r{i}: {keys}");
+                break;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "r{i} does not publish the new key: {keys}"
+            );
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+    tokio::time::sleep_until((rotated_at + Duration::from_secs(3)).into()).await;
     let after = cluster.token("alice", &[]);
     assert_eq!(
         kid_of(&after),
         new_kid,
-        "the CLI signs with the new key at once"
+        "the new key signs once it is active"
     );
     for i in 0..3 {
         for (token, what) in [(&before, "old"), (&after, "new")] {
@@ -410,6 +440,7 @@ async fn signing_keys_rotate_for_every_replica_and_state_is_shared() {
         }
     }
     // Tokens the replicas issue carry the new kid once each has read the keys again.
+    cluster.hangup_all();
     let deadline = Instant::now() + Duration::from_secs(60);
     for i in 0..3 {
         loop {
@@ -429,24 +460,11 @@ async fn signing_keys_rotate_for_every_replica_and_state_is_shared() {
                 Instant::now() < deadline,
                 "r{i} still signs with the old key"
             );
-            tokio::time::sleep(Duration::from_millis(500)).await;
+            tokio::time::sleep(Duration::from_millis(200)).await;
         }
-        let keys: Value = reqwest::get(cluster.replica_url(i, "/.well-known/jwks.json"))
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
-        let kids: BTreeSet<&str> = keys["keys"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|k| k["kid"].as_str().unwrap())
-            .collect();
-        assert!(kids.contains(new_kid.as_str()), "r{i}: {keys}");
     }
     // Once its publication ends, the old key verifies nowhere.
-    let ends = rotated_at + Duration::from_secs(9);
+    let ends = rotated_at + Duration::from_secs(3 + 8 + 1);
     tokio::time::sleep_until(ends.into()).await;
     for i in 0..3 {
         let response = bearer_client(&before)

@@ -303,3 +303,80 @@ async fn two_relays_deliver_a_documents_queued_writes_in_order() {
         PATCHES / 4
     );
 }
+
+#[tokio::test]
+async fn an_entry_a_dead_replica_was_delivering_is_delivered_once_its_lease_runs_out() {
+    let db = tokio::task::spawn_blocking(TestDb::create).await.unwrap();
+    let backend = tokio::task::spawn_blocking(|| ConvexBackend::start(560))
+        .await
+        .unwrap();
+    let proxy = FaultProxy::start(&backend.url).await;
+    let convex = |c: &mut convex_gateway::Config| {
+        *c = c.clone().with_convex(proxy.url.clone());
+        if let Some(convex) = c.convex.as_mut() {
+            convex.timeout = Duration::from_secs(2);
+            convex.breaker.open_for = Duration::from_secs(1);
+        }
+        c.outbox.backoff_base = Duration::from_millis(50);
+        c.outbox.backoff_cap = Duration::from_millis(300);
+    };
+    let first = spawn_with_state_and(&db, convex).await;
+    let doc = first.insert("notes", json!({"n": 0})).await;
+    let path = format!("/v1/tables/notes/{}", doc["_id"].as_str().unwrap());
+    proxy.set_up(false);
+    let queued = first
+        .send_json(reqwest::Method::PATCH, &path, &json!({"n": 1}))
+        .await;
+    assert_eq!(queued.status(), StatusCode::ACCEPTED);
+    let id = queued.json::<serde_json::Value>().await.unwrap()["outboxId"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    // The first replica goes away; once its relay has let go of the entry, a replica that
+    // claimed it and died is simulated: its lease runs for two more seconds.
+    drop(first);
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    while db.psql(&format!(
+        "SELECT lease_owner IS NULL FROM gateway.outbox WHERE id = '{id}'"
+    )) != "t"
+    {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the relay kept its claim"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let until = convex_gateway::outbox::now_ms() + 2_000;
+    db.psql(&format!(
+        "UPDATE gateway.outbox SET lease_owner = 'dead-replica', lease_until = {until} WHERE id = '{id}'"
+    ));
+    proxy.set_up(true);
+    let second = spawn_with_state_and(&db, convex).await;
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    loop {
+        let row = db.psql(&format!(
+            "SELECT status || '|' || (updated_at >= {until})::text FROM gateway.outbox WHERE id = '{id}'"
+        ));
+        if row.starts_with("delivered") {
+            assert_eq!(
+                row, "delivered|true",
+                "delivered while the lease still held it"
+            );
+            break;
+        }
+        // Attempts after the lease ran out may fail while Convex comes back; none before.
+        assert!(row.starts_with("queued"), "{row}");
+        assert!(std::time::Instant::now() < deadline, "never delivered");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let read = second
+        .get(&path)
+        .await
+        .json::<serde_json::Value>()
+        .await
+        .unwrap();
+    assert_eq!(
+        (read["n"].clone(), read["_version"].clone()),
+        (json!(1), json!(2))
+    );
+}
