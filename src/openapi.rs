@@ -18,7 +18,7 @@ use crate::writes::Receipt;
     ),
     components(
         schemas(Problem, ErrorCode, Receipt),
-        responses(Unauthorized, NotAdmin, PolicyForbids, NotJson, Queued, Unreachable, Overloaded, TimedOut, WriteConflict, StoreDown, DocumentRefused),
+        responses(Unauthorized, NotAdmin, PolicyForbids, NotJson, Queued, Unreachable, Overloaded, TimedOut, WriteConflict, StoreDown, StateDown, DocumentRefused),
     ),
     modifiers(&BearerAuth),
     tags(
@@ -97,6 +97,13 @@ pub struct DocumentRefused(Problem);
 #[response(content_type = "application/problem+json")]
 #[allow(dead_code)] // Only describes a response in the OpenAPI spec.
 pub struct StoreDown(Problem);
+
+/// The gateway's own state (tokens, transactions; with `GATEWAY_STATE_URL`, the shared state
+/// store) cannot be reached; nothing was changed
+#[derive(utoipa::ToResponse)]
+#[response(content_type = "application/problem+json")]
+#[allow(dead_code)] // Only describes a response in the OpenAPI spec.
+pub struct StateDown(Problem);
 
 /// Convex did not answer in time
 #[derive(utoipa::ToResponse)]

@@ -58,7 +58,7 @@ impl Auth {
                     .tokens()
                     .verify_client(id, secret)
                     .await
-                    .map_err(ApiError::internal)?
+                    .map_err(token_store_down)?
                     .ok_or_else(|| {
                         ApiError::new(ErrorCode::InvalidClient, "unknown client or wrong secret")
                     })?;
@@ -117,7 +117,7 @@ impl Auth {
             .tokens()
             .issue_refresh(&grant, self.config().refresh_ttl)
             .await
-            .map_err(ApiError::internal)?;
+            .map_err(token_store_down)?;
         Ok(Issued {
             access_token,
             ttl,
@@ -139,7 +139,7 @@ impl Auth {
                     );
                     ApiError::new(ErrorCode::RefreshTokenReused, err.to_string())
                 }
-                RefreshError::Store(source) => ApiError::internal(source),
+                RefreshError::Store(source) => token_store_down(source),
             })?;
         let (access_token, ttl) =
             self.issue_access_token(&grant.sub, &grant.roles, Map::new(), None)?;
@@ -181,6 +181,16 @@ fn client_error(err: ClientError) -> ApiError {
             ApiError::new(ErrorCode::Conflict, err.to_string())
         }
         ClientError::NotFound => ApiError::new(ErrorCode::NotFound, err.to_string()),
-        ClientError::Store(source) => ApiError::internal(source),
+        ClientError::Store(source) => token_store_down(source),
     }
+}
+
+/// The answer when the store of refresh tokens and service accounts fails (its SQLite file, or
+/// the shared state store): 503, nothing was issued or changed, and the cause is logged.
+pub fn token_store_down(err: anyhow::Error) -> ApiError {
+    tracing::error!(error = format!("{err:#}"), "the token store failed");
+    ApiError::new(
+        ErrorCode::StateStoreUnavailable,
+        "the store of tokens and service accounts does not answer; nothing was issued or changed",
+    )
 }

@@ -102,6 +102,7 @@ pub struct CreatedClient {
     tag = "auth",
     request_body(content = TokenRequest, content_type = "application/json"),
     responses(
+        (status = 503, response = crate::openapi::StateDown),
         (status = 200, description = "Issued", body = TokenResponse),
         (status = 400, description = "Bad request, or an invalid/reused refresh token", body = Problem, content_type = "application/problem+json"),
         (status = 401, description = "Bad client credentials, or `mint` without a token", body = Problem, content_type = "application/problem+json"),
@@ -129,6 +130,7 @@ async fn token(
     tag = "auth",
     request_body(content = RefreshRequest, content_type = "application/json"),
     responses(
+        (status = 503, response = crate::openapi::StateDown),
         (status = 200, description = "Rotated", body = TokenResponse),
         (status = 400, description = "Unknown, expired, revoked or reused refresh token", body = Problem, content_type = "application/problem+json"),
         (status = 415, response = crate::openapi::NotJson),
@@ -154,6 +156,7 @@ async fn refresh(
     tag = "auth",
     request_body(content = RevokeRequest, content_type = "application/json"),
     responses(
+        (status = 503, response = crate::openapi::StateDown),
         (status = 200, description = "Revoked (or unknown)"),
         (status = 400, description = "The body is not a revoke request", body = Problem, content_type = "application/problem+json"),
         (status = 415, response = crate::openapi::NotJson),
@@ -170,7 +173,7 @@ async fn revoke(
         .tokens()
         .revoke(&request.token)
         .await
-        .map_err(ApiError::internal)?;
+        .map_err(crate::auth::grants::token_store_down)?;
     Ok(StatusCode::OK)
 }
 
@@ -227,6 +230,7 @@ async fn openid_configuration(State(state): State<AppState>) -> Response {
     tag = "admin",
     security(("bearer" = [])),
     responses(
+        (status = 503, response = crate::openapi::StateDown),
         (status = 200, description = "Service accounts", body = Vec<ClientBody>),
         (status = 401, response = crate::openapi::Unauthorized),
         (status = 403, response = crate::openapi::NotAdmin),
@@ -242,7 +246,7 @@ async fn list_clients(
         .tokens()
         .list_clients()
         .await
-        .map_err(ApiError::internal)?;
+        .map_err(crate::auth::grants::token_store_down)?;
     Ok(Json(
         clients
             .into_iter()
@@ -264,6 +268,7 @@ async fn list_clients(
     security(("bearer" = [])),
     request_body(content = NewClient, content_type = "application/json"),
     responses(
+        (status = 503, response = crate::openapi::StateDown),
         (status = 201, description = "Created; keep `clientSecret`, it is not shown again", body = CreatedClient),
         (status = 400, description = "Bad id or body", body = Problem, content_type = "application/problem+json"),
         (status = 401, response = crate::openapi::Unauthorized),
@@ -297,6 +302,7 @@ async fn create_client(
     security(("bearer" = [])),
     params(("id" = String, Path, description = "Client id")),
     responses(
+        (status = 503, response = crate::openapi::StateDown),
         (status = 204, description = "Deleted"),
         (status = 401, response = crate::openapi::Unauthorized),
         (status = 403, response = crate::openapi::NotAdmin),

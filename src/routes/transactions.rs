@@ -149,6 +149,7 @@ pub struct CommitResponse {
     tag = "transactions",
     security(("bearer" = [])),
     responses(
+        (status = 503, response = crate::openapi::StateDown),
         (status = 201, description = "Opened", body = TransactionHandle),
         (status = 401, response = crate::openapi::Unauthorized),
         (status = 429, description = "Too many open transactions for this caller", body = Problem, content_type = "application/problem+json"),
@@ -211,6 +212,7 @@ async fn commit(
     security(("bearer" = [])),
     params(("id" = String, Path, description = "The transaction id")),
     responses(
+        (status = 503, response = crate::openapi::StateDown),
         (status = 204, description = "Rolled back"),
         (status = 401, response = crate::openapi::Unauthorized),
         (status = 404, description = "No such transaction for this caller", body = Problem, content_type = "application/problem+json"),

@@ -90,6 +90,22 @@ async fn keyed_writes_refuse_cleanly_while_the_state_store_is_away_and_recover()
         "state_store_unavailable",
     )
     .await;
+    // Token grants need the shared token store: 503, nothing issued.
+    let grant = app
+        .anon
+        .post(app.url("/auth/token"))
+        .json(
+            &json!({"grant_type": "client_credentials", "client_id": "etl", "client_secret": "s"}),
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_problem(
+        grant,
+        StatusCode::SERVICE_UNAVAILABLE,
+        "state_store_unavailable",
+    )
+    .await;
     // A write that needs no shared state goes on.
     let unkeyed = app
         .client

@@ -1028,6 +1028,18 @@ export interface components {
                 "application/json": components["schemas"]["Receipt"];
             };
         };
+        /**
+         * @description The gateway's own state (tokens, transactions; with `GATEWAY_STATE_URL`, the shared state
+         *     store) cannot be reached; nothing was changed
+         */
+        StateDown: {
+            headers: {
+                [name: string]: unknown;
+            };
+            content: {
+                "application/problem+json": components["schemas"]["Problem"];
+            };
+        };
         /** @description The store cannot be reached */
         StoreDown: {
             headers: {
@@ -1202,6 +1214,7 @@ export interface operations {
             };
             401: components["responses"]["Unauthorized"];
             403: components["responses"]["NotAdmin"];
+            503: components["responses"]["StateDown"];
         };
     };
     create_client: {
@@ -1247,6 +1260,7 @@ export interface operations {
                 };
             };
             415: components["responses"]["NotJson"];
+            503: components["responses"]["StateDown"];
         };
     };
     delete_client: {
@@ -1288,6 +1302,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            503: components["responses"]["StateDown"];
         };
     };
     admin_list: {
@@ -2041,6 +2056,7 @@ export interface operations {
                 };
             };
             415: components["responses"]["NotJson"];
+            503: components["responses"]["StateDown"];
         };
     };
     revoke: {
@@ -2073,6 +2089,7 @@ export interface operations {
                 };
             };
             415: components["responses"]["NotJson"];
+            503: components["responses"]["StateDown"];
         };
     };
     token: {
@@ -2125,6 +2142,7 @@ export interface operations {
                 };
             };
             415: components["responses"]["NotJson"];
+            503: components["responses"]["StateDown"];
         };
     };
     health: {
@@ -2803,6 +2821,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            503: components["responses"]["StateDown"];
         };
     };
     commit: {
@@ -2915,6 +2934,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            503: components["responses"]["StateDown"];
         };
     };
 }
