@@ -101,6 +101,8 @@ pub struct Config {
     pub stale_max_age: Duration,
     /// `GATEWAY_CHANGES_RETENTION`: how long the change feed keeps a change.
     pub changes_retention: Duration,
+    /// `GATEWAY_CHANGES_MAX_WAIT`: the longest a `GET /admin/changes?wait=…` is held.
+    pub changes_max_wait: Duration,
     /// `GATEWAY_RATE_LIMIT_URL` and friends: rate limits counted in Redis, shared by replicas.
     pub shared_limits: Option<SharedLimitConfig>,
     /// `GATEWAY_STATE_URL` (and `GATEWAY_STATE_POOL_SIZE`): the Postgres database that holds the
@@ -324,6 +326,11 @@ impl Config {
             )?,
             trusted_proxies: parse_proxies(get("GATEWAY_TRUSTED_PROXIES"))?,
             shared_limits: parse_shared_limits(&get)?,
+            changes_max_wait: Duration::from_secs(parse_or(
+                &get,
+                "GATEWAY_CHANGES_MAX_WAIT",
+                "60",
+            )?),
             state: None,
             instance: get("GATEWAY_INSTANCE_ID").filter(|v| !v.is_empty()),
             indexes: IndexSpec::parse_list(&get("GATEWAY_INDEXES").unwrap_or_default()).map_err(

@@ -164,12 +164,16 @@ impl Documents {
 
     /// The change feed after position `since` (admins only), of one table or all, at most
     /// `limit` (1 to 1000) changes.
+    ///
+    /// With `wait`, a read that finds nothing new waits up to that long for a commit (the
+    /// store's change signal, no polling) and answers as soon as changes arrive: a long poll.
     pub async fn changes(
         &self,
         ctx: &RequestCtx,
         since: u64,
         table: Option<&str>,
         limit: usize,
+        wait: std::time::Duration,
     ) -> ApiResult<ChangePage> {
         self.auth.require_admin(&ctx.caller)?;
         if !(1..=1000).contains(&limit) {
@@ -179,7 +183,23 @@ impl Documents {
             ));
         }
         let table = table.map(|raw| self.table(raw)).transpose()?;
-        Ok(self.store.changes(since, table.as_ref(), limit).await?)
+        let deadline = tokio::time::Instant::now() + wait;
+        let mut signal = self.store.change_signal().filter(|_| !wait.is_zero());
+        loop {
+            // Marked seen before reading: a commit after this point wakes the wait below.
+            if let Some(signal) = signal.as_mut() {
+                signal.borrow_and_update();
+            }
+            let page = self.store.changes(since, table.as_ref(), limit).await?;
+            let Some(signal) = signal.as_mut().filter(|_| page.items.is_empty()) else {
+                return Ok(page);
+            };
+            match tokio::time::timeout_at(deadline, signal.changed()).await {
+                Ok(Ok(())) => {}
+                // The time is up, or the store has gone: nothing new.
+                Ok(Err(_)) | Err(_) => return Ok(page),
+            }
+        }
     }
 
     /// One document, as the caller may see it.

@@ -73,6 +73,10 @@ impl DocumentStore for MeteredStore {
         self.inner.wants_caller()
     }
 
+    fn change_signal(&self) -> Option<tokio::sync::watch::Receiver<u64>> {
+        self.inner.change_signal()
+    }
+
     async fn reload(&self) -> Result<(), StoreError> {
         self.inner.reload().await
     }

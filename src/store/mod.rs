@@ -707,6 +707,14 @@ pub trait DocumentStore: Send + Sync + 'static {
         None
     }
 
+    /// A signal that moves on whenever changes may have been committed, for adapters with a
+    /// change feed: the embedded store's writer after each commit, Postgres on each
+    /// `gateway_changes` notification. Consumers wait on it, then read the feed from their last
+    /// position; the feed, not the signal, is the truth.
+    fn change_signal(&self) -> Option<tokio::sync::watch::Receiver<u64>> {
+        None
+    }
+
     /// Whether calls need [`StoreCtx::caller`] (the database enforces its own row policies).
     fn wants_caller(&self) -> bool {
         false

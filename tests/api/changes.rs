@@ -43,6 +43,50 @@ pub(crate) async fn read_feed(
     }
 }
 
+/// The requests the app has in flight now, the one asking included.
+async fn in_flight(app: &TestApp) -> i64 {
+    let text = app.get("/metrics").await.text().await.unwrap();
+    text.lines()
+        .find_map(|line| {
+            line.strip_prefix("http_requests_in_flight ")?
+                .trim()
+                .parse()
+                .ok()
+        })
+        .unwrap_or_else(|| panic!("no http_requests_in_flight in\n{text}"))
+}
+
+/// A follower holding `GET /admin/changes?wait=25` is answered by the next commit, which `write`
+/// makes once the request is seen waiting (the in-flight gauge): the store's change signal
+/// wakes it, and it answers with the change, not an empty page at the end of the wait.
+pub(crate) async fn check_long_poll(app: &TestApp, write: impl std::future::Future<Output = ()>) {
+    let client = admin(app);
+    let since = read_feed(&client, |p| app.url(p), 0, 1000)
+        .await
+        .last()
+        .map_or(0, |c| c["position"].as_u64().unwrap());
+    let idle = in_flight(app).await;
+    let url = app.url(&format!("/admin/changes?since={since}&wait=25"));
+    let waiting = tokio::spawn(async move {
+        let response = client.get(url).send().await.unwrap();
+        (response.status(), response.json::<Value>().await.unwrap())
+    });
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while in_flight(app).await <= idle {
+        assert!(Instant::now() < deadline, "the long poll never started");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    write.await;
+    let (status, body) = waiting.await.unwrap();
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let items = body["items"].as_array().unwrap();
+    assert!(
+        !items.is_empty(),
+        "the wait ended without the change: {body}"
+    );
+    assert_eq!(items[0]["position"].as_u64(), Some(since + 1), "{body}");
+}
+
 pub(crate) fn admin(app: &TestApp) -> reqwest::Client {
     app.client_for(&app.token("operator", &["admin"]))
 }
@@ -427,4 +471,30 @@ pub(crate) fn admin_cli_token(gateway: &GatewayProcess, data: &std::path::Path) 
         .unwrap();
     assert!(output.status.success(), "{output:?}");
     String::from_utf8(output.stdout).unwrap().trim().to_owned()
+}
+
+#[tokio::test]
+async fn a_follower_waiting_on_the_feed_is_answered_by_the_next_commit() {
+    let app = spawn_app().await;
+    app.insert("notes", json!({"n": 0})).await;
+    check_long_poll(&app, async {
+        app.insert("notes", json!({"n": 1})).await;
+    })
+    .await;
+    // Nothing new: the wait ends with an empty page that keeps the position.
+    let admin = admin(&app);
+    let response = admin
+        .get(app.url("/admin/changes?since=2&wait=1"))
+        .send()
+        .await
+        .unwrap();
+    let body: Value = response.json().await.unwrap();
+    assert_eq!(body["items"], json!([]));
+    assert_eq!(body["nextSince"], 2);
+    let refused = admin
+        .get(app.url("/admin/changes?wait=61"))
+        .send()
+        .await
+        .unwrap();
+    assert_problem(refused, StatusCode::BAD_REQUEST, "invalid_query").await;
 }

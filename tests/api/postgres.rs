@@ -12,10 +12,10 @@ use serde_json::{Value, json};
 use tempfile::TempDir;
 
 use crate::changes::{
-    admin, admin_cli_token, check_feed, check_retention, read_feed, write_script,
+    admin, admin_cli_token, check_feed, check_long_poll, check_retention, read_feed, write_script,
 };
 use crate::helpers::{GatewayProcess, assert_problem};
-use crate::pg::{TestDb, install, spawn_pg_app_with};
+use crate::pg::{TestDb, install, spawn_pg_app_with, spawn_pg_suite_app};
 
 const TYPES: &str = "CREATE TABLE typed (
     id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
@@ -569,6 +569,22 @@ async fn the_feed_holds_every_write_by_anyone_in_order_and_resumes_without_repea
     assert_eq!(feed.len(), 1);
     assert_eq!(feed[0]["document"]["blob"], "AAEC");
     assert_eq!(feed[0]["id"], doc["_id"]);
+}
+
+#[tokio::test]
+async fn an_outside_commit_wakes_a_follower_waiting_on_the_feed() {
+    let app = spawn_pg_suite_app().await;
+    app.insert("items", json!({"n": 0})).await;
+    let url = app.postgres.as_ref().unwrap().url.clone();
+    // Another program's commit: the trigger's NOTIFY wakes the listener, no polling.
+    check_long_poll(&app, async move {
+        tokio::task::spawn_blocking(move || {
+            crate::pg::psql_at(&url, "INSERT INTO items (n) VALUES ('1'::jsonb)")
+        })
+        .await
+        .unwrap();
+    })
+    .await;
 }
 
 #[tokio::test]

@@ -51,7 +51,8 @@ export interface paths {
         /**
          * The change feed (admin): every committed insert, update and delete, in commit order.
          * @description Follow it by passing each page's `nextSince` as the next `since`: nothing is lost or
-         *     repeated, across gateway restarts too. A delete is a tombstone (`document` is null). A
+         *     repeated, across gateway restarts too. With `wait`, a request that finds nothing new is held
+         *     until a change commits (a long poll), so a follower needs no polling loop of its own. A delete is a tombstone (`document` is null). A
          *     position older than `GATEWAY_CHANGES_RETENTION` answers 410 `resync_needed`.
          */
         get: operations["list_changes"];
@@ -1147,6 +1148,12 @@ export interface operations {
                 table?: string;
                 /** @description At most this many, oldest first (1 to 1000, default 100). */
                 limit?: number;
+                /**
+                 * @description Seconds to wait for a change when there is none after `since` yet (0, the default:
+                 *     answer at once; at most 60, and always less than `GATEWAY_REQUEST_TIMEOUT`). The answer
+                 *     comes as soon as a change commits.
+                 */
+                wait?: number;
             };
             header?: never;
             path?: never;
@@ -1163,7 +1170,7 @@ export interface operations {
                     "application/json": components["schemas"]["ChangePage"];
                 };
             };
-            /** @description Bad since, table or limit */
+            /** @description Bad since, table, limit or wait */
             400: {
                 headers: {
                     [name: string]: unknown;

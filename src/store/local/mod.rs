@@ -67,6 +67,8 @@ struct WriteJob {
 pub struct LocalStore {
     writer: mpsc::Sender<WriteJob>,
     readers: Arc<ReaderPool>,
+    /// Moves on after every commit of the writer.
+    committed: tokio::sync::watch::Receiver<u64>,
 }
 
 impl std::fmt::Debug for LocalStore {
@@ -155,6 +157,7 @@ impl LocalStore {
         // Bounded: under overload, writers wait for room (within the request's deadline) instead
         // of queueing without limit.
         let (tx, rx) = mpsc::channel(WRITER_QUEUE);
+        let (committed_tx, committed) = tokio::sync::watch::channel(0);
         std::thread::Builder::new()
             .name("sqlite-writer".into())
             .spawn(move || {
@@ -163,6 +166,7 @@ impl LocalStore {
                     last_creation_time,
                     change_retention,
                     last_prune: std::time::Instant::now(),
+                    committed: committed_tx,
                 }
                 .run(rx);
             })
@@ -177,6 +181,7 @@ impl LocalStore {
         Ok(Self {
             writer: tx,
             readers,
+            committed,
         })
     }
 
@@ -298,6 +303,10 @@ impl DocumentStore for LocalStore {
         let table = table.map(TableName::to_string);
         self.read(move |conn| changes::read(conn, since, table.as_deref(), limit))
             .await
+    }
+
+    fn change_signal(&self) -> Option<tokio::sync::watch::Receiver<u64>> {
+        Some(self.committed.clone())
     }
 
     async fn health(&self) -> Result<(), StoreError> {

@@ -22,6 +22,8 @@ pub(super) struct Writer {
     pub(super) change_retention: std::time::Duration,
     /// When the change log was last pruned.
     pub(super) last_prune: std::time::Instant,
+    /// Moved on after every commit, so change-feed consumers read at once.
+    pub(super) committed: tokio::sync::watch::Sender<u64>,
 }
 
 impl Writer {
@@ -89,6 +91,7 @@ impl Writer {
             }
             return;
         }
+        self.committed.send_modify(|n| *n = n.wrapping_add(1));
         for (reply, result) in answers {
             // The caller may have gone away (timeout, disconnect); the write stands regardless.
             if let Some(result) = result {

@@ -109,6 +109,51 @@ pub(crate) async fn connect_one(config: &PostgresConfig) -> anyhow::Result<tokio
     Ok(client)
 }
 
+/// Connects outside the pool, `LISTEN`s on `channel`, and calls `notified` on every
+/// notification until the connection ends (or `notified` answers false); answers why it ended.
+pub(crate) async fn listen(
+    config: &PostgresConfig,
+    channel: &str,
+    mut notified: impl FnMut() -> bool + Send,
+) -> anyhow::Result<()> {
+    let (pg, ca) = settings(config)?;
+    let (client, mut connection) = pg
+        .connect(tls(ca.as_deref())?)
+        .await
+        .context("connecting to Postgres to listen")?;
+    // The connection must be driven while the client runs `LISTEN`, and after it.
+    let (events, mut received) = tokio::sync::mpsc::unbounded_channel();
+    let driver = tokio::spawn(async move {
+        loop {
+            match std::future::poll_fn(|cx| connection.poll_message(cx)).await {
+                Some(Ok(tokio_postgres::AsyncMessage::Notification(_))) => {
+                    if events.send(()).is_err() {
+                        return Ok(());
+                    }
+                }
+                Some(Ok(_)) => {}
+                Some(Err(err)) => return Err(anyhow::Error::new(err)),
+                None => return Ok(()),
+            }
+        }
+    });
+    client
+        .batch_execute(&format!("LISTEN {}", super::quote_ident(channel)))
+        .await
+        .context("LISTEN")?;
+    // Whatever was committed while no one listened is read now.
+    if notified() {
+        while received.recv().await.is_some() {
+            if !notified() {
+                break;
+            }
+        }
+    }
+    drop(received);
+    drop(client);
+    driver.await.context("the listening connection's task")?
+}
+
 fn tls(ca_file: Option<&Path>) -> anyhow::Result<tokio_postgres_rustls::MakeRustlsConnect> {
     let mut roots = rustls::RootCertStore::empty();
     let native = rustls_native_certs::load_native_certs();

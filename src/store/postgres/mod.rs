@@ -94,6 +94,8 @@ pub struct PostgresStore {
     /// Network round trips to Postgres (a pipelined group of statements counts once).
     round_trips: AtomicU64,
     feed: feed::Feed,
+    /// Moves on at each `gateway_changes` notification (see `spawn_listener`).
+    changed: tokio::sync::watch::Receiver<u64>,
 }
 
 /// Sets the caller's role and claims for the rest of the transaction, as PostgREST does.
@@ -185,6 +187,33 @@ async fn refresh(pool: &Pool, config: &PostgresConfig, schema: &Schema) -> Resul
     Ok(())
 }
 
+/// Listens on `gateway_changes`, which the change-log triggers notify at commit, and moves
+/// `signal` on at each notification (and after each reconnect, for what committed meanwhile),
+/// reconnecting with backoff, until the store is dropped.
+fn spawn_listener(config: PostgresConfig, signal: tokio::sync::watch::Sender<u64>) {
+    tokio::spawn(async move {
+        let mut wait = Duration::from_millis(250);
+        while !signal.is_closed() {
+            let started = std::time::Instant::now();
+            let bump = || {
+                signal.send_modify(|n| *n = n.wrapping_add(1));
+                !signal.is_closed()
+            };
+            if let Err(err) = connect::listen(&config, "gateway_changes", bump).await {
+                tracing::warn!(
+                    error = format!("{err:#}"),
+                    "listening for Postgres changes failed; retrying"
+                );
+            }
+            if started.elapsed() > Duration::from_secs(30) {
+                wait = Duration::from_millis(250);
+            }
+            tokio::time::sleep(wait).await;
+            wait = (wait * 2).min(Duration::from_secs(10));
+        }
+    });
+}
+
 impl PostgresStore {
     /// Connects, reads the served tables and decides whether row-level security applies. When
     /// Postgres cannot be reached yet, the gateway starts anyway: table routes and `/ready`
@@ -223,12 +252,15 @@ impl PostgresStore {
                 });
             }
         }
+        let (signal, changed) = tokio::sync::watch::channel(0);
+        spawn_listener(config.clone(), signal);
         Ok(Self {
             pool,
             config: config.clone(),
             schema,
             round_trips: AtomicU64::new(0),
             feed: feed::Feed::new(config.change_retention),
+            changed,
         })
     }
 
@@ -509,6 +541,10 @@ impl DocumentStore for PostgresStore {
 
     fn wants_caller(&self) -> bool {
         self.schema.rls.load(Ordering::Acquire)
+    }
+
+    fn change_signal(&self) -> Option<tokio::sync::watch::Receiver<u64>> {
+        Some(self.changed.clone())
     }
 
     async fn reload(&self) -> Result<(), StoreError> {

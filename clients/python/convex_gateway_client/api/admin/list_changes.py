@@ -20,6 +20,7 @@ def _get_kwargs(
     since: int | Unset = UNSET,
     table: str | Unset = UNSET,
     limit: int | Unset = UNSET,
+    wait: int | Unset = UNSET,
 
 ) -> dict[str, Any]:
     
@@ -33,6 +34,8 @@ def _get_kwargs(
     params["table"] = table
 
     params["limit"] = limit
+
+    params["wait"] = wait
 
 
     params = {k: v for k, v in params.items() if v is not UNSET and v is not None}
@@ -113,18 +116,22 @@ def sync_detailed(
     since: int | Unset = UNSET,
     table: str | Unset = UNSET,
     limit: int | Unset = UNSET,
+    wait: int | Unset = UNSET,
 
 ) -> Response[ChangePage | Problem]:
     """ The change feed (admin): every committed insert, update and delete, in commit order.
 
      Follow it by passing each page's `nextSince` as the next `since`: nothing is lost or
-    repeated, across gateway restarts too. A delete is a tombstone (`document` is null). A
+    repeated, across gateway restarts too. With `wait`, a request that finds nothing new is held
+    until a change commits (a long poll), so a follower needs no polling loop of its own. A delete is a
+    tombstone (`document` is null). A
     position older than `GATEWAY_CHANGES_RETENTION` answers 410 `resync_needed`.
 
     Args:
         since (int | Unset):
         table (str | Unset):
         limit (int | Unset):
+        wait (int | Unset):
 
     Raises:
         errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
@@ -139,6 +146,7 @@ def sync_detailed(
         since=since,
 table=table,
 limit=limit,
+wait=wait,
 
     )
 
@@ -154,18 +162,22 @@ def sync(
     since: int | Unset = UNSET,
     table: str | Unset = UNSET,
     limit: int | Unset = UNSET,
+    wait: int | Unset = UNSET,
 
 ) -> ChangePage | Problem | None:
     """ The change feed (admin): every committed insert, update and delete, in commit order.
 
      Follow it by passing each page's `nextSince` as the next `since`: nothing is lost or
-    repeated, across gateway restarts too. A delete is a tombstone (`document` is null). A
+    repeated, across gateway restarts too. With `wait`, a request that finds nothing new is held
+    until a change commits (a long poll), so a follower needs no polling loop of its own. A delete is a
+    tombstone (`document` is null). A
     position older than `GATEWAY_CHANGES_RETENTION` answers 410 `resync_needed`.
 
     Args:
         since (int | Unset):
         table (str | Unset):
         limit (int | Unset):
+        wait (int | Unset):
 
     Raises:
         errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
@@ -181,6 +193,7 @@ def sync(
 since=since,
 table=table,
 limit=limit,
+wait=wait,
 
     ).parsed
 
@@ -190,18 +203,22 @@ async def asyncio_detailed(
     since: int | Unset = UNSET,
     table: str | Unset = UNSET,
     limit: int | Unset = UNSET,
+    wait: int | Unset = UNSET,
 
 ) -> Response[ChangePage | Problem]:
     """ The change feed (admin): every committed insert, update and delete, in commit order.
 
      Follow it by passing each page's `nextSince` as the next `since`: nothing is lost or
-    repeated, across gateway restarts too. A delete is a tombstone (`document` is null). A
+    repeated, across gateway restarts too. With `wait`, a request that finds nothing new is held
+    until a change commits (a long poll), so a follower needs no polling loop of its own. A delete is a
+    tombstone (`document` is null). A
     position older than `GATEWAY_CHANGES_RETENTION` answers 410 `resync_needed`.
 
     Args:
         since (int | Unset):
         table (str | Unset):
         limit (int | Unset):
+        wait (int | Unset):
 
     Raises:
         errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
@@ -216,6 +233,7 @@ async def asyncio_detailed(
         since=since,
 table=table,
 limit=limit,
+wait=wait,
 
     )
 
@@ -231,18 +249,22 @@ async def asyncio(
     since: int | Unset = UNSET,
     table: str | Unset = UNSET,
     limit: int | Unset = UNSET,
+    wait: int | Unset = UNSET,
 
 ) -> ChangePage | Problem | None:
     """ The change feed (admin): every committed insert, update and delete, in commit order.
 
      Follow it by passing each page's `nextSince` as the next `since`: nothing is lost or
-    repeated, across gateway restarts too. A delete is a tombstone (`document` is null). A
+    repeated, across gateway restarts too. With `wait`, a request that finds nothing new is held
+    until a change commits (a long poll), so a follower needs no polling loop of its own. A delete is a
+    tombstone (`document` is null). A
     position older than `GATEWAY_CHANGES_RETENTION` answers 410 `resync_needed`.
 
     Args:
         since (int | Unset):
         table (str | Unset):
         limit (int | Unset):
+        wait (int | Unset):
 
     Raises:
         errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
@@ -258,5 +280,6 @@ async def asyncio(
 since=since,
 table=table,
 limit=limit,
+wait=wait,
 
     )).parsed
