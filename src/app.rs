@@ -96,10 +96,13 @@ impl Application {
         let outbox = match (&shared, convex.is_some() && config.outbox.enabled) {
             (_, false) => None,
             // A claim outlives a delivery attempt by a margin; then another replica may take it.
-            (Some(db), true) => Some(Outbox::shared(
-                db.clone(),
-                config.request_timeout * 2 + Duration::from_secs(5),
-            )),
+            (Some(db), true) => {
+                refuse_stranded_outbox(&config.data_dir).await?;
+                Some(Outbox::shared(
+                    db.clone(),
+                    config.request_timeout * 2 + Duration::from_secs(5),
+                ))
+            }
             (None, true) => {
                 let data_dir = config.data_dir.clone();
                 Some(
@@ -252,6 +255,24 @@ impl Application {
         }
         drained
     }
+}
+
+/// Refuses to start on the shared outbox while the data folder's own outbox still holds queued
+/// writes: they were acknowledged, and nothing would deliver them.
+async fn refuse_stranded_outbox(data_dir: &std::path::Path) -> anyhow::Result<()> {
+    if !data_dir.join(crate::outbox::LOCAL_FILE).exists() {
+        return Ok(());
+    }
+    let data_dir = data_dir.to_owned();
+    let local = tokio::task::spawn_blocking(move || Outbox::open(&data_dir))
+        .await
+        .context("opening the data folder's outbox")??;
+    let queued = local.depth();
+    anyhow::ensure!(
+        queued == 0,
+        "the data folder's outbox.sqlite3 still holds {queued} queued write(s) that the shared outbox (GATEWAY_STATE_URL) would never deliver: start this gateway once without GATEWAY_STATE_URL until /admin/status shows the outbox empty, then switch"
+    );
+    Ok(())
 }
 
 /// The full spec, as served at `/openapi.json` and printed by `convex-gateway openapi`.

@@ -272,7 +272,8 @@ fn existing_signer(config: &Config) -> anyhow::Result<std::sync::Arc<crate::auth
             let db = state_db(config)
                 .await?
                 .ok_or_else(|| anyhow::anyhow!("no state store"))?;
-            let keyring = crate::auth::keyring::Keyring::shared(db, &config.auth).await?;
+            let seed = std::fs::read_to_string(config.data_dir.join(KEY_FILE)).ok();
+            let keyring = crate::auth::keyring::Keyring::shared(db, &config.auth, seed).await?;
             Ok(keyring.signer())
         });
     }

@@ -13,6 +13,7 @@
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::{Duration, Instant};
 
+use anyhow::Context as _;
 use serde_json::{Value, json};
 
 use super::keys::VerifyKey;
@@ -116,8 +117,13 @@ impl Keyring {
         }
     }
 
-    /// The keys in the shared state store; the first replica to start creates the first one.
-    pub async fn shared(db: StateDb, config: &AuthConfig) -> anyhow::Result<Self> {
+    /// The keys in the shared state store; the first replica to start creates the first one:
+    /// `seed` (the key a single replica used so far, so its tokens stay valid) or a new one.
+    pub async fn shared(
+        db: StateDb,
+        config: &AuthConfig,
+        seed: Option<String>,
+    ) -> anyhow::Result<Self> {
         {
             let mut conn = db.conn().await?;
             let tx = conn.transaction().await?;
@@ -131,8 +137,24 @@ impl Keyring {
                 .await?
                 .get(0);
             if any == 0 {
-                insert_key(&tx, config, None).await?;
-                tracing::info!("created the first shared signing key");
+                match seed {
+                    Some(pem) => {
+                        let kid = Signer::from_pem(&pem, config)
+                            .context("the data folder's signing key")?
+                            .kid()
+                            .to_owned();
+                        tx.execute(
+                            "INSERT INTO gateway.signing_keys (kid, pem, created_at) VALUES ($1, $2, $3)",
+                            &[&kid, &pem, &crate::outbox::now_ms()],
+                        )
+                        .await?;
+                        tracing::info!(kid, "the data folder's signing key is now the shared one");
+                    }
+                    None => {
+                        insert_key(&tx, config, None).await?;
+                        tracing::info!("created the first shared signing key");
+                    }
+                }
             }
             tx.commit().await?;
         }

@@ -200,7 +200,9 @@ impl Auth {
         })?;
         let keyring = match shared {
             Some(db) if config.signing_key_pem.is_none() => {
-                let keyring = Keyring::shared(db.clone(), config)
+                // A single replica's key moves into the shared store, so its tokens stay valid.
+                let seed = std::fs::read_to_string(data_dir.join(signer::KEY_FILE)).ok();
+                let keyring = Keyring::shared(db.clone(), config, seed)
                     .await
                     .context("loading the shared signing keys")?;
                 tracing::info!(kid = keyring.signer().kid(), "shared signing keys loaded");

@@ -106,7 +106,7 @@ impl LocalOutbox {
     /// Opens `outbox.sqlite3` in `data_dir` and loads the queued entries.
     pub(super) fn open(data_dir: &Path) -> anyhow::Result<Self> {
         let mut pending = Pending::default();
-        let db = SmallDb::open(data_dir, "outbox.sqlite3", SCHEMA, |conn| {
+        let db = SmallDb::open(data_dir, super::LOCAL_FILE, SCHEMA, |conn| {
             let mut stmt = conn.prepare(
                 "SELECT seq, created_at, doc_keys FROM outbox WHERE status = 'queued' ORDER BY seq",
             )?;

@@ -175,6 +175,9 @@ pub fn now_ms() -> i64 {
         .unwrap_or_default()
 }
 
+/// The single replica's outbox file in the data folder.
+pub const LOCAL_FILE: &str = "outbox.sqlite3";
+
 /// How long the relay sleeps when nothing is queued (a new entry on this replica wakes it at
 /// once; with the shared outbox, another replica's entry is seen within this time).
 pub const IDLE: Duration = Duration::from_secs(1);

@@ -8,7 +8,7 @@ use convex_gateway::shared::StateDb;
 use reqwest::StatusCode;
 use serde_json::json;
 
-use crate::helpers::{ConvexBackend, TestApp, assert_problem, spawn_app_with};
+use crate::helpers::{ConvexBackend, GatewayProcess, TestApp, assert_problem, spawn_app_with};
 use crate::pg::{TestDb, admin_url, psql_at};
 use crate::resilience::FaultProxy;
 
@@ -395,4 +395,59 @@ async fn an_entry_a_dead_replica_was_delivering_is_delivered_once_its_lease_runs
         (read["n"].clone(), read["_version"].clone()),
         (json!(1), json!(2))
     );
+}
+
+#[tokio::test]
+async fn a_single_replicas_signing_key_carries_over_to_the_shared_store() {
+    let db = tokio::task::spawn_blocking(TestDb::create).await.unwrap();
+    let dir = tempfile::TempDir::new().unwrap();
+    let data = dir.path().join("data");
+    // One replica, its state in its data folder, has issued a token.
+    let mut single = GatewayProcess::start(&data, &[]).await;
+    let token = single.cli_token(&data, "carried");
+    let read = |gateway: &GatewayProcess| {
+        crate::helpers::bearer_client(&token)
+            .get(gateway.url("/v1/tables/notes"))
+            .send()
+    };
+    assert_eq!(read(&single).await.unwrap().status(), StatusCode::OK);
+    single.kill_9();
+    // The same replica, now sharing state: its key became the shared key, so the token holds.
+    let shared = GatewayProcess::start(&data, &[("GATEWAY_STATE_URL", db.url.as_str())]).await;
+    assert_eq!(read(&shared).await.unwrap().status(), StatusCode::OK);
+    let kids = db.psql("SELECT count(*) FROM gateway.signing_keys");
+    assert_eq!(kids, "1");
+}
+
+#[tokio::test]
+async fn the_shared_outbox_is_refused_while_the_data_folders_outbox_holds_writes() {
+    let db = tokio::task::spawn_blocking(TestDb::create).await.unwrap();
+    let dir = tempfile::TempDir::new().unwrap();
+    let local = convex_gateway::outbox::Outbox::open(dir.path()).unwrap();
+    local
+        .enqueue(convex_gateway::outbox::NewEntry {
+            caller: "user:alice".into(),
+            kind: convex_gateway::outbox::Kind::Apply,
+            path: "gateway:apply".into(),
+            args: json!({"ops": [], "idempotencyKey": "k"}),
+            idempotency_key: "k".into(),
+            doc_keys: vec![],
+            identity: None,
+        })
+        .await
+        .unwrap();
+    drop(local);
+    let mut config =
+        convex_gateway::Config::for_data_dir(dir.path()).with_convex("http://127.0.0.1:9");
+    config.state = convex_gateway::Config::from_lookup(|var| match var {
+        "GATEWAY_STATE_URL" => Some(db.url.clone()),
+        _ => None,
+    })
+    .unwrap()
+    .state;
+    let err = match convex_gateway::Application::build(config).await {
+        Ok(_) => panic!("started with acknowledged writes stranded in outbox.sqlite3"),
+        Err(err) => format!("{err:#}"),
+    };
+    assert!(err.contains("1 queued write"), "{err}");
 }
