@@ -68,6 +68,16 @@ enum Backend {
     Shared(postgres::SharedKeys),
 }
 
+/// Calls the method both backends have under the same name.
+macro_rules! dispatch {
+    ($self:ident.$method:ident($($arg:expr),*)) => {
+        match &$self.backend {
+            Backend::Local(keys) => keys.$method($($arg),*).await,
+            Backend::Shared(keys) => keys.$method($($arg),*).await,
+        }
+    };
+}
+
 impl IdempotencyStore {
     /// Opens `idempotency.sqlite3` in `data_dir`.
     pub fn open(data_dir: &Path) -> anyhow::Result<Self> {
@@ -92,10 +102,7 @@ impl IdempotencyStore {
         fingerprint: &str,
         ttl: Duration,
     ) -> anyhow::Result<Begin> {
-        match &self.backend {
-            Backend::Local(keys) => keys.begin(caller, key, fingerprint, ttl).await,
-            Backend::Shared(keys) => keys.begin(caller, key, fingerprint, ttl).await,
-        }
+        dispatch!(self.begin(caller, key, fingerprint, ttl))
     }
 
     /// Stores the response of a fresh request.
@@ -105,19 +112,13 @@ impl IdempotencyStore {
         key: &str,
         response: StoredResponse,
     ) -> anyhow::Result<()> {
-        match &self.backend {
-            Backend::Local(keys) => keys.complete(caller, key, response).await,
-            Backend::Shared(keys) => keys.complete(caller, key, response).await,
-        }
+        dispatch!(self.complete(caller, key, response))
     }
 
     /// Forgets a fresh request that produced nothing worth replaying (a transient failure, or a
     /// request that never finished), so a retry runs again.
     pub async fn abandon(&self, caller: &str, key: &str) -> anyhow::Result<()> {
-        match &self.backend {
-            Backend::Local(keys) => keys.abandon(caller, key).await,
-            Backend::Shared(keys) => keys.abandon(caller, key).await,
-        }
+        dispatch!(self.abandon(caller, key))
     }
 
     /// Deletes expired keys (the shared store's sweeper; one replica at a time runs it, and the

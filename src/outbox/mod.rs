@@ -203,6 +203,16 @@ enum Backend {
     Shared(std::sync::Arc<SharedOutbox>),
 }
 
+/// Calls the method both backends have under the same name.
+macro_rules! dispatch {
+    ($self:ident.$method:ident($($arg:expr),*)) => {
+        match &$self.backend {
+            Backend::Local(outbox) => outbox.$method($($arg),*).await,
+            Backend::Shared(outbox) => outbox.$method($($arg),*).await,
+        }
+    };
+}
+
 impl Outbox {
     /// Opens `outbox.sqlite3` in `data_dir` and loads the queued entries.
     pub fn open(data_dir: &Path) -> anyhow::Result<Self> {
@@ -245,34 +255,22 @@ impl Outbox {
 
     /// Stores `entry` durably and wakes the relay. Returns the new entry.
     pub async fn enqueue(&self, entry: NewEntry) -> anyhow::Result<Entry> {
-        match &self.backend {
-            Backend::Local(local) => local.enqueue(entry).await,
-            Backend::Shared(shared) => shared.enqueue(entry).await,
-        }
+        dispatch!(self.enqueue(entry))
     }
 
     /// One entry by id.
     pub async fn get(&self, id: &str) -> anyhow::Result<Option<Entry>> {
-        match &self.backend {
-            Backend::Local(local) => local.get(id).await,
-            Backend::Shared(shared) => shared.get(id).await,
-        }
+        dispatch!(self.get(id))
     }
 
     /// Entries in queue order, optionally of one status.
     pub async fn list(&self, status: Option<Status>, limit: usize) -> anyhow::Result<Vec<Entry>> {
-        match &self.backend {
-            Backend::Local(local) => local.list(status, limit).await,
-            Backend::Shared(shared) => shared.list(status, limit).await,
-        }
+        dispatch!(self.list(status, limit))
     }
 
     /// Counts by status.
     pub async fn counts(&self) -> anyhow::Result<BTreeMap<String, i64>> {
-        match &self.backend {
-            Backend::Local(local) => local.counts().await,
-            Backend::Shared(shared) => shared.counts().await,
-        }
+        dispatch!(self.counts())
     }
 
     /// Moves a dead entry back to the queue with a fresh attempt count. `None` when there is no
@@ -356,25 +354,16 @@ impl Outbox {
         counted: bool,
         at: i64,
     ) -> anyhow::Result<()> {
-        match &self.backend {
-            Backend::Local(local) => local.retry_later(seq, error, counted, at).await,
-            Backend::Shared(shared) => shared.retry_later(seq, error, counted, at).await,
-        }
+        dispatch!(self.retry_later(seq, error, counted, at))
     }
 
     /// Deletes delivered and discarded entries settled before `before` (ms since the epoch).
     pub async fn purge(&self, before: i64) -> anyhow::Result<usize> {
-        match &self.backend {
-            Backend::Local(local) => local.purge(before).await,
-            Backend::Shared(shared) => shared.purge(before).await,
-        }
+        dispatch!(self.purge(before))
     }
 
     /// Waits until an entry is queued or requeued here, or `timeout` passes.
     pub async fn wait(&self, timeout: Duration) {
-        match &self.backend {
-            Backend::Local(local) => local.wait(timeout).await,
-            Backend::Shared(shared) => shared.wait(timeout).await,
-        }
+        dispatch!(self.wait(timeout))
     }
 }
