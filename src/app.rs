@@ -13,6 +13,7 @@ use std::time::Duration;
 
 use anyhow::Context as _;
 use axum::Router;
+use secrecy::ExposeSecret as _;
 use tokio::net::TcpListener;
 use utoipa_swagger_ui::SwaggerUi;
 
@@ -73,7 +74,9 @@ impl Application {
         let http = crate::http_client::client(Duration::from_secs(5), Duration::from_secs(30))?;
         let shared = match config.state_store() {
             Some(state) => Some(
-                StateDb::connect(&state, &config.instance_id(), Duration::from_secs(30)).await?,
+                StateDb::connect(&state, &config.instance_id(), Duration::from_secs(30))
+                    .await?
+                    .sealed_with(config.state_key.as_ref().map(|k| k.expose_secret()))?,
             ),
             None => None,
         };

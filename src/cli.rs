@@ -257,7 +257,9 @@ pub fn main() -> ExitCode {
 async fn state_db(config: &Config) -> anyhow::Result<Option<crate::shared::StateDb>> {
     match config.state_store() {
         Some(state) => Ok(Some(
-            crate::shared::StateDb::connect(&state, "cli", Duration::from_secs(10)).await?,
+            crate::shared::StateDb::connect(&state, "cli", Duration::from_secs(10))
+                .await?
+                .sealed_with(config.state_key.as_ref().map(|k| k.expose_secret()))?,
         )),
         None => Ok(None),
     }

@@ -110,6 +110,9 @@ pub struct Config {
     /// the replica list) so that several replicas share it. Without it, the state stays in the
     /// data folder, which serves one replica only.
     pub state: Option<PostgresConfig>,
+    /// `GATEWAY_STATE_KEY`: 32 bytes (base64) that seal the signing keys kept in the shared
+    /// state store; without it they are stored as they are.
+    pub state_key: Option<std::sync::Arc<secrecy::SecretBox<[u8; 32]>>>,
     /// `GATEWAY_INSTANCE_ID`: this replica's name in metrics and status; see
     /// [`Config::instance_id`] for the default.
     pub instance: Option<String>,
@@ -332,6 +335,15 @@ impl Config {
                 "60",
             )?),
             state: None,
+            state_key: match get("GATEWAY_STATE_KEY").filter(|v| !v.is_empty()) {
+                Some(raw) => Some(std::sync::Arc::new(secrecy::SecretBox::new(Box::new(
+                    crate::shared::sealing::decode_key(&raw).map_err(|reason| ConfigError {
+                        var: "GATEWAY_STATE_KEY",
+                        reason,
+                    })?,
+                )))),
+                None => None,
+            },
             instance: get("GATEWAY_INSTANCE_ID").filter(|v| !v.is_empty()),
             indexes: IndexSpec::parse_list(&get("GATEWAY_INDEXES").unwrap_or_default()).map_err(
                 |reason| ConfigError {

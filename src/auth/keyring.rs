@@ -145,13 +145,13 @@ impl Keyring {
                             .to_owned();
                         tx.execute(
                             "INSERT INTO gateway.signing_keys (kid, pem, created_at) VALUES ($1, $2, $3)",
-                            &[&kid, &pem, &crate::outbox::now_ms()],
+                            &[&kid, &db.seal(&pem)?, &crate::outbox::now_ms()],
                         )
                         .await?;
                         tracing::info!(kid, "the data folder's signing key is now the shared one");
                     }
                     None => {
-                        insert_key(&tx, config, None).await?;
+                        insert_key(&db, &tx, config, None).await?;
                         tracing::info!("created the first shared signing key");
                     }
                 }
@@ -269,6 +269,7 @@ impl Keyring {
 }
 
 async fn insert_key(
+    db: &StateDb,
     conn: &impl deadpool_postgres::GenericClient,
     config: &AuthConfig,
     activates_at: Option<i64>,
@@ -277,7 +278,7 @@ async fn insert_key(
     let kid = Signer::from_pem(&pem, config)?.kid().to_owned();
     conn.execute(
         "INSERT INTO gateway.signing_keys (kid, pem, created_at, activates_at) VALUES ($1, $2, $3, $4)",
-        &[&kid, &pem, &crate::outbox::now_ms(), &activates_at],
+        &[&kid, &db.seal(&pem)?, &crate::outbox::now_ms(), &activates_at],
     )
     .await?;
     Ok(kid)
@@ -306,7 +307,8 @@ async fn load(db: &StateDb, config: &AuthConfig) -> anyhow::Result<KeySet> {
             retired_at: row.get(3),
             publish_until: row.get(4),
         };
-        let signer = Signer::from_pem(row.get(0), config)?;
+        let signer = Signer::from_pem(&db.unseal(row.get(0))?, config)
+            .with_context(|| format!("the shared signing key {}", stored.kid))?;
         if signing.is_none() && stored.signs_at(now) {
             signing = Some(signer);
         } else {
@@ -339,7 +341,7 @@ pub async fn rotate(
         &[&activates, &(activates + keep.as_millis() as i64)],
     )
     .await?;
-    let kid = insert_key(&tx, config, Some(activates)).await?;
+    let kid = insert_key(db, &tx, config, Some(activates)).await?;
     tx.execute(
         "DELETE FROM gateway.signing_keys WHERE publish_until <= $1",
         &[&now],

@@ -6,6 +6,7 @@
 
 mod replicas;
 mod schema;
+pub mod sealing;
 
 use std::time::Duration;
 
@@ -36,6 +37,8 @@ pub struct StateDb {
     pool: Pool,
     /// This replica's id.
     instance: String,
+    /// Seals the secrets stored here (`GATEWAY_STATE_KEY`), when set.
+    sealer: Option<std::sync::Arc<sealing::Sealer>>,
 }
 
 impl std::fmt::Debug for StateDb {
@@ -58,6 +61,7 @@ impl StateDb {
         let db = Self {
             pool,
             instance: instance.to_owned(),
+            sealer: None,
         };
         let deadline = std::time::Instant::now() + wait;
         let mut pause = Duration::from_millis(100);
@@ -90,6 +94,35 @@ impl StateDb {
         tx.batch_execute(schema::SCHEMA).await?;
         tx.commit().await?;
         Ok(())
+    }
+
+    /// Seals the secrets this store keeps with `key` (`GATEWAY_STATE_KEY`).
+    pub fn sealed_with(mut self, key: Option<&[u8; 32]>) -> anyhow::Result<Self> {
+        self.sealer = key
+            .map(sealing::Sealer::new)
+            .transpose()?
+            .map(std::sync::Arc::new);
+        Ok(self)
+    }
+
+    /// A secret as it is to be stored: sealed when a state key is set.
+    pub fn seal(&self, plain: &str) -> anyhow::Result<String> {
+        match &self.sealer {
+            Some(sealer) => sealer.seal(plain),
+            None => Ok(plain.to_owned()),
+        }
+    }
+
+    /// A stored secret, opened. A sealed one needs the state key; an unsealed one (stored
+    /// before a key was set) reads as it is.
+    pub fn unseal(&self, stored: &str) -> anyhow::Result<String> {
+        match (&self.sealer, sealing::is_sealed(stored)) {
+            (Some(sealer), true) => sealer.open(stored),
+            (None, true) => anyhow::bail!(
+                "the shared state store holds sealed secrets: set GATEWAY_STATE_KEY to the key that sealed them"
+            ),
+            (_, false) => Ok(stored.to_owned()),
+        }
     }
 
     /// A pooled connection.

@@ -451,3 +451,67 @@ async fn the_shared_outbox_is_refused_while_the_data_folders_outbox_holds_writes
     };
     assert!(err.contains("1 queued write"), "{err}");
 }
+
+#[tokio::test]
+async fn a_state_key_seals_the_signing_keys_and_replicas_without_it_are_refused() {
+    use base64::Engine as _;
+    let db = tokio::task::spawn_blocking(TestDb::create).await.unwrap();
+    let dir = tempfile::TempDir::new().unwrap();
+    let data = dir.path().join("data");
+    let key = base64::engine::general_purpose::STANDARD.encode([42u8; 32]);
+    let envs = [
+        ("GATEWAY_STATE_URL", db.url.as_str()),
+        ("GATEWAY_STATE_KEY", key.as_str()),
+    ];
+    let gateway = GatewayProcess::start(&data, &envs).await;
+    // The CLI, with the same settings, signs with the sealed shared key.
+    let output = std::process::Command::new(crate::helpers::binary())
+        .args(["token", "--sub", "sealed", "--ttl", "10m"])
+        .env_clear()
+        .env("GATEWAY_DATA_DIR", dir.path().join("cli"))
+        .env("GATEWAY_PUBLIC_URL", "http://gateway.test")
+        .envs(envs)
+        .output()
+        .unwrap();
+    assert!(output.status.success(), "{output:?}");
+    let token = String::from_utf8(output.stdout).unwrap().trim().to_owned();
+    let read = crate::helpers::bearer_client(&token)
+        .get(gateway.url("/v1/tables/notes"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(read.status(), StatusCode::OK);
+    // The database holds no private key in clear.
+    let stored = db.psql("SELECT pem FROM gateway.signing_keys");
+    assert!(
+        stored.starts_with("sealed:v1:"),
+        "the signing key is stored unsealed"
+    );
+    assert!(
+        !stored.contains("PRIVATE KEY"),
+        "the signing key is stored in clear"
+    );
+    // A replica with another key, or with none, cannot read the keys and does not start.
+    let other = base64::engine::general_purpose::STANDARD.encode([7u8; 32]);
+    for state_key in [Some(other.as_str()), None] {
+        let settings = convex_gateway::Config::from_lookup(|var| match var {
+            "GATEWAY_STATE_URL" => Some(db.url.clone()),
+            "GATEWAY_STATE_KEY" => state_key.map(str::to_owned),
+            _ => None,
+        })
+        .unwrap();
+        let mut config = convex_gateway::Config::for_data_dir(dir.path().join("other"));
+        config.state = settings.state;
+        config.state_key = settings.state_key;
+        let err = match convex_gateway::Application::build(config).await {
+            Ok(_) => panic!("started without the key that sealed the signing keys"),
+            Err(err) => format!("{err:#}"),
+        };
+        assert!(err.contains("GATEWAY_STATE_KEY"), "{err}");
+    }
+    let bad = convex_gateway::Config::from_lookup(|var| match var {
+        "GATEWAY_STATE_KEY" => Some("too-short".into()),
+        _ => None,
+    });
+    assert!(bad.is_err());
+}
