@@ -212,11 +212,6 @@ impl Keyring {
         self.generation.load(std::sync::atomic::Ordering::Relaxed)
     }
 
-    /// Whether the keys are shared by replicas (and may change).
-    pub fn is_shared(&self) -> bool {
-        self.shared.is_some()
-    }
-
     /// Reads the shared keys again.
     pub async fn reload(&self) -> anyhow::Result<()> {
         let Some(shared) = &self.shared else {

@@ -61,6 +61,17 @@ impl FaultProxy {
     }
 }
 
+/// Points `config` at Convex through `proxy`, with a quick breaker and outbox backoff.
+pub fn behind(config: &mut Config, proxy: &FaultProxy) {
+    *config = config.clone().with_convex(proxy.url.clone());
+    if let Some(convex) = config.convex.as_mut() {
+        convex.timeout = Duration::from_secs(2);
+        convex.breaker.open_for = Duration::from_secs(1);
+    }
+    config.outbox.backoff_base = Duration::from_millis(50);
+    config.outbox.backoff_cap = Duration::from_millis(300);
+}
+
 /// A gateway on the Convex adapter behind a fault proxy, with a quick breaker and outbox backoff.
 async fn behind_proxy(configure: impl FnOnce(&mut Config)) -> (TestApp, FaultProxy) {
     let backend = tokio::task::spawn_blocking(|| ConvexBackend::start(560))
@@ -68,13 +79,7 @@ async fn behind_proxy(configure: impl FnOnce(&mut Config)) -> (TestApp, FaultPro
         .unwrap();
     let proxy = FaultProxy::start(&backend.url).await;
     let mut app = spawn_app_with(|c| {
-        *c = c.clone().with_convex(proxy.url.clone());
-        if let Some(convex) = c.convex.as_mut() {
-            convex.timeout = Duration::from_secs(2);
-            convex.breaker.open_for = Duration::from_secs(1);
-        }
-        c.outbox.backoff_base = Duration::from_millis(50);
-        c.outbox.backoff_cap = Duration::from_millis(300);
+        behind(c, &proxy);
         configure(c);
     })
     .await;

@@ -10,7 +10,7 @@ use serde_json::json;
 
 use crate::helpers::{ConvexBackend, GatewayProcess, TestApp, assert_problem, spawn_app_with};
 use crate::pg::{TestDb, admin_url, psql_at};
-use crate::resilience::FaultProxy;
+use crate::resilience::{FaultProxy, behind};
 
 /// An app on the embedded store whose state lives in `db`, signing with a configured key (which
 /// the test's tokens are signed with too).
@@ -235,15 +235,7 @@ async fn two_relays_deliver_a_documents_queued_writes_in_order() {
         .await
         .unwrap();
     let proxy = FaultProxy::start(&backend.url).await;
-    let convex = |c: &mut convex_gateway::Config| {
-        *c = c.clone().with_convex(proxy.url.clone());
-        if let Some(convex) = c.convex.as_mut() {
-            convex.timeout = Duration::from_secs(2);
-            convex.breaker.open_for = Duration::from_secs(1);
-        }
-        c.outbox.backoff_base = Duration::from_millis(50);
-        c.outbox.backoff_cap = Duration::from_millis(300);
-    };
+    let convex = |c: &mut convex_gateway::Config| behind(c, &proxy);
     // Two replicas: each queues into, and relays from, the one shared outbox.
     let a = spawn_with_state_and(&db, convex).await;
     let b = spawn_with_state_and(&db, convex).await;
@@ -327,15 +319,7 @@ async fn an_entry_a_dead_replica_was_delivering_is_delivered_once_its_lease_runs
         .await
         .unwrap();
     let proxy = FaultProxy::start(&backend.url).await;
-    let convex = |c: &mut convex_gateway::Config| {
-        *c = c.clone().with_convex(proxy.url.clone());
-        if let Some(convex) = c.convex.as_mut() {
-            convex.timeout = Duration::from_secs(2);
-            convex.breaker.open_for = Duration::from_secs(1);
-        }
-        c.outbox.backoff_base = Duration::from_millis(50);
-        c.outbox.backoff_cap = Duration::from_millis(300);
-    };
+    let convex = |c: &mut convex_gateway::Config| behind(c, &proxy);
     let first = spawn_with_state_and(&db, convex).await;
     let doc = first.insert("notes", json!({"n": 0})).await;
     let path = format!("/v1/tables/notes/{}", doc["_id"].as_str().unwrap());
