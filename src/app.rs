@@ -22,6 +22,7 @@ use crate::config::Config;
 use crate::documents::{Documents, DocumentsParts};
 use crate::functions::Functions;
 use crate::idempotency::IdempotencyStore;
+use crate::live::Live;
 use crate::metrics::Metrics;
 use crate::outbox::Outbox;
 use crate::ratelimit::RateLimits;
@@ -43,6 +44,8 @@ pub struct Application {
     config: Arc<Config>,
     /// The shared state store, to leave the replica list on a clean stop.
     shared: Option<StateDb>,
+    /// Live queries, ended when the gateway stops so their streams do not hold it open.
+    live: Arc<Live>,
 }
 
 impl Application {
@@ -162,6 +165,11 @@ impl Application {
                 crate::ratelimit::shared::SharedLimiter::new(shared.clone())?,
             ));
         }
+        let live = Arc::new(Live::new(
+            Arc::clone(&store),
+            config.watches.clone(),
+            &metrics,
+        )?);
         let state = AppState::new(Parts {
             store,
             convex,
@@ -176,6 +184,7 @@ impl Application {
             documents,
             functions,
             relay,
+            live: Arc::clone(&live),
         });
         spawn_sweeper(state.downgrade());
         spawn_reloader(state.downgrade());
@@ -195,6 +204,7 @@ impl Application {
             router,
             config,
             shared,
+            live,
         })
     }
 
@@ -239,6 +249,7 @@ impl Application {
             "shutting down: draining requests in flight"
         );
         let _ = stop_tx.send(());
+        self.live.stop();
         let drained = match tokio::time::timeout(grace, &mut server).await {
             Ok(result) => result.context("server task")?.context("serving"),
             Err(_) => {

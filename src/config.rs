@@ -55,6 +55,25 @@ pub enum CorsOrigins {
     List(Vec<String>),
 }
 
+/// Live queries over Server-Sent Events (`GATEWAY_WATCH_*`).
+#[derive(Debug, Clone)]
+pub struct WatchConfig {
+    /// `GATEWAY_WATCH_MAX`: open watches on this replica, in all.
+    pub max_total: usize,
+    /// `GATEWAY_WATCH_PER_CALLER`: open watches per caller (per `sub`; anonymous callers share
+    /// one count).
+    pub per_caller: usize,
+    /// `GATEWAY_WATCH_QUEUE`: how many batches of changes a subscriber may fall behind before it
+    /// is cut off as too slow.
+    pub queue: usize,
+    /// `GATEWAY_WATCH_HEARTBEAT`: seconds between the comment lines that keep an idle stream
+    /// open through proxies.
+    pub heartbeat: Duration,
+    /// `GATEWAY_WATCH_MAX_LIFETIME`: seconds after which a watch ends (the client reconnects);
+    /// 0, the default, keeps it open until the token expires.
+    pub max_lifetime: Option<Duration>,
+}
+
 /// The gateway's whole configuration.
 #[derive(Debug, Clone)]
 pub struct Config {
@@ -103,6 +122,8 @@ pub struct Config {
     pub changes_retention: Duration,
     /// `GATEWAY_CHANGES_MAX_WAIT`: the longest a `GET /admin/changes?wait=…` is held.
     pub changes_max_wait: Duration,
+    /// `GATEWAY_WATCH_*`: live queries over Server-Sent Events.
+    pub watches: WatchConfig,
     /// `GATEWAY_RATE_LIMIT_URL` and friends: rate limits counted in Redis, shared by replicas.
     pub shared_limits: Option<SharedLimitConfig>,
     /// `GATEWAY_STATE_URL` (and `GATEWAY_STATE_POOL_SIZE`): the Postgres database that holds the
@@ -334,6 +355,18 @@ impl Config {
                 "GATEWAY_CHANGES_MAX_WAIT",
                 "60",
             )?),
+            watches: WatchConfig {
+                max_total: parse_or(&get, "GATEWAY_WATCH_MAX", "20000")?,
+                per_caller: parse_or(&get, "GATEWAY_WATCH_PER_CALLER", "32")?,
+                queue: parse_or::<usize>(&get, "GATEWAY_WATCH_QUEUE", "1024")?.max(1),
+                heartbeat: Duration::from_secs(
+                    parse_or::<u64>(&get, "GATEWAY_WATCH_HEARTBEAT", "15")?.max(1),
+                ),
+                max_lifetime: match parse_or::<u64>(&get, "GATEWAY_WATCH_MAX_LIFETIME", "0")? {
+                    0 => None,
+                    secs => Some(Duration::from_secs(secs)),
+                },
+            },
             state: None,
             state_key: match get("GATEWAY_STATE_KEY").filter(|v| !v.is_empty()) {
                 Some(raw) => Some(std::sync::Arc::new(secrecy::SecretBox::new(Box::new(

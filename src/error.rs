@@ -92,6 +92,8 @@ error_codes! {
     TransactionExpired => ("transaction_expired", GONE, "The transaction expired"),
     TooManyTransactions => ("too_many_transactions", TOO_MANY_REQUESTS, "Too many open transactions"),
     RateLimited => ("rate_limited", TOO_MANY_REQUESTS, "Too many requests; slow down"),
+    TooManyWatches => ("too_many_watches", TOO_MANY_REQUESTS, "The caller has too many open watches"),
+    WatchCapacity => ("watch_capacity", SERVICE_UNAVAILABLE, "The gateway holds as many open watches as it may"),
     OutboxEntryNotFound => ("outbox_entry_not_found", NOT_FOUND, "No such outbox entry"),
     OutboxEntryState => ("outbox_entry_state", CONFLICT, "The outbox entry is not in a state that allows this"),
     VersionMismatch => ("version_mismatch", PRECONDITION_FAILED, "The document has changed"),
@@ -273,6 +275,23 @@ impl ApiError {
         self.code
     }
 
+    /// The human-readable detail, as the client is told it (an internal error's cause is not in
+    /// it).
+    pub fn detail(&self) -> &str {
+        &self.detail
+    }
+
+    /// The cause of an internal error, for the log.
+    pub fn cause(&self) -> Option<&anyhow::Error> {
+        self.source.as_ref()
+    }
+
+    /// Asks the client to retry after `seconds` (`Retry-After`).
+    pub fn with_retry_after(mut self, seconds: u64) -> Self {
+        self.retry_after = Some(seconds);
+        self
+    }
+
     /// The problem body for this error.
     pub fn problem(&self) -> Problem {
         Problem {
@@ -322,6 +341,7 @@ impl IntoResponse for ApiError {
                 | ErrorCode::StateStoreUnavailable
                 | ErrorCode::UpstreamUnavailable
                 | ErrorCode::UpstreamUnreachable
+                | ErrorCode::WatchCapacity
         ) {
             response.headers_mut().insert(
                 header::RETRY_AFTER,

@@ -25,6 +25,8 @@ pub mod http_client;
 pub mod idempotency;
 /// Prometheus metrics held in state.
 pub mod metrics;
+/// Live queries: watches of tables and documents over the change feed.
+pub mod live;
 /// The middleware stack.
 pub mod middleware;
 /// The OpenAPI document.

@@ -301,6 +301,14 @@ impl Metrics {
         self.stale_reads.inc();
     }
 
+    /// Registers a collector that another module owns (live queries keep their own).
+    pub fn register(
+        &self,
+        collector: Box<dyn prometheus::core::Collector>,
+    ) -> Result<(), prometheus::Error> {
+        self.registry.register(collector)
+    }
+
     /// The Prometheus text exposition (format 0.0.4).
     pub fn render(&self) -> Result<String, prometheus::Error> {
         let mut buffer = Vec::new();

@@ -9,6 +9,7 @@ use crate::config::Config;
 use crate::documents::Documents;
 use crate::functions::Functions;
 use crate::idempotency::IdempotencyStore;
+use crate::live::Live;
 use crate::metrics::Metrics;
 use crate::outbox::Outbox;
 use crate::ratelimit::RateLimits;
@@ -54,6 +55,8 @@ pub struct Parts {
     pub documents: Documents,
     pub functions: Functions,
     pub relay: Option<Relay>,
+    /// Live queries.
+    pub live: Arc<Live>,
 }
 
 impl AppState {
@@ -102,6 +105,11 @@ impl AppState {
     /// Convex functions: the passthrough and the REST form.
     pub fn functions(&self) -> &Functions {
         &self.inner.functions
+    }
+
+    /// Live queries: table and document watches.
+    pub fn live(&self) -> &Live {
+        &self.inner.live
     }
 
     /// Apply now, or queue.

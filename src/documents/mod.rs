@@ -29,6 +29,23 @@ use crate::store::{
 use crate::transactions::{TxManager, TxScope};
 use crate::writes::{Receipt, WritePath, Written};
 
+/// What a watch may see: the table and the query, with row ownership applied (see `live`).
+pub struct WatchPlan {
+    pub table: TableName,
+    pub query: ListQuery,
+    /// Whether the query filters on the caller as owner.
+    pub owner_scoped: bool,
+}
+
+/// The filter row ownership adds: the owner field equals the caller's `sub`.
+fn owner_filter(owner: Owner) -> Filter {
+    Filter {
+        field: FieldPath::User(vec![owner.field]),
+        op: FilterOp::Eq(Literal::Str(owner.sub)),
+        negated: false,
+    }
+}
+
 /// The most documents one insert may carry.
 pub const MAX_INSERT_DOCUMENTS: usize = 1000;
 
@@ -116,6 +133,73 @@ impl Documents {
         Ok((table, owner))
     }
 
+    /// The list query a query string asks for, as the caller may run it: PostgREST-style
+    /// filters, order, limit and cursor, plus a filter on the owner under row ownership. A
+    /// watch's `mode=snapshot|changes` is not a filter and is left out.
+    fn read_query(
+        &self,
+        ctx: &RequestCtx,
+        table: &str,
+        raw_query: &str,
+    ) -> ApiResult<(TableName, ListQuery, bool)> {
+        let (table, owner) = self.authorize(ctx, table, TableAction::Read)?;
+        let pairs: Vec<(String, String)> =
+            serde_urlencoded::from_str(raw_query).map_err(|err| {
+                ApiError::new(ErrorCode::InvalidFilter, format!("bad query string: {err}"))
+            })?;
+        let pairs = pairs
+            .into_iter()
+            .filter(|(key, value)| !(key == "mode" && matches!(value.as_str(), "snapshot" | "changes")));
+        let mut query = ListQuery::from_pairs(pairs)?;
+        let scoped = owner.is_some();
+        if let Some(owner) = owner {
+            // Row ownership: the caller sees only its own rows, filtered in the store.
+            query.filters.push(owner_filter(owner));
+        }
+        Ok((table, query, scoped))
+    }
+
+    /// What a watch of `table` with the query string `raw_query` may see (see `live`).
+    pub fn watch_plan(
+        &self,
+        ctx: &RequestCtx,
+        table: &str,
+        raw_query: &str,
+    ) -> ApiResult<WatchPlan> {
+        let (table, query, owner_scoped) = self.read_query(ctx, table, raw_query)?;
+        Ok(WatchPlan {
+            table,
+            query,
+            owner_scoped,
+        })
+    }
+
+    /// What a watch of one document may see: that id, and only while it is the caller's under
+    /// row ownership.
+    pub fn watch_document_plan(
+        &self,
+        ctx: &RequestCtx,
+        table: &str,
+        id: &str,
+    ) -> ApiResult<WatchPlan> {
+        let (table, owner) = self.authorize(ctx, table, TableAction::Read)?;
+        let mut query = ListQuery::default();
+        query.filters.push(Filter {
+            field: FieldPath::Id,
+            op: FilterOp::Eq(Literal::Str(id.to_owned())),
+            negated: false,
+        });
+        let owner_scoped = owner.is_some();
+        if let Some(owner) = owner {
+            query.filters.push(owner_filter(owner));
+        }
+        Ok(WatchPlan {
+            table,
+            query,
+            owner_scoped,
+        })
+    }
+
     /// One page of `table` for the query string `raw_query` (PostgREST-style filters, order,
     /// limit, cursor), and its age when it came from the stale-read cache.
     pub async fn list(
@@ -124,20 +208,7 @@ impl Documents {
         table: &str,
         raw_query: &str,
     ) -> ApiResult<(RawPage, Option<Duration>)> {
-        let (table, owner) = self.authorize(ctx, table, TableAction::Read)?;
-        let pairs: Vec<(String, String)> =
-            serde_urlencoded::from_str(raw_query).map_err(|err| {
-                ApiError::new(ErrorCode::InvalidFilter, format!("bad query string: {err}"))
-            })?;
-        let mut query = ListQuery::from_pairs(pairs)?;
-        if let Some(owner) = owner {
-            // Row ownership: the caller sees only its own rows, filtered in the store.
-            query.filters.push(Filter {
-                field: FieldPath::User(vec![owner.field]),
-                op: FilterOp::Eq(Literal::Str(owner.sub)),
-                negated: false,
-            });
-        }
+        let (table, query, _) = self.read_query(ctx, table, raw_query)?;
         if let Some(scope) = &ctx.tx {
             let page = self
                 .transactions

@@ -144,6 +144,7 @@ fn cors(origins: &CorsOrigins) -> Option<CorsLayer> {
             REQUEST_ID,
             idempotency::IDEMPOTENCY_KEY,
             transaction::TRANSACTION_ID,
+            HeaderName::from_static("last-event-id"),
         ])
         .expose_headers([
             idempotency::REPLAYED,

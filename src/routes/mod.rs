@@ -8,6 +8,7 @@ pub mod ops;
 pub mod outbox;
 pub mod tables;
 pub mod transactions;
+pub mod watch;
 
 use axum::extract::FromRequestParts;
 use axum::http::request::Parts;

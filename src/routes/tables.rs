@@ -16,6 +16,8 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use super::RequestCtx;
+use super::watch;
+use crate::live::Mode;
 use crate::documents::{Done, NewDocument, Read};
 use crate::error::{ApiError, ApiResult, ErrorCode, Problem};
 use crate::state::AppState;
@@ -102,6 +104,15 @@ pub struct ListResponse {
     pub next_cursor: Option<String>,
 }
 
+/// What a table watch sends (`mode`, with `Accept: text/event-stream`).
+#[derive(ToSchema)]
+#[serde(rename_all = "lowercase")]
+#[allow(dead_code)] // Only describes the parameter in the OpenAPI spec; `watch::mode` reads it.
+pub enum WatchMode {
+    Snapshot,
+    Changes,
+}
+
 /// A document to insert, or an array of them (inserted atomically: all or none). Field names
 /// must not start with `_`.
 #[derive(serde::Deserialize, ToSchema)]
@@ -142,14 +153,20 @@ pub enum Inserted {
         ("limit" = Option<u32>, Query, minimum = 1, maximum = 1000, description = "Page size, 1 to 1000; defaults to 100"),
         ("cursor" = Option<String>, Query, description = "`nextCursor` of the previous page"),
         ("filters" = Option<HashMap<String, String>>, Query, style = Form, explode, description = "Filters, one query parameter each, PostgREST-style: `field=op.value`, e.g. `{\"status\": \"eq.queued\", \"views\": \"gte.100\"}` sends `?status=eq.queued&views=gte.100`. Operators: eq, neq, gt, gte, lt, lte, like, ilike, in, is, and the `not.` prefix."),
+        ("mode" = Option<WatchMode>, Query, description = "With `Accept: text/event-stream`: `snapshot` (the default) sends the page at once and again whenever its content changes; `changes` sends one `change` event per change to the matching documents. Ignored by a plain list."),
+        ("Last-Event-ID" = Option<String>, Header, description = "With `Accept: text/event-stream` and `mode=changes`: the `id` of the last event received, to resume right after it."),
     ),
     responses(
-        (status = 200, description = "One page of documents", body = ListResponse),
+        (status = 200, description = "One page of documents; with `Accept: text/event-stream`, a live watch of the page (Server-Sent Events: `snapshot`, or `ready` and `change` in `changes` mode, and `error` when it ends)", content(
+            (ListResponse = "application/json"),
+            (String = "text/event-stream"),
+        )),
+        (status = 429, description = "The caller has too many open watches (`too_many_watches`), or too many requests", body = Problem, content_type = "application/problem+json"),
         (status = 401, response = crate::openapi::Unauthorized),
         (status = 403, response = crate::openapi::PolicyForbids),
         (status = 400, description = "Bad filter, order, limit, cursor or table name", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "The table is not served", body = Problem, content_type = "application/problem+json"),
-        (status = 503, description = "The store is unavailable", body = Problem, content_type = "application/problem+json"),
+        (status = 503, description = "The store is unavailable, or the gateway holds as many watches as it may (`watch_capacity`)", body = Problem, content_type = "application/problem+json"),
     )
 )]
 async fn list_documents(
@@ -157,7 +174,20 @@ async fn list_documents(
     ctx: RequestCtx,
     ApiPath(table): ApiPath<String>,
     RawQuery(raw): RawQuery,
+    headers: HeaderMap,
 ) -> ApiResult<Response> {
+    if watch::wants_stream(&headers) {
+        let mode = watch::mode(raw.as_deref());
+        let resume = match mode {
+            Mode::Changes => watch::last_event_id(&headers)?,
+            Mode::Snapshot => None,
+        };
+        let plan = state
+            .documents()
+            .watch_plan(&ctx, &table, raw.as_deref().unwrap_or(""))?;
+        let frames = state.live().watch_table(&ctx, plan, mode, resume).await?;
+        return Ok(watch::stream(frames, state.live().heartbeat()));
+    }
     let (page, stale) = state
         .documents()
         .list(&ctx, &table, raw.as_deref().unwrap_or(""))
@@ -238,11 +268,16 @@ async fn insert_documents(
         ("table" = String, Path, description = "Table name, `^[A-Za-z][A-Za-z0-9_]{0,63}$`", example = "videos"),
         ("id" = String, Path, description = "Document `_id`"),
         ("If-None-Match" = Option<String>, Header, description = "Answer 304 if the document's ETag matches"),
+        ("Last-Event-ID" = Option<String>, Header, description = "With `Accept: text/event-stream`: the `id` of the last event received, to resume right after it."),
     ),
     responses(
         (status = 401, response = crate::openapi::Unauthorized),
         (status = 403, response = crate::openapi::PolicyForbids),
-        (status = 200, description = "The document", body = DocumentBody, headers(("ETag" = String, description = "The document's version"))),
+        (status = 200, description = "The document; with `Accept: text/event-stream`, a live watch of it (Server-Sent Events: `document` at once and on every change, `deleted` when it is gone, `error` when the watch ends)", content(
+            (DocumentBody = "application/json"),
+            (String = "text/event-stream"),
+        ), headers(("ETag" = String, description = "The document's version"))),
+        (status = 429, description = "The caller has too many open watches (`too_many_watches`), or too many requests", body = Problem, content_type = "application/problem+json"),
         (status = 304, description = "Not modified since the given ETag"),
         (status = 503, response = crate::openapi::StoreDown),
         (status = 400, description = "The table name is not valid", body = Problem, content_type = "application/problem+json"),
@@ -255,6 +290,15 @@ async fn get_document(
     ApiPath((table, id)): ApiPath<(String, String)>,
     headers: HeaderMap,
 ) -> ApiResult<Response> {
+    if watch::wants_stream(&headers) {
+        let resume = watch::last_event_id(&headers)?;
+        let plan = state.documents().watch_document_plan(&ctx, &table, &id)?;
+        let frames = state
+            .live()
+            .watch_document(&ctx, plan, &id, resume)
+            .await?;
+        return Ok(watch::stream(frames, state.live().heartbeat()));
+    }
     let (doc, stale) = match state.documents().get(&ctx, &table, &id).await? {
         Read::Raw(doc) => {
             return if if_none_match(&headers, doc.version) {

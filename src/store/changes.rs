@@ -54,6 +54,12 @@ pub struct Change {
     /// The document after the change; `null` for a delete (a tombstone).
     #[schema(value_type = Option<Object>)]
     pub document: Option<Document>,
+    /// The document before the change, for an update or a delete: what a consumer needs to
+    /// tell whether the document was in its view before (a live query's `leave`, a sync's
+    /// conflict check). `null` for an insert, and for changes recorded before the gateway kept
+    /// it (Postgres: until `convex-gateway postgres install` is run again).
+    #[schema(value_type = Option<Object>)]
+    pub previous: Option<Document>,
     /// Milliseconds since the Unix epoch when the change was committed.
     pub committed_at: f64,
 }

@@ -73,6 +73,10 @@ impl DocumentStore for MeteredStore {
         self.inner.wants_caller()
     }
 
+    async fn change_head(&self) -> Result<u64, StoreError> {
+        self.inner.change_head().await
+    }
+
     fn change_signal(&self) -> Option<tokio::sync::watch::Receiver<u64>> {
         self.inner.change_signal()
     }

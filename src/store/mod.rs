@@ -789,6 +789,15 @@ pub trait DocumentStore: Send + Sync + 'static {
         ))
     }
 
+    /// The position of the last committed change (0 when there is none yet): where a consumer
+    /// that wants only what commits from now on starts. Adapters without a change log answer
+    /// [`StoreError::NoChangeFeed`].
+    async fn change_head(&self) -> Result<u64, StoreError> {
+        Err(StoreError::NoChangeFeed(
+            "this store adapter keeps no change feed".into(),
+        ))
+    }
+
     /// Inserts documents atomically: all of them or none.
     async fn insert(
         &self,

@@ -4,7 +4,7 @@
 
 use rusqlite::{Connection, params};
 
-use crate::store::{Change, ChangeOp, ChangePage, Document, Fields, StoreError};
+use crate::store::{Change, ChangeOp, ChangePage, Document, StoreError};
 
 use super::rows::internal;
 
@@ -30,11 +30,11 @@ pub(super) fn read(
     let limit_sql = i64::try_from(limit).unwrap_or(i64::MAX);
     let sql = match table {
         Some(_) => {
-            "SELECT pos, tbl, id, op, version, creation_time, doc, at FROM changes \
+            "SELECT pos, tbl, id, op, version, creation_time, doc, at, prev FROM changes \
              WHERE tbl = ?3 AND pos > ?1 ORDER BY pos LIMIT ?2"
         }
         None => {
-            "SELECT pos, tbl, id, op, version, creation_time, doc, at FROM changes \
+            "SELECT pos, tbl, id, op, version, creation_time, doc, at, prev FROM changes \
              WHERE pos > ?1 ORDER BY pos LIMIT ?2"
         }
     };
@@ -48,6 +48,7 @@ pub(super) fn read(
         let creation_time: Option<f64> = row.get(5)?;
         let doc: Option<String> = row.get(6)?;
         let committed_at: f64 = row.get(7)?;
+        let previous: Option<String> = row.get(8)?;
         Ok(change(
             position,
             table,
@@ -55,7 +56,7 @@ pub(super) fn read(
             &op,
             version,
             creation_time,
-            doc,
+            [doc, previous],
             committed_at,
         ))
     };
@@ -80,30 +81,51 @@ fn change(
     op: &str,
     version: i64,
     creation_time: Option<f64>,
-    doc: Option<String>,
+    [doc, previous]: [Option<String>; 2],
     committed_at: f64,
 ) -> Result<Change, StoreError> {
     let corrupt = || StoreError::Internal(anyhow::anyhow!("change {position} is corrupt"));
     let op = ChangeOp::parse(op).ok_or_else(corrupt)?;
-    let document = match (doc, creation_time) {
-        (Some(text), Some(creation_time)) => {
-            let fields: Fields = serde_json::from_str(&text).map_err(|_| corrupt())?;
-            Some(Document {
+    let version = version.max(0) as u64;
+    let image = |text: Option<String>, version: u64| -> Result<Option<Document>, StoreError> {
+        match (text, creation_time) {
+            (Some(text), Some(creation_time)) => Ok(Some(Document {
                 id: id.clone(),
                 creation_time: Some(creation_time),
-                version: version.max(0) as u64,
-                fields,
-            })
+                version,
+                fields: serde_json::from_str(&text).map_err(|_| corrupt())?,
+            })),
+            _ => Ok(None),
         }
-        _ => None,
     };
+    let document = image(doc, version)?;
+    // An update bumped the version; a delete is recorded at the version it removed.
+    let previous_version = match op {
+        ChangeOp::Update => version.saturating_sub(1),
+        _ => version,
+    };
+    let previous = image(previous, previous_version)?;
     Ok(Change {
         position: position.max(0) as u64,
         table,
         id,
         op,
-        version: version.max(0) as u64,
+        version,
         document,
+        previous,
         committed_at,
     })
+}
+
+/// The last position written (0 for an empty log that was never pruned).
+pub(super) fn head(conn: &Connection) -> Result<u64, StoreError> {
+    let head: i64 = conn
+        .query_row(
+            "SELECT MAX(COALESCE((SELECT MAX(pos) FROM changes), 0), pruned_through) \
+             FROM change_horizon WHERE one = 1",
+            [],
+            |row| row.get(0),
+        )
+        .map_err(internal)?;
+    Ok(head.max(0) as u64)
 }

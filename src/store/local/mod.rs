@@ -41,7 +41,7 @@ use crate::store::{
 
 use readers::ReaderPool;
 use rows::*;
-use schema::{SCHEMA, sync_indexes};
+use schema::{migrate, sync_indexes};
 use sql::ListPlan;
 use writer::Writer;
 
@@ -145,8 +145,8 @@ impl LocalStore {
             path.display()
         );
         conn.execute_batch("PRAGMA synchronous = FULL;")?;
-        conn.execute_batch(SCHEMA)
-            .context("creating the document schema")?;
+        let mut conn = conn;
+        migrate(&mut conn)?;
         sync_indexes(&conn, indexes)?;
         let last_creation_time: f64 = conn.query_row(
             "SELECT COALESCE(MAX(creation_time), 0) FROM documents",
@@ -303,6 +303,10 @@ impl DocumentStore for LocalStore {
         let table = table.map(TableName::to_string);
         self.read(move |conn| changes::read(conn, since, table.as_deref(), limit))
             .await
+    }
+
+    async fn change_head(&self) -> Result<u64, StoreError> {
+        self.read(changes::head).await
     }
 
     fn change_signal(&self) -> Option<tokio::sync::watch::Receiver<u64>> {

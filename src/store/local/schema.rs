@@ -8,7 +8,7 @@ use crate::store::{FieldPath, TableName};
 
 use super::sql::field_expr;
 
-pub(super) const SCHEMA: &str = "
+const SCHEMA: &str = "
 CREATE TABLE IF NOT EXISTS documents (
     seq           INTEGER PRIMARY KEY AUTOINCREMENT,
     tbl           TEXT    NOT NULL,
@@ -30,7 +30,8 @@ CREATE TABLE IF NOT EXISTS changes (
     version       INTEGER NOT NULL,
     creation_time REAL,
     doc           TEXT    CHECK (doc IS NULL OR json_valid(doc)),
-    at            REAL    NOT NULL
+    at            REAL    NOT NULL,
+    prev          TEXT    CHECK (prev IS NULL OR json_valid(prev))
 );
 CREATE INDEX IF NOT EXISTS changes_by_table ON changes (tbl, pos);
 -- The last position retention pruned: a consumer behind it must resync.
@@ -39,8 +40,47 @@ CREATE TABLE IF NOT EXISTS change_horizon (
     pruned_through INTEGER NOT NULL
 );
 INSERT OR IGNORE INTO change_horizon (one, pruned_through) VALUES (1, 0);
-PRAGMA user_version = 1;
 ";
+
+/// The schema's version (`PRAGMA user_version`), and the steps that bring an older data folder
+/// to it: step N takes version N to N + 1.
+const MIGRATIONS: &[&str] = &[
+    // 0 → 1: a new database (or one made before versions were counted) has the tables above.
+    "",
+    // 1 → 2: changes keep the document as it was before an update or a delete.
+    "ALTER TABLE changes ADD COLUMN prev TEXT CHECK (prev IS NULL OR json_valid(prev));",
+];
+
+/// Creates the schema, or brings an older one up to date, in one transaction.
+pub(super) fn migrate(conn: &mut Connection) -> anyhow::Result<()> {
+    let tx = conn.transaction()?;
+    let fresh: i64 = tx.query_row(
+        "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = 'changes'",
+        [],
+        |r| r.get(0),
+    )?;
+    tx.execute_batch(SCHEMA)
+        .context("creating the document schema")?;
+    let mut version: usize = if fresh == 0 {
+        MIGRATIONS.len()
+    } else {
+        tx.query_row("PRAGMA user_version", [], |r| r.get::<_, i64>(0))?
+            .max(1) as usize
+    };
+    anyhow::ensure!(
+        version <= MIGRATIONS.len(),
+        "the data folder's schema (version {version}) is newer than this gateway's ({}); run a newer gateway",
+        MIGRATIONS.len()
+    );
+    while version < MIGRATIONS.len() {
+        tx.execute_batch(MIGRATIONS[version])
+            .with_context(|| format!("upgrading the data folder's schema to version {}", version + 1))?;
+        version += 1;
+    }
+    tx.execute_batch(&format!("PRAGMA user_version = {version};"))?;
+    tx.commit()?;
+    Ok(())
+}
 
 /// A secondary index declared with `GATEWAY_INDEXES`: `table(field, field, …)`. Equality
 /// filters on its leading fields and an order on the next ones are served from it, instead of a

@@ -152,7 +152,7 @@ impl Writer {
                         ])
                     })
                     .map_err(internal)?;
-                self.record(&table, &doc, ChangeOp::Insert, Some(&encoded))?;
+                self.record(&table, &doc, ChangeOp::Insert, Some(&encoded), None)?;
                 Ok(WriteOutcome::Inserted(doc))
             }
             WriteOp::Patch {
@@ -166,8 +166,9 @@ impl Writer {
                 normalize_numbers(&mut patch);
                 let id = id.resolve(earlier)?;
                 let (seq, mut doc) = self.current(&table, &id, precondition.as_ref())?;
+                let previous = encode_fields(&doc.fields);
                 merge_patch(&mut doc.fields, &patch);
-                self.update(&table, seq, &mut doc)?;
+                self.update(&table, seq, &mut doc, &previous)?;
                 Ok(WriteOutcome::Updated(doc))
             }
             WriteOp::Replace {
@@ -181,8 +182,9 @@ impl Writer {
                 normalize_numbers(&mut fields);
                 let id = id.resolve(earlier)?;
                 let (seq, mut doc) = self.current(&table, &id, precondition.as_ref())?;
+                let previous = encode_fields(&doc.fields);
                 doc.fields = fields;
-                self.update(&table, seq, &mut doc)?;
+                self.update(&table, seq, &mut doc, &previous)?;
                 Ok(WriteOutcome::Updated(doc))
             }
             WriteOp::Delete {
@@ -196,7 +198,8 @@ impl Writer {
                     .prepare_cached("DELETE FROM documents WHERE seq = ?1")
                     .and_then(|mut stmt| stmt.execute([seq]))
                     .map_err(internal)?;
-                self.record(&table, &doc, ChangeOp::Delete, None)?;
+                let previous = encode_fields(&doc.fields);
+                self.record(&table, &doc, ChangeOp::Delete, None, Some(&previous))?;
                 Ok(WriteOutcome::Deleted { id: doc.id })
             }
             WriteOp::Check {
@@ -236,29 +239,37 @@ impl Writer {
         Ok((seq, doc))
     }
 
-    fn update(&self, table: &TableName, seq: i64, doc: &mut Document) -> Result<(), StoreError> {
+    fn update(
+        &self,
+        table: &TableName,
+        seq: i64,
+        doc: &mut Document,
+        previous: &str,
+    ) -> Result<(), StoreError> {
         doc.version += 1;
         let encoded = encode_fields(&doc.fields);
         self.conn
             .prepare_cached("UPDATE documents SET doc = ?1, version = ?2 WHERE seq = ?3")
             .and_then(|mut stmt| stmt.execute(params![&encoded, doc.version as i64, seq]))
             .map_err(internal)?;
-        self.record(table, doc, ChangeOp::Update, Some(&encoded))
+        self.record(table, doc, ChangeOp::Update, Some(&encoded), Some(previous))
     }
 
     /// Appends a change to the log, in the write's own transaction (so it commits, or rolls
-    /// back, with the write). A delete keeps no document: it is a tombstone.
+    /// back, with the write). A delete keeps no document: it is a tombstone. Updates and
+    /// deletes keep the fields as they were before (`previous`).
     fn record(
         &self,
         table: &TableName,
         doc: &Document,
         op: ChangeOp,
         encoded: Option<&str>,
+        previous: Option<&str>,
     ) -> Result<(), StoreError> {
-        let creation_time = encoded.and(doc.creation_time);
+        let creation_time = doc.creation_time;
         self.conn
             .prepare_cached(
-                "INSERT INTO changes (tbl, id, op, version, creation_time, doc, at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+                "INSERT INTO changes (tbl, id, op, version, creation_time, doc, at, prev) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
             )
             .and_then(|mut stmt| {
                 stmt.execute(params![
@@ -268,7 +279,8 @@ impl Writer {
                     doc.version as i64,
                     creation_time,
                     encoded,
-                    now_ms()
+                    now_ms(),
+                    previous
                 ])
             })
             .map_err(internal)?;

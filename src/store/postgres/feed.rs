@@ -37,6 +37,7 @@ CREATE TABLE IF NOT EXISTS gateway.changes (
     document jsonb,
     committed_at timestamptz NOT NULL DEFAULT clock_timestamp()
 );
+ALTER TABLE gateway.changes ADD COLUMN IF NOT EXISTS previous jsonb;
 CREATE INDEX IF NOT EXISTS changes_unsequenced ON gateway.changes (seq) WHERE position IS NULL;
 CREATE TABLE IF NOT EXISTS gateway.feed (
     one boolean PRIMARY KEY DEFAULT true CHECK (one),
@@ -60,9 +61,14 @@ BEGIN
         version := COALESCE((COALESCE(new_row, old_row) ->> counted)::bigint, 0);
         new_row := new_row - counted;
     END IF;
+    IF old_row IS NOT NULL AND counted <> '' THEN
+        old_row := old_row - counted;
+    END IF;
     IF TG_OP = 'DELETE' OR (TG_OP = 'UPDATE' AND (old_row ->> key) IS DISTINCT FROM (new_row ->> key)) THEN
-        INSERT INTO gateway.changes (tbl, id, op, version)
-        VALUES (TG_TABLE_NAME, old_row ->> key, 'delete', version);
+        INSERT INTO gateway.changes (tbl, id, op, version, creation_time, previous)
+        VALUES (TG_TABLE_NAME, old_row ->> key, 'delete', version,
+                CASE WHEN created <> '' THEN extract(epoch FROM (old_row ->> created)::timestamptz) * 1000 END,
+                old_row);
     END IF;
     IF TG_OP = 'INSERT' OR (TG_OP = 'UPDATE' AND (old_row ->> key) IS DISTINCT FROM (new_row ->> key)) THEN
         INSERT INTO gateway.changes (tbl, id, op, version, creation_time, document)
@@ -70,10 +76,10 @@ BEGIN
                 CASE WHEN created <> '' THEN extract(epoch FROM (new_row ->> created)::timestamptz) * 1000 END,
                 new_row);
     ELSIF TG_OP = 'UPDATE' THEN
-        INSERT INTO gateway.changes (tbl, id, op, version, creation_time, document)
+        INSERT INTO gateway.changes (tbl, id, op, version, creation_time, document, previous)
         VALUES (TG_TABLE_NAME, new_row ->> key, 'update', version,
                 CASE WHEN created <> '' THEN extract(epoch FROM (new_row ->> created)::timestamptz) * 1000 END,
-                new_row);
+                new_row, old_row);
     END IF;
     PERFORM pg_notify('gateway_changes', TG_TABLE_NAME);
     RETURN NULL;
@@ -241,6 +247,17 @@ impl Feed {
         tx.commit().await.map_err(|e| map(e, None))
     }
 
+    /// The last position given (after giving positions to what has committed since).
+    pub(crate) async fn head(&self, conn: &mut Object) -> Result<u64, StoreError> {
+        self.sequence(conn).await?;
+        let last: i64 = conn
+            .query_one("SELECT last_position FROM gateway.feed", &[])
+            .await
+            .map_err(|e| map(e, None))?
+            .get(0);
+        Ok(u64::try_from(last).unwrap_or_default())
+    }
+
     /// Committed changes after `since`, oldest first.
     pub(crate) async fn changes(
         &self,
@@ -265,9 +282,12 @@ impl Feed {
         let table_name = table.map(|t| t.as_str().to_owned());
         let rows = conn
             .query(
+                // `previous` through to_jsonb: a log installed by an older gateway has no such
+                // column until `postgres install` runs again, and reads on without it.
                 "SELECT position, tbl, id, op, version, creation_time, document::text, \
-                        (extract(epoch FROM committed_at) * 1000)::float8 \
-                 FROM gateway.changes \
+                        (extract(epoch FROM committed_at) * 1000)::float8, \
+                        (to_jsonb(c) -> 'previous')::text \
+                 FROM gateway.changes c \
                  WHERE position > $1 AND ($2::text IS NULL OR tbl = $2::text) \
                  ORDER BY position LIMIT $3",
                 &[
@@ -299,14 +319,55 @@ fn change(catalog: &Catalog, row: &tokio_postgres::Row) -> Result<Change, StoreE
     let creation_time: Option<f64> = row.try_get(5).map_err(get_err)?;
     let document: Option<String> = row.try_get(6).map_err(get_err)?;
     let committed_at: f64 = row.try_get(7).map_err(get_err)?;
+    let previous: Option<String> = row.try_get(8).map_err(get_err)?;
     let corrupt = || StoreError::Internal(anyhow::anyhow!("change {position} is corrupt"));
     let op = ChangeOp::parse(&op).ok_or_else(corrupt)?;
-    let document = match document {
+    let version = u64::try_from(version).unwrap_or_default();
+    // Postgres counts versions only where the gateway added its column; an update's previous
+    // version is one less, a delete's is the version it removed.
+    let previous_version = match op {
+        ChangeOp::Update => version.saturating_sub(1),
+        _ => version,
+    };
+    let document = image(catalog, &table, &id, creation_time, document, version, position)?;
+    let previous = image(
+        catalog,
+        &table,
+        &id,
+        creation_time,
+        previous.filter(|text| text != "null"),
+        previous_version,
+        position,
+    )?;
+    Ok(Change {
+        position: u64::try_from(position).unwrap_or_default(),
+        table,
+        id,
+        op,
+        version,
+        document,
+        previous,
+        committed_at,
+    })
+}
+
+/// A row image of the log as the API shows a document.
+fn image(
+    catalog: &Catalog,
+    table: &str,
+    id: &str,
+    creation_time: Option<f64>,
+    text: Option<String>,
+    version: u64,
+    position: i64,
+) -> Result<Option<Document>, StoreError> {
+    let corrupt = || StoreError::Internal(anyhow::anyhow!("change {position} is corrupt"));
+    let document = match text {
         None => None,
         Some(text) => {
             let mut fields: Fields = serde_json::from_str(&text).map_err(|_| corrupt())?;
             // The row as the API shows it: without the key and creation columns, bytea as base64.
-            if let Some(info) = catalog.tables.get(&table) {
+            if let Some(info) = catalog.tables.get(table) {
                 fields.remove(&info.key.name);
                 if let Some(created) = &info.created {
                     fields.remove(&created.name);
@@ -320,20 +381,12 @@ fn change(catalog: &Catalog, row: &tokio_postgres::Row) -> Result<Change, StoreE
                 }
             }
             Some(Document {
-                id: id.clone(),
+                id: id.to_owned(),
                 creation_time,
-                version: u64::try_from(version).unwrap_or_default(),
+                version,
                 fields,
             })
         }
     };
-    Ok(Change {
-        position: u64::try_from(position).unwrap_or_default(),
-        table,
-        id,
-        op,
-        version: u64::try_from(version).unwrap_or_default(),
-        document,
-        committed_at,
-    })
+    Ok(document)
 }

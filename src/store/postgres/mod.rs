@@ -659,6 +659,17 @@ impl DocumentStore for PostgresStore {
             .await
     }
 
+    async fn change_head(&self) -> Result<u64, StoreError> {
+        let catalog = self.catalog().await;
+        if !catalog.feed_installed {
+            return Err(StoreError::NoChangeFeed(
+                "the change log is not installed in this database: run `convex-gateway postgres install`, then send the gateway SIGHUP".into(),
+            ));
+        }
+        let mut conn = self.connection().await?;
+        self.feed.head(&mut conn).await
+    }
+
     fn round_trips(&self) -> Option<u64> {
         Some(PostgresStore::round_trips(self))
     }
