@@ -23,10 +23,10 @@ pub mod functions;
 pub mod http_client;
 /// Idempotency keys: stored responses for replay.
 pub mod idempotency;
-/// Prometheus metrics held in state.
-pub mod metrics;
 /// Live queries: watches of tables and documents over the change feed.
 pub mod live;
+/// Prometheus metrics held in state.
+pub mod metrics;
 /// The middleware stack.
 pub mod middleware;
 /// The OpenAPI document.

@@ -147,9 +147,9 @@ impl Documents {
             serde_urlencoded::from_str(raw_query).map_err(|err| {
                 ApiError::new(ErrorCode::InvalidFilter, format!("bad query string: {err}"))
             })?;
-        let pairs = pairs
-            .into_iter()
-            .filter(|(key, value)| !(key == "mode" && matches!(value.as_str(), "snapshot" | "changes")));
+        let pairs = pairs.into_iter().filter(|(key, value)| {
+            !(key == "mode" && matches!(value.as_str(), "snapshot" | "changes"))
+        });
         let mut query = ListQuery::from_pairs(pairs)?;
         let scoped = owner.is_some();
         if let Some(owner) = owner {

@@ -8,7 +8,9 @@ use std::sync::Arc;
 use tokio::sync::broadcast::{self, error::RecvError};
 
 use super::hub::{Batch, Hub};
-use crate::store::{Change, ChangeOp, Document, Filter, SharedStore, StoreCtx, StoreError, TableName};
+use crate::store::{
+    Change, ChangeOp, Document, Filter, SharedStore, StoreCtx, StoreError, TableName,
+};
 
 /// How many changes one gap read takes.
 const PAGE: usize = 500;
@@ -194,7 +196,7 @@ impl Follower {
         // Before: not there for an insert; unknown when the feed kept no earlier image.
         let before = match change.op {
             ChangeOp::Insert => Some(false),
-            _ => change.previous.as_ref().map(|doc| matches(doc)),
+            _ => change.previous.as_ref().map(matches),
         };
         let delta = match (after, before) {
             (Some(doc), Some(true)) => Delta::Update(doc.clone()),

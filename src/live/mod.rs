@@ -153,6 +153,7 @@ impl Live {
             kind,
             Arc::clone(&self.metrics),
             permit,
+            self.config.queue,
         ))
     }
 
@@ -192,6 +193,7 @@ impl Live {
             "document",
             Arc::clone(&self.metrics),
             permit,
+            self.config.queue,
         ))
     }
 

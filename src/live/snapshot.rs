@@ -164,7 +164,10 @@ async fn read(page: &Page, store: &SharedStore) -> Shot {
         Err(err) => {
             let err = ApiError::from(err);
             if let Some(cause) = err.cause() {
-                tracing::error!(error = format!("{cause:#}"), "a snapshot watch's read failed");
+                tracing::error!(
+                    error = format!("{cause:#}"),
+                    "a snapshot watch's read failed"
+                );
             }
             Shot::Failed {
                 code: err.code().as_str(),

@@ -1,13 +1,14 @@
 //! A watch as a stream of frames: its source, ended by the caller's token expiring
-//! (`token_expired`), the watch's lifetime (`GATEWAY_WATCH_MAX_LIFETIME`) or the gateway
-//! stopping (`shutting_down`), holding its place in the limits while it lives, and counted.
+//! (`token_expired`), the watch's lifetime (`GATEWAY_WATCH_MAX_LIFETIME`), the gateway
+//! stopping (`shutting_down`) or a client too slow to keep up (`too_slow`), holding its place
+//! in the limits while it lives, and counted.
 
 use std::pin::Pin;
 use std::sync::Arc;
 
 use async_trait::async_trait;
 use futures_util::Stream;
-use tokio::sync::watch;
+use tokio::sync::{mpsc, watch};
 use tokio::time::Instant;
 
 use super::frame::Frame;
@@ -88,15 +89,22 @@ impl Guarded {
 }
 
 /// The frames of a watch of `kind` from `source`, within `bounds`.
+///
+/// A task per watch pulls the frames and hands them to the response through a queue of
+/// `queue` frames. When the client reads too slowly to keep that queue from filling, the last
+/// place goes to `event: error` (`too_slow`) and the watch ends: nothing is buffered beyond the
+/// queue, and the watch's place in the limits is given back at once, even while the client
+/// still has not read what was queued. A client that goes away stops the task too.
 pub(super) fn frames(
     source: Box<dyn Source>,
     bounds: Bounds,
     kind: &'static str,
     metrics: Arc<LiveMetrics>,
     permit: Permit,
+    queue: usize,
 ) -> Frames {
     metrics.opened(kind);
-    let guarded = Guarded {
+    let mut guarded = Guarded {
         source,
         bounds,
         kind,
@@ -104,8 +112,34 @@ pub(super) fn frames(
         _permit: permit,
         done: false,
     };
-    Box::pin(futures_util::stream::unfold(guarded, |mut guarded| async move {
-        let frame = guarded.next().await?;
-        Some((frame, guarded))
-    }))
+    let (sender, receiver) = mpsc::channel::<Frame>(queue.max(2));
+    tokio::spawn(async move {
+        loop {
+            let frame = tokio::select! {
+                () = sender.closed() => return,
+                frame = guarded.next() => frame,
+            };
+            let Some(frame) = frame else { return };
+            if sender.capacity() <= 1 && !frame.last {
+                // One place left: it is for the error that ends the watch.
+                guarded.metrics.dropped("too_slow");
+                let _ = sender.try_send(Frame::error(
+                    "too_slow",
+                    "this watch fell too far behind its changes; reconnect with Last-Event-ID to resume",
+                ));
+                return;
+            }
+            let last = frame.last;
+            if sender.try_send(frame).is_err() || last {
+                return;
+            }
+        }
+    });
+    Box::pin(futures_util::stream::unfold(
+        receiver,
+        |mut receiver| async move {
+            let frame = receiver.recv().await?;
+            Some((frame, receiver))
+        },
+    ))
 }

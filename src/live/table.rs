@@ -119,7 +119,8 @@ impl ChangesSource {
                     Some(head),
                     json!({ "position": head, "reason": "the position is older than the change feed keeps; a snapshot follows" }).to_string(),
                 ));
-                self.pending.push_back(Frame::new("snapshot", Some(head), String::new()));
+                self.pending
+                    .push_back(Frame::new("snapshot", Some(head), String::new()));
             }
             Step::TooSlow => {
                 self.pending.push_back(Frame::error(
@@ -140,7 +141,11 @@ impl ChangesSource {
 
     /// The page as it is now, for the snapshot after a reset.
     async fn snapshot(&self, head: u64) -> Frame {
-        match self.store.list_json(&self.ctx, &self.table, &self.query).await {
+        match self
+            .store
+            .list_json(&self.ctx, &self.table, &self.query)
+            .await
+        {
             Ok(page) => Frame::new("snapshot", Some(head), page.to_json()),
             Err(err) => {
                 let err = ApiError::from(err);

@@ -17,9 +17,9 @@ use utoipa_axum::routes;
 
 use super::RequestCtx;
 use super::watch;
-use crate::live::Mode;
 use crate::documents::{Done, NewDocument, Read};
 use crate::error::{ApiError, ApiResult, ErrorCode, Problem};
+use crate::live::Mode;
 use crate::state::AppState;
 use crate::store::{Document, Fields, Precondition};
 
@@ -153,7 +153,7 @@ pub enum Inserted {
         ("limit" = Option<u32>, Query, minimum = 1, maximum = 1000, description = "Page size, 1 to 1000; defaults to 100"),
         ("cursor" = Option<String>, Query, description = "`nextCursor` of the previous page"),
         ("filters" = Option<HashMap<String, String>>, Query, style = Form, explode, description = "Filters, one query parameter each, PostgREST-style: `field=op.value`, e.g. `{\"status\": \"eq.queued\", \"views\": \"gte.100\"}` sends `?status=eq.queued&views=gte.100`. Operators: eq, neq, gt, gte, lt, lte, like, ilike, in, is, and the `not.` prefix."),
-        ("mode" = Option<WatchMode>, Query, description = "With `Accept: text/event-stream`: `snapshot` (the default) sends the page at once and again whenever its content changes; `changes` sends one `change` event per change to the matching documents. Ignored by a plain list."),
+        ("mode" = inline(Option<WatchMode>), Query, description = "With `Accept: text/event-stream`: `snapshot` (the default) sends the page at once and again whenever its content changes; `changes` sends one `change` event per change to the matching documents. Ignored by a plain list."),
         ("Last-Event-ID" = Option<String>, Header, description = "With `Accept: text/event-stream` and `mode=changes`: the `id` of the last event received, to resume right after it."),
     ),
     responses(
@@ -293,10 +293,7 @@ async fn get_document(
     if watch::wants_stream(&headers) {
         let resume = watch::last_event_id(&headers)?;
         let plan = state.documents().watch_document_plan(&ctx, &table, &id)?;
-        let frames = state
-            .live()
-            .watch_document(&ctx, plan, &id, resume)
-            .await?;
+        let frames = state.live().watch_document(&ctx, plan, &id, resume).await?;
         return Ok(watch::stream(frames, state.live().heartbeat()));
     }
     let (doc, stale) = match state.documents().get(&ctx, &table, &id).await? {

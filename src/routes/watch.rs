@@ -97,7 +97,9 @@ mod tests {
     #[test]
     fn only_an_acceptable_event_stream_makes_a_watch() {
         assert!(wants_stream(&accept("text/event-stream")));
-        assert!(wants_stream(&accept("application/json, Text/Event-Stream;q=0.5")));
+        assert!(wants_stream(&accept(
+            "application/json, Text/Event-Stream;q=0.5"
+        )));
         assert!(!wants_stream(&accept("text/event-stream;q=0")));
         assert!(!wants_stream(&accept("application/json")));
         assert!(!wants_stream(&HeaderMap::new()));

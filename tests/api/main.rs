@@ -17,6 +17,7 @@ mod faults;
 mod functions;
 mod idempotency;
 mod layers;
+mod live;
 mod middleware;
 mod openapi;
 mod ops;

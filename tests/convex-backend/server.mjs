@@ -6,6 +6,9 @@
 //   POST /api/run/{module path}/{function}             {args, format}
 //   POST /api/query_batch, /api/query_ts, /api/query_at_ts
 //   GET  /_emu/health, POST /_emu/reset, GET|DELETE /_emu/requests (what callers sent)
+//   GET  /api/sync, /api/{version}/sync   the WebSocket sync protocol (sync.mjs), for
+//        ConvexClient, ConvexReactClient and the Rust crate `convex`
+//   GET  /_emu/sync                        open sockets and subscribed queries
 //
 // Environment:
 //   PORT                     port to bind (0 = any; the bound port is printed as `listening on …`)
@@ -24,6 +27,8 @@ import { fileURLToPath, pathToFileURL } from "node:url";
 import { format as inspectFormat } from "node:util";
 
 import { convexTest } from "convex-test";
+
+import { SyncServer } from "./sync.mjs";
 import { ConvexError, convexToJson, jsonToConvex } from "convex/values";
 
 const here = path.dirname(fileURLToPath(import.meta.url));
@@ -157,31 +162,20 @@ function cleanJson(value) {
   return value;
 }
 
-/** Runs one function call and builds Convex's response body and status. */
-async function runFunction(kind, body, auth) {
-  const { path: udfPath, format = "json" } = body;
-  if (format !== "json" && format !== "convex_encoded_json") {
-    throw new HttpError(400, "BadFormat", `Unsupported format ${format}`);
-  }
-  if (typeof udfPath !== "string") throw new HttpError(400, "BadJsonBody", "path is required");
-  let args = body.args ?? {};
-  if (Array.isArray(args)) {
-    if (args.length !== 1) throw new HttpError(400, "BadJsonBody", "args must be an object or a one-element array");
-    args = args[0];
-  }
+/**
+ * Runs one function as `auth` and answers `{ok, kind, value, message, errorData, logLines}`;
+ * `value` and `errorData` are Convex values (not yet encoded). Throws HttpError for a request the
+ * backend refuses before running anything (bad args).
+ */
+async function execute(kind, udfPath, args, auth) {
   const logLines = [];
   const requestId = `emu${++requestCounter}`;
-  const respond = (httpStatus, payload) => {
-    if (!(omitEmptyLogLines && logLines.length === 0)) payload.logLines = logLines;
-    return { status: httpStatus, body: payload };
-  };
-  const failure = (message, errorData) =>
-    respond(errorStatus, {
-      status: "error",
-      errorMessage: `[Request ID: ${requestId}] Server Error\n${message}`,
-      ...(errorData === undefined ? {} : { errorData: encodeValue(errorData, format) }),
-    });
-
+  const failure = (message, errorData) => ({
+    ok: false,
+    message: `[Request ID: ${requestId}] Server Error\n${message}`,
+    errorData,
+    logLines,
+  });
   const func = await findFunction(udfPath);
   const visible = func && (func.isPublic || auth.admin);
   if (!visible) return failure(`Could not find public function for '${udfPath}'. Did you forget to run \`npx convex dev\` or \`npx convex deploy\`?`);
@@ -199,14 +193,40 @@ async function runFunction(kind, body, auth) {
   try {
     const run = { Query: accessor.query, Mutation: accessor.mutation, Action: accessor.action }[actual];
     const value = await logStore.run(logLines, () => run.call(accessor, udfPath, decodedArgs));
-    return respond(200, { status: "success", value: encodeValue(value, format) });
+    return { ok: true, kind: actual, value, logLines };
   } catch (error) {
     if (error instanceof ConvexError) {
-      const data = typeof error.data === "string" ? error.data : error.data;
-      return failure(`Uncaught ConvexError: ${typeof data === "string" ? data : JSON.stringify(data)}`, data);
+      const data = error.data;
+      return { ...failure(`Uncaught ConvexError: ${typeof data === "string" ? data : JSON.stringify(data)}`, data), kind: actual };
     }
-    return failure(`Uncaught ${error?.name ?? "Error"}: ${error?.message ?? String(error)}`);
+    return { ...failure(`Uncaught ${error?.name ?? "Error"}: ${error?.message ?? String(error)}`), kind: actual };
   }
+}
+
+/** Runs one function call and builds Convex's response body and status. */
+async function runFunction(kind, body, auth) {
+  const { path: udfPath, format = "json" } = body;
+  if (format !== "json" && format !== "convex_encoded_json") {
+    throw new HttpError(400, "BadFormat", `Unsupported format ${format}`);
+  }
+  if (typeof udfPath !== "string") throw new HttpError(400, "BadJsonBody", "path is required");
+  let args = body.args ?? {};
+  if (Array.isArray(args)) {
+    if (args.length !== 1) throw new HttpError(400, "BadJsonBody", "args must be an object or a one-element array");
+    args = args[0];
+  }
+  const result = await execute(kind, udfPath, args, auth);
+  // A write over HTTP moves the subscriptions of every WebSocket client, as in Convex.
+  if (result.kind === "Mutation" || result.kind === "Action") await sync.afterHttpWrite();
+  const payload = result.ok
+    ? { status: "success", value: encodeValue(result.value, format) }
+    : {
+        status: "error",
+        errorMessage: result.message,
+        ...(result.errorData === undefined ? {} : { errorData: encodeValue(result.errorData, format) }),
+      };
+  if (!(omitEmptyLogLines && result.logLines.length === 0)) payload.logLines = result.logLines;
+  return { status: result.ok ? 200 : errorStatus, body: payload };
 }
 
 async function readJson(req) {
@@ -238,6 +258,7 @@ async function handle(req, res) {
     recorded.length = 0;
     return send(res, 200, { status: "reset" });
   }
+  if (route === "/_emu/sync") return send(res, 200, sync.stats());
   if (route === "/_emu/requests") {
     if (req.method === "DELETE") recorded.length = 0;
     return send(res, 200, recorded);
@@ -289,12 +310,16 @@ async function handle(req, res) {
   throw new HttpError(404, "NotFound", `No route for POST ${route}`);
 }
 
+const sync = new SyncServer({ execute, decodeToken, record: (entry) => recorded.push(entry) });
+
 const server = http.createServer((req, res) => {
   handle(req, res).catch((error) => {
     if (error instanceof HttpError) return send(res, error.status, { code: error.code, message: error.message });
     send(res, 500, { code: "InternalServerError", message: String(error?.stack ?? error) });
   });
 });
+
+sync.attach(server);
 
 server.listen(Number(process.env.PORT ?? 0), "127.0.0.1", () => {
   const { port } = server.address();

@@ -73,8 +73,12 @@ pub(super) fn migrate(conn: &mut Connection) -> anyhow::Result<()> {
         MIGRATIONS.len()
     );
     while version < MIGRATIONS.len() {
-        tx.execute_batch(MIGRATIONS[version])
-            .with_context(|| format!("upgrading the data folder's schema to version {}", version + 1))?;
+        tx.execute_batch(MIGRATIONS[version]).with_context(|| {
+            format!(
+                "upgrading the data folder's schema to version {}",
+                version + 1
+            )
+        })?;
         version += 1;
     }
     tx.execute_batch(&format!("PRAGMA user_version = {version};"))?;

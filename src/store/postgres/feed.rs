@@ -329,7 +329,15 @@ fn change(catalog: &Catalog, row: &tokio_postgres::Row) -> Result<Change, StoreE
         ChangeOp::Update => version.saturating_sub(1),
         _ => version,
     };
-    let document = image(catalog, &table, &id, creation_time, document, version, position)?;
+    let document = image(
+        catalog,
+        &table,
+        &id,
+        creation_time,
+        document,
+        version,
+        position,
+    )?;
     let previous = image(
         catalog,
         &table,

@@ -79,6 +79,17 @@ export const updateUrls = mutation({
   },
 });
 
+/** The videos in a status (or all), oldest first: what a live dashboard subscribes to. */
+export const list = query({
+  args: { status: v.optional(v.string()) },
+  handler: async (ctx, { status }) => {
+    const all = await ctx.db.query("videos").collect();
+    return all
+      .filter((video) => status === undefined || video.status === status)
+      .map(({ twitchId, status, title, ownerId }) => ({ twitchId, status, title, ownerId }));
+  },
+});
+
 /** Who the caller is, as Convex sees it. */
 export const whoami = query({
   args: {},

@@ -1,31 +1,14 @@
 // Drives the official ConvexHttpClient against the test backend running our convex/ functions,
 // in both error-status modes (560 like convex-js expects, 200 like the real backend sends).
 import assert from "node:assert/strict";
-import { spawn } from "node:child_process";
 import { once } from "node:events";
-import path from "node:path";
 import { after, before, describe, test } from "node:test";
-import { fileURLToPath } from "node:url";
 
 import { ConvexHttpClient } from "convex/browser";
 import { ConvexError } from "convex/values";
 
-const server = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../server.mjs");
-
-/** Starts the backend on a free port and resolves with its URL. */
-export async function startBackend(env = {}) {
-  const child = spawn(process.execPath, ["--import", "tsx", server], {
-    env: { ...process.env, PORT: "0", ...env },
-    stdio: ["ignore", "pipe", "inherit"],
-  });
-  let output = "";
-  for await (const chunk of child.stdout) {
-    output += chunk;
-    const match = output.match(/listening on (http:\/\/127\.0\.0\.1:\d+)/);
-    if (match) return { url: match[1], child };
-  }
-  throw new Error(`backend exited before listening: ${output}`);
-}
+export { startBackend } from "./start.mjs";
+import { startBackend } from "./start.mjs";
 
 function unsignedJwt(claims) {
   const part = (o) => Buffer.from(JSON.stringify(o)).toString("base64url");
