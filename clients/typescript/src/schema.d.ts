@@ -608,6 +608,13 @@ export interface components {
             /** @description The document after the change; `null` for a delete (a tombstone). */
             document?: Record<string, unknown> | null;
             /**
+             * @description The document before the change, for an update or a delete: what a consumer needs to
+             *     tell whether the document was in its view before (a live query's `leave`, a sync's
+             *     conflict check). `null` for an insert, and for changes recorded before the gateway kept
+             *     it (Postgres: until `convex-gateway postgres install` is run again).
+             */
+            previous?: Record<string, unknown> | null;
+            /**
              * Format: double
              * @description Milliseconds since the Unix epoch when the change was committed.
              */
@@ -708,7 +715,7 @@ export interface components {
          * @description A stable, machine-readable error code. Clients branch on this, never on `detail`.
          * @enum {string}
          */
-        ErrorCode: "malformed_json" | "invalid_body" | "reserved_field" | "invalid_table_name" | "invalid_filter" | "invalid_order" | "invalid_limit" | "invalid_cursor" | "invalid_query" | "order_needs_index" | "invalid_header" | "invalid_reference" | "too_many_operations" | "bad_request" | "missing_token" | "malformed_token" | "unsupported_algorithm" | "unknown_key" | "unsupported_header" | "bad_signature" | "token_expired" | "token_not_yet_valid" | "wrong_issuer" | "wrong_audience" | "missing_claim" | "token_in_query" | "invalid_token" | "invalid_client" | "forbidden" | "invalid_grant" | "refresh_token_reused" | "route_not_found" | "table_not_found" | "not_found" | "method_not_allowed" | "not_acceptable" | "conflict" | "idempotency_in_progress" | "idempotency_key_reused" | "transaction_conflict" | "transaction_not_found" | "transaction_expired" | "too_many_transactions" | "rate_limited" | "outbox_entry_not_found" | "outbox_entry_state" | "version_mismatch" | "payload_too_large" | "too_many_documents" | "unsupported_media_type" | "function_error" | "upstream_unauthorized" | "upstream_rejected" | "upstream_not_found" | "upstream_error" | "upstream_unreachable" | "upstream_timeout" | "upstream_unavailable" | "internal" | "convex_not_configured" | "resync_needed" | "change_feed_unavailable" | "table_without_key" | "unknown_field" | "invalid_value" | "not_null_violation" | "check_violation" | "unique_violation" | "foreign_key_violation" | "exclusion_violation" | "database_forbidden" | "rate_limiter_unavailable" | "state_store_unavailable" | "store_unavailable" | "timeout";
+        ErrorCode: "malformed_json" | "invalid_body" | "reserved_field" | "invalid_table_name" | "invalid_filter" | "invalid_order" | "invalid_limit" | "invalid_cursor" | "invalid_query" | "order_needs_index" | "invalid_header" | "invalid_reference" | "too_many_operations" | "bad_request" | "missing_token" | "malformed_token" | "unsupported_algorithm" | "unknown_key" | "unsupported_header" | "bad_signature" | "token_expired" | "token_not_yet_valid" | "wrong_issuer" | "wrong_audience" | "missing_claim" | "token_in_query" | "invalid_token" | "invalid_client" | "forbidden" | "invalid_grant" | "refresh_token_reused" | "route_not_found" | "table_not_found" | "not_found" | "method_not_allowed" | "not_acceptable" | "conflict" | "idempotency_in_progress" | "idempotency_key_reused" | "transaction_conflict" | "transaction_not_found" | "transaction_expired" | "too_many_transactions" | "rate_limited" | "too_many_watches" | "watch_capacity" | "outbox_entry_not_found" | "outbox_entry_state" | "version_mismatch" | "payload_too_large" | "too_many_documents" | "unsupported_media_type" | "function_error" | "upstream_unauthorized" | "upstream_rejected" | "upstream_not_found" | "upstream_error" | "upstream_unreachable" | "upstream_timeout" | "upstream_unavailable" | "internal" | "convex_not_configured" | "resync_needed" | "change_feed_unavailable" | "table_without_key" | "unknown_field" | "invalid_value" | "not_null_violation" | "check_violation" | "unique_violation" | "foreign_key_violation" | "exclusion_violation" | "database_forbidden" | "rate_limiter_unavailable" | "state_store_unavailable" | "store_unavailable" | "timeout";
         /** @description A Convex function call, exactly as Convex's HTTP API takes it. */
         FunctionRequest: {
             /** @description `module:function`, e.g. `videos:getByTwitchId`. */
@@ -2337,8 +2344,13 @@ export interface operations {
                 filters?: {
                     [key: string]: string;
                 };
+                /** @description With `Accept: text/event-stream`: `snapshot` (the default) sends the page at once and again whenever its content changes; `changes` sends one `change` event per change to the matching documents. Ignored by a plain list. */
+                mode?: "snapshot" | "changes";
             };
-            header?: never;
+            header?: {
+                /** @description With `Accept: text/event-stream` and `mode=changes`: the `id` of the last event received, to resume right after it. */
+                "Last-Event-ID"?: string | null;
+            };
             path: {
                 /**
                  * @description Table name, `^[A-Za-z][A-Za-z0-9_]{0,63}$`
@@ -2350,13 +2362,14 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
-            /** @description One page of documents */
+            /** @description One page of documents; with `Accept: text/event-stream`, a live watch of the page (Server-Sent Events: `snapshot`, or `ready` and `change` in `changes` mode, and `error` when it ends) */
             200: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
                     "application/json": components["schemas"]["ListResponse"];
+                    "text/event-stream": string;
                 };
             };
             /** @description Bad filter, order, limit, cursor or table name */
@@ -2379,7 +2392,16 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The store is unavailable */
+            /** @description The caller has too many open watches (`too_many_watches`), or too many requests */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The store is unavailable, or the gateway holds as many watches as it may (`watch_capacity`) */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -2465,6 +2487,8 @@ export interface operations {
             header?: {
                 /** @description Answer 304 if the document's ETag matches */
                 "If-None-Match"?: string | null;
+                /** @description With `Accept: text/event-stream`: the `id` of the last event received, to resume right after it. */
+                "Last-Event-ID"?: string | null;
             };
             path: {
                 /**
@@ -2479,7 +2503,7 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
-            /** @description The document */
+            /** @description The document; with `Accept: text/event-stream`, a live watch of it (Server-Sent Events: `document` at once and on every change, `deleted` when it is gone, `error` when the watch ends) */
             200: {
                 headers: {
                     /** @description The document's version */
@@ -2488,6 +2512,7 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["DocumentBody"];
+                    "text/event-stream": string;
                 };
             };
             /** @description Not modified since the given ETag */
@@ -2510,6 +2535,15 @@ export interface operations {
             403: components["responses"]["PolicyForbids"];
             /** @description No such document or table */
             404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The caller has too many open watches (`too_many_watches`), or too many requests */
+            429: {
                 headers: {
                     [name: string]: unknown;
                 };

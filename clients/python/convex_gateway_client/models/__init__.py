@@ -38,6 +38,7 @@ from .change import Change
 from .change_document_type_0 import ChangeDocumentType0
 from .change_op import ChangeOp
 from .change_page import ChangePage
+from .change_previous_type_0 import ChangePreviousType0
 from .client_body import ClientBody
 from .commit_response import CommitResponse
 from .commit_response_ids import CommitResponseIds
@@ -54,6 +55,7 @@ from .health_status import HealthStatus
 from .jwks_response_200 import JwksResponse200
 from .kind import Kind
 from .list_documents_filters import ListDocumentsFilters
+from .list_documents_mode import ListDocumentsMode
 from .list_response import ListResponse
 from .merge_patch import MergePatch
 from .new_client import NewClient
@@ -130,6 +132,7 @@ __all__ = (
     "ChangeDocumentType0",
     "ChangeOp",
     "ChangePage",
+    "ChangePreviousType0",
     "ClientBody",
     "CommitResponse",
     "CommitResponseIds",
@@ -146,6 +149,7 @@ __all__ = (
     "JwksResponse200",
     "Kind",
     "ListDocumentsFilters",
+    "ListDocumentsMode",
     "ListResponse",
     "MergePatch",
     "NewClient",

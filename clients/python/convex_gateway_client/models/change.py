@@ -14,6 +14,7 @@ from typing import cast
 
 if TYPE_CHECKING:
   from ..models.change_document_type_0 import ChangeDocumentType0
+  from ..models.change_previous_type_0 import ChangePreviousType0
 
 
 
@@ -36,6 +37,11 @@ class Change:
             version (int): The document's version after the change (for a delete, the version it was deleted at).
             committed_at (float): Milliseconds since the Unix epoch when the change was committed.
             document (ChangeDocumentType0 | None | Unset): The document after the change; `null` for a delete (a tombstone).
+            previous (ChangePreviousType0 | None | Unset): The document before the change, for an update or a delete: what a
+                consumer needs to
+                tell whether the document was in its view before (a live query's `leave`, a sync's
+                conflict check). `null` for an insert, and for changes recorded before the gateway kept
+                it (Postgres: until `convex-gateway postgres install` is run again).
      """
 
     position: int
@@ -45,6 +51,7 @@ class Change:
     version: int
     committed_at: float
     document: ChangeDocumentType0 | None | Unset = UNSET
+    previous: ChangePreviousType0 | None | Unset = UNSET
     additional_properties: dict[str, Any] = _attrs_field(init=False, factory=dict)
 
 
@@ -53,6 +60,7 @@ class Change:
 
     def to_dict(self) -> dict[str, Any]:
         from ..models.change_document_type_0 import ChangeDocumentType0 # noqa: PLC0415
+        from ..models.change_previous_type_0 import ChangePreviousType0 # noqa: PLC0415
         position = self.position
 
         table = self.table
@@ -73,6 +81,14 @@ class Change:
         else:
             document = self.document
 
+        previous: dict[str, Any] | None | Unset
+        if isinstance(self.previous, Unset):
+            previous = UNSET
+        elif isinstance(self.previous, ChangePreviousType0):
+            previous = self.previous.to_dict()
+        else:
+            previous = self.previous
+
 
         field_dict: dict[str, Any] = {}
         field_dict.update(self.additional_properties)
@@ -86,6 +102,8 @@ class Change:
         })
         if document is not UNSET:
             field_dict["document"] = document
+        if previous is not UNSET:
+            field_dict["previous"] = previous
 
         return field_dict
 
@@ -94,6 +112,7 @@ class Change:
     @classmethod
     def from_dict(cls: type[T], src_dict: Mapping[str, Any]) -> T:
         from ..models.change_document_type_0 import ChangeDocumentType0 # noqa: PLC0415
+        from ..models.change_previous_type_0 import ChangePreviousType0 # noqa: PLC0415
         d = dict(src_dict)
         position = d.pop("position")
 
@@ -130,6 +149,26 @@ class Change:
         document = _parse_document(d.pop("document", UNSET))
 
 
+        def _parse_previous(data: object) -> ChangePreviousType0 | None | Unset:
+            if data is None:
+                return data
+            if isinstance(data, Unset):
+                return data
+            try:
+                if not isinstance(data, dict):
+                    raise TypeError()
+                previous_type_0 = ChangePreviousType0.from_dict(data)
+
+
+
+                return previous_type_0
+            except (TypeError, ValueError, AttributeError, KeyError):
+                pass
+            return cast(ChangePreviousType0 | None | Unset, data)
+
+        previous = _parse_previous(d.pop("previous", UNSET))
+
+
         change = cls(
             position=position,
             table=table,
@@ -138,6 +177,7 @@ class Change:
             version=version,
             committed_at=committed_at,
             document=document,
+            previous=previous,
         )
 
 

@@ -57,6 +57,7 @@ class ErrorCode(StrEnum):
     TOO_MANY_DOCUMENTS = "too_many_documents"
     TOO_MANY_OPERATIONS = "too_many_operations"
     TOO_MANY_TRANSACTIONS = "too_many_transactions"
+    TOO_MANY_WATCHES = "too_many_watches"
     TRANSACTION_CONFLICT = "transaction_conflict"
     TRANSACTION_EXPIRED = "transaction_expired"
     TRANSACTION_NOT_FOUND = "transaction_not_found"
@@ -74,6 +75,7 @@ class ErrorCode(StrEnum):
     UPSTREAM_UNAVAILABLE = "upstream_unavailable"
     UPSTREAM_UNREACHABLE = "upstream_unreachable"
     VERSION_MISMATCH = "version_mismatch"
+    WATCH_CAPACITY = "watch_capacity"
     WRONG_AUDIENCE = "wrong_audience"
     WRONG_ISSUER = "wrong_issuer"
 

@@ -20,11 +20,15 @@ def _get_kwargs(
     id: str,
     *,
     if_none_match: None | str | Unset = UNSET,
+    last_event_id: None | str | Unset = UNSET,
 
 ) -> dict[str, Any]:
     headers: dict[str, Any] = {}
     if not isinstance(if_none_match, Unset):
         headers["If-None-Match"] = if_none_match
+
+    if not isinstance(last_event_id, Unset):
+        headers["Last-Event-ID"] = last_event_id
 
 
 
@@ -83,6 +87,13 @@ def _parse_response(*, client: AuthenticatedClient | Client, response: httpx.Res
 
         return response_404
 
+    if response.status_code == 429:
+        response_429 = Problem.from_dict(response.json())
+
+
+
+        return response_429
+
     if response.status_code == 503:
         response_503 = Problem.from_dict(response.json())
 
@@ -111,6 +122,7 @@ def sync_detailed(
     *,
     client: AuthenticatedClient,
     if_none_match: None | str | Unset = UNSET,
+    last_event_id: None | str | Unset = UNSET,
 
 ) -> Response[Any | DocumentBody | Problem]:
     """ Get one document.
@@ -119,6 +131,7 @@ def sync_detailed(
         table (str):
         id (str):
         if_none_match (None | str | Unset):
+        last_event_id (None | str | Unset):
 
     Raises:
         errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
@@ -133,6 +146,7 @@ def sync_detailed(
         table=table,
 id=id,
 if_none_match=if_none_match,
+last_event_id=last_event_id,
 
     )
 
@@ -148,6 +162,7 @@ def sync(
     *,
     client: AuthenticatedClient,
     if_none_match: None | str | Unset = UNSET,
+    last_event_id: None | str | Unset = UNSET,
 
 ) -> Any | DocumentBody | Problem | None:
     """ Get one document.
@@ -156,6 +171,7 @@ def sync(
         table (str):
         id (str):
         if_none_match (None | str | Unset):
+        last_event_id (None | str | Unset):
 
     Raises:
         errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
@@ -171,6 +187,7 @@ def sync(
 id=id,
 client=client,
 if_none_match=if_none_match,
+last_event_id=last_event_id,
 
     ).parsed
 
@@ -180,6 +197,7 @@ async def asyncio_detailed(
     *,
     client: AuthenticatedClient,
     if_none_match: None | str | Unset = UNSET,
+    last_event_id: None | str | Unset = UNSET,
 
 ) -> Response[Any | DocumentBody | Problem]:
     """ Get one document.
@@ -188,6 +206,7 @@ async def asyncio_detailed(
         table (str):
         id (str):
         if_none_match (None | str | Unset):
+        last_event_id (None | str | Unset):
 
     Raises:
         errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
@@ -202,6 +221,7 @@ async def asyncio_detailed(
         table=table,
 id=id,
 if_none_match=if_none_match,
+last_event_id=last_event_id,
 
     )
 
@@ -217,6 +237,7 @@ async def asyncio(
     *,
     client: AuthenticatedClient,
     if_none_match: None | str | Unset = UNSET,
+    last_event_id: None | str | Unset = UNSET,
 
 ) -> Any | DocumentBody | Problem | None:
     """ Get one document.
@@ -225,6 +246,7 @@ async def asyncio(
         table (str):
         id (str):
         if_none_match (None | str | Unset):
+        last_event_id (None | str | Unset):
 
     Raises:
         errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
@@ -240,5 +262,6 @@ async def asyncio(
 id=id,
 client=client,
 if_none_match=if_none_match,
+last_event_id=last_event_id,
 
     )).parsed

@@ -9,6 +9,7 @@ from ...types import Response, UNSET
 from ... import errors
 
 from ...models.list_documents_filters import ListDocumentsFilters
+from ...models.list_documents_mode import ListDocumentsMode
 from ...models.list_response import ListResponse
 from ...models.problem import Problem
 from ...types import UNSET, Unset
@@ -23,9 +24,15 @@ def _get_kwargs(
     limit: int | Unset = UNSET,
     cursor: str | Unset = UNSET,
     filters: ListDocumentsFilters | Unset = UNSET,
+    mode: ListDocumentsMode | Unset = UNSET,
+    last_event_id: None | str | Unset = UNSET,
 
 ) -> dict[str, Any]:
-    
+    headers: dict[str, Any] = {}
+    if not isinstance(last_event_id, Unset):
+        headers["Last-Event-ID"] = last_event_id
+
+
 
     
 
@@ -44,6 +51,12 @@ def _get_kwargs(
         params.update(json_filters)
 
 
+    json_mode: str | Unset = UNSET
+    if not isinstance(mode, Unset):
+        json_mode = mode.value
+
+    params["mode"] = json_mode
+
 
     params = {k: v for k, v in params.items() if v is not UNSET and v is not None}
 
@@ -55,6 +68,7 @@ def _get_kwargs(
     }
 
 
+    _kwargs["headers"] = headers
     return _kwargs
 
 
@@ -95,6 +109,13 @@ def _parse_response(*, client: AuthenticatedClient | Client, response: httpx.Res
 
         return response_404
 
+    if response.status_code == 429:
+        response_429 = Problem.from_dict(response.json())
+
+
+
+        return response_429
+
     if response.status_code == 503:
         response_503 = Problem.from_dict(response.json())
 
@@ -125,6 +146,8 @@ def sync_detailed(
     limit: int | Unset = UNSET,
     cursor: str | Unset = UNSET,
     filters: ListDocumentsFilters | Unset = UNSET,
+    mode: ListDocumentsMode | Unset = UNSET,
+    last_event_id: None | str | Unset = UNSET,
 
 ) -> Response[ListResponse | Problem]:
     """ List documents, filtered, ordered and paged.
@@ -141,6 +164,9 @@ def sync_detailed(
         limit (int | Unset):
         cursor (str | Unset):
         filters (ListDocumentsFilters | Unset):
+        mode (ListDocumentsMode | Unset): What a table watch sends (`mode`, with `Accept:
+            text/event-stream`).
+        last_event_id (None | str | Unset):
 
     Raises:
         errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
@@ -157,6 +183,8 @@ order=order,
 limit=limit,
 cursor=cursor,
 filters=filters,
+mode=mode,
+last_event_id=last_event_id,
 
     )
 
@@ -174,6 +202,8 @@ def sync(
     limit: int | Unset = UNSET,
     cursor: str | Unset = UNSET,
     filters: ListDocumentsFilters | Unset = UNSET,
+    mode: ListDocumentsMode | Unset = UNSET,
+    last_event_id: None | str | Unset = UNSET,
 
 ) -> ListResponse | Problem | None:
     """ List documents, filtered, ordered and paged.
@@ -190,6 +220,9 @@ def sync(
         limit (int | Unset):
         cursor (str | Unset):
         filters (ListDocumentsFilters | Unset):
+        mode (ListDocumentsMode | Unset): What a table watch sends (`mode`, with `Accept:
+            text/event-stream`).
+        last_event_id (None | str | Unset):
 
     Raises:
         errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
@@ -207,6 +240,8 @@ order=order,
 limit=limit,
 cursor=cursor,
 filters=filters,
+mode=mode,
+last_event_id=last_event_id,
 
     ).parsed
 
@@ -218,6 +253,8 @@ async def asyncio_detailed(
     limit: int | Unset = UNSET,
     cursor: str | Unset = UNSET,
     filters: ListDocumentsFilters | Unset = UNSET,
+    mode: ListDocumentsMode | Unset = UNSET,
+    last_event_id: None | str | Unset = UNSET,
 
 ) -> Response[ListResponse | Problem]:
     """ List documents, filtered, ordered and paged.
@@ -234,6 +271,9 @@ async def asyncio_detailed(
         limit (int | Unset):
         cursor (str | Unset):
         filters (ListDocumentsFilters | Unset):
+        mode (ListDocumentsMode | Unset): What a table watch sends (`mode`, with `Accept:
+            text/event-stream`).
+        last_event_id (None | str | Unset):
 
     Raises:
         errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
@@ -250,6 +290,8 @@ order=order,
 limit=limit,
 cursor=cursor,
 filters=filters,
+mode=mode,
+last_event_id=last_event_id,
 
     )
 
@@ -267,6 +309,8 @@ async def asyncio(
     limit: int | Unset = UNSET,
     cursor: str | Unset = UNSET,
     filters: ListDocumentsFilters | Unset = UNSET,
+    mode: ListDocumentsMode | Unset = UNSET,
+    last_event_id: None | str | Unset = UNSET,
 
 ) -> ListResponse | Problem | None:
     """ List documents, filtered, ordered and paged.
@@ -283,6 +327,9 @@ async def asyncio(
         limit (int | Unset):
         cursor (str | Unset):
         filters (ListDocumentsFilters | Unset):
+        mode (ListDocumentsMode | Unset): What a table watch sends (`mode`, with `Accept:
+            text/event-stream`).
+        last_event_id (None | str | Unset):
 
     Raises:
         errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
@@ -300,5 +347,7 @@ order=order,
 limit=limit,
 cursor=cursor,
 filters=filters,
+mode=mode,
+last_event_id=last_event_id,
 
     )).parsed
