@@ -167,7 +167,12 @@ impl Application {
         }
         let live = Arc::new(Live::new(
             Arc::clone(&store),
-            config.watches.clone(),
+            convex.as_ref().map(|c| c.url().to_owned()),
+            Arc::clone(&auth),
+            crate::config::WatchConfig {
+                first_result_within: config.request_timeout,
+                ..config.watches.clone()
+            },
             &metrics,
         )?);
         let state = AppState::new(Parts {

@@ -72,6 +72,9 @@ pub struct WatchConfig {
     /// `GATEWAY_WATCH_MAX_LIFETIME`: seconds after which a watch ends (the client reconnects);
     /// 0, the default, keeps it open until the token expires.
     pub max_lifetime: Option<Duration>,
+    /// How long a watch on Convex waits for its first result before the request fails (the
+    /// request timeout).
+    pub first_result_within: Duration,
 }
 
 /// The gateway's whole configuration.
@@ -366,6 +369,7 @@ impl Config {
                     0 => None,
                     secs => Some(Duration::from_secs(secs)),
                 },
+                first_result_within: Duration::from_secs(10),
             },
             state: None,
             state_key: match get("GATEWAY_STATE_KEY").filter(|v| !v.is_empty()) {

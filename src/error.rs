@@ -191,8 +191,8 @@ pub struct ApiError {
     failed_operation: Option<usize>,
     /// Seconds for `Retry-After` on 503s.
     retry_after: Option<u64>,
-    /// `errorData` of a Convex function error.
-    error_data: Option<serde_json::Value>,
+    /// `errorData` of a Convex function error (boxed: rare, and it keeps `ApiError` small).
+    error_data: Option<Box<serde_json::Value>>,
     /// Convex's error code, and the field and constraint a database named (boxed: rare, and it
     /// keeps `ApiError` small).
     target: Option<Box<Target>>,
@@ -252,7 +252,7 @@ impl ApiError {
 
     /// Attaches the `ConvexError` data of a failed function.
     pub fn with_error_data(mut self, data: Option<serde_json::Value>) -> Self {
-        self.error_data = data;
+        self.error_data = data.map(Box::new);
         self
     }
 
@@ -301,7 +301,7 @@ impl ApiError {
             detail: self.detail.clone(),
             code: self.code,
             failed_operation: self.failed_operation,
-            error_data: self.error_data.clone(),
+            error_data: self.error_data.as_deref().cloned(),
             convex_code: self.target.as_ref().and_then(|t| t.convex_code.clone()),
             field: self.target.as_ref().and_then(|t| t.field.clone()),
             constraint: self.target.as_ref().and_then(|t| t.constraint.clone()),

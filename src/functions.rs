@@ -189,6 +189,22 @@ impl Functions {
     }
 }
 
+impl Functions {
+    /// Checks that `path` may be watched by the caller as a query (the policy's query rule),
+    /// and answers it as Convex takes it.
+    pub fn check_watch(
+        &self,
+        ctx: &RequestCtx,
+        path: &str,
+        args: Value,
+    ) -> ApiResult<(String, Value)> {
+        self.convex()?;
+        let path = checked_path(path)?;
+        authorize(&self.auth, ctx, Some(FunctionKind::Query), &path)?;
+        Ok((path, single_args(Some(args))?))
+    }
+}
+
 /// A function path: `module:function` (modules may be nested with `/`), or a module alone
 /// (its default export).
 fn checked_path(path: &str) -> ApiResult<String> {

@@ -56,7 +56,7 @@ impl Relay {
     /// step.
     pub async fn step(&self) -> Duration {
         let due = match self.outbox.next().await {
-            Ok(Next::Due(due)) => due,
+            Ok(Next::Due(due)) => *due,
             Ok(Next::Wait(wait)) => return wait,
             Err(err) => {
                 tracing::error!(error = format!("{err:#}"), "reading the outbox failed");

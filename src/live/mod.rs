@@ -15,9 +15,11 @@ mod frame;
 mod hub;
 mod limits;
 mod metrics;
+mod remote;
 mod snapshot;
 mod stream;
 mod table;
+mod upstream;
 
 pub use frame::Frame;
 pub use stream::Frames;
@@ -25,21 +27,26 @@ pub use stream::Frames;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
+use futures_util::FutureExt as _;
 use tokio::sync::watch;
 
+use crate::auth::Auth;
 use crate::config::WatchConfig;
 use crate::context::RequestCtx;
 use crate::documents::WatchPlan;
 use crate::error::{ApiError, ApiResult, ErrorCode};
 use crate::metrics::Metrics;
+use crate::store::convex::list_args;
 use crate::store::{SharedStore, StoreCtx};
 
 use follow::{Follower, RowPolicy};
 use hub::Hub;
 use limits::Limits;
 use metrics::LiveMetrics;
+use remote::{RemoteSource, Render};
 use snapshot::Cohorts;
 use stream::{Bounds, Source};
+use upstream::{Shape, Upstream};
 
 /// What a table watch sends.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -70,20 +77,179 @@ pub struct Live {
     metrics: Arc<LiveMetrics>,
     config: WatchConfig,
     stopping: watch::Sender<bool>,
+    /// Convex's own subscriptions, when the gateway fronts a deployment.
+    upstream: Option<Upstream>,
 }
 
 impl Live {
-    /// The service over `store`, registering its metrics.
-    pub fn new(store: SharedStore, config: WatchConfig, metrics: &Metrics) -> anyhow::Result<Self> {
+    /// The service over `store` (and the Convex deployment at `convex_url`, whose tables and
+    /// functions are watched through its own subscriptions), registering its metrics.
+    pub fn new(
+        store: SharedStore,
+        convex_url: Option<String>,
+        auth: Arc<Auth>,
+        config: WatchConfig,
+        metrics: &Metrics,
+    ) -> anyhow::Result<Self> {
+        let metrics = Arc::new(LiveMetrics::register(metrics)?);
         Ok(Self {
             hub: Hub::new(&store, config.queue),
             limits: Limits::new(config.per_caller, config.max_total),
             cohorts: Cohorts::default(),
-            metrics: Arc::new(LiveMetrics::register(metrics)?),
+            upstream: convex_url.map(|url| Upstream::new(url, auth, Arc::clone(&metrics))),
+            metrics,
             stopping: watch::channel(false).0,
             store,
             config,
         })
+    }
+
+    /// Opens a watch of a Convex query (`path` and `args` checked by the function service):
+    /// `event: value` at once and whenever the result changes.
+    pub async fn watch_function(
+        &self,
+        ctx: &RequestCtx,
+        path: &str,
+        args: serde_json::Value,
+    ) -> ApiResult<Frames> {
+        let upstream = self.upstream()?;
+        let permit = self.limits.acquire(&ctx.caller_key())?;
+        let cohort = upstream.join(&ctx.caller, path, args, Shape::Value).await?;
+        Ok(stream::frames(
+            Box::new(RemoteSource::new(cohort, Render::Value)),
+            self.bounds(ctx),
+            "function",
+            Arc::clone(&self.metrics),
+            permit,
+            self.config.queue,
+        ))
+    }
+
+    /// The cohort's first result, within the request's time.
+    async fn first_result(
+        &self,
+        cohort: &upstream::Cohort,
+    ) -> ApiResult<Option<Arc<upstream::Shot>>> {
+        let mut shots = cohort.subscribe();
+        let first = tokio::time::timeout(
+            self.config.first_result_within,
+            shots
+                .wait_for(Option::is_some)
+                .map(|r| r.ok().and_then(|s| s.clone())),
+        )
+        .await
+        .map_err(|_| {
+            ApiError::new(
+                ErrorCode::UpstreamTimeout,
+                "Convex did not answer the subscription in time",
+            )
+        })?;
+        first.map(Some).ok_or_else(ended)
+    }
+
+    fn upstream(&self) -> ApiResult<&Upstream> {
+        self.upstream.as_ref().ok_or_else(|| {
+            ApiError::new(
+                ErrorCode::ConvexNotConfigured,
+                "this gateway runs without Convex; set CONVEX_URL to watch Convex functions",
+            )
+        })
+    }
+
+    /// A table watch on Convex: a subscription to `gateway:list` as the caller.
+    async fn watch_convex_table(
+        &self,
+        ctx: &RequestCtx,
+        upstream: &Upstream,
+        plan: WatchPlan,
+        mode: Mode,
+        resume_from: Option<u64>,
+    ) -> ApiResult<Frames> {
+        if ctx.tx.is_some() {
+            return Err(in_transaction());
+        }
+        let args = list_args(&plan.table, &plan.query)?;
+        let permit = self.limits.acquire(&ctx.caller_key())?;
+        let cohort = upstream
+            .join(&ctx.caller, "gateway:list", args, Shape::Page(plan.query))
+            .await?;
+        // A query Convex refuses (an order without its index, say) is the request's error.
+        if let Some(upstream::Shot::Failed { code, detail, .. }) =
+            self.first_result(&cohort).await?.as_deref()
+        {
+            return Err(ApiError::new(*code, detail.clone()));
+        }
+        let (render, kind) = match mode {
+            Mode::Snapshot => (Render::Snapshot, "table_snapshot"),
+            Mode::Changes => (
+                Render::Changes {
+                    seen: None,
+                    resumed: resume_from.is_some(),
+                },
+                "table_changes",
+            ),
+        };
+        Ok(stream::frames(
+            Box::new(RemoteSource::new(cohort, render)),
+            self.bounds(ctx),
+            kind,
+            Arc::clone(&self.metrics),
+            permit,
+            self.config.queue,
+        ))
+    }
+
+    /// A document watch on Convex: a subscription to `gateway:get` as the caller; a document
+    /// the caller cannot see answers 404, as a read does.
+    async fn watch_convex_document(
+        &self,
+        ctx: &RequestCtx,
+        upstream: &Upstream,
+        plan: WatchPlan,
+        id: &str,
+    ) -> ApiResult<Frames> {
+        if ctx.tx.is_some() {
+            return Err(in_transaction());
+        }
+        let permit = self.limits.acquire(&ctx.caller_key())?;
+        let args = serde_json::json!({ "table": plan.table.as_str(), "id": id });
+        let cohort = upstream
+            .join(&ctx.caller, "gateway:get", args, Shape::Document)
+            .await?;
+        // The first result decides between the watch and a 404.
+        let first = self.first_result(&cohort).await?;
+        match first.as_deref() {
+            Some(upstream::Shot::Ready(text)) => {
+                let doc = serde_json::from_str::<Option<crate::store::Document>>(text)
+                    .ok()
+                    .flatten()
+                    .filter(|doc| plan.query.filters.iter().all(|f| f.matches(doc)));
+                if doc.is_none() {
+                    return Err(ApiError::new(
+                        ErrorCode::NotFound,
+                        format!("no document `{id}` in table `{}`", plan.table),
+                    ));
+                }
+            }
+            Some(upstream::Shot::Failed { code, detail, .. }) => {
+                return Err(ApiError::new(*code, detail.clone()));
+            }
+            None => return Err(ended()),
+        }
+        Ok(stream::frames(
+            Box::new(RemoteSource::new(
+                cohort,
+                Render::Document {
+                    id: id.to_owned(),
+                    filters: plan.query.filters,
+                },
+            )),
+            self.bounds(ctx),
+            "document",
+            Arc::clone(&self.metrics),
+            permit,
+            self.config.queue,
+        ))
     }
 
     /// Ends every open watch (`shutting_down`), so a stopping gateway is not held open by them.
@@ -91,9 +257,11 @@ impl Live {
         self.stopping.send_replace(true);
     }
 
-    /// Open watches, and the cohorts that serve snapshot watches.
+    /// Open watches, and the subscriptions that serve them (snapshot cohorts and Convex
+    /// subscriptions).
     pub fn counts(&self) -> (usize, usize) {
-        (self.limits.open(), self.cohorts.count())
+        let upstream = self.upstream.as_ref().map_or(0, Upstream::count);
+        (self.limits.open(), self.cohorts.count() + upstream)
     }
 
     /// The server-sent-event heartbeat period.
@@ -110,6 +278,11 @@ impl Live {
         mode: Mode,
         resume_from: Option<u64>,
     ) -> ApiResult<Frames> {
+        if let Some(upstream) = &self.upstream {
+            return self
+                .watch_convex_table(ctx, upstream, plan, mode, resume_from)
+                .await;
+        }
         self.check_feed(ctx)?;
         let permit = self.limits.acquire(&ctx.caller_key())?;
         let store_ctx = background(&ctx.store);
@@ -166,6 +339,9 @@ impl Live {
         id: &str,
         resume_from: Option<u64>,
     ) -> ApiResult<Frames> {
+        if let Some(upstream) = &self.upstream {
+            return self.watch_convex_document(ctx, upstream, plan, id).await;
+        }
         self.check_feed(ctx)?;
         let permit = self.limits.acquire(&ctx.caller_key())?;
         let store_ctx = background(&ctx.store);
@@ -199,10 +375,7 @@ impl Live {
 
     fn check_feed(&self, ctx: &RequestCtx) -> ApiResult<()> {
         if ctx.tx.is_some() {
-            return Err(ApiError::new(
-                ErrorCode::BadRequest,
-                "a watch cannot run inside a transaction; open it without X-Transaction-Id",
-            ));
+            return Err(in_transaction());
         }
         if self.store.change_signal().is_none() || !self.store.capabilities().change_feed {
             return Err(ApiError::new(
@@ -291,4 +464,18 @@ fn background(ctx: &StoreCtx) -> StoreCtx {
         idempotency_key: None,
         ..ctx.clone()
     }
+}
+
+fn in_transaction() -> ApiError {
+    ApiError::new(
+        ErrorCode::BadRequest,
+        "a watch cannot run inside a transaction; open it without X-Transaction-Id",
+    )
+}
+
+fn ended() -> ApiError {
+    ApiError::new(
+        ErrorCode::UpstreamUnavailable,
+        "the subscription to Convex has ended",
+    )
 }

@@ -186,7 +186,7 @@ pub const IDLE: Duration = Duration::from_secs(1);
 #[derive(Debug)]
 pub enum Next {
     /// Deliver this entry.
-    Due(Due),
+    Due(Box<Due>),
     /// Nothing is due; look again after this long.
     Wait(Duration),
 }
@@ -312,12 +312,12 @@ impl Outbox {
                         (due.next_attempt_at - now) as u64,
                     )));
                 }
-                Ok(Next::Due(due))
+                Ok(Next::Due(Box::new(due)))
             }
             Backend::Shared(shared) => {
                 shared.refresh_stats().await?;
                 Ok(match shared.claim().await? {
-                    Some(due) => Next::Due(due),
+                    Some(due) => Next::Due(Box::new(due)),
                     None if shared.depth() > 0 => Next::Wait(Duration::from_millis(200)),
                     None => Next::Wait(IDLE),
                 })

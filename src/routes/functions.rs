@@ -33,7 +33,7 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(api_mutation))
         .routes(routes!(api_action))
         .routes(routes!(api_run))
-        .routes(routes!(call_function))
+        .routes(routes!(call_function, read_function))
 }
 
 // === schemas ===
@@ -290,6 +290,85 @@ async fn call_function(
         parse::<Value>(&body)?
     };
     match state.functions().call(&ctx, kind, &path, args).await? {
+        Called::Queued(receipt) => Ok(receipt.into_response()),
+        Called::Value(value) => Ok(Json(FunctionValue { value }).into_response()),
+    }
+}
+
+/// The `args` of a query read or watch: URL-encoded JSON in the query string.
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct ReadParams {
+    /// The query's arguments as a URL-encoded JSON object (default `{}`), e.g.
+    /// `args=%7B%22status%22%3A%22Queued%22%7D` for `{"status":"Queued"}`.
+    pub args: Option<String>,
+}
+
+/// Read a Convex query with GET, or watch it live.
+///
+/// Without `Accept: text/event-stream`, the query runs once and answers `{"value": …}`, as the
+/// POST form does. With it, the answer is a live watch (Server-Sent Events): `event: value` with
+/// `{"value": …}` at once and whenever the result changes (never twice the same), and
+/// `event: failed` (`{"code", "detail", "errorData"}`) when the query throws, after which the
+/// watch goes on. Identical watches (path, args and identity) share one upstream subscription.
+#[utoipa::path(
+    get,
+    path = "/v1/functions/{kind}/{*path}",
+    tag = "functions",
+    security(("bearer" = [])),
+    params(
+        ("kind" = String, Path, description = "`query` (only queries can be read or watched)"),
+        ("path" = String, Path, description = "`module:function`, e.g. `videos:list`"),
+        ReadParams,
+    ),
+    responses(
+        (status = 200, description = "The query's value; with `Accept: text/event-stream`, a live watch of it", content(
+            (FunctionValue = "application/json"),
+            (String = "text/event-stream"),
+        )),
+        (status = 400, description = "Bad kind, path or args", body = Problem, content_type = "application/problem+json"),
+        (status = 401, response = crate::openapi::Unauthorized),
+        (status = 403, description = "The policy does not allow this query", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No Convex deployment is configured (`convex_not_configured`), or Convex has no such function", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "The query failed; `errorData` holds its ConvexError data", body = Problem, content_type = "application/problem+json"),
+        (status = 429, description = "The caller has too many open watches (`too_many_watches`), or too many requests", body = Problem, content_type = "application/problem+json"),
+        (status = 502, response = crate::openapi::Unreachable),
+        (status = 503, description = "Convex cannot be reached, or the gateway holds as many watches as it may (`watch_capacity`)", body = Problem, content_type = "application/problem+json"),
+        (status = 504, response = crate::openapi::TimedOut),
+    )
+)]
+async fn read_function(
+    State(state): State<AppState>,
+    ctx: RequestCtx,
+    ApiPath((kind, path)): ApiPath<(String, String)>,
+    axum::extract::Query(params): axum::extract::Query<ReadParams>,
+    headers: axum::http::HeaderMap,
+) -> ApiResult<Response> {
+    if kind != "query" {
+        return Err(ApiError::new(
+            ErrorCode::BadRequest,
+            format!("`{kind}` cannot be read with GET: only queries can be read or watched"),
+        ));
+    }
+    let args = match params.args.as_deref() {
+        None | Some("") => json!({}),
+        Some(raw) => serde_json::from_str::<Value>(raw).map_err(|err| {
+            ApiError::new(
+                ErrorCode::InvalidQuery,
+                format!("`args` is not JSON: {err}"),
+            )
+        })?,
+    };
+    let (path, args) = state.functions().check_watch(&ctx, &path, args)?;
+    if super::watch::wants_stream(&headers) {
+        let frames = state.live().watch_function(&ctx, &path, args).await?;
+        return Ok(super::watch::stream(frames, state.live().heartbeat()));
+    }
+    match state
+        .functions()
+        .call(&ctx, FunctionKind::Query, &path, args)
+        .await?
+    {
         Called::Queued(receipt) => Ok(receipt.into_response()),
         Called::Value(value) => Ok(Json(FunctionValue { value }).into_response()),
     }

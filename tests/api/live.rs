@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 
-use crate::helpers::{TestApp, assert_problem, spawn_app, spawn_app_with, spawn_convex_app};
+use crate::helpers::{TestApp, assert_problem, spawn_app, spawn_app_with};
 
 /// One server-sent event.
 #[derive(Debug, Clone)]
@@ -242,18 +242,12 @@ pub(crate) async fn check_snapshot_watch(app: &TestApp) {
     let url = app.url("/v1/tables/items?kind=eq.a&order=n.desc&limit=2");
     let mut stream = Sse::open(&app.client, &url, None).await;
     let first = stream.next().await;
-    assert_eq!(first.event, "snapshot");
+    assert_eq!(first.event, "snapshot", "{first:?}");
     assert_eq!(first.json()["items"], json!([]));
     let mut twin = Sse::open(&app.client, &url, None).await;
     assert_eq!(twin.next().await.json()["items"], json!([]));
     eventually("one cohort for two identical watches", || async {
-        metric(
-            app,
-            "gateway_watch_upstream_subscriptions",
-            "table_snapshot",
-        )
-        .await
-            == 1.0
+        metric(app, "gateway_watch_upstream_subscriptions", "").await == 1.0
             && metric(app, "gateway_watches_open", "table_snapshot").await == 2.0
     })
     .await;
@@ -261,21 +255,21 @@ pub(crate) async fn check_snapshot_watch(app: &TestApp) {
     app.insert("items", json!({"kind": "a", "n": 1})).await;
     let page = stream.next().await.json();
     assert_eq!(page["items"].as_array().unwrap().len(), 1);
-    assert_eq!(page["items"][0]["n"], 1);
+    assert_eq!(page["items"][0]["n"].as_f64(), Some(1.0));
     // Outside the page: another table, another kind. Then one that changes it.
     app.insert("feed", json!({"kind": "a", "n": 5})).await;
     app.insert("items", json!({"kind": "b", "n": 7})).await;
     app.insert("items", json!({"kind": "a", "n": 2})).await;
     let page = stream.next().await.json();
-    let ns: Vec<&Value> = page["items"]
+    let ns: Vec<Option<f64>> = page["items"]
         .as_array()
         .unwrap()
         .iter()
-        .map(|d| &d["n"])
+        .map(|d| d["n"].as_f64())
         .collect();
     assert_eq!(
         ns,
-        [&json!(2), &json!(1)],
+        [Some(2.0), Some(1.0)],
         "no resend for the writes outside the page"
     );
     // A third match below the page's limit changes only `nextCursor` (there is more now)...
@@ -289,7 +283,7 @@ pub(crate) async fn check_snapshot_watch(app: &TestApp) {
     let top = app.insert("items", json!({"kind": "a", "n": 9})).await;
     let page = stream.next().await.json();
     assert_eq!(page["items"][0]["_id"], top["_id"]);
-    assert_eq!(page["items"][1]["n"], 2);
+    assert_eq!(page["items"][1]["n"].as_f64(), Some(2.0));
     // The twin got the same pages (it may skip to the newest, never see another).
     let mut seen = twin.next().await.json();
     while seen["items"][0]["_id"] != top["_id"] {
@@ -299,13 +293,7 @@ pub(crate) async fn check_snapshot_watch(app: &TestApp) {
     drop(stream);
     drop(twin);
     eventually("the cohort to stop with its last watch", || async {
-        metric(
-            app,
-            "gateway_watch_upstream_subscriptions",
-            "table_snapshot",
-        )
-        .await
-            == 0.0
+        metric(app, "gateway_watch_upstream_subscriptions", "").await == 0.0
             && metric(app, "gateway_watches_open", "table_snapshot").await == 0.0
     })
     .await;
@@ -393,7 +381,16 @@ async fn a_document_watch_follows_one_document_until_it_is_deleted() {
 
 #[tokio::test]
 async fn on_postgres_watches_see_the_gateways_and_other_programs_commits() {
-    let app = crate::pg::spawn_pg_suite_app().await;
+    // Without row-level security: every change is judged from the feed alone (see the next
+    // test for watches under the database's own row policies).
+    let app = crate::pg::spawn_pg_app_with(
+        |db| {
+            crate::pg::suite_schema(db);
+            crate::pg::install(db);
+        },
+        |c| c.postgres.rls = convex_gateway::store::postgres::RlsMode::Off,
+    )
+    .await;
     check_changes_watch(&app).await;
     check_snapshot_watch(&app).await;
     check_resume(&app).await;
@@ -417,6 +414,88 @@ async fn on_postgres_watches_see_the_gateways_and_other_programs_commits() {
     let (op, same, updated) = change(&mut stream, &mut last).await;
     assert_eq!((op.as_str(), same.as_str()), ("update", id.as_str()));
     assert_eq!(updated["document"]["n"], 42);
+}
+
+#[tokio::test]
+async fn under_row_level_security_a_watch_shows_only_the_rows_the_database_lets_the_caller_read() {
+    let policy = tempfile::NamedTempFile::new().unwrap();
+    std::fs::write(
+        policy.path(),
+        "[roles.admin]\nadmin = true\n[roles.authenticated]\ntables = { notes = [\"read\", \"write\", \"delete\"] }\n",
+    )
+    .unwrap();
+    let app = crate::pg::spawn_pg_app_with(
+        |db| {
+            db.psql(crate::postgres::SUPABASE_AUTH);
+            db.psql(
+                "CREATE TABLE notes (id uuid PRIMARY KEY DEFAULT gen_random_uuid(),
+                     created_at timestamptz NOT NULL DEFAULT now(),
+                     owner uuid NOT NULL DEFAULT auth.uid(), body text);
+                 ALTER TABLE notes ENABLE ROW LEVEL SECURITY;
+                 CREATE POLICY own ON notes FOR ALL TO authenticated
+                     USING (owner = auth.uid()) WITH CHECK (owner = auth.uid());
+                 GRANT ALL ON notes TO authenticated, service_role;",
+            );
+            crate::pg::install(db);
+        },
+        |c| c.auth.policy_path = Some(policy.path().to_owned()),
+    )
+    .await;
+    let (a, b) = (
+        "0f0d5a8e-0000-4000-8000-00000000000a",
+        "0f0d5a8e-0000-4000-8000-00000000000b",
+    );
+    let user_a = app.client_for(&app.token(a, &[]));
+    let user_b = app.client_for(&app.token(b, &[]));
+    let post = |client: &reqwest::Client, body: &str| {
+        let request = client
+            .post(app.url("/v1/tables/notes"))
+            .json(&json!({ "body": body }));
+        async move {
+            let response = request.send().await.unwrap();
+            assert_eq!(response.status(), StatusCode::CREATED);
+            response.json::<Value>().await.unwrap()
+        }
+    };
+    let mut changes = Sse::open(&user_a, &app.url("/v1/tables/notes?mode=changes"), None).await;
+    assert_eq!(changes.next().await.event, "ready");
+    let mut snapshot = Sse::open(&user_a, &app.url("/v1/tables/notes"), None).await;
+    assert_eq!(snapshot.next().await.json()["items"], json!([]));
+    // B's row first: A's watches show nothing of it; A's own row is the first event.
+    let bs = post(&user_b, "b1").await;
+    let mine = post(&user_a, "a1").await;
+    let mut last = 0;
+    let (op, id, body) = change(&mut changes, &mut last).await;
+    assert_eq!(
+        (op.as_str(), id.as_str()),
+        ("insert", id_of(&mine).as_str())
+    );
+    assert_eq!(body["document"]["body"], "a1");
+    let page = snapshot.next().await.json();
+    assert_eq!(page["items"].as_array().unwrap().len(), 1, "{page}");
+    // B's update and delete do not reach A; A's own delete does.
+    user_b
+        .patch(app.url(&format!("/v1/tables/notes/{}", id_of(&bs))))
+        .json(&json!({"body": "b2"}))
+        .send()
+        .await
+        .unwrap();
+    user_b
+        .delete(app.url(&format!("/v1/tables/notes/{}", id_of(&bs))))
+        .send()
+        .await
+        .unwrap();
+    user_a
+        .delete(app.url(&format!("/v1/tables/notes/{}", id_of(&mine))))
+        .send()
+        .await
+        .unwrap();
+    let (op, id, _) = change(&mut changes, &mut last).await;
+    assert_eq!(
+        (op.as_str(), id.as_str()),
+        ("delete", id_of(&mine).as_str())
+    );
+    assert_eq!(snapshot.next().await.json()["items"], json!([]));
 }
 
 const OWNED: &str = r#"
@@ -714,14 +793,29 @@ async fn a_position_the_feed_no_longer_keeps_answers_reset_and_a_snapshot() {
 }
 
 #[tokio::test]
-async fn a_store_without_a_change_feed_refuses_watches() {
-    let app = spawn_convex_app().await;
+async fn postgres_without_the_change_log_refuses_watches_and_says_why() {
+    let app = crate::pg::spawn_pg_app_with(
+        |db| {
+            db.psql(
+                "CREATE TABLE t (id uuid PRIMARY KEY DEFAULT gen_random_uuid(), n int4);
+                 GRANT ALL ON t TO anon, authenticated, service_role;",
+            );
+        },
+        |_| {},
+    )
+    .await;
     let response = app
         .client
-        .get(app.url("/v1/tables/items?mode=changes"))
+        .get(app.url("/v1/tables/t?mode=changes"))
         .header("accept", "text/event-stream")
         .send()
         .await
         .unwrap();
-    assert_problem(response, StatusCode::NOT_FOUND, "change_feed_unavailable").await;
+    let problem = assert_problem(response, StatusCode::NOT_FOUND, "change_feed_unavailable").await;
+    assert!(
+        problem["detail"]
+            .as_str()
+            .unwrap()
+            .contains("postgres install")
+    );
 }

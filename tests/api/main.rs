@@ -18,6 +18,7 @@ mod functions;
 mod idempotency;
 mod layers;
 mod live;
+mod live_convex;
 mod middleware;
 mod openapi;
 mod ops;

@@ -243,7 +243,7 @@ async fn constraint_violations_answer_their_codes_and_write_nothing() {
 }
 
 /// Supabase's `auth.uid()` and `auth.jwt()`, as its migrations define them.
-const SUPABASE_AUTH: &str = "CREATE SCHEMA auth;
+pub(crate) const SUPABASE_AUTH: &str = "CREATE SCHEMA auth;
     CREATE FUNCTION auth.uid() RETURNS uuid LANGUAGE sql STABLE AS
       $$ SELECT nullif(coalesce(current_setting('request.jwt.claim.sub', true),
                                 current_setting('request.jwt.claims', true)::jsonb ->> 'sub'), '')::uuid $$;

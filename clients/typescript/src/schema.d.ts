@@ -355,7 +355,15 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        get?: never;
+        /**
+         * Read a Convex query with GET, or watch it live.
+         * @description Without `Accept: text/event-stream`, the query runs once and answers `{"value": …}`, as the
+         *     POST form does. With it, the answer is a live watch (Server-Sent Events): `event: value` with
+         *     `{"value": …}` at once and whenever the result changes (never twice the same), and
+         *     `event: failed` (`{"code", "detail", "errorData"}`) when the query throws, after which the
+         *     watch goes on. Identical watches (path, args and identity) share one upstream subscription.
+         */
+        get: operations["read_function"];
         put?: never;
         /** Call a Convex function the REST way: the body is its args (or empty), the answer its value. */
         post: operations["call_function"];
@@ -2226,6 +2234,95 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+        };
+    };
+    read_function: {
+        parameters: {
+            query?: {
+                /**
+                 * @description The query's arguments as a URL-encoded JSON object (default `{}`), e.g.
+                 *     `args=%7B%22status%22%3A%22Queued%22%7D` for `{"status":"Queued"}`.
+                 */
+                args?: string;
+            };
+            header?: never;
+            path: {
+                /** @description `query` (only queries can be read or watched) */
+                kind: string;
+                /** @description `module:function`, e.g. `videos:list` */
+                path: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The query's value; with `Accept: text/event-stream`, a live watch of it */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["FunctionValue"];
+                    "text/event-stream": string;
+                };
+            };
+            /** @description Bad kind, path or args */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            401: components["responses"]["Unauthorized"];
+            /** @description The policy does not allow this query */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No Convex deployment is configured (`convex_not_configured`), or Convex has no such function */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The query failed; `errorData` holds its ConvexError data */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The caller has too many open watches (`too_many_watches`), or too many requests */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            502: components["responses"]["Unreachable"];
+            /** @description Convex cannot be reached, or the gateway holds as many watches as it may (`watch_capacity`) */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            504: components["responses"]["TimedOut"];
         };
     };
     call_function: {

@@ -93,48 +93,12 @@ impl DocumentStore for ConvexStore {
         table: &TableName,
         query: &ListQuery,
     ) -> Result<Page, StoreError> {
-        let order_tag = query.order_tag();
-        let cursor = match &query.cursor {
-            None => Value::Null,
-            Some(raw) => {
-                let wrapped = decode_cursor(raw)?;
-                if wrapped.o != order_tag {
-                    return Err(StoreError::InvalidCursor(
-                        "the cursor belongs to a different `order`; pass the same `order` as the first page".into(),
-                    ));
-                }
-                Value::String(wrapped.c)
-            }
-        };
-        let args = json!({
-            "table": table.as_str(),
-            "filters": query.filters.iter().map(filter_json).collect::<Vec<_>>(),
-            "order": query.order.iter().map(|k| json!({
-                "field": k.field.to_string(),
-                "direction": match k.direction { SortDirection::Asc => "asc", SortDirection::Desc => "desc" },
-            })).collect::<Vec<_>>(),
-            "limit": query.limit,
-            "cursor": cursor,
-        });
+        let args = list_args(table, query)?;
         let value = self
             .client
             .call(ctx, FunctionKind::Query, "gateway:list", args)
             .await?;
-        let items = value
-            .get("items")
-            .and_then(Value::as_array)
-            .ok_or_else(|| malformed("gateway:list"))?
-            .iter()
-            .map(document)
-            .collect::<Result<Vec<_>, _>>()?;
-        let next_cursor = match value.get("nextCursor") {
-            Some(Value::String(c)) => Some(encode_cursor(&WrappedCursor {
-                o: order_tag,
-                c: c.clone(),
-            })),
-            _ => None,
-        };
-        Ok(Page { items, next_cursor })
+        page_from(&value, query)
     }
 
     async fn get(
@@ -152,10 +116,7 @@ impl DocumentStore for ConvexStore {
                 json!({ "table": table.as_str(), "id": id }),
             )
             .await?;
-        match value {
-            Value::Null => Ok(None),
-            doc => document(&doc).map(Some),
-        }
+        document_from(&value)
     }
 
     async fn apply(
@@ -394,6 +355,59 @@ fn outcome(value: &Value) -> Result<WriteOutcome, StoreError> {
                 .to_owned(),
         }),
         _ => Err(malformed("a gateway:apply outcome")),
+    }
+}
+
+/// The arguments of `gateway:list` for a page of `table`.
+pub fn list_args(table: &TableName, query: &ListQuery) -> Result<Value, StoreError> {
+    let cursor = match &query.cursor {
+        None => Value::Null,
+        Some(raw) => {
+            let wrapped = decode_cursor(raw)?;
+            if wrapped.o != query.order_tag() {
+                return Err(StoreError::InvalidCursor(
+                    "the cursor belongs to a different `order`; pass the same `order` as the first page".into(),
+                ));
+            }
+            Value::String(wrapped.c)
+        }
+    };
+    Ok(json!({
+        "table": table.as_str(),
+        "filters": query.filters.iter().map(filter_json).collect::<Vec<_>>(),
+        "order": query.order.iter().map(|k| json!({
+            "field": k.field.to_string(),
+            "direction": match k.direction { SortDirection::Asc => "asc", SortDirection::Desc => "desc" },
+        })).collect::<Vec<_>>(),
+        "limit": query.limit,
+        "cursor": cursor,
+    }))
+}
+
+/// The page a `gateway:list` result (plain JSON) holds, for `query`.
+pub fn page_from(value: &Value, query: &ListQuery) -> Result<Page, StoreError> {
+    let items = value
+        .get("items")
+        .and_then(Value::as_array)
+        .ok_or_else(|| malformed("gateway:list"))?
+        .iter()
+        .map(document)
+        .collect::<Result<Vec<_>, _>>()?;
+    let next_cursor = match value.get("nextCursor") {
+        Some(Value::String(c)) => Some(encode_cursor(&WrappedCursor {
+            o: query.order_tag(),
+            c: c.clone(),
+        })),
+        _ => None,
+    };
+    Ok(Page { items, next_cursor })
+}
+
+/// The document a `gateway:get` result (plain JSON) holds, or `None`.
+pub fn document_from(value: &Value) -> Result<Option<Document>, StoreError> {
+    match value {
+        Value::Null => Ok(None),
+        doc => document(doc).map(Some),
     }
 }
 

@@ -38,6 +38,8 @@ export default defineSchema(
     feed: defineTable(v.any()).index("by_w", ["w"]),
     things: defineTable(v.any()).index("by_k", ["k"]),
     c: defineTable(v.any()).index("by_i", ["i"]),
+    // Live-query tests order a page by `n`.
+    items: defineTable(v.any()).index("by_n", ["n"]),
   },
   { schemaValidation: true, strictTableNameTypes: false },
 );
