@@ -175,6 +175,12 @@ impl Application {
             },
             &metrics,
         )?);
+        let sync_relay = crate::sync_relay::SyncRelay::new(
+            convex.as_ref().map(|c| c.url().to_owned()),
+            Arc::clone(&auth),
+            config.sync_relay.clone(),
+            &metrics,
+        )?;
         let state = AppState::new(Parts {
             store,
             convex,
@@ -190,6 +196,7 @@ impl Application {
             functions,
             relay,
             live: Arc::clone(&live),
+            sync_relay,
         });
         spawn_sweeper(state.downgrade());
         spawn_reloader(state.downgrade());

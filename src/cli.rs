@@ -209,7 +209,7 @@ pub fn main() -> ExitCode {
                         config
                             .auth
                             .access_ttl
-                            .max(crate::auth::CONVEX_TOKEN_TTL)
+                            .max(config.auth.convex_token_ttl)
                             + Duration::from_secs(config.auth.leeway_seconds),
                     );
                     let kid = crate::auth::keyring::rotate(&db, &config.auth, ahead, keep).await?;

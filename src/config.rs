@@ -55,6 +55,19 @@ pub enum CorsOrigins {
     List(Vec<String>),
 }
 
+/// Convex's sync protocol through the gateway (`GATEWAY_SYNC_*`).
+#[derive(Debug, Clone)]
+pub struct SyncRelayConfig {
+    /// `GATEWAY_SYNC_PER_CALLER`: relayed sockets per authenticated caller.
+    pub per_caller: usize,
+    /// `GATEWAY_SYNC_MAX`: relayed sockets on this replica, in all.
+    pub max_total: usize,
+    /// `GATEWAY_SYNC_MAX_MESSAGE`: the largest message (bytes) a client may send.
+    pub max_message: usize,
+    /// How long connecting to the deployment may take.
+    pub connect_timeout: Duration,
+}
+
 /// Live queries over Server-Sent Events (`GATEWAY_WATCH_*`).
 #[derive(Debug, Clone)]
 pub struct WatchConfig {
@@ -127,6 +140,8 @@ pub struct Config {
     pub changes_max_wait: Duration,
     /// `GATEWAY_WATCH_*`: live queries over Server-Sent Events.
     pub watches: WatchConfig,
+    /// `GATEWAY_SYNC_*`: Convex's WebSocket sync protocol relayed through the gateway.
+    pub sync_relay: SyncRelayConfig,
     /// `GATEWAY_RATE_LIMIT_URL` and friends: rate limits counted in Redis, shared by replicas.
     pub shared_limits: Option<SharedLimitConfig>,
     /// `GATEWAY_STATE_URL` (and `GATEWAY_STATE_POOL_SIZE`): the Postgres database that holds the
@@ -239,6 +254,9 @@ pub struct AuthConfig {
     pub convex_auth_mode: ConvexAuthMode,
     /// `CONVEX_APPLICATION_ID`: the `aud` of tokens minted for Convex.
     pub convex_application_id: String,
+    /// `CONVEX_TOKEN_TTL`: seconds a token minted for Convex lives (300). Calls reuse one while
+    /// more than half its life is left; relayed sockets and watches renew theirs at a fifth.
+    pub convex_token_ttl: Duration,
 }
 
 impl AuthConfig {
@@ -263,6 +281,7 @@ impl AuthConfig {
             refresh_ttl: Duration::from_secs(30 * 24 * 3600),
             convex_auth_mode: ConvexAuthMode::Mint,
             convex_application_id: "convex-gateway".into(),
+            convex_token_ttl: Duration::from_secs(300),
         }
     }
 }
@@ -370,6 +389,12 @@ impl Config {
                     secs => Some(Duration::from_secs(secs)),
                 },
                 first_result_within: Duration::from_secs(10),
+            },
+            sync_relay: SyncRelayConfig {
+                per_caller: parse_or(&get, "GATEWAY_SYNC_PER_CALLER", "16")?,
+                max_total: parse_or(&get, "GATEWAY_SYNC_MAX", "10000")?,
+                max_message: parse_or(&get, "GATEWAY_SYNC_MAX_MESSAGE", "8388608")?,
+                connect_timeout: Duration::from_secs(10),
             },
             state: None,
             state_key: match get("GATEWAY_STATE_KEY").filter(|v| !v.is_empty()) {
@@ -667,6 +692,9 @@ fn parse_auth(
         convex_auth_mode: parse_or(get, "CONVEX_AUTH_MODE", "mint")?,
         convex_application_id: non_empty("CONVEX_APPLICATION_ID")
             .unwrap_or(defaults.convex_application_id.clone()),
+        convex_token_ttl: Duration::from_secs(
+            parse_or::<u64>(get, "CONVEX_TOKEN_TTL", "300")?.clamp(10, 24 * 3600),
+        ),
         ..defaults
     })
 }

@@ -226,7 +226,7 @@ fn checked_path(path: &str) -> ApiResult<String> {
 }
 
 /// The path as the policy sees it: `.js` dropped from the module, `:default` added when absent.
-fn policy_path(path: &str) -> String {
+pub fn policy_path(path: &str) -> String {
     let (module, function) = path.split_once(':').unwrap_or((path, "default"));
     format!("{}:{function}", module.trim_end_matches(".js"))
 }

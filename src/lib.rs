@@ -51,6 +51,8 @@ pub mod stale;
 pub mod state;
 /// The `DocumentStore` seam and its adapters.
 pub mod store;
+/// Convex's WebSocket sync protocol, relayed under the gateway's rules.
+pub mod sync_relay;
 /// Log setup.
 pub mod telemetry;
 /// Interactive transactions: staged writes and optimistic commit.

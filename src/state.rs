@@ -17,6 +17,7 @@ use crate::relay::Relay;
 use crate::shared::StateDb;
 use crate::store::SharedStore;
 use crate::store::convex::ConvexClient;
+use crate::sync_relay::SyncRelay;
 use crate::writes::WritePath;
 
 /// Shared, cheaply cloned state for handlers and middleware.
@@ -57,6 +58,8 @@ pub struct Parts {
     pub relay: Option<Relay>,
     /// Live queries.
     pub live: Arc<Live>,
+    /// Convex's sync protocol, relayed.
+    pub sync_relay: SyncRelay,
 }
 
 impl AppState {
@@ -110,6 +113,11 @@ impl AppState {
     /// Live queries: table and document watches.
     pub fn live(&self) -> &Live {
         &self.inner.live
+    }
+
+    /// The sync-protocol relay.
+    pub fn sync_relay(&self) -> &SyncRelay {
+        &self.inner.sync_relay
     }
 
     /// Apply now, or queue.

@@ -43,9 +43,6 @@ use crate::config::{AuthConfig, ConvexAuthMode};
 use crate::error::{ApiError, ErrorCode};
 use crate::shared::StateDb;
 
-/// How long a token minted for Convex lives.
-pub const CONVEX_TOKEN_TTL: Duration = Duration::from_secs(300);
-
 /// A caller with a verified token.
 #[derive(Clone)]
 pub struct AuthUser {
@@ -452,14 +449,14 @@ impl Auth {
                 .sign(
                     claims(),
                     &self.config.convex_application_id,
-                    CONVEX_TOKEN_TTL,
+                    self.config.convex_token_ttl,
                 )
                 .map_err(ApiError::internal)?,
         );
         self.minted.insert(
             key.to_owned(),
             token.clone(),
-            Instant::now() + CONVEX_TOKEN_TTL / 2,
+            Instant::now() + self.config.convex_token_ttl / 2,
         );
         Ok(token)
     }

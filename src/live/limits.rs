@@ -1,13 +1,13 @@
-//! How many watches may be open: per caller and in all, on this replica. A watch holds a
-//! [`Permit`] for as long as its stream lives; dropping the stream gives the place back.
+//! How many watches (or relayed sync sockets) may be open: per caller and in all, on this
+//! replica. Each holds a [`Permit`] for as long as it lives; dropping it gives the place back.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
 use crate::error::{ApiError, ApiResult, ErrorCode};
 
-/// The open-watch counts.
-pub(super) struct Limits {
+/// The open counts.
+pub struct Limits {
     per_caller: usize,
     max_total: usize,
     counts: Arc<Mutex<Counts>>,
@@ -20,13 +20,17 @@ struct Counts {
 }
 
 /// One open watch's place; given back on drop.
-pub(super) struct Permit {
-    caller: String,
+pub struct Permit {
+    /// The caller it counts for, if any.
+    caller: Option<String>,
+    /// Whether it counts in the total.
+    total: bool,
     counts: Arc<Mutex<Counts>>,
 }
 
 impl Limits {
-    pub(super) fn new(per_caller: usize, max_total: usize) -> Self {
+    /// At most `per_caller` per caller and `max_total` in all.
+    pub fn new(per_caller: usize, max_total: usize) -> Self {
         Self {
             per_caller,
             max_total,
@@ -34,39 +38,69 @@ impl Limits {
         }
     }
 
-    /// A place for one more watch of `caller`, or 429 (the caller's limit) or 503 (the
-    /// replica's).
-    pub(super) fn acquire(&self, caller: &str) -> ApiResult<Permit> {
+    /// A place for one more of `caller`'s, or 429 (the caller's limit) or 503 (the replica's).
+    pub fn acquire(&self, caller: &str) -> ApiResult<Permit> {
         let mut counts = self.counts.lock().unwrap_or_else(|p| p.into_inner());
+        self.check_total(&counts)?;
+        self.check_caller(&counts, caller)?;
+        counts.total += 1;
+        *counts.by_caller.entry(caller.to_owned()).or_default() += 1;
+        Ok(self.permit(Some(caller), true))
+    }
+
+    /// A place in the total only (the caller is not known yet).
+    pub fn acquire_total(&self) -> ApiResult<Permit> {
+        let mut counts = self.counts.lock().unwrap_or_else(|p| p.into_inner());
+        self.check_total(&counts)?;
+        counts.total += 1;
+        Ok(self.permit(None, true))
+    }
+
+    /// A place among `caller`'s only (already counted in the total).
+    pub fn acquire_caller(&self, caller: &str) -> ApiResult<Permit> {
+        let mut counts = self.counts.lock().unwrap_or_else(|p| p.into_inner());
+        self.check_caller(&counts, caller)?;
+        *counts.by_caller.entry(caller.to_owned()).or_default() += 1;
+        Ok(self.permit(Some(caller), false))
+    }
+
+    fn check_total(&self, counts: &Counts) -> ApiResult<()> {
         if counts.total >= self.max_total {
             return Err(ApiError::new(
                 ErrorCode::WatchCapacity,
                 format!(
-                    "this gateway already holds {} open watches (GATEWAY_WATCH_MAX); try again, or another replica",
+                    "this gateway already holds {} open watches or sync sockets, the most it may; try again, or another replica",
                     self.max_total
                 ),
             )
             .with_retry_after(5));
         }
+        Ok(())
+    }
+
+    fn check_caller(&self, counts: &Counts, caller: &str) -> ApiResult<()> {
         let mine = counts.by_caller.get(caller).copied().unwrap_or(0);
         if mine >= self.per_caller {
             return Err(ApiError::new(
                 ErrorCode::TooManyWatches,
                 format!(
-                    "this caller already has {mine} open watches, the most allowed (GATEWAY_WATCH_PER_CALLER); close one first"
+                    "this caller already has {mine} open, the most allowed per caller; close one first"
                 ),
             ));
         }
-        counts.total += 1;
-        counts.by_caller.insert(caller.to_owned(), mine + 1);
-        Ok(Permit {
-            caller: caller.to_owned(),
-            counts: Arc::clone(&self.counts),
-        })
+        Ok(())
     }
 
-    /// Open watches in all.
-    pub(super) fn open(&self) -> usize {
+    fn permit(&self, caller: Option<&str>, total: bool) -> Permit {
+        Permit {
+            caller: caller.map(str::to_owned),
+            total,
+            counts: Arc::clone(&self.counts),
+        }
+    }
+
+    /// Open in all.
+    pub fn open(&self) -> usize {
         self.counts.lock().unwrap_or_else(|p| p.into_inner()).total
     }
 }
@@ -74,11 +108,15 @@ impl Limits {
 impl Drop for Permit {
     fn drop(&mut self) {
         let mut counts = self.counts.lock().unwrap_or_else(|p| p.into_inner());
-        counts.total = counts.total.saturating_sub(1);
-        if let Some(mine) = counts.by_caller.get_mut(&self.caller) {
+        if self.total {
+            counts.total = counts.total.saturating_sub(1);
+        }
+        if let Some(caller) = &self.caller
+            && let Some(mine) = counts.by_caller.get_mut(caller)
+        {
             *mine = mine.saturating_sub(1);
             if *mine == 0 {
-                counts.by_caller.remove(&self.caller);
+                counts.by_caller.remove(caller);
             }
         }
     }

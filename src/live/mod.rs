@@ -22,6 +22,7 @@ mod table;
 mod upstream;
 
 pub use frame::Frame;
+pub use limits::{Limits, Permit};
 pub use stream::Frames;
 
 use std::sync::Arc;
@@ -41,7 +42,6 @@ use crate::store::{SharedStore, StoreCtx};
 
 use follow::{Follower, RowPolicy};
 use hub::Hub;
-use limits::Limits;
 use metrics::LiveMetrics;
 use remote::{RemoteSource, Render};
 use snapshot::Cohorts;

@@ -11,7 +11,6 @@
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex, Weak};
-use std::time::Duration;
 
 use futures_util::StreamExt as _;
 use secrecy::ExposeSecret as _;
@@ -23,9 +22,6 @@ use crate::auth::{Auth, MaybeAuthUser};
 use crate::error::{ApiError, ApiResult, ErrorCode};
 use crate::store::convex::{decode_value, document_from, function_error, page_from};
 use crate::store::{ListQuery, Page};
-
-/// How often a minted identity is renewed on a connection (minted tokens live five minutes).
-const REFRESH_EVERY: Duration = Duration::from_secs(60);
 
 /// What a cohort makes of each result.
 #[derive(Debug, Clone)]
@@ -293,8 +289,10 @@ async fn refresh(
     caller: MaybeAuthUser,
     mut current: Option<secrecy::SecretString>,
 ) {
+    // At a fifth of a minted token's life (a new one is minted once the cached one is half spent).
+    let every = auth.config().convex_token_ttl / 5;
     loop {
-        tokio::time::sleep(REFRESH_EVERY).await;
+        tokio::time::sleep(every).await;
         match auth.convex_identity(&caller) {
             Ok(Some(token))
                 if current

@@ -6,6 +6,7 @@ pub mod changes;
 pub mod functions;
 pub mod ops;
 pub mod outbox;
+pub mod sync;
 pub mod tables;
 pub mod transactions;
 pub mod watch;
@@ -80,4 +81,5 @@ pub fn api() -> OpenApiRouter<AppState> {
         .merge(transactions::router())
         .merge(outbox::router())
         .merge(changes::router())
+        .merge(sync::router())
 }

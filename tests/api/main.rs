@@ -27,6 +27,7 @@ mod replicas;
 mod resilience;
 mod shared_limits;
 mod shared_state;
+mod sync_relay;
 mod transactions;
 
 /// The shared store behaviour suite, run against the embedded SQLite store.
