@@ -355,10 +355,7 @@ impl Session<'_> {
                 Err(err) => {
                     metrics.denied("bad_token");
                     return Step::End(
-                        messages::auth_error(
-                            ApiError::from(err).detail(),
-                            base_version,
-                        ),
+                        messages::auth_error(ApiError::from(err).detail(), base_version),
                         1000,
                     );
                 }
