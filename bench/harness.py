@@ -45,7 +45,8 @@ tables = { "*" = ["read", "write", "delete"] }
 functions = { "*" = ["query", "mutation"] }
 """
 SCENARIOS = ["passthrough", "rest-get", "rest-list", "rest-insert", "convex-rest-get",
-             "pg-rest-get", "pg-rest-list", "pg-rest-insert", "shared-limit", "replicated", "startup"]
+             "pg-rest-get", "pg-rest-list", "pg-rest-insert", "shared-limit", "replicated", "startup",
+             "watch-fanout", "watch-idle", "watch-multiplex"]
 
 # Targets from the performance issue, checked against each run.
 TARGETS = {
@@ -56,6 +57,9 @@ TARGETS = {
     "startup": {"startup_ms_max": 150, "idle_rss_mb_max": 20},
     "pg-rest-get": {"ratio_min": 0.5},
     "pg-rest-list": {"round_trips_per_list_max": 2},
+    "watch-fanout": {"p99_ms_max": 100},
+    "watch-idle": {"rss_mb_max": 200},
+    "watch-multiplex": {"upstream_subscriptions_max": 1, "reruns_per_change_max": 1},
 }
 
 
@@ -548,6 +552,139 @@ def replicated(h: Harness) -> list[dict]:
     return rows
 
 
+def metric_value(url: str, name: str) -> float:
+    """A metric's value (summed over its series) from /metrics."""
+    with urllib.request.urlopen(url + "/metrics", timeout=10) as response:
+        text = response.read().decode()
+    return sum(float(line.rsplit(" ", 1)[1]) for line in text.splitlines()
+               if line.startswith(name) and not line.startswith("#"))
+
+
+def watch_fanout(h: Harness) -> list[dict]:
+    """One changes watch of a table on the embedded store with 1,000 subscribers: the time from a
+    write's commit to its delivery to each of them, next to the same with one subscriber."""
+    import asyncio
+
+    from watches import fanout_run
+
+    gw = h.start_gateway({"GATEWAY_WATCH_PER_CALLER": "5000"}, "watch-fanout")
+    tok = token()
+    writes = 5 if h.smoke else 20
+
+    def insert(doc):
+        status, _ = request("POST", gw.url + "/v1/tables/fan", doc, tok)
+        assert status == 201, status
+
+    single = asyncio.run(fanout_run(gw.url, tok, 1, writes, insert))
+    subscribers = 100 if h.smoke else 1000
+    before = proc_stats(gw.pid)
+    many = asyncio.run(fanout_run(gw.url, tok, subscribers, writes, insert))
+    after = proc_stats(gw.pid)
+    return [{
+        "scenario": "watch-fanout",
+        "subscribers": subscribers,
+        "deliveries": many["deliveries"],
+        "p50_ms": round(many["p50_ms"], 2),
+        "p99_ms": round(many["p99_ms"], 2),
+        "cpu_s_per_1k": round((after["cpu_s"] - before["cpu_s"]) / max(1, many["deliveries"]) * 1000, 3),
+        "peak_rss_mb": after["peak_rss_mb"],
+        "baseline": {"name": "one subscriber", "p50_ms": round(single["p50_ms"], 2),
+                     "p99_ms": round(single["p99_ms"], 2)},
+    }]
+
+
+def watch_idle(h: Harness) -> list[dict]:
+    """10,000 idle changes watches: the gateway's memory with them open, next to its memory with
+    none."""
+    import asyncio
+
+    from watches import idle_run
+
+    gw = h.start_gateway({"GATEWAY_WATCH_PER_CALLER": "20000", "GATEWAY_WATCH_MAX": "20000"},
+                         "watch-idle")
+    tok = token()
+    watches = 1000 if h.smoke else 10_000
+    request("GET", gw.url + "/v1/tables/idle0?limit=1", token=tok)
+    time.sleep(0.5)
+    idle = proc_stats(gw.pid)
+
+    async def hold():
+        writers = await idle_run(gw.url, tok, watches,
+                                 lambda: metric_value(gw.url, "gateway_watches_open"))
+        await asyncio.sleep(1.0)
+        stats = proc_stats(gw.pid)
+        for writer in writers:
+            writer.close()
+        return stats
+
+    held = asyncio.run(hold())
+    return [{
+        "scenario": "watch-idle",
+        "watches": watches,
+        "rss_mb": round(held["rss_mb"], 1),
+        "rss_anon_mb": round(held["rss_anon_mb"], 1),
+        "kb_per_watch": round((held["rss_mb"] - idle["rss_mb"]) * 1024 / watches, 2),
+        "baseline": {"name": "no watch", "rss_mb": round(idle["rss_mb"], 1)},
+    }]
+
+
+def watch_multiplex(h: Harness) -> list[dict]:
+    """1,000 watches of one Convex query with one identity, through the Convex test backend's
+    sync protocol: upstream subscriptions, re-runs per change, and delivery times."""
+    import asyncio
+
+    from watches import multiplex_run, start_convex_backend
+
+    backend, backend_url = start_convex_backend(ROOT)
+    try:
+        gw = h.start_gateway({"CONVEX_URL": backend_url, "GATEWAY_WATCH_PER_CALLER": "5000"},
+                             "watch-multiplex")
+        tok = token()
+        changes = 3 if h.smoke else 10
+
+        def mutate(n):
+            status, _ = request("POST", gw.url + "/v1/functions/mutation/videos:create",
+                                {"twitchId": f"bench-{n}"}, tok)
+            assert status == 200, status
+
+        subscribers = 100 if h.smoke else 1000
+        result = {}
+
+        async def run():
+            nonlocal result
+            task = asyncio.create_task(multiplex_run(gw.url, tok, subscribers, changes, mutate))
+            # Read the gauge while every watch is open.
+            while not task.done():
+                if metric_value(gw.url, "gateway_watches_open") >= subscribers:
+                    result["upstream"] = metric_value(gw.url, "gateway_watch_upstream_subscriptions")
+                    break
+                await asyncio.sleep(0.1)
+            result.update(await task)
+
+        asyncio.run(run())
+        with urllib.request.urlopen(backend_url + "/_emu/requests", timeout=10) as response:
+            seen = json.loads(response.read())
+        runs = sum(1 for r in seen if r["route"] == "ws:query" and r["path"] == "videos:list")
+    finally:
+        backend.terminate()
+        try:
+            backend.wait(timeout=5)
+        except subprocess.TimeoutExpired:
+            backend.kill()
+            backend.wait()
+    return [{
+        "scenario": "watch-multiplex",
+        "subscribers": subscribers,
+        "deliveries": result["deliveries"],
+        "p50_ms": round(result["p50_ms"], 2),
+        "p99_ms": round(result["p99_ms"], 2),
+        "upstream_subscriptions": result.get("upstream"),
+        # The first run subscribes; each change after it is one re-run.
+        "reruns_per_change": round((runs - 1) / changes, 2),
+        "baseline": {"name": "subscribers", "count": subscribers},
+    }]
+
+
 def startup(h: Harness) -> list[dict]:
     runs = []
     for attempt in range(3 if h.smoke else 7):
@@ -626,6 +763,18 @@ def table(rows: list[dict]) -> str:
         if r["scenario"] == "startup":
             lines.append(f"| startup | {r['startup_ms']} ms to /ready 200 | | | | | idle {r['idle_rss_mb']} | | | | |")
             continue
+        if r["scenario"] == "watch-idle":
+            lines.append(f"| watch-idle | {r['watches']:,} open watches | | | | | {r['rss_mb']} ({r['rss_anon_mb']}); "
+                         f"{r['kb_per_watch']} KB per watch | no watch | | | rss {r['baseline']['rss_mb']} |")
+            continue
+        if r["scenario"].startswith("watch-"):
+            extra = (f"{r['upstream_subscriptions']} upstream subscription(s), {r['reruns_per_change']} re-run(s) per change"
+                     if "upstream_subscriptions" in r else f"{r['subscribers']:,} subscribers")
+            b = r["baseline"]
+            lines.append(f"| {r['scenario']} | {r['deliveries']:,} deliveries | {r['p50_ms']:.2f} | {r['p99_ms']:.2f} | 0 "
+                         f"| {r.get('cpu_s_per_1k', 0):.3f} | {r.get('peak_rss_mb', 0):.1f} | {b['name']} | {extra} "
+                         f"| {b.get('p99_ms', '')} | |")
+            continue
         b = r["baseline"]
         # The baseline's p99 is this machine's scheduling tail at the same load: the floor
         # under any p99 measured in the run.
@@ -668,7 +817,9 @@ def main() -> int:
                 continue
             log(f"scenario {name}")
             rows += {"passthrough": passthrough, "convex-rest-get": convex_rest_get,
-                     "shared-limit": shared_limit, "replicated": replicated, "startup": startup}[name](h)
+                     "shared-limit": shared_limit, "replicated": replicated, "startup": startup,
+                     "watch-fanout": watch_fanout, "watch-idle": watch_idle,
+                     "watch-multiplex": watch_multiplex}[name](h)
         rest = [s for s in wanted if s.startswith("rest-")]
         if rest:
             log(f"scenarios {', '.join(rest)}")
@@ -719,7 +870,8 @@ def main() -> int:
                 print(f"- {r['scenario']}: {r['of_bare_forwarder']:.2f}× the bare forwarder's req/s")
     print(f"\nwritten to {out.relative_to(ROOT)}")
     # The harness ran when every scenario produced numbers and no request failed.
-    broken = [r["scenario"] for r in rows if r.get("errors") or (r.get("rps") == 0)]
+    broken = [r["scenario"] for r in rows if r.get("errors") or (r.get("rps") == 0)
+              or (r["scenario"] in ("watch-fanout", "watch-multiplex") and not r.get("deliveries"))]
     if broken:
         print(f"bench: requests failed in {', '.join(broken)}", file=sys.stderr)
         return 1
