@@ -14,7 +14,6 @@ use crate::store::Document;
 pub(super) struct DocumentSource {
     follower: Follower,
     pending: VecDeque<Frame>,
-    caught_up: bool,
     done: bool,
 }
 
@@ -29,7 +28,6 @@ impl DocumentSource {
                 .iter()
                 .map(|doc| Frame::document(position, doc))
                 .collect(),
-            caught_up: false,
             done: false,
         }
     }
@@ -82,17 +80,7 @@ impl Source for DocumentSource {
             if self.done {
                 return None;
             }
-            let step = if self.caught_up {
-                self.follower.next().await
-            } else {
-                match self.follower.catch_up().await {
-                    Some(step) => step,
-                    None => {
-                        self.caught_up = true;
-                        continue;
-                    }
-                }
-            };
+            let step = self.follower.step().await;
             self.take(step);
         }
     }

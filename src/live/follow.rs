@@ -59,6 +59,8 @@ pub(super) struct Follower {
     scoped: bool,
     policy: Option<RowPolicy>,
     position: u64,
+    /// Whether the feed has been read up to the present since the start (or a restart).
+    caught_up: bool,
 }
 
 impl Follower {
@@ -83,6 +85,7 @@ impl Follower {
             scoped,
             policy,
             position,
+            caught_up: false,
         }
     }
 
@@ -94,15 +97,30 @@ impl Follower {
     /// Starts again from `head` (after a reset), with a fresh subscription.
     pub(super) fn restart(&mut self, head: u64) {
         self.position = head;
+        self.caught_up = false;
         self.receiver = self.hub.subscribe();
         if let Some(policy) = &mut self.policy {
             policy.shown.clear();
         }
     }
 
+    /// The next thing to tell: what the feed holds after the follower's position until it has
+    /// caught up with the present, then what the hub broadcasts.
+    pub(super) async fn step(&mut self) -> Step {
+        loop {
+            if self.caught_up {
+                return self.next().await;
+            }
+            match self.catch_up().await {
+                Some(step) => return step,
+                None => self.caught_up = true,
+            }
+        }
+    }
+
     /// Reads the feed from the follower's position up to the present (a resume, or a late
     /// start), then answers what it found; `None` when it is caught up.
-    pub(super) async fn catch_up(&mut self) -> Option<Step> {
+    async fn catch_up(&mut self) -> Option<Step> {
         match self.read_gap(u64::MAX).await {
             Ok(deltas) if deltas.is_empty() => None,
             Ok(deltas) => Some(Step::Deltas(deltas)),
@@ -112,7 +130,7 @@ impl Follower {
     }
 
     /// Waits for the next batch that concerns the watch, and answers its deltas.
-    pub(super) async fn next(&mut self) -> Step {
+    async fn next(&mut self) -> Step {
         loop {
             let batch = match self.receiver.recv().await {
                 Ok(batch) => batch,

@@ -76,7 +76,6 @@ pub(super) struct ChangesSource {
     /// Whether the watch resumed from `Last-Event-ID` (then no `ready` event is sent first).
     resumed: bool,
     started: bool,
-    caught_up: bool,
     done: bool,
 }
 
@@ -100,7 +99,6 @@ impl ChangesSource {
             query: parts.query,
             resumed: parts.resumed,
             started: false,
-            caught_up: false,
             done: false,
         }
     }
@@ -183,17 +181,7 @@ impl Source for ChangesSource {
                     ));
                 }
             }
-            let step = if self.caught_up {
-                self.follower.next().await
-            } else {
-                match self.follower.catch_up().await {
-                    Some(step) => step,
-                    None => {
-                        self.caught_up = true;
-                        continue;
-                    }
-                }
-            };
+            let step = self.follower.step().await;
             self.take(step);
         }
     }

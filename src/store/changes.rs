@@ -27,6 +27,15 @@ impl ChangeOp {
         }
     }
 
+    /// The version the document had before a change of this kind recorded at `version`: an
+    /// update bumped it; a delete is recorded at the version it removed.
+    pub fn previous_version(self, version: u64) -> u64 {
+        match self {
+            Self::Update => version.saturating_sub(1),
+            Self::Insert | Self::Delete => version,
+        }
+    }
+
     /// The operation a stored name names.
     pub fn parse(raw: &str) -> Option<Self> {
         match raw {

@@ -99,12 +99,7 @@ fn change(
         }
     };
     let document = image(doc, version)?;
-    // An update bumped the version; a delete is recorded at the version it removed.
-    let previous_version = match op {
-        ChangeOp::Update => version.saturating_sub(1),
-        _ => version,
-    };
-    let previous = image(previous, previous_version)?;
+    let previous = image(previous, op.previous_version(version))?;
     Ok(Change {
         position: position.max(0) as u64,
         table,

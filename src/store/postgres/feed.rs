@@ -323,12 +323,6 @@ fn change(catalog: &Catalog, row: &tokio_postgres::Row) -> Result<Change, StoreE
     let corrupt = || StoreError::Internal(anyhow::anyhow!("change {position} is corrupt"));
     let op = ChangeOp::parse(&op).ok_or_else(corrupt)?;
     let version = u64::try_from(version).unwrap_or_default();
-    // Postgres counts versions only where the gateway added its column; an update's previous
-    // version is one less, a delete's is the version it removed.
-    let previous_version = match op {
-        ChangeOp::Update => version.saturating_sub(1),
-        _ => version,
-    };
     let document = image(
         catalog,
         &table,
@@ -344,7 +338,7 @@ fn change(catalog: &Catalog, row: &tokio_postgres::Row) -> Result<Change, StoreE
         &id,
         creation_time,
         previous.filter(|text| text != "null"),
-        previous_version,
+        op.previous_version(version),
         position,
     )?;
     Ok(Change {
