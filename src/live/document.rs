@@ -37,7 +37,9 @@ impl DocumentSource {
             Step::Deltas(deltas) => {
                 for (position, delta) in deltas {
                     let frame = match &delta {
-                        Delta::Enter(doc) | Delta::Update(doc) => Frame::document(position, doc),
+                        Delta::Enter(entry) | Delta::Update(entry) => {
+                            Frame::entry(position, entry)
+                        }
                         Delta::Leave { id, version } | Delta::Delete { id, version } => {
                             Frame::deleted(position, id, *version)
                         }

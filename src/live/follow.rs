@@ -7,10 +7,8 @@ use std::sync::Arc;
 
 use tokio::sync::broadcast::{self, error::RecvError};
 
-use super::hub::{Batch, Hub};
-use crate::store::{
-    Change, ChangeOp, Document, Filter, SharedStore, StoreCtx, StoreError, TableName,
-};
+use super::hub::{Batch, Entry, Hub};
+use crate::store::{ChangeOp, Document, Filter, SharedStore, StoreCtx, StoreError, TableName};
 
 /// How many changes one gap read takes.
 const PAGE: usize = 500;
@@ -18,9 +16,9 @@ const PAGE: usize = 500;
 /// What a change did to the watch's view.
 pub(super) enum Delta {
     /// The document came into view: inserted, or changed so that it now matches.
-    Enter(Document),
+    Enter(Arc<Entry>),
     /// The document changed and still matches.
-    Update(Document),
+    Update(Arc<Entry>),
     /// The document no longer matches (or is no longer the caller's); it still exists.
     Leave { id: String, version: u64 },
     /// The document was deleted while in view.
@@ -160,15 +158,16 @@ impl Follower {
                     Err(err) => return Step::Failed(err),
                 }
             }
-            for change in changes {
-                if change.position <= self.position {
+            for entry in changes {
+                let position = entry.change.position;
+                if position <= self.position {
                     continue;
                 }
-                self.position = change.position;
-                if change.table == self.table.as_str()
-                    && let Some(delta) = self.judge(change).await
+                self.position = position;
+                if entry.change.table == self.table.as_str()
+                    && let Some(delta) = self.judge(entry).await
                 {
-                    deltas.push((change.position, delta));
+                    deltas.push((position, delta));
                 }
             }
             self.position = self.position.max(through);
@@ -194,10 +193,11 @@ impl Follower {
                 .changes(self.position, Some(&self.table), PAGE)
                 .await?;
             let done = page.items.len() < PAGE;
-            for change in &page.items {
-                self.position = change.position;
-                if let Some(delta) = self.judge(change).await {
-                    deltas.push((change.position, delta));
+            for change in page.items {
+                let position = change.position;
+                self.position = position;
+                if let Some(delta) = self.judge(&Entry::new(change)).await {
+                    deltas.push((position, delta));
                 }
             }
             if done {
@@ -208,7 +208,8 @@ impl Follower {
     }
 
     /// What `change` did to the view, if the caller may be told.
-    async fn judge(&mut self, change: &Change) -> Option<Delta> {
+    async fn judge(&mut self, entry: &Arc<Entry>) -> Option<Delta> {
+        let change = &entry.change;
         let matches = |doc: &Document| self.filters.iter().all(|f| f.matches(doc));
         let after = change.document.as_ref().filter(|doc| matches(doc));
         // Before: not there for an insert; unknown when the feed kept no earlier image.
@@ -217,9 +218,9 @@ impl Follower {
             _ => change.previous.as_ref().map(matches),
         };
         let delta = match (after, before) {
-            (Some(doc), Some(true)) => Delta::Update(doc.clone()),
-            (Some(doc), None) if change.op != ChangeOp::Insert => Delta::Update(doc.clone()),
-            (Some(doc), _) => Delta::Enter(doc.clone()),
+            (Some(_), Some(true)) => Delta::Update(Arc::clone(entry)),
+            (Some(_), None) if change.op != ChangeOp::Insert => Delta::Update(Arc::clone(entry)),
+            (Some(_), _) => Delta::Enter(Arc::clone(entry)),
             (None, Some(false)) => return None,
             // Unknown before: say it left only where the caller could read any row of the table.
             (None, None) if self.scoped => return None,
@@ -244,18 +245,19 @@ impl Follower {
             return Some(delta);
         };
         match &delta {
-            Delta::Enter(doc) | Delta::Update(doc) => {
+            Delta::Enter(entry) | Delta::Update(entry) => {
+                let (id, version) = (&entry.change.id, entry.change.version);
                 let readable = matches!(
-                    self.store.get(&policy.ctx, &self.table, &doc.id).await,
+                    self.store.get(&policy.ctx, &self.table, id).await,
                     Ok(Some(_))
                 );
                 if readable {
-                    policy.shown.insert(doc.id.clone());
+                    policy.shown.insert(id.clone());
                     Some(delta)
-                } else if policy.shown.remove(&doc.id) {
+                } else if policy.shown.remove(id) {
                     Some(Delta::Leave {
-                        id: doc.id.clone(),
-                        version: doc.version,
+                        id: id.clone(),
+                        version,
                     })
                 } else {
                     None

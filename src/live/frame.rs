@@ -4,6 +4,7 @@
 use serde_json::json;
 
 use super::follow::Delta;
+use super::hub::Entry;
 use crate::store::Document;
 
 /// One event of a watch.
@@ -40,19 +41,36 @@ impl Frame {
         }
     }
 
-    /// `event: change` for a table watch in `changes` mode.
+    /// `event: change` for a table watch in `changes` mode. The document's JSON text is the
+    /// change's own, written once for every watch that sends it.
     pub(super) fn change(position: u64, delta: &Delta) -> Self {
         let (op, id, version, document) = match delta {
-            Delta::Enter(doc) => ("insert", &doc.id, doc.version, Some(doc)),
-            Delta::Update(doc) => ("update", &doc.id, doc.version, Some(doc)),
-            Delta::Leave { id, version } => ("leave", id, *version, None),
-            Delta::Delete { id, version } => ("delete", id, *version, None),
+            Delta::Enter(entry) => (
+                "insert",
+                &entry.change.id,
+                entry.change.version,
+                entry.document_json(),
+            ),
+            Delta::Update(entry) => (
+                "update",
+                &entry.change.id,
+                entry.change.version,
+                entry.document_json(),
+            ),
+            Delta::Leave { id, version } => ("leave", id, *version, "null"),
+            Delta::Delete { id, version } => ("delete", id, *version, "null"),
         };
+        let id = serde_json::to_string(id).unwrap_or_else(|_| "null".into());
         Self::new(
             "change",
             Some(position),
-            json!({ "op": op, "id": id, "version": version, "document": document }).to_string(),
+            format!(r#"{{"op":"{op}","id":{id},"version":{version},"document":{document}}}"#),
         )
+    }
+
+    /// `event: document` for a document watch, from the change that wrote it.
+    pub(super) fn entry(position: u64, entry: &Entry) -> Self {
+        Self::new("document", Some(position), entry.document_json().to_owned())
     }
 
     /// `event: document` for a document watch.

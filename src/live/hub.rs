@@ -11,7 +11,7 @@
 //! The hub runs only while something listens: the first subscriber starts it, and it stops
 //! when the last one has gone.
 
-use std::sync::{Arc, Mutex, Weak};
+use std::sync::{Arc, Mutex, OnceLock, Weak};
 use std::time::Duration;
 
 use tokio::sync::broadcast;
@@ -21,13 +21,37 @@ use crate::store::{Change, DocumentStore, SharedStore, StoreError};
 /// How many changes one read of the feed takes.
 const PAGE: usize = 1000;
 
+/// One change as every watch shares it: the change, and its document's JSON text, written once
+/// however many watches send it.
+pub(super) struct Entry {
+    pub(super) change: Change,
+    json: OnceLock<String>,
+}
+
+impl Entry {
+    pub(super) fn new(change: Change) -> Arc<Self> {
+        Arc::new(Self {
+            change,
+            json: OnceLock::new(),
+        })
+    }
+
+    /// The document after the change as JSON text (`null` for a delete).
+    pub(super) fn document_json(&self) -> &str {
+        self.json.get_or_init(|| match &self.change.document {
+            Some(doc) => serde_json::to_string(doc).unwrap_or_else(|_| "null".into()),
+            None => "null".into(),
+        })
+    }
+}
+
 /// What the hub broadcasts.
 pub(super) enum Batch {
     /// The committed changes with positions in `(from, through]`, oldest first.
     Changes {
         from: u64,
         through: u64,
-        changes: Vec<Change>,
+        changes: Vec<Arc<Entry>>,
     },
     /// The hub's own position fell out of the feed's retention: subscribers start afresh.
     Reset,
@@ -165,7 +189,7 @@ async fn read_new(
             let _ = inner.sender.send(Arc::new(Batch::Changes {
                 from,
                 through: page.next_since,
-                changes: page.items,
+                changes: page.items.into_iter().map(Entry::new).collect(),
             }));
         }
         if !full {

@@ -12,10 +12,10 @@ use std::sync::{Arc, Mutex, Weak};
 
 use tokio::sync::{broadcast::error::TryRecvError, oneshot, watch};
 
-use super::hub::{Batch, Hub};
+use super::hub::{Batch, Entry, Hub};
 use super::metrics::LiveMetrics;
 use crate::error::ApiError;
-use crate::store::{Change, ChangeOp, Document, ListQuery, SharedStore, StoreCtx, TableName};
+use crate::store::{ChangeOp, Document, ListQuery, SharedStore, StoreCtx, TableName};
 
 /// A page as the cohort last read it.
 pub(super) enum Shot {
@@ -181,7 +181,8 @@ async fn read(page: &Page, store: &SharedStore) -> Shot {
 /// filters before or after it (or whose earlier state the feed did not keep).
 fn touches(batch: &Batch, page: &Page) -> bool {
     let matches = |doc: &Document| page.query.filters.iter().all(|f| f.matches(doc));
-    let touched = |change: &Change| {
+    let touched = |entry: &Arc<Entry>| {
+        let change = &entry.change;
         change.table == page.table.as_str()
             && (change.document.as_ref().is_some_and(matches)
                 || match change.op {
