@@ -12,8 +12,10 @@ export type Problem = components["schemas"]["Problem"];
 /** A client for the gateway at `baseUrl`, sending `token` as the bearer token when given. */
 export function createGatewayClient(baseUrl: string, token?: string | (() => string)) {
   // Filters are one query parameter each (`?status=eq.queued`), as the spec's `style: form`
-  // says; openapi-fetch would otherwise send objects as `filters[status]=…`.
-  const client = createClient<paths>({
+  // says; openapi-fetch would otherwise send objects as `filters[status]=…`. Answers are typed
+  // as JSON and problems: the event streams some routes also offer (live watches) are read
+  // another way.
+  const client = createClient<paths, "application/json" | "application/problem+json">({
     baseUrl,
     querySerializer: { object: { style: "form", explode: true } },
   });
