@@ -199,6 +199,8 @@ class Harness:
             "LOG_FORMAT": "json",
         }
         full_env.update(env)
+        # BENCH_GATEWAY_ENV (a JSON object) adds to every gateway's environment, for A/B runs.
+        full_env.update(json.loads(os.environ.get("BENCH_GATEWAY_ENV", "{}")))
         popen = subprocess.Popen(
             [str(self.binary("convex-gateway")), "serve"],
             env=full_env,

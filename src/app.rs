@@ -169,10 +169,8 @@ impl Application {
             Arc::clone(&store),
             convex.as_ref().map(|c| c.url().to_owned()),
             Arc::clone(&auth),
-            crate::config::WatchConfig {
-                first_result_within: config.request_timeout,
-                ..config.watches.clone()
-            },
+            config.watches.clone(),
+            config.request_timeout,
             &metrics,
         )?);
         let sync_relay = crate::sync_relay::SyncRelay::new(
@@ -245,15 +243,12 @@ impl Application {
         let grace = self.config.shutdown_grace;
         tracing::info!(%addr, "listening on http://{addr}");
         let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
-        let service = self
-            .router
-            .into_make_service_with_connect_info::<SocketAddr>();
-        let server = axum::serve(self.listener, service).with_graceful_shutdown(async move {
+        let server = crate::serve::serve(self.listener, self.router, async move {
             let _ = stop_rx.await;
         });
-        let mut server = tokio::spawn(async move { server.await });
+        let mut server = tokio::spawn(server);
         tokio::select! {
-            result = &mut server => return result.context("server task")?.context("serving"),
+            result = &mut server => return result.context("server task"),
             () = shutdown => {}
         }
         tracing::info!(
@@ -263,7 +258,7 @@ impl Application {
         let _ = stop_tx.send(());
         self.live.stop();
         let drained = match tokio::time::timeout(grace, &mut server).await {
-            Ok(result) => result.context("server task")?.context("serving"),
+            Ok(result) => result.context("server task"),
             Err(_) => {
                 tracing::warn!("shutdown grace elapsed with requests still in flight");
                 server.abort();

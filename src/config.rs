@@ -85,9 +85,6 @@ pub struct WatchConfig {
     /// `GATEWAY_WATCH_MAX_LIFETIME`: seconds after which a watch ends (the client reconnects);
     /// 0, the default, keeps it open until the token expires.
     pub max_lifetime: Option<Duration>,
-    /// How long a watch on Convex waits for its first result before the request fails (the
-    /// request timeout).
-    pub first_result_within: Duration,
 }
 
 /// The gateway's whole configuration.
@@ -388,7 +385,6 @@ impl Config {
                     0 => None,
                     secs => Some(Duration::from_secs(secs)),
                 },
-                first_result_within: Duration::from_secs(10),
             },
             sync_relay: SyncRelayConfig {
                 per_caller: parse_or(&get, "GATEWAY_SYNC_PER_CALLER", "16")?,

@@ -41,6 +41,7 @@ pub mod relay;
 pub mod retry;
 /// Route handlers, one module per resource.
 pub mod routes;
+pub mod serve;
 /// The shared state store (`GATEWAY_STATE_URL`): the gateway's own state in Postgres.
 pub mod shared;
 /// Small SQLite databases beside the embedded store.

@@ -74,6 +74,19 @@ impl AuthUser {
     pub fn bearer_token(&self) -> &SecretString {
         &self.token
     }
+
+    /// How long the token has left (`exp`, zero once past, at most a year), or `None` for a
+    /// token without an expiry: what ends a watch or a relayed socket opened with it.
+    pub fn expires_in(&self) -> Option<std::time::Duration> {
+        let exp = self.claims.get("exp")?.as_f64()?;
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap_or_default()
+            .as_secs_f64();
+        let left = std::time::Duration::try_from_secs_f64((exp - now).max(0.0))
+            .unwrap_or(std::time::Duration::MAX);
+        Some(left.min(std::time::Duration::from_secs(365 * 24 * 3600)))
+    }
 }
 
 /// The caller of a route that anonymous callers may reach (when the policy allows).

@@ -2,15 +2,43 @@
 //! behalf (snapshot cohorts now, Convex subscriptions later), events sent, and subscribers cut
 //! off. Registered in the gateway's one registry.
 
-use prometheus::{IntCounterVec, IntGaugeVec, Opts};
+use prometheus::{IntCounter, IntCounterVec, IntGauge, IntGaugeVec, Opts};
 
 use crate::metrics::Metrics;
 
-/// The live-query series.
+/// What a watch watches: the `kind` label of its series.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Kind {
+    TableSnapshot,
+    TableChanges,
+    Document,
+    Function,
+}
+
+impl Kind {
+    const ALL: [Kind; 4] = [
+        Kind::TableSnapshot,
+        Kind::TableChanges,
+        Kind::Document,
+        Kind::Function,
+    ];
+
+    fn as_str(self) -> &'static str {
+        match self {
+            Kind::TableSnapshot => "table_snapshot",
+            Kind::TableChanges => "table_changes",
+            Kind::Document => "document",
+            Kind::Function => "function",
+        }
+    }
+}
+
+/// The live-query series. The per-kind series of open watches and events are looked up once,
+/// not on every event.
 pub(super) struct LiveMetrics {
-    open: IntGaugeVec,
+    open: [IntGauge; 4],
+    events: [IntCounter; 4],
     upstream: IntGaugeVec,
-    events: IntCounterVec,
     dropped: IntCounterVec,
 }
 
@@ -49,27 +77,27 @@ impl LiveMetrics {
         metrics.register(Box::new(events.clone()))?;
         metrics.register(Box::new(dropped.clone()))?;
         Ok(Self {
-            open,
+            open: Kind::ALL.map(|kind| open.with_label_values(&[kind.as_str()])),
+            events: Kind::ALL.map(|kind| events.with_label_values(&[kind.as_str()])),
             upstream,
-            events,
             dropped,
         })
     }
 
-    pub(super) fn opened(&self, kind: &str) {
-        self.open.with_label_values(&[kind]).inc();
+    pub(super) fn opened(&self, kind: Kind) {
+        self.open[kind as usize].inc();
     }
 
-    pub(super) fn closed(&self, kind: &str) {
-        self.open.with_label_values(&[kind]).dec();
+    pub(super) fn closed(&self, kind: Kind) {
+        self.open[kind as usize].dec();
     }
 
     pub(super) fn upstream(&self, kind: &str, delta: i64) {
         self.upstream.with_label_values(&[kind]).add(delta);
     }
 
-    pub(super) fn sent(&self, kind: &str) {
-        self.events.with_label_values(&[kind]).inc();
+    pub(super) fn sent(&self, kind: Kind) {
+        self.events[kind as usize].inc();
     }
 
     pub(super) fn dropped(&self, reason: &str) {

@@ -26,7 +26,7 @@ pub use limits::{Limits, Permit};
 pub use stream::Frames;
 
 use std::sync::Arc;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
 use futures_util::FutureExt as _;
 use tokio::sync::watch;
@@ -42,7 +42,7 @@ use crate::store::{SharedStore, StoreCtx};
 
 use follow::{Follower, RowPolicy};
 use hub::Hub;
-use metrics::LiveMetrics;
+use metrics::{Kind, LiveMetrics};
 use remote::{RemoteSource, Render};
 use snapshot::Cohorts;
 use stream::{Bounds, Source};
@@ -76,6 +76,9 @@ pub struct Live {
     cohorts: Cohorts,
     metrics: Arc<LiveMetrics>,
     config: WatchConfig,
+    /// How long a watch on Convex waits for its first result before its request fails (the
+    /// request timeout).
+    first_result_within: Duration,
     stopping: watch::Sender<bool>,
     /// Convex's own subscriptions, when the gateway fronts a deployment.
     upstream: Option<Upstream>,
@@ -83,12 +86,14 @@ pub struct Live {
 
 impl Live {
     /// The service over `store` (and the Convex deployment at `convex_url`, whose tables and
-    /// functions are watched through its own subscriptions), registering its metrics.
+    /// functions are watched through its own subscriptions), registering its metrics. A watch
+    /// on Convex that has no first result within `first_result_within` fails its request.
     pub fn new(
         store: SharedStore,
         convex_url: Option<String>,
         auth: Arc<Auth>,
         config: WatchConfig,
+        first_result_within: Duration,
         metrics: &Metrics,
     ) -> anyhow::Result<Self> {
         let metrics = Arc::new(LiveMetrics::register(metrics)?);
@@ -101,6 +106,7 @@ impl Live {
             stopping: watch::channel(false).0,
             store,
             config,
+            first_result_within,
         })
     }
 
@@ -118,10 +124,9 @@ impl Live {
         Ok(stream::frames(
             Box::new(RemoteSource::new(cohort, Render::Value)),
             self.bounds(ctx),
-            "function",
+            Kind::Function,
             Arc::clone(&self.metrics),
             permit,
-            self.config.queue,
         ))
     }
 
@@ -132,7 +137,7 @@ impl Live {
     ) -> ApiResult<Option<Arc<upstream::Shot>>> {
         let mut shots = cohort.subscribe();
         let first = tokio::time::timeout(
-            self.config.first_result_within,
+            self.first_result_within,
             shots
                 .wait_for(Option::is_some)
                 .map(|r| r.ok().and_then(|s| s.clone())),
@@ -180,13 +185,13 @@ impl Live {
             return Err(ApiError::new(*code, detail.clone()));
         }
         let (render, kind) = match mode {
-            Mode::Snapshot => (Render::Snapshot, "table_snapshot"),
+            Mode::Snapshot => (Render::Snapshot, Kind::TableSnapshot),
             Mode::Changes => (
                 Render::Changes {
                     seen: None,
                     resumed: resume_from.is_some(),
                 },
-                "table_changes",
+                Kind::TableChanges,
             ),
         };
         Ok(stream::frames(
@@ -195,7 +200,6 @@ impl Live {
             kind,
             Arc::clone(&self.metrics),
             permit,
-            self.config.queue,
         ))
     }
 
@@ -245,23 +249,15 @@ impl Live {
                 },
             )),
             self.bounds(ctx),
-            "document",
+            Kind::Document,
             Arc::clone(&self.metrics),
             permit,
-            self.config.queue,
         ))
     }
 
     /// Ends every open watch (`shutting_down`), so a stopping gateway is not held open by them.
     pub fn stop(&self) {
         self.stopping.send_replace(true);
-    }
-
-    /// Open watches, and the subscriptions that serve them (snapshot cohorts and Convex
-    /// subscriptions).
-    pub fn counts(&self) -> (usize, usize) {
-        let upstream = self.upstream.as_ref().map_or(0, Upstream::count);
-        (self.limits.open(), self.cohorts.count() + upstream)
     }
 
     /// The server-sent-event heartbeat period.
@@ -285,7 +281,7 @@ impl Live {
         }
         self.check_feed(ctx)?;
         let permit = self.limits.acquire(&ctx.caller_key())?;
-        let store_ctx = background(&ctx.store);
+        let store_ctx = background(&ctx.store, self.store.wants_caller());
         let (source, kind): (Box<dyn Source>, _) = match mode {
             Mode::Snapshot => {
                 let key = self.cohort_key(ctx, &plan);
@@ -302,7 +298,7 @@ impl Live {
                 );
                 (
                     Box::new(table::SnapshotSource::new(cohort)),
-                    "table_snapshot",
+                    Kind::TableSnapshot,
                 )
             }
             Mode::Changes => {
@@ -317,7 +313,7 @@ impl Live {
                         resumed: resume_from.is_some(),
                     },
                 );
-                (Box::new(source), "table_changes")
+                (Box::new(source), Kind::TableChanges)
             }
         };
         Ok(stream::frames(
@@ -326,7 +322,6 @@ impl Live {
             kind,
             Arc::clone(&self.metrics),
             permit,
-            self.config.queue,
         ))
     }
 
@@ -344,7 +339,7 @@ impl Live {
         }
         self.check_feed(ctx)?;
         let permit = self.limits.acquire(&ctx.caller_key())?;
-        let store_ctx = background(&ctx.store);
+        let store_ctx = background(&ctx.store, self.store.wants_caller());
         let follower = self.follower(&plan, &store_ctx, resume_from).await?;
         let first = match resume_from {
             Some(_) => None,
@@ -366,10 +361,9 @@ impl Live {
         Ok(stream::frames(
             Box::new(document::DocumentSource::new(follower, first)),
             self.bounds(ctx),
-            "document",
+            Kind::Document,
             Arc::clone(&self.metrics),
             permit,
-            self.config.queue,
         ))
     }
 
@@ -436,18 +430,8 @@ impl Live {
             .caller
             .0
             .as_ref()
-            .and_then(|user| user.claims.get("exp"))
-            .and_then(serde_json::Value::as_f64)
-            .map(|exp| {
-                let unix_now = SystemTime::now()
-                    .duration_since(UNIX_EPOCH)
-                    .unwrap_or_default()
-                    .as_secs_f64();
-                let left = Duration::try_from_secs_f64((exp - unix_now).max(0.0))
-                    .unwrap_or(Duration::MAX)
-                    .min(Duration::from_secs(365 * 24 * 3600));
-                now + left
-            });
+            .and_then(crate::auth::AuthUser::expires_in)
+            .map(|left| now + left);
         Bounds {
             token_expires,
             lifetime_ends: self.config.max_lifetime.map(|lifetime| now + lifetime),
@@ -456,13 +440,21 @@ impl Live {
     }
 }
 
-/// The request's store context without its deadline: a watch's reads happen long after the
-/// request that opened it.
-fn background(ctx: &StoreCtx) -> StoreCtx {
+/// What a watch reads the store as: without the request's deadline (its reads happen long after
+/// the request that opened it), and, unless the store applies row policies of its own, as the
+/// gateway: the plan's filters already scope it to the caller, and a watch that holds no copy
+/// of the caller's token and claims is that much smaller.
+fn background(ctx: &StoreCtx, as_caller: bool) -> StoreCtx {
     StoreCtx {
-        deadline: None,
+        identity: None,
+        request_id: None,
         idempotency_key: None,
-        ..ctx.clone()
+        deadline: None,
+        caller: if as_caller {
+            ctx.caller.clone()
+        } else {
+            crate::store::DbCaller::Gateway
+        },
     }
 }
 

@@ -77,16 +77,6 @@ impl Cohorts {
         tokio::spawn(run(page, Arc::clone(store), hub.clone(), sender, stopped));
         cohort
     }
-
-    /// Cohorts alive now.
-    pub(super) fn count(&self) -> usize {
-        self.live
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .values()
-            .filter(|c| c.strong_count() > 0)
-            .count()
-    }
 }
 
 impl Cohort {

@@ -1,19 +1,24 @@
 //! A watch as a stream of frames: its source, ended by the caller's token expiring
-//! (`token_expired`), the watch's lifetime (`GATEWAY_WATCH_MAX_LIFETIME`), the gateway
-//! stopping (`shutting_down`) or a client too slow to keep up (`too_slow`), holding its place
-//! in the limits while it lives, and counted.
+//! (`token_expired`), the watch's lifetime (`GATEWAY_WATCH_MAX_LIFETIME`) or the gateway
+//! stopping (`shutting_down`), holding its place in the limits while it lives, and counted.
+//!
+//! The response pulls the frames straight from the source: a watch has no task or queue of its
+//! own, so an idle one costs little more than its connection. How far a watch may fall behind is
+//! bounded where its changes come from (the hub's ring of `GATEWAY_WATCH_QUEUE` batches; the
+//! latest result only, for snapshots and Convex results): a client that reads too slowly finds
+//! `too_slow` when it reads next, and the watch ends.
 
 use std::pin::Pin;
 use std::sync::Arc;
 
 use async_trait::async_trait;
 use futures_util::Stream;
-use tokio::sync::{mpsc, watch};
-use tokio::time::Instant;
+use tokio::sync::watch;
+use tokio::time::{Instant, Sleep};
 
 use super::frame::Frame;
 use super::limits::Permit;
-use super::metrics::LiveMetrics;
+use super::metrics::{Kind, LiveMetrics};
 
 /// Where a watch's frames come from.
 #[async_trait]
@@ -35,10 +40,20 @@ pub(super) struct Bounds {
     pub(super) stopping: watch::Receiver<bool>,
 }
 
+/// Which bound ends the watch first, if any does.
+#[derive(Clone, Copy)]
+enum Deadline {
+    TokenExpires,
+    LifetimeEnds,
+}
+
 struct Guarded {
     source: Box<dyn Source>,
-    bounds: Bounds,
-    kind: &'static str,
+    /// The earlier of the token's expiry and the watch's lifetime: one timer per watch, set
+    /// once, not one per frame.
+    deadline: Option<(Pin<Box<Sleep>>, Deadline)>,
+    stopping: watch::Receiver<bool>,
+    kind: Kind,
     metrics: Arc<LiveMetrics>,
     _permit: Permit,
     done: bool,
@@ -55,23 +70,31 @@ impl Guarded {
         if self.done {
             return None;
         }
-        let far = Instant::now() + std::time::Duration::from_secs(365 * 24 * 3600);
-        let expires = self.bounds.token_expires.unwrap_or(far);
-        let lifetime = self.bounds.lifetime_ends.unwrap_or(far);
+        let deadline = async {
+            match &mut self.deadline {
+                Some((sleep, which)) => {
+                    sleep.as_mut().await;
+                    *which
+                }
+                None => std::future::pending().await,
+            }
+        };
         let frame = tokio::select! {
             biased;
-            _ = self.bounds.stopping.wait_for(|stopping| *stopping) => {
+            _ = self.stopping.wait_for(|stopping| *stopping) => {
                 self.metrics.dropped("shutdown");
                 Some(Frame::error("shutting_down", "the gateway is stopping; reconnect to another replica"))
             }
-            () = tokio::time::sleep_until(expires) => {
-                self.metrics.dropped("token_expired");
-                Some(Frame::error("token_expired", "the caller's token has expired; open the watch again with a fresh token"))
-            }
-            () = tokio::time::sleep_until(lifetime) => {
-                self.metrics.dropped("lifetime");
-                Some(Frame::error("watch_expired", "the watch reached GATEWAY_WATCH_MAX_LIFETIME; open it again"))
-            }
+            which = deadline => Some(match which {
+                Deadline::TokenExpires => {
+                    self.metrics.dropped("token_expired");
+                    Frame::error("token_expired", "the caller's token has expired; open the watch again with a fresh token")
+                }
+                Deadline::LifetimeEnds => {
+                    self.metrics.dropped("lifetime");
+                    Frame::error("watch_expired", "the watch reached GATEWAY_WATCH_MAX_LIFETIME; open it again")
+                }
+            }),
             frame = self.source.next() => frame,
         };
         match &frame {
@@ -88,58 +111,36 @@ impl Guarded {
     }
 }
 
-/// The frames of a watch of `kind` from `source`, within `bounds`.
-///
-/// A task per watch pulls the frames and hands them to the response through a queue of
-/// `queue` frames. When the client reads too slowly to keep that queue from filling, the last
-/// place goes to `event: error` (`too_slow`) and the watch ends: nothing is buffered beyond the
-/// queue, and the watch's place in the limits is given back at once, even while the client
-/// still has not read what was queued. A client that goes away stops the task too.
+/// The frames of a watch of `kind` from `source`, within `bounds`. The watch ends, and gives
+/// its place in the limits back, when its last frame is sent or the client goes away.
 pub(super) fn frames(
     source: Box<dyn Source>,
     bounds: Bounds,
-    kind: &'static str,
+    kind: Kind,
     metrics: Arc<LiveMetrics>,
     permit: Permit,
-    queue: usize,
 ) -> Frames {
     metrics.opened(kind);
-    let mut guarded = Guarded {
+    let deadline = match (bounds.token_expires, bounds.lifetime_ends) {
+        (Some(expires), Some(ends)) if ends < expires => Some((ends, Deadline::LifetimeEnds)),
+        (Some(expires), _) => Some((expires, Deadline::TokenExpires)),
+        (None, Some(ends)) => Some((ends, Deadline::LifetimeEnds)),
+        (None, None) => None,
+    };
+    let guarded = Guarded {
         source,
-        bounds,
+        deadline: deadline.map(|(at, which)| (Box::pin(tokio::time::sleep_until(at)), which)),
+        stopping: bounds.stopping,
         kind,
         metrics,
         _permit: permit,
         done: false,
     };
-    let (sender, receiver) = mpsc::channel::<Frame>(queue.max(2));
-    tokio::spawn(async move {
-        loop {
-            let frame = tokio::select! {
-                () = sender.closed() => return,
-                frame = guarded.next() => frame,
-            };
-            let Some(frame) = frame else { return };
-            if sender.capacity() <= 1 && !frame.last {
-                // One place left: it is for the error that ends the watch.
-                guarded.metrics.dropped("too_slow");
-                let _ = sender.try_send(Frame::error(
-                    "too_slow",
-                    "this watch fell too far behind its changes; reconnect with Last-Event-ID to resume",
-                ));
-                return;
-            }
-            let last = frame.last;
-            if sender.try_send(frame).is_err() || last {
-                return;
-            }
-        }
-    });
     Box::pin(futures_util::stream::unfold(
-        receiver,
-        |mut receiver| async move {
-            let frame = receiver.recv().await?;
-            Some((frame, receiver))
+        guarded,
+        |mut guarded| async move {
+            let frame = guarded.next().await?;
+            Some((frame, guarded))
         },
     ))
 }

@@ -115,16 +115,6 @@ impl Upstream {
         }
     }
 
-    /// Upstream subscriptions open now.
-    pub(super) fn count(&self) -> usize {
-        self.cohorts
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .values()
-            .filter(|c| c.strong_count() > 0)
-            .count()
-    }
-
     /// The cohort of `path` with `args` as `caller`, in `shape`: joined if one runs, else started.
     pub(super) async fn join(
         &self,

@@ -430,13 +430,8 @@ impl Session<'_> {
 
 /// When the caller's token expires.
 fn expiry_of(user: &crate::auth::AuthUser) -> Option<tokio::time::Instant> {
-    let exp = user.claims.get("exp")?.as_f64()?;
-    let now = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .ok()?
-        .as_secs_f64();
-    let left = Duration::try_from_secs_f64((exp - now).max(0.0)).ok()?;
-    Some(tokio::time::Instant::now() + left.min(Duration::from_secs(365 * 24 * 3600)))
+    user.expires_in()
+        .map(|left| tokio::time::Instant::now() + left)
 }
 
 async fn send(outgoing: &mpsc::Sender<Frame>, message: &Value) -> Result<(), String> {

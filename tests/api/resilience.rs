@@ -512,7 +512,11 @@ rate_limit = "unlimited"
 "#,
     )
     .unwrap();
-    let app = spawn_app_with(|c| c.auth.policy_path = Some(path.clone())).await;
+    let app = spawn_app_with(|c| {
+        c.auth.policy_path = Some(path.clone());
+        c.trusted_proxies = vec!["127.0.0.1/32".parse().unwrap()];
+    })
+    .await;
 
     for remaining in ["2", "1", "0"] {
         let ok = app.get("/v1/tables/notes").await;
@@ -572,6 +576,16 @@ rate_limit = "unlimited"
         .await
         .unwrap();
     assert_eq!(r.status(), StatusCode::TOO_MANY_REQUESTS);
+    // Through a trusted proxy (the peer's address, as the server saw it), the client it names
+    // has its own budget.
+    let r = app
+        .anon
+        .get(app.url("/v1/tables/public"))
+        .header("x-forwarded-for", "203.0.113.7")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
 
     let metrics = app.get("/metrics").await.text().await.unwrap();
     assert!(
