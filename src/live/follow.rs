@@ -45,6 +45,15 @@ pub(super) struct RowPolicy {
     pub(super) shown: HashSet<String>,
 }
 
+/// Where a follower starts.
+pub(super) struct Start {
+    /// The position after which it tells changes (the head, or a `Last-Event-ID`).
+    pub(super) from: u64,
+    /// The feed's head, read before the follower is made: where the hub's reader starts if
+    /// this follower starts it.
+    pub(super) head: u64,
+}
+
 /// One watch's position in the feed and what it may see.
 pub(super) struct Follower {
     store: SharedStore,
@@ -62,7 +71,7 @@ pub(super) struct Follower {
 }
 
 impl Follower {
-    /// A follower of `table` from `position`, subscribed to the hub now (before any read, so
+    /// A follower of `table` from `start.from`, subscribed to the hub now (before any read, so
     /// nothing committed from here on is missed).
     pub(super) fn new(
         store: SharedStore,
@@ -71,9 +80,10 @@ impl Follower {
         filters: Vec<Filter>,
         scoped: bool,
         policy: Option<RowPolicy>,
-        position: u64,
+        start: Start,
     ) -> Self {
-        let receiver = hub.subscribe();
+        let receiver = hub.subscribe(start.head);
+        let position = start.from;
         Self {
             store,
             hub,
@@ -96,7 +106,7 @@ impl Follower {
     pub(super) fn restart(&mut self, head: u64) {
         self.position = head;
         self.caught_up = false;
-        self.receiver = self.hub.subscribe();
+        self.receiver = self.hub.subscribe(head);
         if let Some(policy) = &mut self.policy {
             policy.shown.clear();
         }

@@ -83,46 +83,33 @@ impl Hub {
         }
     }
 
-    /// A subscription to every batch from now on, starting the reader if it is not running.
-    pub(super) fn subscribe(&self) -> broadcast::Receiver<Arc<Batch>> {
+    /// A subscription to every batch from now on, for a subscriber that has seen (or reads for
+    /// itself) the feed up to `from`. A reader that is not running starts at `from`, never at a
+    /// head it reads later: a change committed after the subscriber looked, but before such a
+    /// reader started, would otherwise reach nobody.
+    pub(super) fn subscribe(&self, from: u64) -> broadcast::Receiver<Arc<Batch>> {
         let mut running = self.inner.running.lock().unwrap_or_else(|p| p.into_inner());
         let receiver = self.inner.sender.subscribe();
         if !*running {
             *running = true;
-            tokio::spawn(run(Arc::downgrade(&self.inner)));
+            tokio::spawn(run(Arc::downgrade(&self.inner), from));
         }
         receiver
     }
 }
 
-/// The reader: follows the feed from its head at start, until nobody listens or the store has
-/// gone.
-async fn run(weak: Weak<Inner>) {
-    let Some((store, mut signal)) = weak.upgrade().and_then(|inner| {
+/// The reader: follows the feed from `position` (its first subscriber's), until nobody listens
+/// or the store has gone.
+async fn run(weak: Weak<Inner>, mut position: u64) {
+    let Some(mut signal) = weak.upgrade().and_then(|inner| {
         let store = inner.store.upgrade()?;
-        let signal = store.change_signal()?;
-        Some((store, signal))
+        store.change_signal()
     }) else {
         stop(&weak);
         return;
     };
-    let mut backoff = Duration::from_millis(100);
-    let mut position = loop {
-        match store.change_head().await {
-            Ok(head) => break head,
-            Err(err) => {
-                tracing::warn!(error = %err, "live queries: reading the change feed's head failed; retrying");
-                tokio::time::sleep(backoff).await;
-                backoff = (backoff * 2).min(Duration::from_secs(5));
-                if idle(&weak) {
-                    return;
-                }
-            }
-        }
-    };
     // The reader holds the store only while it reads, so a dropped application stops it.
-    drop(store);
-    backoff = Duration::from_millis(100);
+    let mut backoff = Duration::from_millis(100);
     loop {
         signal.borrow_and_update();
         let Some(store) = weak.upgrade().and_then(|inner| inner.store.upgrade()) else {
@@ -214,5 +201,53 @@ fn idle(weak: &Weak<Inner>) -> bool {
 fn stop(weak: &Weak<Inner>) {
     if let Some(inner) = weak.upgrade() {
         *inner.running.lock().unwrap_or_else(|p| p.into_inner()) = false;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use serde_json::json;
+
+    use super::*;
+    use crate::store::local::LocalStore;
+    use crate::store::{StoreCtx, TableName};
+
+    /// A change committed after a subscriber read the head, but before the reader it started
+    /// has run, still reaches the subscriber.
+    #[tokio::test(flavor = "current_thread")]
+    async fn a_reader_starts_where_its_first_subscriber_looked() {
+        let dir = tempfile::tempdir().unwrap();
+        let store: SharedStore = Arc::new(LocalStore::open(dir.path()).unwrap());
+        let hub = Hub::new(&store, 16);
+        let head = store.change_head().await.unwrap();
+        let mut batches = hub.subscribe(head);
+        // The write commits on another thread while this one, the only one the reader can run
+        // on, waits for it: the reader has not run yet.
+        let writer = Arc::clone(&store);
+        std::thread::spawn(move || {
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .build()
+                .unwrap();
+            let table = TableName::parse("items").unwrap();
+            let fields = json!({"n": 1}).as_object().unwrap().clone();
+            runtime
+                .block_on(writer.insert(&StoreCtx::default(), &table, vec![fields]))
+                .unwrap();
+        })
+        .join()
+        .unwrap();
+        let batch = tokio::time::timeout(Duration::from_secs(10), batches.recv())
+            .await
+            .expect("the change is broadcast")
+            .unwrap();
+        match batch.as_ref() {
+            Batch::Changes { changes, .. } => {
+                assert_eq!(changes.len(), 1);
+                assert_eq!(changes[0].change.table, "items");
+            }
+            Batch::Reset => panic!("a reset instead of the change"),
+        }
     }
 }

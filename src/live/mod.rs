@@ -387,10 +387,9 @@ impl Live {
         store_ctx: &StoreCtx,
         resume_from: Option<u64>,
     ) -> ApiResult<Follower> {
-        let position = match resume_from {
-            Some(position) => position,
-            None => self.store.change_head().await?,
-        };
+        // The hub's reader, if this starts it, starts at the head read now: a resume from an
+        // old position is the follower's own to catch up on (or to reset from).
+        let head = self.store.change_head().await?;
         let policy = self.store.wants_caller().then(|| RowPolicy {
             ctx: store_ctx.clone(),
             shown: Default::default(),
@@ -402,7 +401,10 @@ impl Live {
             plan.query.filters.clone(),
             plan.owner_scoped,
             policy,
-            position,
+            follow::Start {
+                from: resume_from.unwrap_or(head),
+                head,
+            },
         ))
     }
 

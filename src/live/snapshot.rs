@@ -106,8 +106,20 @@ async fn run(
     sender: watch::Sender<Option<Arc<Shot>>>,
     mut stopped: oneshot::Receiver<()>,
 ) {
-    // Subscribed before the first read, so a change committed during it is seen after it.
-    let mut batches = hub.subscribe();
+    // Subscribed before the first read, from the feed's head read before that, so a change
+    // committed during the read is seen after it.
+    let head = match store.change_head().await {
+        Ok(head) => head,
+        Err(err) => {
+            let err = ApiError::from(err);
+            sender.send_replace(Some(Arc::new(Shot::Failed {
+                code: err.code().as_str(),
+                detail: err.detail().to_owned(),
+            })));
+            return;
+        }
+    };
+    let mut batches = hub.subscribe(head);
     let mut last_hash = None;
     let mut dirty = true;
     loop {

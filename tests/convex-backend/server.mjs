@@ -9,6 +9,8 @@
 //   GET  /api/sync, /api/{version}/sync   the WebSocket sync protocol (sync.mjs), for
 //        ConvexClient, ConvexReactClient and the Rust crate `convex`
 //   GET  /_emu/sync                        open sockets and subscribed queries
+//   GET|POST /api/list_snapshot, /api/document_deltas   the streaming export (export.mjs), for
+//        `Authorization: Convex <deploy key>` only
 //
 // Environment:
 //   PORT                     port to bind (0 = any; the bound port is printed as `listening on …`)
@@ -28,6 +30,7 @@ import { format as inspectFormat } from "node:util";
 
 import { convexTest } from "convex-test";
 
+import { ExportError, RevisionLog, cleanJson, exportArgs, stringify } from "./export.mjs";
 import { SyncServer } from "./sync.mjs";
 import { ConvexError, convexToJson, jsonToConvex } from "convex/values";
 
@@ -64,6 +67,9 @@ function moduleMap() {
 const modules = moduleMap();
 const schema = (await import(pathToFileURL(path.join(appDir, "schema.ts")).href)).default;
 let t = convexTest(schema, modules);
+// Every revision, for the streaming export (export.mjs).
+const revisions = new RevisionLog();
+revisions.install();
 
 /** The registered function at `module:name`, or null. */
 async function findFunction(udfPath) {
@@ -144,30 +150,20 @@ function encodeValue(value, format) {
   return format === "json" ? cleanJson(encoded) : encoded;
 }
 
-/** convex_encoded_json -> the clean `json` format: int64 as a string, bytes as base64, special floats as strings. */
-function cleanJson(value) {
-  if (Array.isArray(value)) return value.map(cleanJson);
-  if (value !== null && typeof value === "object") {
-    const keys = Object.keys(value);
-    if (keys.length === 1 && keys[0] === "$integer") {
-      return Buffer.from(value.$integer, "base64").readBigInt64LE().toString();
-    }
-    if (keys.length === 1 && keys[0] === "$bytes") return value.$bytes;
-    if (keys.length === 1 && keys[0] === "$float") {
-      const f = Buffer.from(value.$float, "base64").readDoubleLE();
-      return Number.isNaN(f) ? "NaN" : f > 0 ? "Infinity" : "-Infinity";
-    }
-    return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, cleanJson(v)]));
-  }
-  return value;
-}
-
 /**
  * Runs one function as `auth` and answers `{ok, kind, value, message, errorData, logLines}`;
  * `value` and `errorData` are Convex values (not yet encoded). Throws HttpError for a request the
  * backend refuses before running anything (bad args).
  */
 async function execute(kind, udfPath, args, auth) {
+  try {
+    return await executeUnlogged(kind, udfPath, args, auth);
+  } finally {
+    await revisions.flush(t);
+  }
+}
+
+async function executeUnlogged(kind, udfPath, args, auth) {
   const logLines = [];
   const requestId = `emu${++requestCounter}`;
   const failure = (message, errorData) => ({
@@ -255,6 +251,7 @@ async function handle(req, res) {
   if (route === "/_emu/health") return send(res, 200, { status: "ok" });
   if (route === "/_emu/reset" && req.method === "POST") {
     t = convexTest(schema, modules);
+    revisions.reset();
     recorded.length = 0;
     return send(res, 200, { status: "reset" });
   }
@@ -264,6 +261,7 @@ async function handle(req, res) {
     return send(res, 200, recorded);
   }
   if (route === "/" || route === "/instance_name") return send(res, 200, "This Convex deployment is running. See https://docs.convex.dev/.");
+  if (route === "/api/list_snapshot" || route === "/api/document_deltas") return streamingExport(req, res, url, route);
   if (req.method !== "POST") throw new HttpError(404, "NotFound", `No route for ${req.method} ${route}`);
 
   const body = await readJson(req);
@@ -308,6 +306,27 @@ async function handle(req, res) {
     return send(res, 200, { results });
   }
   throw new HttpError(404, "NotFound", `No route for POST ${route}`);
+}
+
+/** `list_snapshot` and `document_deltas` (GET or POST), for deploy-key callers only. */
+async function streamingExport(req, res, url, route) {
+  const body = req.method === "POST" ? await readJson(req) : {};
+  const authorization = req.headers.authorization ?? "";
+  recorded.push({ route, path: route, authorization: authorization || null, identity: null, convexClient: req.headers["convex-client"] ?? null, requestId: null, format: null });
+  if (!/^convex /i.test(authorization)) {
+    throw new HttpError(401, "BadAdminKey", "Streaming export requires a deploy key (Authorization: Convex <key>)");
+  }
+  if (!decodeToken(`Convex ${authorization.slice(7)}`).admin) throw new HttpError(401, "BadAdminKey", "The provided admin key was invalid for this instance");
+  try {
+    const deltas = route === "/api/document_deltas";
+    const args = exportArgs(url, body, deltas);
+    const result = deltas ? revisions.documentDeltas(args) : revisions.listSnapshot(args);
+    res.writeHead(200, { "content-type": "application/json" });
+    res.end(stringify(result));
+  } catch (error) {
+    if (error instanceof ExportError) throw new HttpError(error.status, error.code, error.message);
+    throw error;
+  }
 }
 
 const sync = new SyncServer({ execute, decodeToken, record: (entry) => recorded.push(entry) });
