@@ -54,6 +54,7 @@ pub mod state;
 pub mod store;
 /// Convex's WebSocket sync protocol, relayed under the gateway's rules.
 pub mod sync_relay;
+pub mod table_sync;
 /// Log setup.
 pub mod telemetry;
 /// Interactive transactions: staged writes and optimistic commit.

@@ -91,10 +91,16 @@ pub struct ConvexBackend {
 impl ConvexBackend {
     /// Starts the backend and waits until it listens.
     pub fn start(error_status: u16) -> Self {
+        Self::start_with(error_status, &[])
+    }
+
+    /// Starts the backend with more environment (`EMU_ADMIN_KEY`, page sizes…).
+    pub fn start_with(error_status: u16, envs: &[(&str, &str)]) -> Self {
         use std::io::BufRead as _;
         let mut child = Command::new("node")
             .args(["--import", "tsx", "tests/convex-backend/server.mjs"])
             .current_dir(env!("CARGO_MANIFEST_DIR"))
+            .envs(envs.iter().copied())
             .env("PORT", "0")
             .env("EMU_ERROR_STATUS", error_status.to_string())
             .env(

@@ -28,6 +28,7 @@ mod resilience;
 mod shared_limits;
 mod shared_state;
 mod sync_relay;
+mod table_sync;
 mod transactions;
 
 /// The shared store behaviour suite, run against the embedded SQLite store.

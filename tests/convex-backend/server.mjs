@@ -225,11 +225,13 @@ async function runFunction(kind, body, auth) {
   return { status: result.ok ? 200 : errorStatus, body: payload };
 }
 
-async function readJson(req) {
+/** The JSON body; `exact` names integer fields kept as their decimal text (i64 timestamps). */
+async function readJson(req, exact = []) {
   const chunks = [];
   for await (const chunk of req) chunks.push(chunk);
-  const text = Buffer.concat(chunks).toString("utf8");
+  let text = Buffer.concat(chunks).toString("utf8");
   if (text.trim() === "") return {};
+  for (const name of exact) text = text.replace(new RegExp(`"${name}"\\s*:\\s*(-?\\d+)`, "g"), `"${name}":"$1"`);
   try {
     return JSON.parse(text);
   } catch {
@@ -310,7 +312,7 @@ async function handle(req, res) {
 
 /** `list_snapshot` and `document_deltas` (GET or POST), for deploy-key callers only. */
 async function streamingExport(req, res, url, route) {
-  const body = req.method === "POST" ? await readJson(req) : {};
+  const body = req.method === "POST" ? await readJson(req, ["snapshot", "cursor"]) : {};
   const authorization = req.headers.authorization ?? "";
   recorded.push({ route, path: route, authorization: authorization || null, identity: null, convexClient: req.headers["convex-client"] ?? null, requestId: null, format: null });
   if (!/^convex /i.test(authorization)) {
