@@ -155,17 +155,17 @@ impl ExportClient {
         })
     }
 
-    /// The revisions of `table` after `cursor` (exclusive).
+    /// The revisions of `table` (of every table, for `None`, in one commit order) after
+    /// `cursor` (exclusive).
     pub async fn document_deltas(
         &self,
-        table: &str,
+        table: Option<&str>,
         cursor: i64,
     ) -> Result<DeltasPage, ExportError> {
-        let body = serde_json::json!({
-            "tableName": table,
-            "cursor": cursor,
-            "format": "convex_encoded_json",
-        });
+        let mut body = serde_json::json!({ "cursor": cursor, "format": "convex_encoded_json" });
+        if let Some(table) = table {
+            body["tableName"] = table.into();
+        }
         let raw: RawDeltas = self.post("/api/document_deltas", &body).await?;
         let revisions = raw
             .values

@@ -1,6 +1,8 @@
 //! Two-way sync between Postgres tables and Convex tables (`GATEWAY_SYNC`): what is synced and
-//! how (`config`), and Convex's streaming export, which the Convex-to-Postgres direction
-//! follows (`export`).
+//! how (`config`), Convex's streaming export, which the Convex-to-Postgres direction follows
+//! (`export`), and the one mapping of values between the two (`types`).
 
 pub mod config;
 pub mod export;
+pub mod to_postgres;
+pub mod types;

@@ -17,7 +17,7 @@ pub(crate) const PAGE_XMIN: &str = "\"_gw_xmin\"";
 
 /// How a column's values look in JSON (the README's mapping table).
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) enum Kind {
+pub enum Kind {
     /// text, varchar, char, citext, name: strings.
     Text,
     /// uuid: strings holding a UUID.
@@ -74,22 +74,22 @@ impl Kind {
 
 /// One column.
 #[derive(Debug, Clone)]
-pub(crate) struct Column {
+pub struct Column {
     /// The column's name, which is the field's name.
-    pub(crate) name: String,
+    pub name: String,
     /// The name quoted for SQL.
-    pub(crate) ident: String,
+    pub ident: String,
     /// The type as SQL spells it (`character varying(20)`, `uuid`, `text[]`), for casts.
-    pub(crate) sql_type: String,
-    pub(crate) kind: Kind,
+    pub sql_type: String,
+    pub kind: Kind,
     /// `jsonb` (false: `json`), for JSON columns.
-    pub(crate) jsonb: bool,
+    pub jsonb: bool,
     /// A generated column: read, never written.
-    pub(crate) generated: bool,
+    pub generated: bool,
     /// The column has a default (or is an identity column).
-    pub(crate) has_default: bool,
+    pub has_default: bool,
     /// The column is NOT NULL.
-    pub(crate) not_null: bool,
+    pub not_null: bool,
 }
 
 impl Column {
@@ -105,7 +105,7 @@ impl Column {
 
 /// One served table.
 #[derive(Debug, Clone)]
-pub(crate) struct TableInfo {
+pub struct TableInfo {
     pub(crate) name: String,
     /// `"schema"."table"`.
     pub(crate) qualified: String,
@@ -213,7 +213,7 @@ impl TableInfo {
 
 /// Everything the adapter serves, read at one moment.
 #[derive(Debug, Default)]
-pub(crate) struct Catalog {
+pub struct Catalog {
     pub(crate) tables: HashMap<String, TableInfo>,
     /// Tables that exist but cannot be served, with the reason.
     pub(crate) unservable: HashMap<String, String>,
@@ -227,7 +227,7 @@ pub(crate) struct Catalog {
 
 impl Catalog {
     /// The served table, or why it is not served.
-    pub(crate) fn table(&self, name: &str) -> Result<&TableInfo, StoreError> {
+    pub fn table(&self, name: &str) -> Result<&TableInfo, StoreError> {
         if !self.loaded {
             return Err(StoreError::Unavailable(
                 "Postgres has not been reached yet; the gateway keeps trying".into(),
@@ -245,7 +245,7 @@ impl Catalog {
     }
 
     /// Reads the tables of `schema`, their columns and primary keys.
-    pub(crate) async fn load(
+    pub async fn load(
         client: &impl GenericClient,
         schema: &str,
         creation_column: &str,

@@ -38,6 +38,10 @@ CREATE TABLE IF NOT EXISTS gateway.changes (
     committed_at timestamptz NOT NULL DEFAULT clock_timestamp()
 );
 ALTER TABLE gateway.changes ADD COLUMN IF NOT EXISTS previous jsonb;
+-- Who made the change: NULL for the gateway and other programs, `convex` for the sync's own
+-- writes from Convex (`SET LOCAL gateway.sync_origin`), so that they are not sent back.
+ALTER TABLE gateway.changes ADD COLUMN IF NOT EXISTS origin text
+    DEFAULT NULLIF(current_setting('gateway.sync_origin', true), '');
 CREATE INDEX IF NOT EXISTS changes_unsequenced ON gateway.changes (seq) WHERE position IS NULL;
 CREATE TABLE IF NOT EXISTS gateway.feed (
     one boolean PRIMARY KEY DEFAULT true CHECK (one),

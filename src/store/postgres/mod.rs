@@ -6,12 +6,12 @@
 //! list queries, `writer` runs batches in one transaction, `feed` keeps the trigger-fed change
 //! log, `errors` maps Postgres errors and `connect` builds the TLS-capable pool.
 
-mod catalog;
+pub mod catalog;
 pub(crate) mod connect;
 mod errors;
 pub mod feed;
 mod sql;
-mod values;
+pub(crate) mod values;
 mod writer;
 
 use std::sync::Arc;

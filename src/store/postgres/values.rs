@@ -110,7 +110,7 @@ fn is_decimal(s: &str) -> bool {
         && fraction.chars().all(|c| c.is_ascii_digit())
 }
 
-fn hex(bytes: &[u8]) -> String {
+pub(crate) fn hex(bytes: &[u8]) -> String {
     use std::fmt::Write as _;
     bytes
         .iter()
