@@ -46,6 +46,8 @@ pub struct Application {
     shared: Option<StateDb>,
     /// Live queries, ended when the gateway stops so their streams do not hold it open.
     live: Arc<Live>,
+    /// The sync from Convex to Postgres (`GATEWAY_SYNC`), stopped when this is dropped.
+    _sync: Option<crate::table_sync::runner::SyncTask>,
 }
 
 impl Application {
@@ -75,6 +77,7 @@ impl Application {
         );
         let store: SharedStore = Arc::new(MeteredStore::new(adapter, Arc::clone(&metrics)));
         let http = crate::http_client::client(Duration::from_secs(5), Duration::from_secs(30))?;
+        let sync = start_sync(&config, &http)?;
         let shared = match config.state_store() {
             Some(state) => Some(
                 StateDb::connect(&state, &config.instance_id(), Duration::from_secs(30))
@@ -215,6 +218,7 @@ impl Application {
             config,
             shared,
             live,
+            _sync: sync,
         })
     }
 
@@ -311,6 +315,40 @@ pub fn router(state: AppState) -> Router {
         .fallback(middleware::route_not_found)
         .with_state(state.clone());
     middleware::apply(router, &state)
+}
+
+/// Starts the sync of `GATEWAY_SYNC`, after checking that it can run: its file is valid, and
+/// `DATABASE_URL`, `CONVEX_URL` and `CONVEX_DEPLOYMENT_KEY` are set.
+fn start_sync(
+    config: &Config,
+    http: &reqwest::Client,
+) -> anyhow::Result<Option<crate::table_sync::runner::SyncTask>> {
+    let Some(path) = &config.sync_file else {
+        return Ok(None);
+    };
+    let sync = crate::table_sync::config::load(path)
+        .map_err(|err| anyhow::anyhow!("GATEWAY_SYNC: {err}"))?;
+    let convex = config
+        .convex
+        .as_ref()
+        .context("GATEWAY_SYNC needs CONVEX_URL (the deployment to sync with)")?;
+    let key = convex
+        .deploy_key
+        .clone()
+        .context("GATEWAY_SYNC needs CONVEX_DEPLOYMENT_KEY (the sync reads Convex's streaming export with it)")?;
+    anyhow::ensure!(
+        !config.postgres.url.expose_secret().is_empty(),
+        "GATEWAY_SYNC needs DATABASE_URL (the Postgres database to sync with)"
+    );
+    if !sync.tables.iter().any(|p| p.direction.to_postgres()) {
+        return Ok(None);
+    }
+    let export = crate::table_sync::export::ExportClient::new(http.clone(), &convex.url, key);
+    Ok(Some(crate::table_sync::runner::spawn(
+        Arc::new(sync),
+        config.postgres.clone(),
+        export,
+    )))
 }
 
 /// Rolls back expired transactions within a second, not only when next touched, and forgets

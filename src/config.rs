@@ -141,6 +141,9 @@ pub struct Config {
     pub sync_relay: SyncRelayConfig,
     /// `GATEWAY_RATE_LIMIT_URL` and friends: rate limits counted in Redis, shared by replicas.
     pub shared_limits: Option<SharedLimitConfig>,
+    /// `GATEWAY_SYNC`: the TOML file whose `[sync]` section pairs Postgres tables
+    /// (`DATABASE_URL`) with Convex tables (`CONVEX_URL`, with `CONVEX_DEPLOYMENT_KEY`).
+    pub sync_file: Option<PathBuf>,
     /// `GATEWAY_STATE_URL` (and `GATEWAY_STATE_POOL_SIZE`): the Postgres database that holds the
     /// gateway's own state (idempotency keys, tokens, signing keys, transactions, the outbox,
     /// the replica list) so that several replicas share it. Without it, the state stays in the
@@ -369,6 +372,9 @@ impl Config {
             )?,
             trusted_proxies: parse_proxies(get("GATEWAY_TRUSTED_PROXIES"))?,
             shared_limits: parse_shared_limits(&get)?,
+            sync_file: get("GATEWAY_SYNC")
+                .filter(|v| !v.is_empty())
+                .map(PathBuf::from),
             changes_max_wait: Duration::from_secs(parse_or(
                 &get,
                 "GATEWAY_CHANGES_MAX_WAIT",

@@ -80,8 +80,6 @@ pub enum DeleteConflict {
 pub struct SyncConfig {
     /// The synced pairs, in the file's order.
     pub tables: Vec<TablePair>,
-    /// The most changes one step applies in one transaction (`batch`, default 200).
-    pub batch: usize,
     /// The longest wait between polls of an idle Convex change log (`idle_poll_max_ms`,
     /// default 1,000); a log with more to read is read again at once.
     pub idle_poll_max: Duration,
@@ -132,7 +130,6 @@ struct File {
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct RawSync {
-    batch: Option<usize>,
     idle_poll_max_ms: Option<u64>,
     #[serde(default)]
     tables: Vec<RawPair>,
@@ -172,10 +169,6 @@ pub fn parse(text: &str) -> Result<SyncConfig, String> {
     let raw = file.sync.ok_or("there is no [sync] section".to_owned())?;
     if raw.tables.is_empty() {
         return Err("[sync] names no tables: add a [[sync.tables]] entry".into());
-    }
-    let batch = raw.batch.unwrap_or(200);
-    if !(1..=1000).contains(&batch) {
-        return Err("sync.batch must be between 1 and 1000".into());
     }
     let idle = raw.idle_poll_max_ms.unwrap_or(1000);
     if !(50..=60_000).contains(&idle) {
@@ -234,7 +227,6 @@ pub fn parse(text: &str) -> Result<SyncConfig, String> {
     }
     Ok(SyncConfig {
         tables,
-        batch,
         idle_poll_max: Duration::from_millis(idle),
     })
 }
@@ -303,7 +295,6 @@ mod tests {
     #[test]
     fn the_seeds_tables_parse_with_defaults() {
         let config = parse(SEED).unwrap();
-        assert_eq!(config.batch, 200);
         assert_eq!(config.idle_poll_max, Duration::from_secs(1));
         let [molecules, experiments] = &config.tables[..] else {
             panic!("two pairs");
@@ -328,8 +319,8 @@ mod tests {
             ("", "no [sync] section"),
             ("[sync]\n", "names no tables"),
             (
-                "[sync]\nbatch = 0\n[[sync.tables]]\npostgres = \"a\"\nconvex = \"a\"\n",
-                "sync.batch",
+                "[sync]\nidle_poll_max_ms = 0\n[[sync.tables]]\npostgres = \"a\"\nconvex = \"a\"\n",
+                "sync.idle_poll_max_ms",
             ),
             (
                 "[[sync.tables]]\npostgres = \"a\"\nconvex = \"a\"\nconflict = \"newest\"\n",

@@ -4,5 +4,6 @@
 
 pub mod config;
 pub mod export;
+pub mod runner;
 pub mod to_postgres;
 pub mod types;

@@ -123,7 +123,7 @@ pub(crate) async fn metric(app: &TestApp, name: &str, labels: &str) -> f64 {
 }
 
 /// Waits until `check` holds, for at most 10 s.
-async fn eventually<F, Fut>(what: &str, mut check: F)
+pub(crate) async fn eventually<F, Fut>(what: &str, mut check: F)
 where
     F: FnMut() -> Fut,
     Fut: std::future::Future<Output = bool>,

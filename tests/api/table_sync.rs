@@ -381,3 +381,142 @@ async fn convex_revisions_reach_postgres_with_keys_references_errors_and_deletes
     let stored = to_postgres::checkpoint(&client).await.unwrap().unwrap();
     assert_eq!(stored["cursor"].as_i64(), Some(page.cursor));
 }
+
+/// Through the running gateway (`GATEWAY_SYNC`): Convex documents written before and after it
+/// starts reach Postgres, updates and deletes follow, and a restarted gateway goes on from its
+/// checkpoint without copying anything twice.
+#[tokio::test]
+async fn the_gateway_syncs_convex_into_postgres_and_resumes_after_a_restart() {
+    use crate::live::eventually;
+
+    let db = crate::pg::TestDb::create();
+    db.psql(
+        "CREATE TABLE molecules (id uuid PRIMARY KEY DEFAULT gen_random_uuid(), name text NOT NULL);
+         CREATE TABLE experiments (id bigserial PRIMARY KEY,
+             molecule_id uuid REFERENCES molecules (id), score float8);",
+    );
+    crate::pg::install(&db);
+    let file = tempfile::NamedTempFile::new().unwrap();
+    std::fs::write(
+        file.path(),
+        r#"
+        [sync]
+        idle_poll_max_ms = 100
+        [[sync.tables]]
+        postgres = "molecules"
+        convex = "things"
+        direction = "to_postgres"
+        [[sync.tables]]
+        postgres = "experiments"
+        convex = "c"
+        direction = "to_postgres"
+        rename = { molecule_id = "moleculeId" }
+        references = { molecule_id = "molecules" }
+        "#,
+    )
+    .unwrap();
+    let configure = |c: &mut convex_gateway::config::Config| {
+        c.sync_file = Some(file.path().to_owned());
+        c.postgres.url = SecretString::from(db.url.clone());
+        if let Some(convex) = c.convex.as_mut() {
+            convex.deploy_key = Some(SecretString::from(KEY));
+        }
+    };
+    let app = crate::helpers::spawn_convex_app_with(560, configure).await;
+    let backend = app.convex.as_ref().unwrap();
+    let outcomes = apply(
+        backend,
+        json!([
+            {"kind": "insert", "table": "things", "fields": {"name": "water"}},
+            {"kind": "insert", "table": "c", "refs": [{"path": ["moleculeId"], "ref": 0}],
+             "fields": {"moleculeId": "", "score": 0.5}},
+        ]),
+    )
+    .await;
+    let molecule = outcomes[0]["doc"]["_id"].as_str().unwrap().to_owned();
+    let rows = || async {
+        db.psql(
+            "SELECT coalesce(string_agg(m.name || ':' || coalesce(e.score::text, '-'), ',' ORDER BY m.name), '') \
+             FROM molecules m LEFT JOIN experiments e ON e.molecule_id = m.id",
+        )
+    };
+    eventually("both rows in Postgres", || async {
+        rows().await == "water:0.5"
+    })
+    .await;
+    apply(
+        backend,
+        json!([{"kind": "patch", "table": "things", "id": molecule, "patch": {"name": "ice"}}]),
+    )
+    .await;
+    eventually("the update in Postgres", || async {
+        rows().await == "ice:0.5"
+    })
+    .await;
+    // A restart goes on from the checkpoint: nothing is copied twice.
+    let url = backend.url.clone();
+    let mut app = app;
+    let backend = app.convex.take().unwrap();
+    drop(app);
+    let restarted = crate::helpers::spawn_app_with(|c| {
+        *c = c.clone().with_convex(url.clone());
+        configure(c);
+    })
+    .await;
+    apply(
+        &backend,
+        json!([{"kind": "insert", "table": "things", "fields": {"name": "salt"}}]),
+    )
+    .await;
+    eventually("the new row after the restart", || async {
+        rows().await == "ice:0.5,salt:-"
+    })
+    .await;
+    assert_eq!(db.psql("SELECT count(*) FROM gateway.sync_keys"), "3");
+    assert_eq!(
+        db.psql("SELECT checkpoint->>'phase' FROM gateway.sync_checkpoints"),
+        "live"
+    );
+    // Each Convex write reached Postgres once: a second copy would be another row change.
+    assert_eq!(
+        db.psql(
+            "SELECT string_agg(op, ',' ORDER BY seq) FROM gateway.changes WHERE tbl = 'molecules'"
+        ),
+        "insert,update,insert"
+    );
+    drop(restarted);
+}
+
+/// A sync that cannot run stops the gateway at start, saying what is missing.
+#[tokio::test]
+async fn a_sync_without_its_settings_refuses_to_start() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("sync.toml");
+    std::fs::write(&file, "[[sync.tables]]\npostgres = \"a\"\nconvex = \"a\"\n").unwrap();
+    let mut config = convex_gateway::config::Config::for_data_dir(dir.path());
+    config.sync_file = Some(file.clone());
+    let err = convex_gateway::app::Application::build(config.clone())
+        .await
+        .err()
+        .expect("no CONVEX_URL");
+    assert!(
+        format!("{err:#}").contains("GATEWAY_SYNC needs CONVEX_URL"),
+        "{err:#}"
+    );
+    let mut with_convex = config.clone().with_convex("http://127.0.0.1:9");
+    with_convex.sync_file = Some(file.clone());
+    let err = convex_gateway::app::Application::build(with_convex)
+        .await
+        .err()
+        .expect("no deploy key");
+    assert!(
+        format!("{err:#}").contains("CONVEX_DEPLOYMENT_KEY"),
+        "{err:#}"
+    );
+    std::fs::write(&file, "[[sync.tables]]\npostgres = \"a\"\n").unwrap();
+    let err = convex_gateway::app::Application::build(config)
+        .await
+        .err()
+        .expect("a bad file");
+    assert!(format!("{err:#}").contains("GATEWAY_SYNC:"), "{err:#}");
+}
