@@ -91,7 +91,7 @@ pub async fn apply_page(
             }
         };
         tx.batch_execute("SAVEPOINT sync_row").await?;
-        match apply_one(tx, config, pair, table, revision).await {
+        match apply_one(tx, pair, table, revision).await {
             Ok(Outcome::Inserted) => applied.inserted += 1,
             Ok(Outcome::Updated) => applied.updated += 1,
             Ok(Outcome::Deleted) => applied.deleted += 1,
@@ -138,19 +138,11 @@ enum Outcome {
 
 async fn apply_one(
     tx: &Transaction<'_>,
-    config: &SyncConfig,
     pair: &TablePair,
     table: &TableInfo,
     revision: &Revision,
 ) -> Result<Outcome, String> {
-    let known: Option<String> = tx
-        .query_opt(
-            "SELECT pg_key FROM gateway.sync_keys WHERE pair = $1 AND convex_id = $2",
-            &[&pair.postgres, &revision.id],
-        )
-        .await
-        .map_err(|e| e.to_string())?
-        .map(|row| row.get(0));
+    let known = pg_key(tx, &pair.postgres, &revision.id).await?;
     let key = &table.key;
     let Some(document) = &revision.document else {
         let Some(pg_key) = known else {
@@ -173,7 +165,7 @@ async fn apply_one(
         .map_err(|e| e.to_string())?;
         return Ok(Outcome::Deleted);
     };
-    let row = row_of(tx, config, pair, table, document).await?;
+    let row = row_of(tx, pair, table, document).await?;
     let columns: Vec<&str> = table
         .fields
         .iter()
@@ -231,7 +223,6 @@ async fn apply_one(
 /// The document's fields as the row object for `jsonb_populate_record`.
 async fn row_of(
     tx: &Transaction<'_>,
-    config: &SyncConfig,
     pair: &TablePair,
     table: &TableInfo,
     document: &Map<String, Value>,
@@ -254,19 +245,8 @@ async fn row_of(
                 let id = value
                     .as_str()
                     .ok_or_else(|| format!("`{field}` refers to {target} but is not an id"))?;
-                let target_pair = config
-                    .tables
-                    .iter()
-                    .find(|p| &p.postgres == target)
-                    .ok_or_else(|| format!("`{field}` refers to an unsynced table"))?;
-                let key: Option<String> = tx
-                    .query_opt(
-                        "SELECT pg_key FROM gateway.sync_keys WHERE pair = $1 AND convex_id = $2",
-                        &[&target_pair.postgres, &id],
-                    )
-                    .await
-                    .map_err(|e| e.to_string())?
-                    .map(|row| row.get(0));
+                // The configuration names only synced tables here (`config::parse`).
+                let key = pg_key(tx, target, id).await?;
                 Value::from(key.ok_or_else(|| {
                     format!("`{field}` refers to {id} in {target}, which has no row in Postgres")
                 })?)
@@ -276,6 +256,22 @@ async fn row_of(
         row.insert(name.to_owned(), carried);
     }
     Ok(row)
+}
+
+/// The Postgres key of the row of `pair` that Convex document `convex_id` was synced to.
+async fn pg_key(
+    tx: &Transaction<'_>,
+    pair: &str,
+    convex_id: &str,
+) -> Result<Option<String>, String> {
+    Ok(tx
+        .query_opt(
+            "SELECT pg_key FROM gateway.sync_keys WHERE pair = $1 AND convex_id = $2",
+            &[&pair, &convex_id],
+        )
+        .await
+        .map_err(|e| e.to_string())?
+        .map(|row| row.get(0)))
 }
 
 /// Records a row that could not be applied.

@@ -108,11 +108,6 @@ pub fn to_postgres(column: &Column, field: &str, value: &Value) -> Result<Value,
         field: field.to_owned(),
         reason: format!("{reason} for the {} column", column.sql_type),
     };
-    if column.kind == Kind::Json {
-        // Kept as Convex encodes it, so it comes back as it was.
-        check_encoded(value).map_err(fail)?;
-        return Ok(value.clone());
-    }
     convert_to_postgres(&column.kind, is_timestamp(column), value).map_err(fail)
 }
 
@@ -120,6 +115,7 @@ fn convert_to_postgres(kind: &Kind, timestamp: bool, value: &Value) -> Result<Va
     let decoded = decode(value)?;
     Ok(match (kind, decoded) {
         (_, Convex::Null) => Value::Null,
+        // Kept as Convex encodes it, so it comes back as it was.
         (Kind::Json, _) => {
             check_encoded(value)?;
             value.clone()
