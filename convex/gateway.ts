@@ -5,6 +5,8 @@
 //   gateway:get    (query)    one document by id, or null
 //   gateway:apply  (mutation) a batch of writes in one Convex transaction, with version checks
 //                             and an optional idempotency key
+//   gateway:syncApply (internal mutation) Postgres changes from the table sync (GATEWAY_SYNC),
+//                             in order, once each, refusing a document that changed meanwhile
 //   gateway:purgeIdempotency (internal mutation) forgets idempotency keys older than 7 days;
 //                             `crons.ts` runs it hourly
 //
@@ -490,5 +492,107 @@ export const purgeIdempotency = internalMutation({
       await ctx.scheduler.runAfter(0, makeFunctionReference<"mutation">("gateway:purgeIdempotency"), { retentionMs });
     }
     return { deleted: old.length, more };
+  },
+});
+
+/** Two Convex values are the same; a missing field and `null` count as the same. */
+function sameConvexValue(a: any, b: any): boolean {
+  if (a === b) return true;
+  if ((a === null || a === undefined) && (b === null || b === undefined)) return true;
+  if (typeof a === "number" && typeof b === "number") return Number.isNaN(a) && Number.isNaN(b);
+  if (a instanceof ArrayBuffer || b instanceof ArrayBuffer) {
+    if (!(a instanceof ArrayBuffer && b instanceof ArrayBuffer) || a.byteLength !== b.byteLength) return false;
+    const x = new Uint8Array(a);
+    const y = new Uint8Array(b);
+    return x.every((byte, i) => byte === y[i]);
+  }
+  if (Array.isArray(a) || Array.isArray(b)) {
+    return Array.isArray(a) && Array.isArray(b) && a.length === b.length && a.every((item, i) => sameConvexValue(item, b[i]));
+  }
+  if (a === null || b === null || typeof a !== "object" || typeof b !== "object") return false;
+  const keys = new Set([...Object.keys(a), ...Object.keys(b)]);
+  for (const key of keys) if (!sameConvexValue(a[key], b[key])) return false;
+  return true;
+}
+
+/** Fields without the `null`s: Postgres's NULL is a missing field in Convex. */
+function withoutNulls(fields: Record<string, any>): Record<string, any> {
+  return Object.fromEntries(Object.entries(fields).filter(([, value]) => value !== null));
+}
+
+const syncChange = v.object({
+  /** The change's idempotency key: a retry after a lost answer gets the first outcome back. */
+  key: v.string(),
+  table: v.string(),
+  op: v.union(v.literal("insert"), v.literal("update"), v.literal("delete")),
+  /** The document, for update and delete. */
+  id: v.optional(v.string()),
+  /** The new fields (insert, update). */
+  fields: v.optional(v.any()),
+  /** The fields as they were last synced: the write applies only while the document still holds them. */
+  expect: v.optional(v.any()),
+  /** Apply even if the document changed (a conflict already settled for this side). */
+  force: v.optional(v.boolean()),
+});
+
+/**
+ * The Postgres-to-Convex direction of convex-gateway's table sync: applies changes in order, in
+ * one transaction. Internal: only the deploy key (the gateway's sync) can call it.
+ *
+ * Each change answers `inserted` (with the new id), `updated`, `deleted`, `same` (the document
+ * already holds the fields: nothing written, so nothing echoes back), `missing` (a delete of a
+ * document that is gone), or `conflict` (the document changed since it was last synced, with
+ * its current state); the first conflict stops the batch, and the changes after it are not
+ * applied. Outcomes other than `conflict` are kept under the change's key.
+ */
+export const syncApply = internalMutation({
+  args: { changes: v.array(syncChange) },
+  handler: async (ctx, { changes }) => {
+    const now = Date.now();
+    const outcomes: Array<Record<string, any>> = [];
+    for (const change of changes) {
+      const kept = await ctx.db
+        .query("gateway_idempotency")
+        .withIndex("by_key", (q) => q.eq("key", change.key))
+        .unique();
+      if (kept !== null) {
+        outcomes.push({ ...kept.outcomes, replayed: true });
+        continue;
+      }
+      const fields = change.fields === undefined ? undefined : withoutNulls(checkFields(change.fields, outcomes.length));
+      const current = change.id === undefined ? null : await load(ctx.db, change.table, change.id);
+      let outcome: Record<string, any>;
+      const changed =
+        change.op !== "insert" && !change.force && change.expect !== undefined &&
+        (current === null
+          ? change.op === "update"
+          : !sameConvexValue(userFields(current), change.expect) &&
+            !(change.op === "update" && sameConvexValue(userFields(current), fields)));
+      if (changed) {
+        outcomes.push({ status: "conflict", current });
+        break;
+      }
+      if (change.op === "delete") {
+        if (current === null) {
+          outcome = { status: "missing" };
+        } else {
+          await ctx.db.delete(current._id);
+          outcome = { status: "deleted" };
+        }
+      } else if (current === null) {
+        // An insert, or an update of a document that is gone (its delete lost a conflict).
+        const id = await ctx.db.insert(change.table, { ...fields, gwVersion: 1, gwUpdatedTime: now });
+        outcome = { status: "inserted", id };
+      } else if (sameConvexValue(userFields(current), fields)) {
+        outcome = { status: "same" };
+      } else {
+        const version = typeof current.gwVersion === "number" ? current.gwVersion : 0;
+        await ctx.db.replace(current._id, { ...fields, gwVersion: version + 1, gwUpdatedTime: now });
+        outcome = { status: "updated" };
+      }
+      await ctx.db.insert("gateway_idempotency", { key: change.key, outcomes: outcome, createdAt: now });
+      outcomes.push(outcome);
+    }
+    return { outcomes };
   },
 });

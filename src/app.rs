@@ -77,7 +77,7 @@ impl Application {
         );
         let store: SharedStore = Arc::new(MeteredStore::new(adapter, Arc::clone(&metrics)));
         let http = crate::http_client::client(Duration::from_secs(5), Duration::from_secs(30))?;
-        let sync = start_sync(&config, &http)?;
+        let sync = start_sync(&config, &http, &metrics)?;
         let shared = match config.state_store() {
             Some(state) => Some(
                 StateDb::connect(&state, &config.instance_id(), Duration::from_secs(30))
@@ -322,6 +322,7 @@ pub fn router(state: AppState) -> Router {
 fn start_sync(
     config: &Config,
     http: &reqwest::Client,
+    metrics: &Metrics,
 ) -> anyhow::Result<Option<crate::table_sync::runner::SyncTask>> {
     let Some(path) = &config.sync_file else {
         return Ok(None);
@@ -340,14 +341,14 @@ fn start_sync(
         !config.postgres.url.expose_secret().is_empty(),
         "GATEWAY_SYNC needs DATABASE_URL (the Postgres database to sync with)"
     );
-    if !sync.tables.iter().any(|p| p.direction.to_postgres()) {
-        return Ok(None);
-    }
     let export = crate::table_sync::export::ExportClient::new(http.clone(), &convex.url, key);
+    let metrics = crate::table_sync::metrics::SyncMetrics::register(metrics)
+        .context("registering the sync's metrics")?;
     Ok(Some(crate::table_sync::runner::spawn(
         Arc::new(sync),
         config.postgres.clone(),
         export,
+        Some(metrics),
     )))
 }
 

@@ -179,13 +179,9 @@ impl ExportClient {
         })
     }
 
-    async fn post<T: serde::de::DeserializeOwned>(
-        &self,
-        route: &str,
-        body: &Value,
-    ) -> Result<T, ExportError> {
-        let response = self
-            .http
+    /// A POST to the deployment's `route`, with the deploy key.
+    pub(super) fn request(&self, route: &str) -> reqwest::RequestBuilder {
+        self.http
             .post(format!("{}{route}", self.base))
             .header(
                 reqwest::header::AUTHORIZATION,
@@ -195,6 +191,15 @@ impl ExportClient {
                 "convex-client",
                 concat!("convex-gateway-sync-", env!("CARGO_PKG_VERSION")),
             )
+    }
+
+    async fn post<T: serde::de::DeserializeOwned>(
+        &self,
+        route: &str,
+        body: &Value,
+    ) -> Result<T, ExportError> {
+        let response = self
+            .request(route)
             .json(body)
             .send()
             .await

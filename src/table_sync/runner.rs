@@ -1,13 +1,23 @@
-//! The Convex-to-Postgres direction as a background task of the gateway: it backfills each
-//! paired table from one `list_snapshot` timestamp (referenced tables first), then follows
-//! `document_deltas` of every table in one commit order from that timestamp, at once while there
-//! is more and with a growing pause (up to `idle_poll_max`) while there is none. Each page is
-//! applied with its checkpoint in one transaction (`to_postgres`), so a restart, or a `kill -9`,
-//! goes on from the last committed page.
+//! The sync as a background task of the gateway: both directions in one loop on one Postgres
+//! connection, so that each sees what the other has done.
+//!
+//! - Convex to Postgres backfills each paired table from one `list_snapshot` timestamp
+//!   (referenced tables first), then follows `document_deltas` of every table in one commit
+//!   order from that timestamp.
+//! - Postgres to Convex notes the change feed's position, copies each paired table's rows that
+//!   have no Convex counterpart (referenced tables first), then follows the feed from that
+//!   position.
+//!
+//! Each page is applied with its checkpoint in one transaction (`to_postgres`, `to_convex`), so a
+//! restart, or a `kill -9`, goes on from the last committed page. A direction with more to do is
+//! read again at once; when neither has, the loop waits, longer each time up to
+//! `idle_poll_max`.
 //!
 //! Exactly one gateway runs it: the task holds a Postgres advisory lock on its own connection
-//! for as long as it runs, and the others wait for it. Failures (Postgres or Convex away) are
-//! logged and retried with backoff; they never stop the gateway.
+//! for as long as it runs, and the others wait for it and take over when it dies. Failures
+//! (Postgres or Convex away) are logged, recorded in `gateway.sync_state`, and retried with
+//! backoff; they never stop the gateway, and a Convex outage only delays: changes wait in the
+//! feed.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -18,12 +28,17 @@ use tokio::task::JoinHandle;
 
 use super::config::{SyncConfig, TablePair};
 use super::export::{ExportClient, Revision};
-use super::to_postgres;
+use super::metrics::SyncMetrics;
+use super::schema::{self, Way};
+use super::{to_convex, to_postgres};
 use crate::store::postgres::PostgresConfig;
 use crate::store::postgres::catalog::Catalog;
 
-/// The advisory lock of the Convex-to-Postgres direction ("c2p sync" in ASCII).
+/// The advisory lock of the sync ("c2p sync" in ASCII).
 const LOCK: i64 = 0x0063_3270_7379_6e63;
+
+/// Rows or changes per Postgres-to-Convex page.
+const PAGE: i64 = 256;
 
 /// The running task; dropping it stops the task (a page in flight rolls back).
 pub struct SyncTask(JoinHandle<()>);
@@ -34,17 +49,24 @@ impl Drop for SyncTask {
     }
 }
 
-/// Starts the Convex-to-Postgres direction for the pairs that flow that way.
-pub fn spawn(config: Arc<SyncConfig>, postgres: PostgresConfig, export: ExportClient) -> SyncTask {
+/// Starts the sync of the configured pairs.
+pub fn spawn(
+    config: Arc<SyncConfig>,
+    postgres: PostgresConfig,
+    export: ExportClient,
+    metrics: Option<SyncMetrics>,
+) -> SyncTask {
     SyncTask(tokio::spawn(async move {
         let mut backoff = Duration::from_millis(250);
         loop {
             let started = std::time::Instant::now();
-            if let Err(err) = session(&config, &postgres, &export).await {
-                tracing::warn!(
-                    error = format!("{err:#}"),
-                    "sync (Convex to Postgres) failed; retrying"
-                );
+            if let Err((way, err)) = session(&config, &postgres, &export, metrics.as_ref()).await {
+                let error = format!("{err:#}");
+                tracing::warn!(error, direction = way.as_str(), "sync failed; retrying");
+                if let Some(metrics) = &metrics {
+                    metrics.errors(1);
+                }
+                note_error(&config, &postgres, way, &error).await;
             }
             if started.elapsed() > Duration::from_secs(60) {
                 backoff = Duration::from_millis(250);
@@ -55,7 +77,7 @@ pub fn spawn(config: Arc<SyncConfig>, postgres: PostgresConfig, export: ExportCl
     }))
 }
 
-/// Where the direction has reached.
+/// Where the Convex-to-Postgres direction has reached.
 enum Checkpoint {
     /// Copying pair `table` (an index into the backfill order) at `snapshot`, from `cursor`.
     Backfill {
@@ -105,12 +127,15 @@ impl Checkpoint {
     }
 }
 
-/// The pairs that flow to Postgres, each after the tables its references point at.
-fn backfill_order(config: &SyncConfig) -> Vec<&TablePair> {
+/// The pairs that flow `way`, each after the tables its references point at.
+fn backfill_order(config: &SyncConfig, way: Way) -> Vec<&TablePair> {
     let wanted: Vec<&TablePair> = config
         .tables
         .iter()
-        .filter(|p| p.direction.to_postgres())
+        .filter(|p| match way {
+            Way::ToPostgres => p.direction.to_postgres(),
+            Way::ToConvex => p.direction.to_convex(),
+        })
         .collect();
     let mut ordered: Vec<&TablePair> = Vec::with_capacity(wanted.len());
     while ordered.len() < wanted.len() {
@@ -141,17 +166,90 @@ fn backfill_order(config: &SyncConfig) -> Vec<&TablePair> {
     ordered
 }
 
-/// One connection's run: take the lock, then backfill and follow until something fails.
+/// Where the Postgres-to-Convex direction has reached.
+#[derive(Debug, Clone, PartialEq)]
+struct Sending {
+    /// Copying pair `table` (an index into the backfill order) after key `after`; then live.
+    backfill: Option<(usize, Option<String>)>,
+    /// The feed position sent up to (in a backfill, where the feed is followed from after it).
+    position: i64,
+    /// Names this sync's idempotency keys in Convex.
+    epoch: String,
+}
+
+impl Sending {
+    fn from_json(value: &Value) -> Option<Self> {
+        let epoch = value["epoch"].as_str()?.to_owned();
+        let position = value["position"].as_i64()?;
+        let backfill = match value["phase"].as_str()? {
+            "live" => None,
+            _ => Some((
+                value["table"].as_u64().unwrap_or(0) as usize,
+                value["after"].as_str().map(str::to_owned),
+            )),
+        };
+        Some(Self {
+            backfill,
+            position,
+            epoch,
+        })
+    }
+
+    fn to_json(&self) -> Value {
+        match &self.backfill {
+            Some((table, after)) => json!({
+                "phase": "backfill", "table": table, "after": after,
+                "position": self.position, "epoch": self.epoch,
+            }),
+            None => json!({"phase": "live", "position": self.position, "epoch": self.epoch}),
+        }
+    }
+}
+
+type Failed = (Way, anyhow::Error);
+
+/// Tags a failure with the direction it stopped.
+trait Tag<T> {
+    fn on(self, way: Way) -> Result<T, Failed>;
+}
+
+impl<T, E: Into<anyhow::Error>> Tag<T> for Result<T, E> {
+    fn on(self, way: Way) -> Result<T, Failed> {
+        self.map_err(|err| (way, err.into()))
+    }
+}
+
+/// Records a failure in `gateway.sync_state`, if Postgres can be reached.
+async fn note_error(config: &SyncConfig, postgres: &PostgresConfig, way: Way, error: &str) {
+    let Ok(client) = crate::store::postgres::connect::connect_one(postgres).await else {
+        return;
+    };
+    let pairs: Vec<&str> = backfill_order(config, way)
+        .iter()
+        .map(|p| p.postgres.as_str())
+        .collect();
+    if client.batch_execute(schema::INSTALL).await.is_ok()
+        && let Err(err) = schema::note_error(&client, &pairs, way, error).await
+    {
+        tracing::debug!(error = %err, "could not record the sync's failure");
+    }
+}
+
+/// One connection's run: take the lock, then run both directions until something fails.
 async fn session(
     config: &SyncConfig,
     postgres: &PostgresConfig,
     export: &ExportClient,
-) -> anyhow::Result<()> {
-    let mut client = crate::store::postgres::connect::connect_one(postgres).await?;
+    metrics: Option<&SyncMetrics>,
+) -> Result<(), Failed> {
+    let mut client = crate::store::postgres::connect::connect_one(postgres)
+        .await
+        .on(Way::ToPostgres)?;
     loop {
         let locked: bool = client
             .query_one("SELECT pg_try_advisory_lock($1)", &[&LOCK])
-            .await?
+            .await
+            .on(Way::ToPostgres)?
             .get(0);
         if locked {
             break;
@@ -159,15 +257,99 @@ async fn session(
         tokio::time::sleep(Duration::from_secs(1)).await;
     }
     client
-        .batch_execute(to_postgres::INSTALL)
+        .batch_execute(schema::INSTALL)
         .await
-        .context("creating the sync's tables in the gateway schema")?;
-    let catalog = Catalog::load(&client, &postgres.schema, &postgres.creation_column, &[]).await?;
-    let order = backfill_order(config);
-    let mut at = Checkpoint::from_json(to_postgres::checkpoint(&client).await?.as_ref());
+        .context("creating the sync's tables in the gateway schema")
+        .on(Way::ToPostgres)?;
+    let catalog = Catalog::load(&client, &postgres.schema, &postgres.creation_column, &[])
+        .await
+        .on(Way::ToPostgres)?;
+    let mut run = Run {
+        config,
+        export,
+        metrics,
+        catalog,
+        to_postgres: None,
+        to_convex: None,
+    };
+    if !backfill_order(config, Way::ToPostgres).is_empty() {
+        let stored = schema::checkpoint(&client, Way::ToPostgres)
+            .await
+            .on(Way::ToPostgres)?;
+        run.to_postgres = Some(Checkpoint::from_json(stored.as_ref()));
+    }
+    if !backfill_order(config, Way::ToConvex).is_empty() {
+        run.to_convex = Some(run.start_sending(&mut client).await?);
+    }
     let mut idle = Duration::from_millis(50);
     loop {
-        let (revisions, next, more) = match &at {
+        let mut busy = false;
+        if run.to_postgres.is_some() {
+            busy |= run.receive(&mut client).await?;
+        }
+        if run.to_convex.is_some() {
+            busy |= run.send(&mut client).await?;
+        }
+        if busy {
+            idle = Duration::from_millis(50);
+        } else {
+            tokio::time::sleep(idle).await;
+            idle = (idle * 2).min(config.idle_poll_max);
+        }
+    }
+}
+
+/// A session's state.
+struct Run<'a> {
+    config: &'a SyncConfig,
+    export: &'a ExportClient,
+    metrics: Option<&'a SyncMetrics>,
+    catalog: Catalog,
+    to_postgres: Option<Checkpoint>,
+    to_convex: Option<Sending>,
+}
+
+impl Run<'_> {
+    /// The Postgres-to-Convex checkpoint, or a new one: the feed's position now, a new epoch,
+    /// and the backfill ahead. Every table that flows to Convex needs the change log's trigger.
+    async fn start_sending(&self, client: &mut tokio_postgres::Client) -> Result<Sending, Failed> {
+        for pair in backfill_order(self.config, Way::ToConvex) {
+            let table = self.catalog.table(&pair.postgres).on(Way::ToConvex)?;
+            if !table.has_trigger {
+                return Err((
+                    Way::ToConvex,
+                    anyhow::anyhow!(
+                        "{} has no change-log trigger; run `convex-gateway postgres install` so its changes can flow to Convex",
+                        pair.postgres
+                    ),
+                ));
+            }
+        }
+        let stored = schema::checkpoint(&*client, Way::ToConvex)
+            .await
+            .on(Way::ToConvex)?;
+        if let Some(sending) = stored.as_ref().and_then(Sending::from_json) {
+            return Ok(sending);
+        }
+        let position = to_convex::head(client).await.on(Way::ToConvex)?;
+        let sending = Sending {
+            backfill: Some((0, None)),
+            position,
+            epoch: uuid::Uuid::new_v4().simple().to_string(),
+        };
+        schema::store_checkpoint(&*client, Way::ToConvex, &sending.to_json(), 0)
+            .await
+            .on(Way::ToConvex)?;
+        Ok(sending)
+    }
+
+    /// One page from Convex into Postgres; answers whether there may be more at once.
+    async fn receive(&mut self, client: &mut tokio_postgres::Client) -> Result<bool, Failed> {
+        let order = backfill_order(self.config, Way::ToPostgres);
+        let Some(at) = &self.to_postgres else {
+            return Ok(false);
+        };
+        let (revisions, next, more) = match at {
             Checkpoint::Backfill {
                 table,
                 snapshot,
@@ -178,18 +360,21 @@ async fn session(
                     let cursor = match snapshot {
                         Some(snapshot) => *snapshot,
                         None => {
-                            export
-                                .list_snapshot(&config.tables[0].convex, None, None)
-                                .await?
+                            self.export
+                                .list_snapshot(&order[0].convex, None, None)
+                                .await
+                                .on(Way::ToPostgres)?
                                 .snapshot
                         }
                     };
-                    at = Checkpoint::Live { cursor };
-                    continue;
+                    self.to_postgres = Some(Checkpoint::Live { cursor });
+                    return Ok(true);
                 };
-                let page = export
+                let page = self
+                    .export
                     .list_snapshot(&pair.convex, *snapshot, cursor.as_deref())
-                    .await?;
+                    .await
+                    .on(Way::ToPostgres)?;
                 let revisions: Vec<Revision> = page
                     .documents
                     .into_iter()
@@ -218,7 +403,11 @@ async fn session(
                 (revisions, next, true)
             }
             Checkpoint::Live { cursor } => {
-                let page = export.document_deltas(None, *cursor).await?;
+                let page = self
+                    .export
+                    .document_deltas(None, *cursor)
+                    .await
+                    .on(Way::ToPostgres)?;
                 let more = page.has_more;
                 (
                     page.revisions,
@@ -229,22 +418,160 @@ async fn session(
                 )
             }
         };
-        let tx = client.transaction().await?;
-        let applied =
-            to_postgres::apply_page(&tx, config, &catalog, &revisions, &next.to_json()).await?;
-        tx.commit().await?;
+        let sent = self.to_convex.as_ref().map(|s| s.position);
+        let tx = client.transaction().await.on(Way::ToPostgres)?;
+        let applied = to_postgres::apply_page(
+            &tx,
+            self.config,
+            &self.catalog,
+            &revisions,
+            &next.to_json(),
+            sent,
+        )
+        .await
+        .on(Way::ToPostgres)?;
+        let lag = applied
+            .newest_ts
+            .map(|ts| (now_ms() - ts as f64 / 1e6) / 1000.0);
+        for pair in order.iter() {
+            let written: u64 = applied
+                .by_pair
+                .iter()
+                .filter(|((p, _), _)| p == &pair.postgres)
+                .map(|(_, n)| n)
+                .sum();
+            if written > 0 {
+                schema::note_applied(
+                    &tx,
+                    &pair.postgres,
+                    Way::ToPostgres,
+                    written,
+                    lag.unwrap_or(0.0),
+                )
+                .await
+                .on(Way::ToPostgres)?;
+            }
+        }
+        tx.commit().await.on(Way::ToPostgres)?;
         if applied.failed > 0 {
             tracing::warn!(
                 failed = applied.failed,
                 "sync (Convex to Postgres): rows that could not be carried are in gateway.sync_errors"
             );
         }
-        at = next;
-        if more || !revisions.is_empty() {
-            idle = Duration::from_millis(50);
-        } else {
-            tokio::time::sleep(idle).await;
-            idle = (idle * 2).min(config.idle_poll_max);
+        if let Some(metrics) = self.metrics {
+            for ((pair, op), n) in &applied.by_pair {
+                metrics.changes(pair, Way::ToPostgres.as_str(), op, *n);
+                if let Some(lag) = lag {
+                    metrics.lag(pair, Way::ToPostgres.as_str(), lag);
+                }
+            }
+            for ((pair, policy), n) in &applied.conflicts {
+                metrics.conflicts(pair, policy, *n);
+            }
+            metrics.errors(applied.failed);
         }
+        self.to_postgres = Some(next);
+        Ok(more || !revisions.is_empty())
     }
+
+    /// One page from Postgres into Convex; answers whether there may be more at once.
+    async fn send(&mut self, client: &mut tokio_postgres::Client) -> Result<bool, Failed> {
+        let Some(sending) = self.to_convex.clone() else {
+            return Ok(false);
+        };
+        let order = backfill_order(self.config, Way::ToConvex);
+        let mut next = sending.clone();
+        let (page, more) = match &sending.backfill {
+            Some((index, after)) => {
+                let Some(pair) = order.get(*index) else {
+                    next.backfill = None;
+                    let tx = client.transaction().await.on(Way::ToConvex)?;
+                    schema::store_checkpoint(&tx, Way::ToConvex, &next.to_json(), 0)
+                        .await
+                        .on(Way::ToConvex)?;
+                    tx.commit().await.on(Way::ToConvex)?;
+                    self.to_convex = Some(next);
+                    return Ok(true);
+                };
+                let table = self.catalog.table(&pair.postgres).on(Way::ToConvex)?;
+                let rows = to_convex::backfill_rows(&*client, pair, table, after.as_deref(), PAGE)
+                    .await
+                    .on(Way::ToConvex)?;
+                (rows, true)
+            }
+            None => {
+                to_convex::head(client).await.on(Way::ToConvex)?;
+                let page = to_convex::changes(&*client, sending.position, PAGE)
+                    .await
+                    .on(Way::ToConvex)?;
+                if page.is_empty() {
+                    return Ok(false);
+                }
+                let full = page.len() as i64 == PAGE;
+                (page, full)
+            }
+        };
+        let tx = client.transaction().await.on(Way::ToConvex)?;
+        let sent = to_convex::send(
+            &tx,
+            self.config,
+            &self.catalog,
+            self.export,
+            &page,
+            &sending.epoch,
+        )
+        .await
+        .on(Way::ToConvex)?;
+        match &mut next.backfill {
+            Some((index, after)) => match sent.done.checked_sub(1).map(|i| &page[i]) {
+                Some(last) => *after = Some(last.key.clone()),
+                None if page.is_empty() => {
+                    *index += 1;
+                    *after = None;
+                }
+                None => {}
+            },
+            None => {
+                next.position = match page.get(sent.done) {
+                    Some(waiting) => waiting.position - 1,
+                    None => page.last().map_or(next.position, |c| c.position),
+                };
+            }
+        }
+        let lag = sent.newest_ms.map(|ms| (now_ms() - ms) / 1000.0);
+        let mut written_by_pair: std::collections::BTreeMap<&str, u64> = Default::default();
+        for ((pair, _), n) in &sent.written {
+            *written_by_pair.entry(pair.as_str()).or_default() += n;
+        }
+        for (pair, n) in &written_by_pair {
+            schema::note_applied(&tx, pair, Way::ToConvex, *n, lag.unwrap_or(0.0))
+                .await
+                .on(Way::ToConvex)?;
+        }
+        let total: u64 = written_by_pair.values().sum();
+        schema::store_checkpoint(&tx, Way::ToConvex, &next.to_json(), total)
+            .await
+            .on(Way::ToConvex)?;
+        tx.commit().await.on(Way::ToConvex)?;
+        if let Some(metrics) = self.metrics {
+            for ((pair, op), n) in &sent.written {
+                metrics.changes(pair, Way::ToConvex.as_str(), op, *n);
+                if let Some(lag) = lag {
+                    metrics.lag(pair, Way::ToConvex.as_str(), lag);
+                }
+            }
+            metrics.errors(sent.failed);
+        }
+        let progressed = next != sending;
+        self.to_convex = Some(next);
+        // A conflict waits for Convex's revision: the other direction reads it next.
+        Ok(progressed && more && !sent.conflict)
+    }
+}
+
+fn now_ms() -> f64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0.0, |d| d.as_secs_f64() * 1000.0)
 }

@@ -11,43 +11,18 @@
 //!   constraint Postgres enforces) is rolled back to its own savepoint and recorded in
 //!   `gateway.sync_errors`; the rest of the page applies.
 
+use std::collections::BTreeMap;
+
 use serde_json::{Map, Value};
 use tokio_postgres::Transaction;
 
 use super::config::{SyncConfig, TablePair};
+use super::conflicts::{self, Side, Versions};
+use super::echo::{self, NOT_CARRIED};
 use super::export::Revision;
+use super::schema::{self, Way};
 use super::types::to_postgres;
 use crate::store::postgres::catalog::{Catalog, TableInfo};
-
-/// The schema the sync keeps its state in (beside the change feed's).
-pub const INSTALL: &str = r#"
-CREATE SCHEMA IF NOT EXISTS gateway;
-CREATE TABLE IF NOT EXISTS gateway.sync_keys (
-    pair text NOT NULL,
-    pg_key text NOT NULL,
-    convex_id text NOT NULL,
-    PRIMARY KEY (pair, pg_key),
-    UNIQUE (pair, convex_id)
-);
-CREATE TABLE IF NOT EXISTS gateway.sync_checkpoints (
-    direction text PRIMARY KEY CHECK (direction IN ('to_postgres', 'to_convex')),
-    checkpoint jsonb NOT NULL,
-    applied bigint NOT NULL DEFAULT 0,
-    updated_at timestamptz NOT NULL DEFAULT now()
-);
-CREATE TABLE IF NOT EXISTS gateway.sync_errors (
-    seq bigserial PRIMARY KEY,
-    direction text NOT NULL,
-    pair text NOT NULL,
-    row_id text NOT NULL,
-    error text NOT NULL,
-    document jsonb,
-    at timestamptz NOT NULL DEFAULT now()
-);
-"#;
-
-/// Fields of a Convex document that are not carried: Convex's own and the gateway's.
-const NOT_CARRIED: [&str; 4] = ["_id", "_creationTime", "gwVersion", "gwUpdatedTime"];
 
 /// What applying a page did.
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
@@ -59,16 +34,37 @@ pub struct Applied {
     pub failed: u64,
     /// Revisions of tables that are not synced this way.
     pub skipped: u64,
+    /// Revisions the sync itself caused in Convex, not carried back.
+    pub echoes: u64,
+    /// Conflicts settled (recorded in `gateway.sync_conflicts`), by pair and the policy that
+    /// decided.
+    pub conflicts: BTreeMap<(String, &'static str), u64>,
+    /// Rows written, by pair and operation.
+    pub by_pair: BTreeMap<(String, &'static str), u64>,
+    /// The newest commit time among the revisions applied, in nanoseconds.
+    pub newest_ts: Option<i64>,
+    /// Conflicts Postgres won: Convex's revision was not applied.
+    pub lost: u64,
+}
+
+impl Applied {
+    /// The rows written.
+    pub fn written(&self) -> u64 {
+        self.inserted + self.updated + self.deleted
+    }
 }
 
 /// Applies `revisions` in order, then stores `checkpoint` as where the Convex-to-Postgres
-/// direction has reached; all in `tx`, which the caller commits.
+/// direction has reached; all in `tx`, which the caller commits. `sent` is the change-feed
+/// position the other direction has sent up to, for pairs that flow both ways: a revision of a
+/// row with a Postgres change after it is a conflict.
 pub async fn apply_page(
     tx: &Transaction<'_>,
     config: &SyncConfig,
     catalog: &Catalog,
     revisions: &[Revision],
     checkpoint: &Value,
+    sent: Option<i64>,
 ) -> Result<Applied, tokio_postgres::Error> {
     tx.batch_execute("SET LOCAL gateway.sync_origin = 'convex'")
         .await?;
@@ -91,11 +87,46 @@ pub async fn apply_page(
             }
         };
         tx.batch_execute("SAVEPOINT sync_row").await?;
-        match apply_one(tx, pair, table, revision).await {
-            Ok(Outcome::Inserted) => applied.inserted += 1,
-            Ok(Outcome::Updated) => applied.updated += 1,
-            Ok(Outcome::Deleted) => applied.deleted += 1,
-            Ok(Outcome::Nothing) => {}
+        let sent = sent.filter(|_| pair.direction.to_convex());
+        match apply_one(tx, pair, table, revision, sent).await {
+            Ok((outcome, conflict)) => {
+                if let Some(policy) = conflict {
+                    *applied
+                        .conflicts
+                        .entry((pair.postgres.clone(), policy))
+                        .or_default() += 1;
+                }
+                let op = match outcome {
+                    Outcome::Inserted => {
+                        applied.inserted += 1;
+                        Some("insert")
+                    }
+                    Outcome::Updated => {
+                        applied.updated += 1;
+                        Some("update")
+                    }
+                    Outcome::Deleted => {
+                        applied.deleted += 1;
+                        Some("delete")
+                    }
+                    Outcome::Echo => {
+                        applied.echoes += 1;
+                        None
+                    }
+                    Outcome::Lost => {
+                        applied.lost += 1;
+                        None
+                    }
+                    Outcome::Nothing => None,
+                };
+                if let Some(op) = op {
+                    *applied
+                        .by_pair
+                        .entry((pair.postgres.clone(), op))
+                        .or_default() += 1;
+                    applied.newest_ts = Some(applied.newest_ts.unwrap_or(0).max(revision.ts));
+                }
+            }
             Err(reason) => {
                 tx.batch_execute("ROLLBACK TO SAVEPOINT sync_row").await?;
                 record(tx, pair, revision, &reason).await?;
@@ -104,45 +135,88 @@ pub async fn apply_page(
         }
         tx.batch_execute("RELEASE SAVEPOINT sync_row").await?;
     }
-    let count = i64::try_from(revisions.len()).unwrap_or(i64::MAX);
-    tx.execute(
-        "INSERT INTO gateway.sync_checkpoints (direction, checkpoint, applied) \
-         VALUES ('to_postgres', $1::text::jsonb, $2) \
-         ON CONFLICT (direction) DO UPDATE SET checkpoint = EXCLUDED.checkpoint, \
-             applied = gateway.sync_checkpoints.applied + EXCLUDED.applied, updated_at = now()",
-        &[&checkpoint.to_string(), &count],
-    )
-    .await?;
+    schema::store_checkpoint(tx, Way::ToPostgres, checkpoint, applied.written()).await?;
     Ok(applied)
-}
-
-/// Where the Convex-to-Postgres direction had reached, if it has started.
-pub async fn checkpoint(
-    client: &impl tokio_postgres::GenericClient,
-) -> Result<Option<Value>, tokio_postgres::Error> {
-    let row = client
-        .query_opt(
-            "SELECT checkpoint::text FROM gateway.sync_checkpoints WHERE direction = 'to_postgres'",
-            &[],
-        )
-        .await?;
-    Ok(row.and_then(|row| serde_json::from_str(&row.get::<_, String>(0)).ok()))
 }
 
 enum Outcome {
     Inserted,
     Updated,
     Deleted,
+    /// A revision the sync caused itself.
+    Echo,
+    /// A conflict Postgres won.
+    Lost,
     Nothing,
 }
 
+/// Applies one revision; answers what it did and whether it settled a conflict.
 async fn apply_one(
     tx: &Transaction<'_>,
     pair: &TablePair,
     table: &TableInfo,
     revision: &Revision,
-) -> Result<Outcome, String> {
+    sent: Option<i64>,
+) -> Result<(Outcome, Option<&'static str>), String> {
     let known = pg_key(tx, &pair.postgres, &revision.id).await?;
+    let key = &table.key;
+    let mut conflict = None;
+    if let (Some(sent), Some(pg_key)) = (sent, &known) {
+        let sql = |e: tokio_postgres::Error| e.to_string();
+        if let Some(document) = &revision.document
+            && echo::consume(tx, &pair.postgres, &revision.id, document)
+                .await
+                .map_err(sql)?
+        {
+            return Ok((Outcome::Echo, None));
+        }
+        // The row is locked first, so a Postgres change to it either is in the log now or
+        // starts from this revision.
+        tx.execute(
+            &format!(
+                "SELECT 1 FROM {} WHERE {}::text = $1 FOR UPDATE",
+                table.qualified, key.ident
+            ),
+            &[pg_key],
+        )
+        .await
+        .map_err(sql)?;
+        let waiting = conflicts::pending(tx, &pair.postgres, pg_key, sent)
+            .await
+            .map_err(sql)?;
+        let convex_ms = revision.ts as f64 / 1e6;
+        if let Some(waiting) = waiting
+            && let Some(verdict) =
+                conflicts::judge(pair, revision.document.is_none(), convex_ms, &waiting)
+        {
+            let versions = Versions {
+                pg_key,
+                convex_id: &revision.id,
+                convex: revision.document.as_ref(),
+                convex_ms,
+                postgres: &waiting,
+            };
+            conflicts::record(tx, pair, verdict, &versions)
+                .await
+                .map_err(sql)?;
+            if verdict.winner == Side::Postgres {
+                return Ok((Outcome::Lost, Some(verdict.policy)));
+            }
+            conflict = Some(verdict.policy);
+        }
+    }
+    let outcome = apply_revision(tx, pair, table, revision, known).await?;
+    Ok((outcome, conflict))
+}
+
+/// Writes a revision into its row.
+async fn apply_revision(
+    tx: &Transaction<'_>,
+    pair: &TablePair,
+    table: &TableInfo,
+    revision: &Revision,
+    known: Option<String>,
+) -> Result<Outcome, String> {
     let key = &table.key;
     let Some(document) = &revision.document else {
         let Some(pg_key) = known else {
@@ -165,7 +239,11 @@ async fn apply_one(
         .map_err(|e| e.to_string())?;
         return Ok(Outcome::Deleted);
     };
-    let row = row_of(tx, pair, table, document).await?;
+    let mut row = row_of(tx, pair, table, document).await?;
+    if let Some(pg_key) = &known {
+        // The row keeps its key; if a delete lost a conflict to this update, it comes back.
+        row.insert(key.name.clone(), Value::from(pg_key.as_str()));
+    }
     let columns: Vec<&str> = table
         .fields
         .iter()
@@ -181,15 +259,16 @@ async fn apply_one(
     let list = columns.join(", ");
     let row_text = Value::Object(row).to_string();
     match known {
-        Some(pg_key) => {
+        Some(_) => {
             tx.execute(
                 &format!(
-                    "UPDATE {t} SET ({list}) = (SELECT {list} FROM jsonb_populate_record(NULL::{t}, $1::text::jsonb)) \
-                     WHERE {k}::text = $2",
+                    "INSERT INTO {t} ({list}) SELECT {list} FROM jsonb_populate_record(NULL::{t}, $1::text::jsonb) \
+                     ON CONFLICT ({k}) DO UPDATE SET ({list}) = (SELECT {excluded})",
                     t = table.qualified,
                     k = key.ident,
+                    excluded = columns.iter().map(|c| format!("EXCLUDED.{c}")).collect::<Vec<_>>().join(", "),
                 ),
-                &[&row_text, &pg_key],
+                &[&row_text],
             )
             .await
             .map_err(|e| e.to_string())?;

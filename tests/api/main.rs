@@ -28,6 +28,7 @@ mod resilience;
 mod shared_limits;
 mod shared_state;
 mod sync_relay;
+mod sync_two_way;
 mod table_sync;
 mod transactions;
 

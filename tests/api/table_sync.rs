@@ -249,7 +249,7 @@ async fn convex_values_round_trip_through_postgres_columns() {
 #[tokio::test]
 async fn convex_revisions_reach_postgres_with_keys_references_errors_and_deletes() {
     use convex_gateway::store::postgres::catalog::Catalog;
-    use convex_gateway::table_sync::{config, to_postgres};
+    use convex_gateway::table_sync::{config, schema, to_postgres};
 
     convex_gateway::http_client::install_crypto_provider();
     let backend = ConvexBackend::start_with(560, &[("EMU_ADMIN_KEY", KEY)]);
@@ -261,7 +261,7 @@ async fn convex_revisions_reach_postgres_with_keys_references_errors_and_deletes
              molecule_id uuid REFERENCES molecules (id), result int8, ran_at timestamptz);",
     );
     crate::pg::install(&db);
-    db.psql(to_postgres::INSTALL);
+    db.psql(schema::INSTALL);
     let config = config::parse(
         r#"
         [[sync.tables]]
@@ -328,6 +328,7 @@ async fn convex_revisions_reach_postgres_with_keys_references_errors_and_deletes
         &catalog,
         &revisions,
         &json!({"cursor": snapshot}),
+        None,
     )
     .await
     .unwrap();
@@ -355,7 +356,10 @@ async fn convex_revisions_reach_postgres_with_keys_references_errors_and_deletes
         json!([{"kind": "delete", "table": "c", "id": experiment}]),
     )
     .await;
-    let checkpoint = to_postgres::checkpoint(&client).await.unwrap().unwrap();
+    let checkpoint = schema::checkpoint(&client, schema::Way::ToPostgres)
+        .await
+        .unwrap()
+        .unwrap();
     let cursor = checkpoint["cursor"].as_i64().unwrap();
     let page = export.document_deltas(None, cursor).await.unwrap();
     let tables: Vec<&str> = page.revisions.iter().map(|r| r.table.as_str()).collect();
@@ -369,6 +373,7 @@ async fn convex_revisions_reach_postgres_with_keys_references_errors_and_deletes
             &catalog,
             &page.revisions,
             &json!({"cursor": page.cursor}),
+            None,
         )
         .await
         .unwrap();
@@ -378,7 +383,10 @@ async fn convex_revisions_reach_postgres_with_keys_references_errors_and_deletes
             "heavy water|0|1"
         );
     }
-    let stored = to_postgres::checkpoint(&client).await.unwrap().unwrap();
+    let stored = schema::checkpoint(&client, schema::Way::ToPostgres)
+        .await
+        .unwrap()
+        .unwrap();
     assert_eq!(stored["cursor"].as_i64(), Some(page.cursor));
 }
 

@@ -20,9 +20,6 @@ use super::values::bytea_hex_to_base64;
 use super::{PostgresConfig, quote_ident};
 use crate::store::{Change, ChangeOp, ChangePage, Document, Fields, StoreError, TableName};
 
-/// The advisory lock the sequencer holds (an arbitrary constant: "gateway" in ASCII).
-const SEQUENCER_LOCK: i64 = 0x0067_6174_6577_6179;
-
 /// The schema, tables and trigger function, created if missing (safe to run again).
 const INSTALL: &str = r#"
 CREATE SCHEMA IF NOT EXISTS gateway;
@@ -189,6 +186,20 @@ fn quote_literal(text: &str) -> String {
     format!("'{}'", text.replace('\'', "''"))
 }
 
+/// Gives positions to the committed changes that have none yet, oldest write first. Run it in a
+/// transaction: it takes the sequencer's advisory lock until the end of it (an arbitrary
+/// constant: 0x0067_6174_6577_6179, "gateway" in ASCII).
+pub const ASSIGN_POSITIONS: &str = "SELECT pg_advisory_xact_lock(29099075147620729);
+     WITH todo AS (
+         SELECT seq, row_number() OVER (ORDER BY seq) AS n
+         FROM gateway.changes WHERE position IS NULL
+     ), moved AS (
+         UPDATE gateway.changes c SET position = f.last_position + todo.n
+         FROM todo, gateway.feed f WHERE c.seq = todo.seq
+         RETURNING c.position
+     )
+     UPDATE gateway.feed SET last_position = GREATEST(last_position, COALESCE((SELECT max(position) FROM moved), 0))";
+
 /// The reading side of the change log.
 pub(crate) struct Feed {
     retention: Duration,
@@ -217,22 +228,9 @@ impl Feed {
             }
         };
         let tx = conn.transaction().await.map_err(|e| map(e, None))?;
-        tx.execute("SELECT pg_advisory_xact_lock($1)", &[&SEQUENCER_LOCK])
+        tx.batch_execute(ASSIGN_POSITIONS)
             .await
             .map_err(|e| map(e, None))?;
-        tx.batch_execute(
-            "WITH todo AS (
-                 SELECT seq, row_number() OVER (ORDER BY seq) AS n
-                 FROM gateway.changes WHERE position IS NULL
-             ), moved AS (
-                 UPDATE gateway.changes c SET position = f.last_position + todo.n
-                 FROM todo, gateway.feed f WHERE c.seq = todo.seq
-                 RETURNING c.position
-             )
-             UPDATE gateway.feed SET last_position = GREATEST(last_position, COALESCE((SELECT max(position) FROM moved), 0))",
-        )
-        .await
-        .map_err(|e| map(e, None))?;
         if prune {
             let seconds = self.retention.as_secs_f64();
             tx.execute(

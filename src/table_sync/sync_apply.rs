@@ -1,0 +1,139 @@
+//! The call that applies Postgres changes in Convex: the shipped internal mutation
+//! `gateway:syncApply` (`convex/gateway.ts`), with the deploy key, in `convex_encoded_json`.
+//! Each change carries its idempotency key, so a retry after a lost answer applies it once.
+
+use serde_json::{Map, Value, json};
+
+use super::export::ExportClient;
+
+/// One change for `gateway:syncApply`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Item {
+    /// The idempotency key.
+    pub key: String,
+    /// The Convex table.
+    pub table: String,
+    /// `insert`, `update` or `delete`.
+    pub op: &'static str,
+    /// The document, for update and delete.
+    pub id: Option<String>,
+    /// The new fields (insert, update).
+    pub fields: Option<Map<String, Value>>,
+    /// The fields as they were last synced: the write applies only while the document holds them.
+    pub expect: Option<Map<String, Value>>,
+    /// Apply even if the document changed (a conflict settled for Postgres).
+    pub force: bool,
+}
+
+impl Item {
+    fn to_json(&self) -> Value {
+        let mut change = json!({"key": self.key, "table": self.table, "op": self.op});
+        if let Some(id) = &self.id {
+            change["id"] = id.clone().into();
+        }
+        if let Some(fields) = &self.fields {
+            change["fields"] = Value::Object(fields.clone());
+        }
+        if let Some(expect) = &self.expect {
+            change["expect"] = Value::Object(expect.clone());
+        }
+        if self.force {
+            change["force"] = true.into();
+        }
+        change
+    }
+}
+
+/// What `gateway:syncApply` did with one change.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Outcome {
+    /// A new document, with its id.
+    Inserted(String),
+    Updated,
+    Deleted,
+    /// The document already held the fields; nothing was written.
+    Same,
+    /// The document to delete was gone.
+    Missing,
+    /// The document changed since it was last synced (its current state, `None` if deleted);
+    /// this change and the ones after it were not applied.
+    Conflict(Option<Map<String, Value>>),
+}
+
+/// Why a call failed.
+#[derive(Debug, thiserror::Error)]
+pub enum ApplyError {
+    /// The deployment could not be reached, or failed; try again later.
+    #[error("the deployment is unavailable: {0}")]
+    Unavailable(String),
+    /// The deployment refused the key.
+    #[error("the deployment refused the deploy key (HTTP {0})")]
+    Unauthorized(u16),
+    /// The mutation failed (a document its schema refuses, say): the same call fails again.
+    #[error("gateway:syncApply failed: {0}")]
+    Rejected(String),
+}
+
+/// Applies `items` in order in one Convex transaction; answers an outcome per applied change,
+/// ending early at a conflict.
+pub async fn sync_apply(client: &ExportClient, items: &[Item]) -> Result<Vec<Outcome>, ApplyError> {
+    let changes: Vec<Value> = items.iter().map(Item::to_json).collect();
+    let body = json!({
+        "path": "gateway:syncApply",
+        "args": {"changes": changes},
+        "format": "convex_encoded_json",
+    });
+    let response = client
+        .request("/api/mutation")
+        .json(&body)
+        .send()
+        .await
+        .map_err(|err| ApplyError::Unavailable(err.without_url().to_string()))?;
+    let status = response.status().as_u16();
+    if status == 401 || status == 403 {
+        return Err(ApplyError::Unauthorized(status));
+    }
+    let bytes = response
+        .bytes()
+        .await
+        .map_err(|err| ApplyError::Unavailable(err.without_url().to_string()))?;
+    let answer: Value = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
+    match (status, answer["status"].as_str()) {
+        (200, Some("success")) => outcomes(&answer["value"]["outcomes"], items.len()),
+        // A function error: 560 from Convex's own clients' view, 200 from the backend's.
+        (200 | 560, Some("error")) => Err(ApplyError::Rejected(
+            answer["errorMessage"]
+                .as_str()
+                .unwrap_or("no message")
+                .to_owned(),
+        )),
+        (s, _) if s >= 500 || s == 429 => Err(ApplyError::Unavailable(format!("HTTP {s}"))),
+        (s, _) => Err(ApplyError::Rejected(format!(
+            "HTTP {s}: {}",
+            answer["code"].as_str().unwrap_or("no code")
+        ))),
+    }
+}
+
+fn outcomes(value: &Value, sent: usize) -> Result<Vec<Outcome>, ApplyError> {
+    let malformed = || ApplyError::Rejected(format!("an answer that is not syncApply's: {value}"));
+    let list = value.as_array().ok_or_else(malformed)?;
+    if list.len() > sent {
+        return Err(malformed());
+    }
+    list.iter()
+        .map(|outcome| {
+            Ok(match outcome["status"].as_str() {
+                Some("inserted") => {
+                    Outcome::Inserted(outcome["id"].as_str().ok_or_else(malformed)?.to_owned())
+                }
+                Some("updated") => Outcome::Updated,
+                Some("deleted") => Outcome::Deleted,
+                Some("same") => Outcome::Same,
+                Some("missing") => Outcome::Missing,
+                Some("conflict") => Outcome::Conflict(outcome["current"].as_object().cloned()),
+                _ => return Err(malformed()),
+            })
+        })
+        .collect()
+}

@@ -1,0 +1,508 @@
+//! Postgres to Convex: sends Postgres rows (a backfill page of a table) or changes (from the
+//! trigger-fed change feed, in commit order) to Convex through `gateway:syncApply`, and records
+//! what they became in the caller's transaction, with the checkpoint they reach:
+//!
+//! - a new row's Convex `_id` in `gateway.sync_keys`;
+//! - each revision the write will cause in Convex in `gateway.sync_echoes`, so it is not carried
+//!   back;
+//! - changes the sync made itself (`origin = 'convex'`) are not sent;
+//! - an update or delete carries the row's previous version as `expect`, so a Convex document
+//!   that changed meanwhile is not overwritten: the batch stops there (a conflict, settled when
+//!   Convex's revision arrives), and the checkpoint stays before it;
+//! - a row that cannot be carried is recorded in `gateway.sync_errors`, and the rest go on.
+//!
+//! Each change's idempotency key is its feed position (or, in a backfill, its key) under the
+//! sync's epoch, so a page retried after a crash or a lost answer applies once.
+
+use std::collections::BTreeMap;
+
+use serde_json::{Map, Value};
+use tokio_postgres::{GenericClient, Transaction};
+
+use super::config::{SyncConfig, TablePair};
+use super::conflicts;
+use super::echo;
+use super::export::ExportClient;
+use super::sync_apply::{ApplyError, Item, Outcome, sync_apply};
+use super::types::to_convex;
+use crate::store::postgres::catalog::{Catalog, TableInfo};
+
+/// Changes per `gateway:syncApply` call.
+const BATCH: usize = 128;
+
+/// What a change did to a row.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Op {
+    Insert,
+    Update,
+    Delete,
+}
+
+impl Op {
+    /// The label of metrics and the feed's spelling.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Insert => "insert",
+            Self::Update => "update",
+            Self::Delete => "delete",
+        }
+    }
+}
+
+/// A row to send: a change from the feed, or a row of a backfill.
+#[derive(Debug, Clone)]
+pub struct Change {
+    /// The change's sequence number (`None` in a backfill).
+    pub seq: Option<i64>,
+    /// Its feed position (in a backfill, the position the backfill started from).
+    pub position: i64,
+    /// The Postgres table.
+    pub table: String,
+    /// The row's key, as text.
+    pub key: String,
+    pub op: Op,
+    /// The row after the change (`to_jsonb`), for inserts and updates.
+    pub row: Option<Map<String, Value>>,
+    /// The row before it, for updates and deletes.
+    pub previous: Option<Map<String, Value>>,
+    /// Commit time, in milliseconds since the epoch.
+    pub committed_ms: f64,
+    /// `convex` for the sync's own writes, which are not sent back.
+    pub origin: Option<String>,
+}
+
+/// Gives positions to what has committed since, and answers the feed's last position.
+pub async fn head(client: &mut tokio_postgres::Client) -> Result<i64, tokio_postgres::Error> {
+    let tx = client.transaction().await?;
+    tx.batch_execute(crate::store::postgres::feed::ASSIGN_POSITIONS)
+        .await?;
+    let last: i64 = tx
+        .query_one("SELECT last_position FROM gateway.feed", &[])
+        .await?
+        .get(0);
+    tx.commit().await?;
+    Ok(last)
+}
+
+/// Up to `limit` changes after position `after`, in commit order. Call [`head`] first: only
+/// changes with a position are read.
+pub async fn changes(
+    client: &impl GenericClient,
+    after: i64,
+    limit: i64,
+) -> Result<Vec<Change>, tokio_postgres::Error> {
+    let rows = client
+        .query(
+            "SELECT seq, position, tbl, id, op, document::text, previous::text, \
+                    (extract(epoch FROM committed_at) * 1000)::float8, origin \
+             FROM gateway.changes WHERE position > $1 ORDER BY position LIMIT $2",
+            &[&after, &limit],
+        )
+        .await?;
+    let object = |text: Option<String>| {
+        text.and_then(|t| serde_json::from_str::<Value>(&t).ok())
+            .and_then(|v| match v {
+                Value::Object(map) => Some(map),
+                _ => None,
+            })
+    };
+    Ok(rows
+        .iter()
+        .map(|row| {
+            let op: String = row.get(4);
+            Change {
+                seq: Some(row.get(0)),
+                position: row.get(1),
+                table: row.get(2),
+                key: row.get(3),
+                op: match op.as_str() {
+                    "insert" => Op::Insert,
+                    "delete" => Op::Delete,
+                    _ => Op::Update,
+                },
+                row: object(row.get(5)),
+                previous: object(row.get(6)),
+                committed_ms: row.get(7),
+                origin: row.get(8),
+            }
+        })
+        .collect())
+}
+
+/// Up to `limit` rows of `pair`'s table after key `after` that have no Convex counterpart yet,
+/// in key order, as inserts.
+pub async fn backfill_rows(
+    client: &impl GenericClient,
+    pair: &TablePair,
+    table: &TableInfo,
+    after: Option<&str>,
+    limit: i64,
+) -> Result<Vec<Change>, tokio_postgres::Error> {
+    let key = &table.key;
+    let rows = client
+        .query(
+            &format!(
+                "SELECT t.{k}::text, to_jsonb(t)::text, (extract(epoch FROM now()) * 1000)::float8 \
+                 FROM {q} t \
+                 WHERE ($1::text IS NULL OR t.{k} > $1::text::{ty}) \
+                   AND NOT EXISTS (SELECT 1 FROM gateway.sync_keys s WHERE s.pair = $2 AND s.pg_key = t.{k}::text) \
+                 ORDER BY t.{k} LIMIT $3",
+                k = key.ident,
+                q = table.qualified,
+                ty = key.sql_type,
+            ),
+            &[&after, &pair.postgres, &limit],
+        )
+        .await?;
+    Ok(rows
+        .iter()
+        .map(|row| Change {
+            seq: None,
+            position: 0,
+            table: pair.postgres.clone(),
+            key: row.get(0),
+            op: Op::Insert,
+            row: serde_json::from_str::<Value>(&row.get::<_, String>(1))
+                .ok()
+                .and_then(|v| v.as_object().cloned()),
+            previous: None,
+            committed_ms: row.get(2),
+            origin: None,
+        })
+        .collect())
+}
+
+/// What sending a page did.
+#[derive(Debug, Default)]
+pub struct Sent {
+    /// How many of the page's changes are done (sent, skipped or recorded as errors); the rest
+    /// wait behind a conflict.
+    pub done: usize,
+    /// The batch stopped at a Convex document that changed since it was last synced.
+    pub conflict: bool,
+    /// Rows written in Convex, by pair and operation.
+    pub written: BTreeMap<(String, &'static str), u64>,
+    /// Rows recorded in `gateway.sync_errors`.
+    pub failed: u64,
+    /// The newest commit time among the changes sent, in milliseconds.
+    pub newest_ms: Option<f64>,
+}
+
+/// A change on its way: the call, and what to record when it is applied.
+struct Queued {
+    /// Its index in the page.
+    index: usize,
+    item: Item,
+    pair: String,
+    key: String,
+    op: Op,
+    committed_ms: f64,
+}
+
+/// Sends `page` in order (`epoch` and each change's position or key make the idempotency keys),
+/// recording what it became in `tx`.
+pub async fn send(
+    tx: &Transaction<'_>,
+    config: &SyncConfig,
+    catalog: &Catalog,
+    export: &ExportClient,
+    page: &[Change],
+    epoch: &str,
+) -> Result<Sent, anyhow::Error> {
+    let mut sent = Sent::default();
+    let mut queue: Vec<Queued> = Vec::new();
+    for (index, change) in page.iter().enumerate() {
+        let Some(pair) = config
+            .tables
+            .iter()
+            .find(|p| p.postgres == change.table && p.direction.to_convex())
+        else {
+            continue;
+        };
+        if change.origin.is_some() {
+            continue;
+        }
+        let Ok(table) = catalog.table(&pair.postgres) else {
+            record(tx, pair, change, "the table is not in the served schema").await?;
+            sent.failed += 1;
+            continue;
+        };
+        let mut force = !pair.direction.to_postgres();
+        if let Some(seq) = change.seq {
+            match conflicts::resolution(tx, &pair.postgres, &change.key, seq)
+                .await?
+                .as_deref()
+            {
+                Some("skip") => continue,
+                Some("force") => force = true,
+                _ => {}
+            }
+        }
+        let item = loop {
+            match item_for(tx, pair, table, change, epoch, force).await? {
+                Ok(item) => break item,
+                // A reference to a row queued before it: send the queue, then look again.
+                Err(Unmapped::Unresolved(_)) if !queue.is_empty() => {
+                    if flush(tx, export, &mut queue, &mut sent).await? {
+                        return Ok(sent);
+                    }
+                }
+                Err(Unmapped::Unresolved(reason) | Unmapped::Uncarried(reason)) => {
+                    record(tx, pair, change, &reason).await?;
+                    sent.failed += 1;
+                    break None;
+                }
+            }
+        };
+        let Some(item) = item else { continue };
+        queue.push(Queued {
+            index,
+            item,
+            pair: pair.postgres.clone(),
+            key: change.key.clone(),
+            op: change.op,
+            committed_ms: change.committed_ms,
+        });
+        if queue.len() >= BATCH && flush(tx, export, &mut queue, &mut sent).await? {
+            return Ok(sent);
+        }
+    }
+    if flush(tx, export, &mut queue, &mut sent).await? {
+        return Ok(sent);
+    }
+    sent.done = page.len();
+    Ok(sent)
+}
+
+/// Why a row could not become a change for Convex.
+enum Unmapped {
+    /// A reference to a row that has no Convex counterpart (yet).
+    Unresolved(String),
+    /// A value the mapping refuses.
+    Uncarried(String),
+}
+
+/// The `gateway:syncApply` change for `change`, or `None` when there is nothing to send.
+async fn item_for(
+    tx: &Transaction<'_>,
+    pair: &TablePair,
+    table: &TableInfo,
+    change: &Change,
+    epoch: &str,
+    force: bool,
+) -> Result<Result<Option<Item>, Unmapped>, tokio_postgres::Error> {
+    let known = convex_id(tx, &pair.postgres, &change.key).await?;
+    let key = match change.seq {
+        Some(_) => format!("sync:{epoch}:{}", change.position),
+        None => format!("sync:{epoch}:b:{}:{}", pair.postgres, change.key),
+    };
+    // The version the row was synced at: a Convex document that no longer holds it changed.
+    let expect = match (&change.previous, force) {
+        (Some(previous), false) => fields_of(tx, pair, table, previous).await?.ok(),
+        _ => None,
+    };
+    let (op, fields) = match (change.op, &known) {
+        (Op::Delete, None) => return Ok(Ok(None)),
+        (Op::Delete, Some(_)) => ("delete", None),
+        (_, known) => {
+            let Some(row) = &change.row else {
+                return Ok(Err(Unmapped::Uncarried("the change has no row".into())));
+            };
+            let fields = match fields_of(tx, pair, table, row).await? {
+                Ok(fields) => fields,
+                Err(unmapped) => return Ok(Err(unmapped)),
+            };
+            (
+                if known.is_some() { "update" } else { "insert" },
+                Some(fields),
+            )
+        }
+    };
+    Ok(Ok(Some(Item {
+        key,
+        table: pair.convex.clone(),
+        op,
+        id: known,
+        fields,
+        expect,
+        force,
+    })))
+}
+
+/// A row (`to_jsonb`) as the Convex fields of `pair`: renamed, references as Convex ids,
+/// values through the one mapping, NULLs left out. The key and creation columns are not carried
+/// (`gateway.sync_keys` pairs the rows), nor are generated columns.
+async fn fields_of(
+    tx: &Transaction<'_>,
+    pair: &TablePair,
+    table: &TableInfo,
+    row: &Map<String, Value>,
+) -> Result<Result<Map<String, Value>, Unmapped>, tokio_postgres::Error> {
+    let mut fields = Map::new();
+    for column in table.fields.iter().filter(|c| !c.generated) {
+        let value = row.get(&column.name).unwrap_or(&Value::Null);
+        if value.is_null() {
+            continue;
+        }
+        let carried = match pair.references.get(&column.name) {
+            Some(target) => {
+                let pg_key = match value {
+                    Value::String(s) => s.clone(),
+                    other => other.to_string(),
+                };
+                match convex_id(tx, target, &pg_key).await? {
+                    Some(id) => Value::String(id),
+                    None => {
+                        return Ok(Err(Unmapped::Unresolved(format!(
+                            "`{}` refers to {pg_key} in {target}, which has no document in Convex",
+                            column.name
+                        ))));
+                    }
+                }
+            }
+            None => match to_convex(column, value) {
+                Ok(value) => value,
+                Err(err) => return Ok(Err(Unmapped::Uncarried(err.to_string()))),
+            },
+        };
+        fields.insert(pair.convex_field(&column.name).to_owned(), carried);
+    }
+    Ok(Ok(fields))
+}
+
+/// Sends the queue; answers whether it stopped at a conflict (then `sent.done` says where).
+async fn flush(
+    tx: &Transaction<'_>,
+    export: &ExportClient,
+    queue: &mut Vec<Queued>,
+    sent: &mut Sent,
+) -> Result<bool, anyhow::Error> {
+    let batch = std::mem::take(queue);
+    if batch.is_empty() {
+        return Ok(false);
+    }
+    let items: Vec<Item> = batch.iter().map(|q| q.item.clone()).collect();
+    match sync_apply(export, &items).await {
+        Ok(outcomes) => settle(tx, &batch, &outcomes, sent).await,
+        // One change the deployment refuses fails the call: send them one by one, and record
+        // the ones it refuses.
+        Err(ApplyError::Rejected(_)) => {
+            for queued in &batch {
+                match sync_apply(export, std::slice::from_ref(&queued.item)).await {
+                    Ok(outcomes) => {
+                        if settle(tx, std::slice::from_ref(queued), &outcomes, sent).await? {
+                            return Ok(true);
+                        }
+                    }
+                    Err(ApplyError::Rejected(reason)) => {
+                        let fields = queued.item.fields.as_ref();
+                        record_error(tx, &queued.pair, &queued.key, &reason, fields).await?;
+                        sent.failed += 1;
+                    }
+                    Err(err) => return Err(err.into()),
+                }
+            }
+            Ok(false)
+        }
+        Err(err) => Err(err.into()),
+    }
+}
+
+/// Records what a sent batch became; answers whether it stopped at a conflict.
+async fn settle(
+    tx: &Transaction<'_>,
+    batch: &[Queued],
+    outcomes: &[Outcome],
+    sent: &mut Sent,
+) -> Result<bool, anyhow::Error> {
+    for (queued, outcome) in batch.iter().zip(outcomes) {
+        let id = queued.item.id.as_deref();
+        let fields = queued.item.fields.as_ref();
+        match outcome {
+            Outcome::Conflict(_) => {
+                sent.done = queued.index;
+                sent.conflict = true;
+                return Ok(true);
+            }
+            Outcome::Inserted(new_id) => {
+                tx.execute(
+                    "INSERT INTO gateway.sync_keys (pair, pg_key, convex_id) VALUES ($1, $2, $3) \
+                     ON CONFLICT (pair, pg_key) DO UPDATE SET convex_id = EXCLUDED.convex_id",
+                    &[&queued.pair, &queued.key, new_id],
+                )
+                .await?;
+                if let Some(fields) = fields {
+                    echo::expect(tx, &queued.pair, new_id, fields).await?;
+                }
+            }
+            Outcome::Updated => {
+                if let (Some(id), Some(fields)) = (id, fields) {
+                    echo::expect(tx, &queued.pair, id, fields).await?;
+                }
+            }
+            Outcome::Deleted | Outcome::Missing => {
+                tx.execute(
+                    "DELETE FROM gateway.sync_keys WHERE pair = $1 AND pg_key = $2",
+                    &[&queued.pair, &queued.key],
+                )
+                .await?;
+            }
+            Outcome::Same => {}
+        }
+        if matches!(
+            outcome,
+            Outcome::Inserted(_) | Outcome::Updated | Outcome::Deleted
+        ) {
+            *sent
+                .written
+                .entry((queued.pair.clone(), queued.op.as_str()))
+                .or_default() += 1;
+            sent.newest_ms = Some(sent.newest_ms.unwrap_or(0.0).max(queued.committed_ms));
+        }
+    }
+    if outcomes.len() < batch.len() {
+        anyhow::bail!("gateway:syncApply answered fewer outcomes than changes without a conflict");
+    }
+    Ok(false)
+}
+
+/// The Convex `_id` the row `pg_key` of `pair` was synced to.
+async fn convex_id(
+    tx: &impl GenericClient,
+    pair: &str,
+    pg_key: &str,
+) -> Result<Option<String>, tokio_postgres::Error> {
+    Ok(tx
+        .query_opt(
+            "SELECT convex_id FROM gateway.sync_keys WHERE pair = $1 AND pg_key = $2",
+            &[&pair, &pg_key],
+        )
+        .await?
+        .map(|row| row.get(0)))
+}
+
+async fn record(
+    tx: &Transaction<'_>,
+    pair: &TablePair,
+    change: &Change,
+    error: &str,
+) -> Result<(), tokio_postgres::Error> {
+    record_error(tx, &pair.postgres, &change.key, error, change.row.as_ref()).await
+}
+
+async fn record_error(
+    tx: &Transaction<'_>,
+    pair: &str,
+    key: &str,
+    error: &str,
+    row: Option<&Map<String, Value>>,
+) -> Result<(), tokio_postgres::Error> {
+    let document = row.map(|r| Value::Object(r.clone()).to_string());
+    tx.execute(
+        "INSERT INTO gateway.sync_errors (direction, pair, row_id, error, document) \
+         VALUES ('to_convex', $1, $2, $3, $4::text::jsonb)",
+        &[&pair, &key, &error, &document],
+    )
+    .await?;
+    Ok(())
+}

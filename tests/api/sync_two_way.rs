@@ -1,0 +1,259 @@
+//! The table sync both ways through the running gateway, against a real Postgres and the Convex
+//! test backend: backfill of each side into the other, live inserts, updates and deletes each
+//! way, references kept as keys and as ids, no echoes, and conflicts settled by each policy.
+
+use secrecy::SecretString;
+use serde_json::{Map, Value, json};
+
+use crate::helpers::{ConvexBackend, TestApp};
+use crate::live::eventually;
+use convex_gateway::table_sync::export::ExportClient;
+
+const KEY: &str = "sync-test|deploy-key-0123456789";
+
+/// A batch of writes through `gateway:apply`; answers the outcomes.
+pub(crate) async fn apply(backend: &ConvexBackend, ops: Value) -> Vec<Value> {
+    let response: Value = reqwest::Client::new()
+        .post(format!("{}/api/mutation", backend.url))
+        .json(&json!({"path": "gateway:apply", "args": {"ops": ops}, "format": "convex_encoded_json"}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(response["status"], "success", "{response}");
+    response["value"]["outcomes"].as_array().unwrap().clone()
+}
+
+/// Every document of a Convex table, read through the streaming export.
+pub(crate) async fn convex_table(backend: &ConvexBackend, table: &str) -> Vec<Map<String, Value>> {
+    let export = ExportClient::new(
+        reqwest::Client::new(),
+        &backend.url,
+        SecretString::from(KEY),
+    );
+    let mut documents = Vec::new();
+    let (mut snapshot, mut cursor) = (None, None);
+    loop {
+        let page = export
+            .list_snapshot(table, snapshot, cursor.as_deref())
+            .await
+            .unwrap();
+        documents.extend(page.documents);
+        if !page.has_more {
+            return documents;
+        }
+        snapshot = Some(page.snapshot);
+        cursor = page.cursor;
+    }
+}
+
+/// `field` of each document, sorted and joined.
+fn joined(documents: &[Map<String, Value>], field: &str) -> String {
+    let mut values: Vec<String> = documents
+        .iter()
+        .map(|d| match &d[field] {
+            Value::String(s) => s.clone(),
+            other => other.to_string(),
+        })
+        .collect();
+    values.sort();
+    values.join(",")
+}
+
+fn id_named(documents: &[Map<String, Value>], name: &str) -> String {
+    documents
+        .iter()
+        .find(|d| d["name"] == name)
+        .and_then(|d| d["_id"].as_str())
+        .unwrap_or_default()
+        .to_owned()
+}
+
+/// The gateway with `GATEWAY_SYNC` = `sync`, on `backend` and `db`.
+pub(crate) async fn gateway(
+    backend_url: &str,
+    db: &crate::pg::TestDb,
+    sync: &std::path::Path,
+) -> TestApp {
+    let url = backend_url.to_owned();
+    let (sync, db_url) = (sync.to_owned(), db.url.clone());
+    crate::helpers::spawn_app_with(move |c| {
+        *c = c.clone().with_convex(url);
+        c.sync_file = Some(sync);
+        c.postgres.url = SecretString::from(db_url);
+        if let Some(convex) = c.convex.as_mut() {
+            convex.deploy_key = Some(SecretString::from(KEY));
+        }
+    })
+    .await
+}
+
+const SEED_SYNC: &str = r#"
+    [sync]
+    idle_poll_max_ms = 100
+    [[sync.tables]]
+    postgres = "molecules"
+    convex = "things"
+    [[sync.tables]]
+    postgres = "experiments"
+    convex = "c"
+    rename = { molecule_id = "moleculeId" }
+    references = { molecule_id = "molecules" }
+"#;
+
+const SEED_TABLES: &str =
+    "CREATE TABLE molecules (id uuid PRIMARY KEY DEFAULT gen_random_uuid(), name text NOT NULL, weight float8);
+     CREATE TABLE experiments (id bigserial PRIMARY KEY,
+         molecule_id uuid REFERENCES molecules (id) ON DELETE CASCADE, score float8, runs int8);";
+
+#[tokio::test]
+async fn postgres_and_convex_backfill_into_each_other_then_follow_both_ways_without_echoes() {
+    convex_gateway::http_client::install_crypto_provider();
+    let db = crate::pg::TestDb::create();
+    db.psql(SEED_TABLES);
+    db.psql(
+        "INSERT INTO molecules (name, weight) VALUES ('benzene', 78.11), ('ethanol', 46.07);
+         INSERT INTO experiments (molecule_id, score, runs)
+             SELECT id, 0.9, 9007199254740993 FROM molecules WHERE name = 'benzene';",
+    );
+    crate::pg::install(&db);
+    let backend =
+        tokio::task::spawn_blocking(|| ConvexBackend::start_with(560, &[("EMU_ADMIN_KEY", KEY)]))
+            .await
+            .unwrap();
+    apply(
+        &backend,
+        json!([{"kind": "insert", "table": "things", "fields": {"name": "water", "weight": 18.015}}]),
+    )
+    .await;
+    let file = tempfile::NamedTempFile::new().unwrap();
+    std::fs::write(file.path(), SEED_SYNC).unwrap();
+    let app = gateway(&backend.url, &db, file.path()).await;
+
+    // Backfill: each side holds all three molecules, and the experiment points at benzene on
+    // both sides, as a key in Postgres and as an `_id` in Convex; int64 beyond 2^53 is exact.
+    let pg_names = || async {
+        db.psql("SELECT coalesce(string_agg(name, ',' ORDER BY name), '') FROM molecules")
+    };
+    eventually("Convex's molecule in Postgres", || async {
+        pg_names().await == "benzene,ethanol,water"
+    })
+    .await;
+    eventually("Postgres's molecules and experiment in Convex", || async {
+        joined(&convex_table(&backend, "things").await, "name") == "benzene,ethanol,water"
+            && convex_table(&backend, "c").await.len() == 1
+    })
+    .await;
+    let things = convex_table(&backend, "things").await;
+    let experiments = convex_table(&backend, "c").await;
+    assert_eq!(experiments[0]["moleculeId"], id_named(&things, "benzene"));
+    assert_eq!(experiments[0]["score"], 0.9);
+    // 9007199254740993 as Convex's int64: 8 bytes little-endian, in base64.
+    assert_eq!(
+        experiments[0]["runs"],
+        json!({"$integer": "AQAAAAAAIAA="}),
+        "{experiments:?}"
+    );
+    assert_eq!(
+        db.psql("SELECT weight FROM molecules WHERE name = 'water'"),
+        "18.015"
+    );
+
+    // Live, Postgres to Convex: an update.
+    db.psql("UPDATE molecules SET name = 'benzene-d6' WHERE name = 'benzene'");
+    eventually("the update in Convex", || async {
+        joined(&convex_table(&backend, "things").await, "name") == "benzene-d6,ethanol,water"
+    })
+    .await;
+    // Live, Convex to Postgres: an update, and an insert that refers to a Postgres molecule.
+    let things = convex_table(&backend, "things").await;
+    apply(
+        &backend,
+        json!([
+            {"kind": "patch", "table": "things", "id": id_named(&things, "water"), "patch": {"name": "ice"}},
+            {"kind": "insert", "table": "c", "fields": {"moleculeId": id_named(&things, "ethanol"), "score": 0.1}},
+        ]),
+    )
+    .await;
+    let pg_experiments = || async {
+        db.psql(
+            "SELECT coalesce(string_agg(m.name || ':' || e.score, ',' ORDER BY m.name), '') \
+             FROM experiments e JOIN molecules m ON m.id = e.molecule_id",
+        )
+    };
+    eventually("Convex's changes in Postgres", || async {
+        pg_names().await == "benzene-d6,ethanol,ice"
+            && pg_experiments().await == "benzene-d6:0.9,ethanol:0.1"
+    })
+    .await;
+    // Deletes, each way.
+    db.psql("DELETE FROM experiments WHERE score = 0.9");
+    let ethanol_experiment = convex_table(&backend, "c")
+        .await
+        .into_iter()
+        .find(|d| d["score"] == 0.1)
+        .and_then(|d| d["_id"].as_str().map(str::to_owned))
+        .unwrap();
+    apply(
+        &backend,
+        json!([{"kind": "delete", "table": "c", "id": ethanol_experiment}]),
+    )
+    .await;
+    eventually("both deletes on both sides", || async {
+        pg_experiments().await.is_empty() && convex_table(&backend, "c").await.is_empty()
+    })
+    .await;
+    // One more change each way, so everything before it has been through both directions.
+    db.psql("INSERT INTO molecules (name) VALUES ('salt')");
+    apply(
+        &backend,
+        json!([{"kind": "insert", "table": "things", "fields": {"name": "sugar"}}]),
+    )
+    .await;
+    eventually("the last changes on both sides", || async {
+        pg_names().await == "benzene-d6,ethanol,ice,salt,sugar"
+            && joined(&convex_table(&backend, "things").await, "name")
+                == "benzene-d6,ethanol,ice,salt,sugar"
+    })
+    .await;
+
+    // No echoes: Postgres holds exactly the writes made there and the ones from Convex, once
+    // each; Convex wrote benzene twice (its copy, then the rename).
+    assert_eq!(
+        db.psql(
+            "SELECT string_agg(coalesce(origin, 'here') || ':' || op, ',' ORDER BY seq) \
+             FROM gateway.changes WHERE tbl = 'molecules'"
+        ),
+        "convex:insert,here:update,convex:update,here:insert,convex:insert"
+    );
+    let benzene = convex_table(&backend, "things")
+        .await
+        .into_iter()
+        .find(|d| d["name"] == "benzene-d6")
+        .unwrap();
+    assert_eq!(benzene["gwVersion"], 2, "{benzene:?}");
+    assert_eq!(db.psql("SELECT count(*) FROM gateway.sync_echoes"), "0");
+    assert_eq!(db.psql("SELECT count(*) FROM gateway.sync_errors"), "0");
+    assert_eq!(db.psql("SELECT count(*) FROM gateway.sync_conflicts"), "0");
+    let metrics = app
+        .client
+        .get(app.url("/metrics"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        metrics.contains(
+            "gateway_sync_changes_total{direction=\"to_convex\",op=\"update\",table=\"molecules\"} 1"
+        ),
+        "{metrics}"
+    );
+    assert!(
+        metrics.contains("gateway_sync_lag_seconds{direction=\"to_postgres\",table=\"molecules\"}")
+    );
+    drop(app);
+}
