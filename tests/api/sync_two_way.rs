@@ -257,3 +257,134 @@ async fn postgres_and_convex_backfill_into_each_other_then_follow_both_ways_with
     );
     drop(app);
 }
+
+/// Both sides change the same rows while the sync is stopped; when it starts again, each pair's
+/// policy picks the winner, both sides end equal, and every conflict is recorded with both
+/// versions.
+#[tokio::test]
+async fn conflicts_are_settled_by_each_policy_and_recorded() {
+    convex_gateway::http_client::install_crypto_provider();
+    let db = crate::pg::TestDb::create();
+    // One table per policy; two rows each, so each side can go first (or delete).
+    let tables = ["lm", "cw", "pw", "dw", "uw"];
+    for t in tables {
+        db.psql(&format!(
+            "CREATE TABLE {t} (id bigserial PRIMARY KEY, v text NOT NULL);
+             INSERT INTO {t} (v) VALUES ('a0'), ('b0');"
+        ));
+    }
+    crate::pg::install(&db);
+    let backend =
+        tokio::task::spawn_blocking(|| ConvexBackend::start_with(560, &[("EMU_ADMIN_KEY", KEY)]))
+            .await
+            .unwrap();
+    let convex = [
+        ("lm", "things", "last_modified", "delete_wins"),
+        ("cw", "c", "convex_wins", "delete_wins"),
+        ("pw", "scores", "postgres_wins", "delete_wins"),
+        ("dw", "pages", "last_modified", "delete_wins"),
+        ("uw", "items", "last_modified", "update_wins"),
+    ];
+    let mut text = String::from("[sync]\nidle_poll_max_ms = 100\n");
+    for (pg, cx, conflict, on_delete) in convex {
+        text.push_str(&format!(
+            "[[sync.tables]]\npostgres = \"{pg}\"\nconvex = \"{cx}\"\nconflict = \"{conflict}\"\non_delete = \"{on_delete}\"\n"
+        ));
+    }
+    let file = tempfile::NamedTempFile::new().unwrap();
+    std::fs::write(file.path(), &text).unwrap();
+    let app = gateway(&backend.url, &db, file.path()).await;
+    for (_, cx, _, _) in convex {
+        eventually("the rows in Convex", || async {
+            joined(&convex_table(&backend, cx).await, "v") == "a0,b0"
+        })
+        .await;
+    }
+    drop(app);
+
+    // While the sync is stopped, both sides change both rows of each table.
+    let id_of = |docs: &[Map<String, Value>], v: &str| {
+        docs.iter()
+            .find(|d| d["v"] == v)
+            .and_then(|d| d["_id"].as_str())
+            .unwrap()
+            .to_owned()
+    };
+    let patch = |table: &str, id: &str, v: &str| json!({"kind": "patch", "table": table, "id": id, "patch": {"v": v}});
+    let docs = |cx: &'static str| convex_table(&backend, cx);
+    // last_modified: on row a Convex writes first, on row b Postgres does; the later one wins.
+    let lm = docs("things").await;
+    apply(
+        &backend,
+        json!([patch("things", &id_of(&lm, "a0"), "a-convex")]),
+    )
+    .await;
+    db.psql("UPDATE lm SET v = 'a-pg' WHERE v = 'a0'; UPDATE lm SET v = 'b-pg' WHERE v = 'b0';");
+    apply(
+        &backend,
+        json!([patch("things", &id_of(&lm, "b0"), "b-convex")]),
+    )
+    .await;
+    // convex_wins and postgres_wins: both rows changed on both sides.
+    for (pg, cx) in [("cw", "c"), ("pw", "scores")] {
+        let d = docs(cx).await;
+        apply(
+            &backend,
+            json!([
+                patch(cx, &id_of(&d, "a0"), "a-convex"),
+                patch(cx, &id_of(&d, "b0"), "b-convex")
+            ]),
+        )
+        .await;
+        db.psql(&format!(
+            "UPDATE {pg} SET v = 'a-pg' WHERE v = 'a0'; UPDATE {pg} SET v = 'b-pg' WHERE v = 'b0';"
+        ));
+    }
+    // A delete against an update: row a deleted in Convex and updated in Postgres, row b the
+    // other way round.
+    for (pg, cx) in [("dw", "pages"), ("uw", "items")] {
+        let d = docs(cx).await;
+        apply(
+            &backend,
+            json!([
+                {"kind": "delete", "table": cx, "id": id_of(&d, "a0")},
+                patch(cx, &id_of(&d, "b0"), "b-convex"),
+            ]),
+        )
+        .await;
+        db.psql(&format!(
+            "UPDATE {pg} SET v = 'a-pg' WHERE v = 'a0'; DELETE FROM {pg} WHERE v = 'b0';"
+        ));
+    }
+
+    let app = gateway(&backend.url, &db, file.path()).await;
+    let expected = [
+        ("lm", "things", "a-pg,b-convex"),
+        ("cw", "c", "a-convex,b-convex"),
+        ("pw", "scores", "a-pg,b-pg"),
+        ("dw", "pages", ""),
+        ("uw", "items", "a-pg,b-convex"),
+    ];
+    for (pg, cx, both) in expected {
+        eventually(&format!("{pg} settled on both sides as {both}"), || async {
+            db.psql(&format!(
+                "SELECT coalesce(string_agg(v, ',' ORDER BY v), '') FROM {pg}"
+            )) == both
+                && joined(&convex_table(&backend, cx).await, "v") == both
+        })
+        .await;
+    }
+    assert_eq!(
+        db.psql(
+            "SELECT string_agg(pair || ':' || kind || ':' || policy || ':' || winner || ':' \
+                 || coalesce(convex_version->>'v', '-') || '/' || coalesce(postgres_version->>'v', '-'), \
+                 ' ' ORDER BY pair, pg_key) FROM gateway.sync_conflicts"
+        ),
+        "cw:update:convex_wins:convex:a-convex/a-pg cw:update:convex_wins:convex:b-convex/b-pg \
+         dw:delete:delete_wins:convex:-/a-pg dw:delete:delete_wins:postgres:b-convex/- \
+         lm:update:last_modified:postgres:a-convex/a-pg lm:update:last_modified:convex:b-convex/b-pg \
+         pw:update:postgres_wins:postgres:a-convex/a-pg pw:update:postgres_wins:postgres:b-convex/b-pg \
+         uw:delete:update_wins:postgres:-/a-pg uw:delete:update_wins:convex:b-convex/-"
+    );
+    drop(app);
+}
