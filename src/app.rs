@@ -9,6 +9,9 @@
 use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::Arc;
+
+use crate::table_sync::admin::SyncAdmin;
+use crate::table_sync::runner::SyncTask;
 use std::time::Duration;
 
 use anyhow::Context as _;
@@ -47,7 +50,7 @@ pub struct Application {
     /// Live queries, ended when the gateway stops so their streams do not hold it open.
     live: Arc<Live>,
     /// The sync from Convex to Postgres (`GATEWAY_SYNC`), stopped when this is dropped.
-    _sync: Option<crate::table_sync::runner::SyncTask>,
+    _sync: Option<SyncTask>,
 }
 
 impl Application {
@@ -77,7 +80,7 @@ impl Application {
         );
         let store: SharedStore = Arc::new(MeteredStore::new(adapter, Arc::clone(&metrics)));
         let http = crate::http_client::client(Duration::from_secs(5), Duration::from_secs(30))?;
-        let sync = start_sync(&config, &http, &metrics)?;
+        let (sync, sync_admin) = start_sync(&config, &http, &metrics)?.unzip();
         let shared = match config.state_store() {
             Some(state) => Some(
                 StateDb::connect(&state, &config.instance_id(), Duration::from_secs(30))
@@ -198,6 +201,7 @@ impl Application {
             relay,
             live: Arc::clone(&live),
             sync_relay,
+            table_sync: sync_admin,
         });
         spawn_sweeper(state.downgrade());
         spawn_reloader(state.downgrade());
@@ -323,7 +327,7 @@ fn start_sync(
     config: &Config,
     http: &reqwest::Client,
     metrics: &Metrics,
-) -> anyhow::Result<Option<crate::table_sync::runner::SyncTask>> {
+) -> anyhow::Result<Option<(SyncTask, SyncAdmin)>> {
     let Some(path) = &config.sync_file else {
         return Ok(None);
     };
@@ -344,12 +348,11 @@ fn start_sync(
     let export = crate::table_sync::export::ExportClient::new(http.clone(), &convex.url, key);
     let metrics = crate::table_sync::metrics::SyncMetrics::register(metrics)
         .context("registering the sync's metrics")?;
-    Ok(Some(crate::table_sync::runner::spawn(
-        Arc::new(sync),
-        config.postgres.clone(),
-        export,
-        Some(metrics),
-    )))
+    let sync = Arc::new(sync);
+    let admin = SyncAdmin::new(Arc::clone(&sync), config.postgres.clone(), export.clone());
+    let task =
+        crate::table_sync::runner::spawn(sync, config.postgres.clone(), export, Some(metrics));
+    Ok(Some((task, admin)))
 }
 
 /// Rolls back expired transactions within a second, not only when next touched, and forgets

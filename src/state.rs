@@ -18,6 +18,7 @@ use crate::shared::StateDb;
 use crate::store::SharedStore;
 use crate::store::convex::ConvexClient;
 use crate::sync_relay::SyncRelay;
+use crate::table_sync::admin::SyncAdmin;
 use crate::writes::WritePath;
 
 /// Shared, cheaply cloned state for handlers and middleware.
@@ -60,6 +61,8 @@ pub struct Parts {
     pub live: Arc<Live>,
     /// Convex's sync protocol, relayed.
     pub sync_relay: SyncRelay,
+    /// The table sync's admin handle (`GATEWAY_SYNC`).
+    pub table_sync: Option<SyncAdmin>,
 }
 
 impl AppState {
@@ -73,6 +76,11 @@ impl AppState {
     /// A handle for background workers.
     pub fn downgrade(&self) -> WeakState {
         WeakState(Arc::downgrade(&self.inner))
+    }
+
+    /// The table sync's admin handle, when `GATEWAY_SYNC` is set.
+    pub fn table_sync(&self) -> Option<&SyncAdmin> {
+        self.inner.table_sync.as_ref()
     }
 
     /// The offline outbox, when the gateway fronts Convex with `GATEWAY_OUTBOX` on.

@@ -7,6 +7,7 @@ pub mod functions;
 pub mod ops;
 pub mod outbox;
 pub mod sync;
+pub mod sync_admin;
 pub mod tables;
 pub mod transactions;
 pub mod watch;
@@ -82,4 +83,5 @@ pub fn api() -> OpenApiRouter<AppState> {
         .merge(outbox::router())
         .merge(changes::router())
         .merge(sync::router())
+        .merge(sync_admin::router())
 }

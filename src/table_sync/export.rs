@@ -22,7 +22,7 @@ pub struct SnapshotPage {
 }
 
 /// One revision from `document_deltas`.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, Deserialize)]
 pub struct Revision {
     /// The document's `_id`.
     pub id: String,

@@ -5,6 +5,7 @@
 //! (`to_postgres`, `to_convex`), echoes and conflicts (`echo`, `conflicts`), and the task that
 //! runs them (`runner`).
 
+pub mod admin;
 pub mod config;
 pub mod conflicts;
 pub mod echo;

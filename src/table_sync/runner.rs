@@ -19,6 +19,7 @@
 //! backoff; they never stop the gateway, and a Convex outage only delays: changes wait in the
 //! feed.
 
+use std::collections::{BTreeMap, HashSet};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -264,13 +265,30 @@ async fn session(
     let catalog = Catalog::load(&client, &postgres.schema, &postgres.creation_column, &[])
         .await
         .on(Way::ToPostgres)?;
+    let intents = crate::store::postgres::connect::connect_one(postgres)
+        .await
+        .on(Way::ToConvex)?;
+    if !backfill_order(config, Way::ToConvex).is_empty() {
+        let replayed = to_convex::replay_inflight(&mut client, export)
+            .await
+            .on(Way::ToConvex)?;
+        if replayed > 0 {
+            tracing::info!(
+                batches = replayed,
+                "sync: sent again the batches a stop left in flight"
+            );
+        }
+    }
     let mut run = Run {
+        intents,
         config,
         export,
         metrics,
         catalog,
         to_postgres: None,
         to_convex: None,
+        paused: HashSet::new(),
+        held: HashSet::new(),
     };
     if !backfill_order(config, Way::ToPostgres).is_empty() {
         let stored = schema::checkpoint(&client, Way::ToPostgres)
@@ -283,12 +301,15 @@ async fn session(
     }
     let mut idle = Duration::from_millis(50);
     loop {
-        let mut busy = false;
-        if run.to_postgres.is_some() {
-            busy |= run.receive(&mut client).await?;
-        }
+        let mut busy = run.admin(&mut client).await?;
+        // Postgres to Convex goes first: after a crash, the page it had sent to Convex but not
+        // recorded here is sent again (its idempotency keys answer as before) and recorded,
+        // before Convex's log, which holds those writes, is read.
         if run.to_convex.is_some() {
             busy |= run.send(&mut client).await?;
+        }
+        if run.to_postgres.is_some() {
+            busy |= run.receive(&mut client).await?;
         }
         if busy {
             idle = Duration::from_millis(50);
@@ -307,9 +328,238 @@ struct Run<'a> {
     catalog: Catalog,
     to_postgres: Option<Checkpoint>,
     to_convex: Option<Sending>,
+    /// The connection that logs each batch for Convex before it is sent.
+    intents: tokio_postgres::Client,
+    /// Pairs an admin paused.
+    paused: HashSet<String>,
+    /// Pairs whose changes are held: the paused ones, and the resumed ones with held changes
+    /// still to apply (their new changes queue behind those).
+    held: HashSet<String>,
 }
 
 impl Run<'_> {
+    /// Where Postgres-to-Convex pages go.
+    fn target<'b>(&'b self, epoch: &'b str, held: &'b HashSet<String>) -> to_convex::Target<'b> {
+        to_convex::Target {
+            config: self.config,
+            catalog: &self.catalog,
+            export: self.export,
+            epoch,
+            held,
+            intents: &self.intents,
+        }
+    }
+
+    /// What admins asked for: reads the paused pairs, applies a page of held changes of the
+    /// resumed ones, and runs a requested resync. Answers whether it did anything.
+    async fn admin(&mut self, client: &mut tokio_postgres::Client) -> Result<bool, Failed> {
+        let way = Way::ToPostgres;
+        let rows = client
+            .query(
+                "SELECT pair, bool_or(paused) FROM ( \
+                     SELECT pair, paused FROM gateway.sync_state WHERE paused \
+                     UNION ALL SELECT DISTINCT pair, false FROM gateway.sync_held) p GROUP BY pair",
+                &[],
+            )
+            .await
+            .on(way)?;
+        self.paused = rows
+            .iter()
+            .filter(|r| r.get::<_, bool>(1))
+            .map(|r| r.get(0))
+            .collect();
+        self.held = rows.iter().map(|r| r.get(0)).collect();
+        let mut busy = false;
+        if self.held.len() > self.paused.len() {
+            busy |= self.release(client).await?;
+        }
+        let resyncs: Vec<(String, std::time::SystemTime)> = client
+            .query(
+                "SELECT pair, resync_requested_at FROM gateway.sync_state \
+                 WHERE direction = 'to_postgres' AND resync_requested_at IS NOT NULL",
+                &[],
+            )
+            .await
+            .on(way)?
+            .iter()
+            .map(|r| (r.get(0), r.get(1)))
+            .collect();
+        for (pair, asked) in resyncs {
+            self.resync(client, &pair, asked).await?;
+            client
+                .execute(
+                    "UPDATE gateway.sync_state SET resync_requested_at = NULL \
+                     WHERE pair = $1 AND direction = 'to_postgres' AND resync_requested_at <= $2",
+                    &[&pair, &asked],
+                )
+                .await
+                .on(way)?;
+            busy = true;
+        }
+        Ok(busy)
+    }
+
+    /// Applies a page of the held changes of resumed pairs, oldest first, each direction.
+    async fn release(&mut self, client: &mut tokio_postgres::Client) -> Result<bool, Failed> {
+        let paused: Vec<String> = self.paused.iter().cloned().collect();
+        let rows = client
+            .query(
+                "SELECT seq, direction, revision::text, position FROM gateway.sync_held \
+                 WHERE NOT (pair = ANY($1)) ORDER BY seq LIMIT 256",
+                &[&paused],
+            )
+            .await
+            .on(Way::ToPostgres)?;
+        let mut revisions = Vec::new();
+        let mut revision_seqs = Vec::new();
+        let mut positions = Vec::new();
+        let mut position_seqs = Vec::new();
+        for row in &rows {
+            let seq: i64 = row.get(0);
+            let direction: String = row.get(1);
+            if direction == Way::ToPostgres.as_str() {
+                let text: Option<String> = row.get(2);
+                if let Some(revision) = text.and_then(|t| serde_json::from_str::<Revision>(&t).ok())
+                {
+                    revisions.push(revision);
+                }
+                revision_seqs.push(seq);
+            } else if let Some(position) = row.get::<_, Option<i64>>(3) {
+                positions.push(position);
+                position_seqs.push((position, seq));
+            }
+        }
+        if !revision_seqs.is_empty()
+            && let Some(at) = &self.to_postgres
+        {
+            let way = Way::ToPostgres;
+            let sent = self.to_convex.as_ref().map(|s| s.position);
+            let tx = client.transaction().await.on(way)?;
+            let applied = to_postgres::apply_page(
+                &tx,
+                self.config,
+                &self.catalog,
+                &revisions,
+                &at.to_json(),
+                sent,
+                &self.paused,
+            )
+            .await
+            .on(way)?;
+            tx.execute(
+                "DELETE FROM gateway.sync_held WHERE seq = ANY($1)",
+                &[&revision_seqs],
+            )
+            .await
+            .on(way)?;
+            note(&tx, way, &applied.by_pair, None).await.on(way)?;
+            tx.commit().await.on(way)?;
+            self.count_received(&applied, None);
+        }
+        if !position_seqs.is_empty()
+            && let Some(sending) = &self.to_convex
+        {
+            let way = Way::ToConvex;
+            let page = to_convex::changes_at(&*client, &positions).await.on(way)?;
+            let tx = client.transaction().await.on(way)?;
+            let sent = to_convex::send(&tx, &self.target(&sending.epoch, &self.paused), &page)
+                .await
+                .on(way)?;
+            // Held changes up to the first one still waiting behind a conflict are done (and
+            // ones the feed no longer has are gone).
+            let waiting = page.get(sent.done).map(|c| c.position);
+            let done: Vec<i64> = position_seqs
+                .iter()
+                .filter(|(position, _)| waiting.is_none_or(|w| *position < w))
+                .map(|(_, seq)| *seq)
+                .collect();
+            tx.execute(
+                "DELETE FROM gateway.sync_held WHERE seq = ANY($1)",
+                &[&done],
+            )
+            .await
+            .on(way)?;
+            note(&tx, way, &sent.written, None).await.on(way)?;
+            tx.commit().await.on(way)?;
+            self.count_sent(&sent, None);
+        }
+        Ok(!rows.is_empty())
+    }
+
+    /// Copies one pair again: Convex's table as it stands into Postgres, then the Postgres rows
+    /// that have no Convex counterpart into Convex.
+    async fn resync(
+        &mut self,
+        client: &mut tokio_postgres::Client,
+        name: &str,
+        asked: std::time::SystemTime,
+    ) -> Result<(), Failed> {
+        let Some(pair) = self.config.tables.iter().find(|p| p.postgres == name) else {
+            return Ok(());
+        };
+        if pair.direction.to_postgres()
+            && let Some(at) = &self.to_postgres
+        {
+            let way = Way::ToPostgres;
+            let (mut snapshot, mut cursor) = (None, None);
+            loop {
+                let page = self
+                    .export
+                    .list_snapshot(&pair.convex, snapshot, cursor.as_deref())
+                    .await
+                    .on(way)?;
+                let revisions = snapshot_revisions(pair, page.documents, page.snapshot);
+                let sent = self.to_convex.as_ref().map(|s| s.position);
+                let tx = client.transaction().await.on(way)?;
+                let applied = to_postgres::apply_page(
+                    &tx,
+                    self.config,
+                    &self.catalog,
+                    &revisions,
+                    &at.to_json(),
+                    sent,
+                    &self.held,
+                )
+                .await
+                .on(way)?;
+                tx.commit().await.on(way)?;
+                self.count_received(&applied, None);
+                if !page.has_more {
+                    break;
+                }
+                snapshot = Some(page.snapshot);
+                cursor = page.cursor;
+            }
+        }
+        if pair.direction.to_convex()
+            && let Some(sending) = self.to_convex.clone()
+        {
+            let way = Way::ToConvex;
+            let table = self.catalog.table(&pair.postgres).on(way)?;
+            let mut after: Option<String> = None;
+            // Keys of this resync's own (a retry of it after a crash applies once).
+            let asked_ms = asked
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_or(0, |d| d.as_micros());
+            let resync_epoch = format!("{}:resync:{asked_ms}", sending.epoch);
+            loop {
+                let rows = to_convex::backfill_rows(&*client, pair, table, after.as_deref(), PAGE)
+                    .await
+                    .on(way)?;
+                let Some(last) = rows.last() else { break };
+                after = Some(last.key.clone());
+                let tx = client.transaction().await.on(way)?;
+                let sent = to_convex::send(&tx, &self.target(&resync_epoch, &self.held), &rows)
+                    .await
+                    .on(way)?;
+                tx.commit().await.on(way)?;
+                self.count_sent(&sent, None);
+            }
+        }
+        tracing::info!(table = name, "sync: resynced");
+        Ok(())
+    }
+
     /// The Postgres-to-Convex checkpoint, or a new one: the feed's position now, a new epoch,
     /// and the backfill ahead. Every table that flows to Convex needs the change log's trigger.
     async fn start_sending(&self, client: &mut tokio_postgres::Client) -> Result<Sending, Failed> {
@@ -375,18 +625,7 @@ impl Run<'_> {
                     .list_snapshot(&pair.convex, *snapshot, cursor.as_deref())
                     .await
                     .on(Way::ToPostgres)?;
-                let revisions: Vec<Revision> = page
-                    .documents
-                    .into_iter()
-                    .filter_map(|document| {
-                        Some(Revision {
-                            id: document.get("_id")?.as_str()?.to_owned(),
-                            table: pair.convex.clone(),
-                            ts: page.snapshot,
-                            document: Some(document),
-                        })
-                    })
-                    .collect();
+                let revisions = snapshot_revisions(pair, page.documents, page.snapshot);
                 let next = if page.has_more {
                     Checkpoint::Backfill {
                         table: *table,
@@ -427,50 +666,18 @@ impl Run<'_> {
             &revisions,
             &next.to_json(),
             sent,
+            &self.held,
         )
         .await
         .on(Way::ToPostgres)?;
         let lag = applied
             .newest_ts
             .map(|ts| (now_ms() - ts as f64 / 1e6) / 1000.0);
-        for pair in order.iter() {
-            let written: u64 = applied
-                .by_pair
-                .iter()
-                .filter(|((p, _), _)| p == &pair.postgres)
-                .map(|(_, n)| n)
-                .sum();
-            if written > 0 {
-                schema::note_applied(
-                    &tx,
-                    &pair.postgres,
-                    Way::ToPostgres,
-                    written,
-                    lag.unwrap_or(0.0),
-                )
-                .await
-                .on(Way::ToPostgres)?;
-            }
-        }
+        note(&tx, Way::ToPostgres, &applied.by_pair, lag)
+            .await
+            .on(Way::ToPostgres)?;
         tx.commit().await.on(Way::ToPostgres)?;
-        if applied.failed > 0 {
-            tracing::warn!(
-                failed = applied.failed,
-                "sync (Convex to Postgres): rows that could not be carried are in gateway.sync_errors"
-            );
-        }
-        if let Some(metrics) = self.metrics {
-            for ((pair, op), n) in &applied.by_pair {
-                metrics.changes(pair, Way::ToPostgres.as_str(), op, *n);
-                if let Some(lag) = lag {
-                    metrics.lag(pair, Way::ToPostgres.as_str(), lag);
-                }
-            }
-            for ((pair, policy), n) in &applied.conflicts {
-                metrics.conflicts(pair, policy, *n);
-            }
-            metrics.errors(applied.failed);
-        }
+        self.count_received(&applied, lag);
         self.to_postgres = Some(next);
         Ok(more || !revisions.is_empty())
     }
@@ -513,16 +720,9 @@ impl Run<'_> {
             }
         };
         let tx = client.transaction().await.on(Way::ToConvex)?;
-        let sent = to_convex::send(
-            &tx,
-            self.config,
-            &self.catalog,
-            self.export,
-            &page,
-            &sending.epoch,
-        )
-        .await
-        .on(Way::ToConvex)?;
+        let sent = to_convex::send(&tx, &self.target(&sending.epoch, &self.held), &page)
+            .await
+            .on(Way::ToConvex)?;
         match &mut next.backfill {
             Some((index, after)) => match sent.done.checked_sub(1).map(|i| &page[i]) {
                 Some(last) => *after = Some(last.key.clone()),
@@ -540,34 +740,96 @@ impl Run<'_> {
             }
         }
         let lag = sent.newest_ms.map(|ms| (now_ms() - ms) / 1000.0);
-        let mut written_by_pair: std::collections::BTreeMap<&str, u64> = Default::default();
-        for ((pair, _), n) in &sent.written {
-            *written_by_pair.entry(pair.as_str()).or_default() += n;
-        }
-        for (pair, n) in &written_by_pair {
-            schema::note_applied(&tx, pair, Way::ToConvex, *n, lag.unwrap_or(0.0))
-                .await
-                .on(Way::ToConvex)?;
-        }
-        let total: u64 = written_by_pair.values().sum();
+        let total = note(&tx, Way::ToConvex, &sent.written, lag)
+            .await
+            .on(Way::ToConvex)?;
         schema::store_checkpoint(&tx, Way::ToConvex, &next.to_json(), total)
             .await
             .on(Way::ToConvex)?;
         tx.commit().await.on(Way::ToConvex)?;
-        if let Some(metrics) = self.metrics {
-            for ((pair, op), n) in &sent.written {
-                metrics.changes(pair, Way::ToConvex.as_str(), op, *n);
-                if let Some(lag) = lag {
-                    metrics.lag(pair, Way::ToConvex.as_str(), lag);
-                }
-            }
-            metrics.errors(sent.failed);
-        }
+        self.count_sent(&sent, lag);
         let progressed = next != sending;
         self.to_convex = Some(next);
         // A conflict waits for Convex's revision: the other direction reads it next.
         Ok(progressed && more && !sent.conflict)
     }
+}
+
+impl Run<'_> {
+    /// Counts a page applied in Postgres in the metrics.
+    fn count_received(&self, applied: &to_postgres::Applied, lag: Option<f64>) {
+        if applied.failed > 0 {
+            tracing::warn!(
+                failed = applied.failed,
+                "sync (Convex to Postgres): rows that could not be carried are in gateway.sync_errors"
+            );
+        }
+        let Some(metrics) = self.metrics else { return };
+        for ((pair, op), n) in &applied.by_pair {
+            metrics.changes(pair, Way::ToPostgres.as_str(), op, *n);
+            if let Some(lag) = lag {
+                metrics.lag(pair, Way::ToPostgres.as_str(), lag);
+            }
+        }
+        for ((pair, policy), n) in &applied.conflicts {
+            metrics.conflicts(pair, policy, *n);
+        }
+        metrics.errors(applied.failed);
+    }
+
+    /// Counts a page sent to Convex in the metrics.
+    fn count_sent(&self, sent: &to_convex::Sent, lag: Option<f64>) {
+        if sent.failed > 0 {
+            tracing::warn!(
+                failed = sent.failed,
+                "sync (Postgres to Convex): rows that could not be carried are in gateway.sync_errors"
+            );
+        }
+        let Some(metrics) = self.metrics else { return };
+        for ((pair, op), n) in &sent.written {
+            metrics.changes(pair, Way::ToConvex.as_str(), op, *n);
+            if let Some(lag) = lag {
+                metrics.lag(pair, Way::ToConvex.as_str(), lag);
+            }
+        }
+        metrics.errors(sent.failed);
+    }
+}
+
+/// Adds a page's rows written, per pair, to `gateway.sync_state`; answers the total.
+async fn note(
+    tx: &tokio_postgres::Transaction<'_>,
+    way: Way,
+    written: &BTreeMap<(String, &'static str), u64>,
+    lag: Option<f64>,
+) -> Result<u64, tokio_postgres::Error> {
+    let mut by_pair: BTreeMap<&str, u64> = BTreeMap::new();
+    for ((pair, _), n) in written {
+        *by_pair.entry(pair.as_str()).or_default() += n;
+    }
+    for (pair, n) in &by_pair {
+        schema::note_applied(tx, pair, way, *n, lag.unwrap_or(0.0)).await?;
+    }
+    Ok(by_pair.values().sum())
+}
+
+/// A snapshot page's documents as revisions at the snapshot's timestamp.
+fn snapshot_revisions(
+    pair: &TablePair,
+    documents: Vec<serde_json::Map<String, Value>>,
+    snapshot: i64,
+) -> Vec<Revision> {
+    documents
+        .into_iter()
+        .filter_map(|document| {
+            Some(Revision {
+                id: document.get("_id")?.as_str()?.to_owned(),
+                table: pair.convex.clone(),
+                ts: snapshot,
+                document: Some(document),
+            })
+        })
+        .collect()
 }
 
 fn now_ms() -> f64 {

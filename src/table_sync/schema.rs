@@ -5,12 +5,18 @@
 //! - `sync_keys`: which Convex `_id` each synced Postgres row is (user tables need no column).
 //! - `sync_checkpoints`: where each direction has reached, written with the changes it covers.
 //! - `sync_errors`: rows that could not be carried, with the reason.
+//! - `sync_inflight`: each batch for Convex, written (and committed) before it is sent and
+//!   deleted with the page that records its outcomes; one left by a crash is sent again (its
+//!   idempotency keys answer as before) and recorded before anything else runs.
 //! - `sync_echoes`: Convex revisions the sync itself is about to cause (written by
 //!   `gateway:syncApply`), so the Convex-to-Postgres direction does not carry them back.
 //! - `sync_resolved`: conflicts settled for a row whose Postgres changes have not been sent yet:
 //!   skip them (Convex won) or send them over Convex's change (Postgres won).
 //! - `sync_conflicts`: every conflict, with both versions and the winner.
-//! - `sync_state`: per pair, paused or not, rows applied, the last error and the lag.
+//! - `sync_state`: per pair, paused or not, rows applied, the last error and the lag, and a
+//!   resync an admin asked for.
+//! - `sync_held`: changes of a paused pair (Convex revisions, or feed positions), in order, to
+//!   apply when it resumes.
 
 use serde_json::Value;
 
@@ -78,7 +84,20 @@ CREATE TABLE IF NOT EXISTS gateway.sync_state (
     last_error text,
     last_error_at timestamptz,
     updated_at timestamptz NOT NULL DEFAULT now(),
+    resync_requested_at timestamptz,
     PRIMARY KEY (pair, direction)
+);
+CREATE TABLE IF NOT EXISTS gateway.sync_inflight (
+    seq bigserial PRIMARY KEY,
+    batch jsonb NOT NULL,
+    at timestamptz NOT NULL DEFAULT now()
+);
+CREATE TABLE IF NOT EXISTS gateway.sync_held (
+    seq bigserial PRIMARY KEY,
+    pair text NOT NULL,
+    direction text NOT NULL CHECK (direction IN ('to_postgres', 'to_convex')),
+    revision jsonb,
+    position bigint
 );
 DO $$ BEGIN
     IF to_regclass('gateway.changes') IS NOT NULL THEN

@@ -26,7 +26,8 @@ pub struct Item {
 }
 
 impl Item {
-    fn to_json(&self) -> Value {
+    /// The change as `gateway:syncApply` takes it (and as the in-flight log keeps it).
+    pub fn to_json(&self) -> Value {
         let mut change = json!({"key": self.key, "table": self.table, "op": self.op});
         if let Some(id) = &self.id {
             change["id"] = id.clone().into();
@@ -42,6 +43,34 @@ impl Item {
         }
         change
     }
+}
+
+impl Item {
+    /// A change read back from [`Item::to_json`].
+    pub fn from_json(value: &Value) -> Option<Self> {
+        let object = |key: &str| value.get(key).and_then(Value::as_object).cloned();
+        Some(Self {
+            key: value["key"].as_str()?.to_owned(),
+            table: value["table"].as_str()?.to_owned(),
+            op: match value["op"].as_str()? {
+                "insert" => "insert",
+                "update" => "update",
+                "delete" => "delete",
+                _ => return None,
+            },
+            id: value["id"].as_str().map(str::to_owned),
+            fields: object("fields"),
+            expect: object("expect"),
+            force: value["force"].as_bool().unwrap_or(false),
+        })
+    }
+}
+
+/// An outcome, and whether it is the stored answer to an earlier call with the same key.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Answer {
+    pub outcome: Outcome,
+    pub replayed: bool,
 }
 
 /// What `gateway:syncApply` did with one change.
@@ -76,7 +105,7 @@ pub enum ApplyError {
 
 /// Applies `items` in order in one Convex transaction; answers an outcome per applied change,
 /// ending early at a conflict.
-pub async fn sync_apply(client: &ExportClient, items: &[Item]) -> Result<Vec<Outcome>, ApplyError> {
+pub async fn sync_apply(client: &ExportClient, items: &[Item]) -> Result<Vec<Answer>, ApplyError> {
     let changes: Vec<Value> = items.iter().map(Item::to_json).collect();
     let body = json!({
         "path": "gateway:syncApply",
@@ -115,7 +144,7 @@ pub async fn sync_apply(client: &ExportClient, items: &[Item]) -> Result<Vec<Out
     }
 }
 
-fn outcomes(value: &Value, sent: usize) -> Result<Vec<Outcome>, ApplyError> {
+fn outcomes(value: &Value, sent: usize) -> Result<Vec<Answer>, ApplyError> {
     let malformed = || ApplyError::Rejected(format!("an answer that is not syncApply's: {value}"));
     let list = value.as_array().ok_or_else(malformed)?;
     if list.len() > sent {
@@ -123,7 +152,8 @@ fn outcomes(value: &Value, sent: usize) -> Result<Vec<Outcome>, ApplyError> {
     }
     list.iter()
         .map(|outcome| {
-            Ok(match outcome["status"].as_str() {
+            let replayed = outcome["replayed"].as_bool().unwrap_or(false);
+            let outcome = match outcome["status"].as_str() {
                 Some("inserted") => {
                     Outcome::Inserted(outcome["id"].as_str().ok_or_else(malformed)?.to_owned())
                 }
@@ -133,7 +163,8 @@ fn outcomes(value: &Value, sent: usize) -> Result<Vec<Outcome>, ApplyError> {
                 Some("missing") => Outcome::Missing,
                 Some("conflict") => Outcome::Conflict(outcome["current"].as_object().cloned()),
                 _ => return Err(malformed()),
-            })
+            };
+            Ok(Answer { outcome, replayed })
         })
         .collect()
 }

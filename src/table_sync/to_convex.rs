@@ -14,16 +14,16 @@
 //! Each change's idempotency key is its feed position (or, in a backfill, its key) under the
 //! sync's epoch, so a page retried after a crash or a lost answer applies once.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashSet};
 
-use serde_json::{Map, Value};
+use serde_json::{Map, Value, json};
 use tokio_postgres::{GenericClient, Transaction};
 
 use super::config::{SyncConfig, TablePair};
 use super::conflicts;
 use super::echo;
 use super::export::ExportClient;
-use super::sync_apply::{ApplyError, Item, Outcome, sync_apply};
+use super::sync_apply::{Answer, ApplyError, Item, Outcome, sync_apply};
 use super::types::to_convex;
 use crate::store::postgres::catalog::{Catalog, TableInfo};
 
@@ -93,12 +93,17 @@ pub async fn changes(
 ) -> Result<Vec<Change>, tokio_postgres::Error> {
     let rows = client
         .query(
-            "SELECT seq, position, tbl, id, op, document::text, previous::text, \
-                    (extract(epoch FROM committed_at) * 1000)::float8, origin \
-             FROM gateway.changes WHERE position > $1 ORDER BY position LIMIT $2",
+            &format!("{SELECT_CHANGES} WHERE position > $1 ORDER BY position LIMIT $2"),
             &[&after, &limit],
         )
         .await?;
+    Ok(rows.iter().map(change_of).collect())
+}
+
+const SELECT_CHANGES: &str = "SELECT seq, position, tbl, id, op, document::text, previous::text, \
+     (extract(epoch FROM committed_at) * 1000)::float8, origin FROM gateway.changes";
+
+fn change_of(row: &tokio_postgres::Row) -> Change {
     let object = |text: Option<String>| {
         text.and_then(|t| serde_json::from_str::<Value>(&t).ok())
             .and_then(|v| match v {
@@ -106,27 +111,36 @@ pub async fn changes(
                 _ => None,
             })
     };
-    Ok(rows
-        .iter()
-        .map(|row| {
-            let op: String = row.get(4);
-            Change {
-                seq: Some(row.get(0)),
-                position: row.get(1),
-                table: row.get(2),
-                key: row.get(3),
-                op: match op.as_str() {
-                    "insert" => Op::Insert,
-                    "delete" => Op::Delete,
-                    _ => Op::Update,
-                },
-                row: object(row.get(5)),
-                previous: object(row.get(6)),
-                committed_ms: row.get(7),
-                origin: row.get(8),
-            }
-        })
-        .collect())
+    let op: String = row.get(4);
+    Change {
+        seq: Some(row.get(0)),
+        position: row.get(1),
+        table: row.get(2),
+        key: row.get(3),
+        op: match op.as_str() {
+            "insert" => Op::Insert,
+            "delete" => Op::Delete,
+            _ => Op::Update,
+        },
+        row: object(row.get(5)),
+        previous: object(row.get(6)),
+        committed_ms: row.get(7),
+        origin: row.get(8),
+    }
+}
+
+/// The changes at `positions` (held while their pair was paused), in commit order.
+pub async fn changes_at(
+    client: &impl GenericClient,
+    positions: &[i64],
+) -> Result<Vec<Change>, tokio_postgres::Error> {
+    let rows = client
+        .query(
+            &format!("{SELECT_CHANGES} WHERE position = ANY($1) ORDER BY position"),
+            &[&positions],
+        )
+        .await?;
+    Ok(rows.iter().map(change_of).collect())
 }
 
 /// Up to `limit` rows of `pair`'s table after key `after` that have no Convex counterpart yet,
@@ -199,16 +213,34 @@ struct Queued {
     committed_ms: f64,
 }
 
-/// Sends `page` in order (`epoch` and each change's position or key make the idempotency keys),
-/// recording what it became in `tx`.
+/// Where a page goes, and what sending it needs.
+pub struct Target<'a> {
+    pub config: &'a SyncConfig,
+    pub catalog: &'a Catalog,
+    pub export: &'a ExportClient,
+    /// The sync's epoch: its idempotency keys' prefix.
+    pub epoch: &'a str,
+    /// Pairs whose changes are held (paused, or with held changes still to send).
+    pub held: &'a HashSet<String>,
+    /// A second connection, on which each batch is logged, and committed, before it is sent.
+    pub intents: &'a tokio_postgres::Client,
+}
+
+/// Sends `page` in order (the epoch and each change's position or key make the idempotency
+/// keys), recording what it became in `tx`. Changes of the held pairs are kept in
+/// `gateway.sync_held` instead; a backfill is not held.
 pub async fn send(
     tx: &Transaction<'_>,
-    config: &SyncConfig,
-    catalog: &Catalog,
-    export: &ExportClient,
+    target: &Target<'_>,
     page: &[Change],
-    epoch: &str,
 ) -> Result<Sent, anyhow::Error> {
+    let Target {
+        config,
+        catalog,
+        epoch,
+        held,
+        ..
+    } = *target;
     let mut sent = Sent::default();
     let mut queue: Vec<Queued> = Vec::new();
     for (index, change) in page.iter().enumerate() {
@@ -220,6 +252,15 @@ pub async fn send(
             continue;
         };
         if change.origin.is_some() {
+            continue;
+        }
+        if held.contains(&pair.postgres) && change.seq.is_some() {
+            // A paused pair: kept in order for when it resumes.
+            tx.execute(
+                "INSERT INTO gateway.sync_held (pair, direction, position) VALUES ($1, 'to_convex', $2)",
+                &[&pair.postgres, &change.position],
+            )
+            .await?;
             continue;
         }
         let Ok(table) = catalog.table(&pair.postgres) else {
@@ -243,7 +284,7 @@ pub async fn send(
                 Ok(item) => break item,
                 // A reference to a row queued before it: send the queue, then look again.
                 Err(Unmapped::Unresolved(_)) if !queue.is_empty() => {
-                    if flush(tx, export, &mut queue, &mut sent).await? {
+                    if flush(tx, target, &mut queue, &mut sent).await? {
                         return Ok(sent);
                     }
                 }
@@ -263,11 +304,11 @@ pub async fn send(
             op: change.op,
             committed_ms: change.committed_ms,
         });
-        if queue.len() >= BATCH && flush(tx, export, &mut queue, &mut sent).await? {
+        if queue.len() >= BATCH && flush(tx, target, &mut queue, &mut sent).await? {
             return Ok(sent);
         }
     }
-    if flush(tx, export, &mut queue, &mut sent).await? {
+    if flush(tx, target, &mut queue, &mut sent).await? {
         return Ok(sent);
     }
     sent.done = page.len();
@@ -371,9 +412,10 @@ async fn fields_of(
 }
 
 /// Sends the queue; answers whether it stopped at a conflict (then `sent.done` says where).
+/// The batch is logged in `gateway.sync_inflight` first, and the log entry goes with `tx`.
 async fn flush(
     tx: &Transaction<'_>,
-    export: &ExportClient,
+    target: &Target<'_>,
     queue: &mut Vec<Queued>,
     sent: &mut Sent,
 ) -> Result<bool, anyhow::Error> {
@@ -381,19 +423,50 @@ async fn flush(
     if batch.is_empty() {
         return Ok(false);
     }
+    let logged: Vec<Value> = batch
+        .iter()
+        .map(|q| json!({"item": q.item.to_json(), "pair": q.pair, "key": q.key, "op": q.op.as_str()}))
+        .collect();
+    let intent: i64 = target
+        .intents
+        .query_one(
+            "INSERT INTO gateway.sync_inflight (batch) VALUES ($1::text::jsonb) RETURNING seq",
+            &[&Value::Array(logged).to_string()],
+        )
+        .await?
+        .get(0);
+    let stopped = apply_batch(tx, target.export, &batch, sent, false).await?;
+    tx.execute(
+        "DELETE FROM gateway.sync_inflight WHERE seq = $1",
+        &[&intent],
+    )
+    .await?;
+    Ok(stopped)
+}
+
+/// Calls `gateway:syncApply` with a batch and records the outcomes; one change the deployment
+/// refuses fails the call, so then the changes go one by one, and the refused ones are recorded
+/// (unless `replaying`: the page they belong to records them when it is sent again).
+async fn apply_batch(
+    tx: &Transaction<'_>,
+    export: &ExportClient,
+    batch: &[Queued],
+    sent: &mut Sent,
+    replaying: bool,
+) -> Result<bool, anyhow::Error> {
     let items: Vec<Item> = batch.iter().map(|q| q.item.clone()).collect();
     match sync_apply(export, &items).await {
-        Ok(outcomes) => settle(tx, &batch, &outcomes, sent).await,
-        // One change the deployment refuses fails the call: send them one by one, and record
-        // the ones it refuses.
+        Ok(answers) => settle(tx, batch, &answers, sent, replaying).await,
         Err(ApplyError::Rejected(_)) => {
-            for queued in &batch {
+            for queued in batch {
                 match sync_apply(export, std::slice::from_ref(&queued.item)).await {
-                    Ok(outcomes) => {
-                        if settle(tx, std::slice::from_ref(queued), &outcomes, sent).await? {
+                    Ok(answers) => {
+                        let one = std::slice::from_ref(queued);
+                        if settle(tx, one, &answers, sent, replaying).await? {
                             return Ok(true);
                         }
                     }
+                    Err(ApplyError::Rejected(_)) if replaying => {}
                     Err(ApplyError::Rejected(reason)) => {
                         let fields = queued.item.fields.as_ref();
                         record_error(tx, &queued.pair, &queued.key, &reason, fields).await?;
@@ -408,16 +481,67 @@ async fn flush(
     }
 }
 
-/// Records what a sent batch became; answers whether it stopped at a conflict.
+/// Sends again the batches a crash left in `gateway.sync_inflight` (their idempotency keys
+/// answer as the first time) and records what they became, so that Convex's log, which holds
+/// those writes, is read knowing they were the sync's own. Answers how many batches.
+pub async fn replay_inflight(
+    client: &mut tokio_postgres::Client,
+    export: &ExportClient,
+) -> Result<usize, anyhow::Error> {
+    let rows = client
+        .query(
+            "SELECT seq, batch::text FROM gateway.sync_inflight ORDER BY seq",
+            &[],
+        )
+        .await?;
+    for row in &rows {
+        let seq: i64 = row.get(0);
+        let logged: Vec<Value> = serde_json::from_str(&row.get::<_, String>(1)).unwrap_or_default();
+        let batch: Vec<Queued> = logged
+            .iter()
+            .enumerate()
+            .filter_map(|(index, entry)| {
+                Some(Queued {
+                    index,
+                    item: Item::from_json(&entry["item"])?,
+                    pair: entry["pair"].as_str()?.to_owned(),
+                    key: entry["key"].as_str()?.to_owned(),
+                    op: match entry["op"].as_str()? {
+                        "insert" => Op::Insert,
+                        "delete" => Op::Delete,
+                        _ => Op::Update,
+                    },
+                    committed_ms: 0.0,
+                })
+            })
+            .collect();
+        let tx = client.transaction().await?;
+        apply_batch(&tx, export, &batch, &mut Sent::default(), true).await?;
+        tx.execute("DELETE FROM gateway.sync_inflight WHERE seq = $1", &[&seq])
+            .await?;
+        tx.commit().await?;
+    }
+    Ok(rows.len())
+}
+
+/// Records what a sent batch became; answers whether it stopped at a conflict. The revisions a
+/// write will cause in Convex are expected as echoes, except for an answer replayed from an
+/// earlier call outside a replay of the in-flight log: that call's echo was expected then.
 async fn settle(
     tx: &Transaction<'_>,
     batch: &[Queued],
-    outcomes: &[Outcome],
+    answers: &[Answer],
     sent: &mut Sent,
+    replaying: bool,
 ) -> Result<bool, anyhow::Error> {
-    for (queued, outcome) in batch.iter().zip(outcomes) {
+    for (queued, answer) in batch.iter().zip(answers) {
         let id = queued.item.id.as_deref();
-        let fields = queued.item.fields.as_ref();
+        let fields = queued
+            .item
+            .fields
+            .as_ref()
+            .filter(|_| replaying || !answer.replayed);
+        let outcome = &answer.outcome;
         match outcome {
             Outcome::Conflict(_) => {
                 sent.done = queued.index;
@@ -460,7 +584,7 @@ async fn settle(
             sent.newest_ms = Some(sent.newest_ms.unwrap_or(0.0).max(queued.committed_ms));
         }
     }
-    if outcomes.len() < batch.len() {
+    if answers.len() < batch.len() {
         anyhow::bail!("gateway:syncApply answered fewer outcomes than changes without a conflict");
     }
     Ok(false)

@@ -11,7 +11,7 @@
 //!   constraint Postgres enforces) is rolled back to its own savepoint and recorded in
 //!   `gateway.sync_errors`; the rest of the page applies.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashSet};
 
 use serde_json::{Map, Value};
 use tokio_postgres::Transaction;
@@ -34,6 +34,8 @@ pub struct Applied {
     pub failed: u64,
     /// Revisions of tables that are not synced this way.
     pub skipped: u64,
+    /// Revisions of paused pairs, held for when they resume.
+    pub held: u64,
     /// Revisions the sync itself caused in Convex, not carried back.
     pub echoes: u64,
     /// Conflicts settled (recorded in `gateway.sync_conflicts`), by pair and the policy that
@@ -57,7 +59,8 @@ impl Applied {
 /// Applies `revisions` in order, then stores `checkpoint` as where the Convex-to-Postgres
 /// direction has reached; all in `tx`, which the caller commits. `sent` is the change-feed
 /// position the other direction has sent up to, for pairs that flow both ways: a revision of a
-/// row with a Postgres change after it is a conflict.
+/// row with a Postgres change after it is a conflict. Revisions of the `held` pairs (paused, or
+/// with held revisions still to apply) are kept in `gateway.sync_held` instead.
 pub async fn apply_page(
     tx: &Transaction<'_>,
     config: &SyncConfig,
@@ -65,6 +68,7 @@ pub async fn apply_page(
     revisions: &[Revision],
     checkpoint: &Value,
     sent: Option<i64>,
+    held: &HashSet<String>,
 ) -> Result<Applied, tokio_postgres::Error> {
     tx.batch_execute("SET LOCAL gateway.sync_origin = 'convex'")
         .await?;
@@ -78,6 +82,17 @@ pub async fn apply_page(
             applied.skipped += 1;
             continue;
         };
+        if held.contains(&pair.postgres) {
+            // A paused pair: kept in order for when it resumes.
+            let revision = serde_json::to_string(revision).unwrap_or_default();
+            tx.execute(
+                "INSERT INTO gateway.sync_held (pair, direction, revision) VALUES ($1, 'to_postgres', $2::text::jsonb)",
+                &[&pair.postgres, &revision],
+            )
+            .await?;
+            applied.held += 1;
+            continue;
+        }
         let table = match catalog.table(&pair.postgres) {
             Ok(table) => table,
             Err(err) => {

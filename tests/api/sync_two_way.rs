@@ -386,5 +386,101 @@ async fn conflicts_are_settled_by_each_policy_and_recorded() {
          pw:update:postgres_wins:postgres:a-convex/a-pg pw:update:postgres_wins:postgres:b-convex/b-pg \
          uw:delete:update_wins:postgres:-/a-pg uw:delete:update_wins:convex:b-convex/-"
     );
+
+    // The admin API lists them, and re-applies a losing side once.
+    let admin = app.client_for(&app.token("root", &["admin"]));
+    let get = |path: &str| {
+        let (admin, url) = (admin.clone(), app.url(path));
+        async move {
+            let response = admin.get(url).send().await.unwrap();
+            (
+                response.status().as_u16(),
+                response.json::<Value>().await.unwrap(),
+            )
+        }
+    };
+    let post = |path: &str| {
+        let (admin, url) = (admin.clone(), app.url(path));
+        async move {
+            let response = admin.post(url).send().await.unwrap();
+            (
+                response.status().as_u16(),
+                response.json::<Value>().await.unwrap(),
+            )
+        }
+    };
+    let (status, listed) = get("/admin/sync/conflicts?table=cw").await;
+    assert_eq!(status, 200, "{listed}");
+    let items = listed["items"].as_array().unwrap();
+    assert_eq!(items.len(), 2);
+    assert_eq!(items[0]["winner"], "convex");
+    assert_eq!(items[0]["postgresVersion"]["v"], "a-pg");
+    assert_eq!(items[0]["convexVersion"]["v"], "a-convex");
+    assert!(items[0]["postgresTime"].as_f64().unwrap() > 0.0);
+    let cw_a = items[0]["seq"].as_i64().unwrap();
+    let (_, pw) = get("/admin/sync/conflicts?table=pw&limit=1").await;
+    let pw_a = pw["items"][0]["seq"].as_i64().unwrap();
+    let (_, after) = get(&format!("/admin/sync/conflicts?table=pw&after={pw_a}")).await;
+    assert_eq!(after["items"].as_array().unwrap().len(), 1);
+    assert_eq!(after["items"][0]["convexVersion"]["v"], "b-convex");
+    // Postgres lost on cw row a: its version comes back in Postgres, then reaches Convex.
+    let (status, reapplied) = post(&format!("/admin/sync/conflicts/{cw_a}/reapply")).await;
+    assert_eq!(status, 200, "{reapplied}");
+    assert!(reapplied["reappliedAt"].is_string());
+    // Convex lost on pw row a: its version comes back in Convex, then reaches Postgres.
+    let (status, _) = post(&format!("/admin/sync/conflicts/{pw_a}/reapply")).await;
+    assert_eq!(status, 200);
+    for (pg, cx, both) in [
+        ("cw", "c", "a-pg,b-convex"),
+        ("pw", "scores", "a-convex,b-pg"),
+    ] {
+        eventually(&format!("{pg} re-applied on both sides"), || async {
+            db.psql(&format!(
+                "SELECT coalesce(string_agg(v, ',' ORDER BY v), '') FROM {pg}"
+            )) == both
+                && joined(&convex_table(&backend, cx).await, "v") == both
+        })
+        .await;
+    }
+    let (status, again) = post(&format!("/admin/sync/conflicts/{cw_a}/reapply")).await;
+    assert_eq!(
+        (status, again["code"].as_str()),
+        (409, Some("sync_conflict_state"))
+    );
+    let (status, missing) = post("/admin/sync/conflicts/999999/reapply").await;
+    assert_eq!(
+        (status, missing["code"].as_str()),
+        (404, Some("sync_conflict_not_found"))
+    );
+    let (status, unknown) = get("/admin/sync/conflicts?table=nope").await;
+    assert_eq!(
+        (status, unknown["code"].as_str()),
+        (404, Some("sync_table_not_found"))
+    );
+    // A plain user sees none of it.
+    let plain = app.client.get(app.url("/admin/sync")).send().await.unwrap();
+    assert_eq!(plain.status(), 403);
+
+    // The state of each pair and direction.
+    let (status, state) = get("/admin/sync").await;
+    assert_eq!(status, 200, "{state}");
+    assert_eq!(state["conflicts"], 10);
+    assert_eq!(state["conflictsReapplied"], 2);
+    let tables = state["tables"].as_array().unwrap();
+    assert_eq!(tables.len(), 10, "{state}");
+    for entry in tables {
+        assert_eq!(entry["state"], "live", "{entry}");
+        assert!(entry["lastError"].is_null(), "{entry}");
+    }
+    let cw_to_convex = tables
+        .iter()
+        .find(|t| t["table"] == "cw" && t["direction"] == "to_convex")
+        .unwrap();
+    assert_eq!(cw_to_convex["lagChanges"], 0, "{cw_to_convex}");
+    assert!(
+        cw_to_convex["applied"].as_i64().unwrap() >= 3,
+        "{cw_to_convex}"
+    );
+    assert_eq!(cw_to_convex["convexTable"], "c");
     drop(app);
 }

@@ -329,6 +329,7 @@ async fn convex_revisions_reach_postgres_with_keys_references_errors_and_deletes
         &revisions,
         &json!({"cursor": snapshot}),
         None,
+        &Default::default(),
     )
     .await
     .unwrap();
@@ -374,6 +375,7 @@ async fn convex_revisions_reach_postgres_with_keys_references_errors_and_deletes
             &page.revisions,
             &json!({"cursor": page.cursor}),
             None,
+            &Default::default(),
         )
         .await
         .unwrap();
