@@ -550,11 +550,18 @@ export const syncApply = internalMutation({
   handler: async (ctx, { changes }) => {
     const now = Date.now();
     const outcomes: Array<Record<string, any>> = [];
-    for (const change of changes) {
-      const kept = await ctx.db
+    // The kept outcomes of this batch's keys, in one index range read (not one read per change).
+    const keys = changes.map((change) => change.key).sort();
+    const keptByKey = new Map<string, any>();
+    if (keys.length > 0) {
+      const rows = await ctx.db
         .query("gateway_idempotency")
-        .withIndex("by_key", (q) => q.eq("key", change.key))
-        .unique();
+        .withIndex("by_key", (q) => q.gte("key", keys[0]).lte("key", keys[keys.length - 1]))
+        .collect();
+      for (const row of rows) keptByKey.set(row.key, row);
+    }
+    for (const change of changes) {
+      const kept = keptByKey.get(change.key) ?? null;
       if (kept !== null) {
         outcomes.push({ ...kept.outcomes, replayed: true });
         continue;

@@ -1,5 +1,6 @@
-//! The command line: `serve` (the default), `openapi` (print the spec) and `healthcheck` (exit 0
-//! when the configured server answers `/ready`, for container health checks).
+//! The command line: `serve` (the default), `openapi` (print the spec), `healthcheck` (exit 0
+//! when the configured server answers `/ready`, for container health checks), and the
+//! operator's commands (`token`, `keys`, `postgres`, `sync check`, …).
 
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::process::ExitCode;
@@ -60,6 +61,18 @@ enum Command {
         #[command(subcommand)]
         action: PostgresAction,
     },
+    /// The table sync of GATEWAY_SYNC between DATABASE_URL and CONVEX_URL.
+    Sync {
+        #[command(subcommand)]
+        action: SyncAction,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum SyncAction {
+    /// Compare both sides of each synced pair (row counts, a checksum per table, and each row
+    /// through the key map) and print the differences; exit 0 only when all are equal.
+    Check,
 }
 
 #[derive(Debug, Subcommand)]
@@ -192,6 +205,23 @@ pub fn main() -> ExitCode {
             }
             Ok(())
         }),
+        Command::Sync {
+            action: SyncAction::Check,
+        } => {
+            let mut equal = true;
+            let outcome = with_config(|config| {
+                let reports = runtime()?.block_on(sync_check(&config))?;
+                for report in &reports {
+                    print!("{}", report.render());
+                    equal &= report.equal();
+                }
+                Ok(())
+            });
+            if outcome == ExitCode::SUCCESS && !equal {
+                return ExitCode::FAILURE;
+            }
+            outcome
+        }
         Command::Keys { action } => with_config(|config| {
             runtime()?.block_on(async {
                 let db = state_db(&config).await?.ok_or_else(|| {
@@ -251,6 +281,31 @@ pub fn main() -> ExitCode {
             ExitCode::SUCCESS
         }
     }
+}
+
+/// Compares both sides of each pair of `GATEWAY_SYNC`.
+async fn sync_check(config: &Config) -> anyhow::Result<Vec<crate::table_sync::check::PairReport>> {
+    let path = config
+        .sync_file
+        .as_ref()
+        .ok_or_else(|| anyhow::anyhow!("GATEWAY_SYNC is not set"))?;
+    let sync = crate::table_sync::config::load(path)
+        .map_err(|err| anyhow::anyhow!("GATEWAY_SYNC: {err}"))?;
+    let convex = config
+        .convex
+        .as_ref()
+        .ok_or_else(|| anyhow::anyhow!("CONVEX_URL is not set"))?;
+    let key = convex
+        .deploy_key
+        .clone()
+        .ok_or_else(|| anyhow::anyhow!("CONVEX_DEPLOYMENT_KEY is not set"))?;
+    anyhow::ensure!(
+        !config.postgres.url.expose_secret().is_empty(),
+        "DATABASE_URL is not set"
+    );
+    let http = crate::http_client::client(Duration::from_secs(5), Duration::from_secs(60))?;
+    let export = crate::table_sync::export::ExportClient::new(http, &convex.url, key);
+    crate::table_sync::check::check(&sync, &config.postgres, &export).await
 }
 
 /// The shared state store, when `GATEWAY_STATE_URL` is set.

@@ -336,8 +336,8 @@ impl SyncAdmin {
             None => {
                 tx.execute(
                     &format!(
-                        "DELETE FROM {} WHERE {}::text = $1",
-                        table.qualified, key.ident
+                        "DELETE FROM {} WHERE {} = $1::text::{}",
+                        table.qualified, key.ident, key.sql_type
                     ),
                     &[&conflict.pg_key],
                 )

@@ -58,6 +58,23 @@ fn canonical(value: &Value, top: bool, out: &mut String) {
     }
 }
 
+/// Keeps the fingerprints of revisions the sync is about to cause in Convex, in order: pair,
+/// document and fingerprint ([`fingerprint`]) side by side.
+pub async fn expect_many(
+    tx: &impl GenericClient,
+    pairs: &[&str],
+    ids: &[&str],
+    fingerprints: &[String],
+) -> Result<(), tokio_postgres::Error> {
+    tx.execute(
+        "INSERT INTO gateway.sync_echoes (pair, convex_id, fingerprint) \
+         SELECT p, i, f FROM unnest($1::text[], $2::text[], $3::text[]) WITH ORDINALITY AS u(p, i, f, n) ORDER BY n",
+        &[&pairs, &ids, &fingerprints],
+    )
+    .await?;
+    Ok(())
+}
+
 /// Keeps the fingerprint of a revision the sync is about to cause in Convex.
 pub async fn expect(
     tx: &impl GenericClient,

@@ -6,6 +6,7 @@
 //! runs them (`runner`).
 
 pub mod admin;
+pub mod check;
 pub mod config;
 pub mod conflicts;
 pub mod echo;

@@ -14,7 +14,7 @@
 //! Each change's idempotency key is its feed position (or, in a backfill, its key) under the
 //! sync's epoch, so a page retried after a crash or a lost answer applies once.
 
-use std::collections::{BTreeMap, HashSet};
+use std::collections::{BTreeMap, HashMap, HashSet};
 
 use serde_json::{Map, Value, json};
 use tokio_postgres::{GenericClient, Transaction};
@@ -243,6 +243,8 @@ pub async fn send(
     } = *target;
     let mut sent = Sent::default();
     let mut queue: Vec<Queued> = Vec::new();
+    let mut ids = Ids::default();
+    ids.prefetch(tx, config, page).await?;
     for (index, change) in page.iter().enumerate() {
         let Some(pair) = config
             .tables
@@ -280,11 +282,11 @@ pub async fn send(
             }
         }
         let item = loop {
-            match item_for(tx, pair, table, change, epoch, force).await? {
+            match item_for(tx, pair, table, change, &mut ids, (epoch, force)).await? {
                 Ok(item) => break item,
                 // A reference to a row queued before it: send the queue, then look again.
                 Err(Unmapped::Unresolved(_)) if !queue.is_empty() => {
-                    if flush(tx, target, &mut queue, &mut sent).await? {
+                    if flush(tx, target, &mut queue, &mut sent, &mut ids).await? {
                         return Ok(sent);
                     }
                 }
@@ -304,11 +306,11 @@ pub async fn send(
             op: change.op,
             committed_ms: change.committed_ms,
         });
-        if queue.len() >= BATCH && flush(tx, target, &mut queue, &mut sent).await? {
+        if queue.len() >= BATCH && flush(tx, target, &mut queue, &mut sent, &mut ids).await? {
             return Ok(sent);
         }
     }
-    if flush(tx, target, &mut queue, &mut sent).await? {
+    if flush(tx, target, &mut queue, &mut sent, &mut ids).await? {
         return Ok(sent);
     }
     sent.done = page.len();
@@ -329,17 +331,18 @@ async fn item_for(
     pair: &TablePair,
     table: &TableInfo,
     change: &Change,
-    epoch: &str,
-    force: bool,
+    ids: &mut Ids,
+    (epoch, force): (&str, bool),
 ) -> Result<Result<Option<Item>, Unmapped>, tokio_postgres::Error> {
-    let known = convex_id(tx, &pair.postgres, &change.key).await?;
+    let known = ids.get(tx, &pair.postgres, &change.key).await?;
     let key = match change.seq {
-        Some(_) => format!("sync:{epoch}:{}", change.position),
+        // Zero-padded, so a batch's keys are one range of the index `gateway:syncApply` reads.
+        Some(_) => format!("sync:{epoch}:{:020}", change.position),
         None => format!("sync:{epoch}:b:{}:{}", pair.postgres, change.key),
     };
     // The version the row was synced at: a Convex document that no longer holds it changed.
     let expect = match (&change.previous, force) {
-        (Some(previous), false) => fields_of(tx, pair, table, previous).await?.ok(),
+        (Some(previous), false) => fields_of(tx, pair, table, previous, ids).await?.ok(),
         _ => None,
     };
     let (op, fields) = match (change.op, &known) {
@@ -349,7 +352,7 @@ async fn item_for(
             let Some(row) = &change.row else {
                 return Ok(Err(Unmapped::Uncarried("the change has no row".into())));
             };
-            let fields = match fields_of(tx, pair, table, row).await? {
+            let fields = match fields_of(tx, pair, table, row, ids).await? {
                 Ok(fields) => fields,
                 Err(unmapped) => return Ok(Err(unmapped)),
             };
@@ -374,10 +377,11 @@ async fn item_for(
 /// values through the one mapping, NULLs left out. The key and creation columns are not carried
 /// (`gateway.sync_keys` pairs the rows), nor are generated columns.
 async fn fields_of(
-    tx: &Transaction<'_>,
+    tx: &impl GenericClient,
     pair: &TablePair,
     table: &TableInfo,
     row: &Map<String, Value>,
+    ids: &mut Ids,
 ) -> Result<Result<Map<String, Value>, Unmapped>, tokio_postgres::Error> {
     let mut fields = Map::new();
     for column in table.fields.iter().filter(|c| !c.generated) {
@@ -391,7 +395,7 @@ async fn fields_of(
                     Value::String(s) => s.clone(),
                     other => other.to_string(),
                 };
-                match convex_id(tx, target, &pg_key).await? {
+                match ids.get(tx, target, &pg_key).await? {
                     Some(id) => Value::String(id),
                     None => {
                         return Ok(Err(Unmapped::Unresolved(format!(
@@ -411,6 +415,19 @@ async fn fields_of(
     Ok(Ok(fields))
 }
 
+/// A row (`to_jsonb`) as the Convex fields it is synced as, or why it cannot be.
+pub async fn row_fields(
+    client: &impl GenericClient,
+    pair: &TablePair,
+    table: &TableInfo,
+    row: &Map<String, Value>,
+    ids: &mut Ids,
+) -> Result<Result<Map<String, Value>, String>, tokio_postgres::Error> {
+    Ok(fields_of(client, pair, table, row, ids)
+        .await?
+        .map_err(|(Unmapped::Unresolved(reason) | Unmapped::Uncarried(reason))| reason))
+}
+
 /// Sends the queue; answers whether it stopped at a conflict (then `sent.done` says where).
 /// The batch is logged in `gateway.sync_inflight` first, and the log entry goes with `tx`.
 async fn flush(
@@ -418,6 +435,7 @@ async fn flush(
     target: &Target<'_>,
     queue: &mut Vec<Queued>,
     sent: &mut Sent,
+    ids: &mut Ids,
 ) -> Result<bool, anyhow::Error> {
     let batch = std::mem::take(queue);
     if batch.is_empty() {
@@ -435,7 +453,7 @@ async fn flush(
         )
         .await?
         .get(0);
-    let stopped = apply_batch(tx, target.export, &batch, sent, false).await?;
+    let stopped = apply_batch(tx, target.export, &batch, sent, ids, false).await?;
     tx.execute(
         "DELETE FROM gateway.sync_inflight WHERE seq = $1",
         &[&intent],
@@ -452,17 +470,18 @@ async fn apply_batch(
     export: &ExportClient,
     batch: &[Queued],
     sent: &mut Sent,
+    ids: &mut Ids,
     replaying: bool,
 ) -> Result<bool, anyhow::Error> {
     let items: Vec<Item> = batch.iter().map(|q| q.item.clone()).collect();
     match sync_apply(export, &items).await {
-        Ok(answers) => settle(tx, batch, &answers, sent, replaying).await,
+        Ok(answers) => settle(tx, batch, &answers, sent, ids, replaying).await,
         Err(ApplyError::Rejected(_)) => {
             for queued in batch {
                 match sync_apply(export, std::slice::from_ref(&queued.item)).await {
                     Ok(answers) => {
                         let one = std::slice::from_ref(queued);
-                        if settle(tx, one, &answers, sent, replaying).await? {
+                        if settle(tx, one, &answers, sent, ids, replaying).await? {
                             return Ok(true);
                         }
                     }
@@ -516,7 +535,15 @@ pub async fn replay_inflight(
             })
             .collect();
         let tx = client.transaction().await?;
-        apply_batch(&tx, export, &batch, &mut Sent::default(), true).await?;
+        apply_batch(
+            &tx,
+            export,
+            &batch,
+            &mut Sent::default(),
+            &mut Ids::default(),
+            true,
+        )
+        .await?;
         tx.execute("DELETE FROM gateway.sync_inflight WHERE seq = $1", &[&seq])
             .await?;
         tx.commit().await?;
@@ -532,46 +559,48 @@ async fn settle(
     batch: &[Queued],
     answers: &[Answer],
     sent: &mut Sent,
+    ids: &mut Ids,
     replaying: bool,
 ) -> Result<bool, anyhow::Error> {
+    // Written in three statements for the whole batch, not two per row.
+    let mut paired: (Vec<&str>, Vec<&str>, Vec<&str>) = Default::default();
+    let mut unpaired: (Vec<&str>, Vec<&str>) = Default::default();
+    let mut echoes: (Vec<&str>, Vec<&str>, Vec<String>) = Default::default();
+    let mut stopped = false;
     for (queued, answer) in batch.iter().zip(answers) {
-        let id = queued.item.id.as_deref();
         let fields = queued
             .item
             .fields
             .as_ref()
             .filter(|_| replaying || !answer.replayed);
         let outcome = &answer.outcome;
-        match outcome {
+        let written_id = match outcome {
             Outcome::Conflict(_) => {
                 sent.done = queued.index;
                 sent.conflict = true;
-                return Ok(true);
+                stopped = true;
+                break;
             }
             Outcome::Inserted(new_id) => {
-                tx.execute(
-                    "INSERT INTO gateway.sync_keys (pair, pg_key, convex_id) VALUES ($1, $2, $3) \
-                     ON CONFLICT (pair, pg_key) DO UPDATE SET convex_id = EXCLUDED.convex_id",
-                    &[&queued.pair, &queued.key, new_id],
-                )
-                .await?;
-                if let Some(fields) = fields {
-                    echo::expect(tx, &queued.pair, new_id, fields).await?;
-                }
+                paired.0.push(&queued.pair);
+                paired.1.push(&queued.key);
+                paired.2.push(new_id);
+                ids.set(&queued.pair, &queued.key, Some(new_id.clone()));
+                Some(new_id.as_str())
             }
-            Outcome::Updated => {
-                if let (Some(id), Some(fields)) = (id, fields) {
-                    echo::expect(tx, &queued.pair, id, fields).await?;
-                }
-            }
+            Outcome::Updated => queued.item.id.as_deref(),
             Outcome::Deleted | Outcome::Missing => {
-                tx.execute(
-                    "DELETE FROM gateway.sync_keys WHERE pair = $1 AND pg_key = $2",
-                    &[&queued.pair, &queued.key],
-                )
-                .await?;
+                unpaired.0.push(&queued.pair);
+                unpaired.1.push(&queued.key);
+                ids.set(&queued.pair, &queued.key, None);
+                None
             }
-            Outcome::Same => {}
+            Outcome::Same => None,
+        };
+        if let (Some(id), Some(fields)) = (written_id, fields) {
+            echoes.0.push(&queued.pair);
+            echoes.1.push(id);
+            echoes.2.push(echo::fingerprint(fields));
         }
         if matches!(
             outcome,
@@ -584,10 +613,88 @@ async fn settle(
             sent.newest_ms = Some(sent.newest_ms.unwrap_or(0.0).max(queued.committed_ms));
         }
     }
-    if answers.len() < batch.len() {
+    if !paired.0.is_empty() {
+        tx.execute(
+            "INSERT INTO gateway.sync_keys (pair, pg_key, convex_id) \
+             SELECT * FROM unnest($1::text[], $2::text[], $3::text[]) \
+             ON CONFLICT (pair, pg_key) DO UPDATE SET convex_id = EXCLUDED.convex_id",
+            &[&paired.0, &paired.1, &paired.2],
+        )
+        .await?;
+    }
+    if !unpaired.0.is_empty() {
+        tx.execute(
+            "DELETE FROM gateway.sync_keys k USING unnest($1::text[], $2::text[]) AS u(pair, pg_key) \
+             WHERE k.pair = u.pair AND k.pg_key = u.pg_key",
+            &[&unpaired.0, &unpaired.1],
+        )
+        .await?;
+    }
+    if !echoes.0.is_empty() {
+        echo::expect_many(tx, &echoes.0, &echoes.1, &echoes.2).await?;
+    }
+    if !stopped && answers.len() < batch.len() {
         anyhow::bail!("gateway:syncApply answered fewer outcomes than changes without a conflict");
     }
-    Ok(false)
+    Ok(stopped)
+}
+
+/// The Convex `_id`s of Postgres rows (`gateway.sync_keys`), read for a whole page at once and
+/// kept up to date as its batches insert and delete documents.
+#[derive(Default)]
+pub struct Ids(HashMap<(String, String), Option<String>>);
+
+impl Ids {
+    /// Reads the ids of the page's rows.
+    async fn prefetch(
+        &mut self,
+        client: &impl GenericClient,
+        config: &SyncConfig,
+        page: &[Change],
+    ) -> Result<(), tokio_postgres::Error> {
+        let mut wanted: BTreeMap<&str, Vec<&str>> = BTreeMap::new();
+        for change in page {
+            if config.tables.iter().any(|p| p.postgres == change.table) {
+                wanted.entry(&change.table).or_default().push(&change.key);
+            }
+        }
+        for (pair, keys) in wanted {
+            for key in &keys {
+                self.0.insert((pair.to_owned(), (*key).to_owned()), None);
+            }
+            let rows = client
+                .query(
+                    "SELECT pg_key, convex_id FROM gateway.sync_keys WHERE pair = $1 AND pg_key = ANY($2)",
+                    &[&pair, &keys],
+                )
+                .await?;
+            for row in rows {
+                self.0
+                    .insert((pair.to_owned(), row.get(0)), Some(row.get(1)));
+            }
+        }
+        Ok(())
+    }
+
+    /// The Convex `_id` the row `pg_key` of `pair` was synced to.
+    async fn get(
+        &mut self,
+        client: &impl GenericClient,
+        pair: &str,
+        pg_key: &str,
+    ) -> Result<Option<String>, tokio_postgres::Error> {
+        let at = (pair.to_owned(), pg_key.to_owned());
+        if let Some(known) = self.0.get(&at) {
+            return Ok(known.clone());
+        }
+        let id = convex_id(client, pair, pg_key).await?;
+        self.0.insert(at, id.clone());
+        Ok(id)
+    }
+
+    fn set(&mut self, pair: &str, pg_key: &str, id: Option<String>) {
+        self.0.insert((pair.to_owned(), pg_key.to_owned()), id);
+    }
 }
 
 /// The Convex `_id` the row `pg_key` of `pair` was synced to.

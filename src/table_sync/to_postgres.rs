@@ -11,7 +11,7 @@
 //!   constraint Postgres enforces) is rolled back to its own savepoint and recorded in
 //!   `gateway.sync_errors`; the rest of the page applies.
 
-use std::collections::{BTreeMap, HashSet};
+use std::collections::{BTreeMap, HashMap, HashSet};
 
 use serde_json::{Map, Value};
 use tokio_postgres::Transaction;
@@ -70,11 +70,115 @@ pub async fn apply_page(
     sent: Option<i64>,
     held: &HashSet<String>,
 ) -> Result<Applied, tokio_postgres::Error> {
-    tx.batch_execute("SET LOCAL gateway.sync_origin = 'convex'")
+    tx.batch_execute("SET LOCAL gateway.sync_origin = 'convex'; SAVEPOINT sync_page")
         .await?;
+    let page = Page {
+        config,
+        catalog,
+        revisions,
+        sent,
+        held,
+    };
+    // First without a savepoint per row (the common case: every row applies); if one fails, the
+    // page is rolled back and applied again row by row, and the failing rows are recorded.
+    let mut keys = Keys::prefetch(tx, &page).await?;
+    let applied = match apply_all(tx, &page, &mut keys, false).await? {
+        Some(applied) => {
+            tx.batch_execute("RELEASE SAVEPOINT sync_page").await?;
+            applied
+        }
+        None => {
+            tx.batch_execute("ROLLBACK TO SAVEPOINT sync_page").await?;
+            let mut keys = Keys::prefetch(tx, &page).await?;
+            apply_all(tx, &page, &mut keys, true)
+                .await?
+                .unwrap_or_default()
+        }
+    };
+    schema::store_checkpoint(tx, Way::ToPostgres, checkpoint, applied.written()).await?;
+    Ok(applied)
+}
+
+/// A page and what applying it needs.
+struct Page<'a> {
+    config: &'a SyncConfig,
+    catalog: &'a Catalog,
+    revisions: &'a [Revision],
+    sent: Option<i64>,
+    held: &'a HashSet<String>,
+}
+
+/// The Postgres keys of Convex documents (`gateway.sync_keys`), read for a whole page at once
+/// and kept up to date as the page inserts and deletes rows.
+struct Keys(HashMap<(String, String), Option<String>>);
+
+impl Keys {
+    async fn prefetch(
+        tx: &Transaction<'_>,
+        page: &Page<'_>,
+    ) -> Result<Self, tokio_postgres::Error> {
+        let mut wanted: BTreeMap<&str, Vec<&str>> = BTreeMap::new();
+        for revision in page.revisions {
+            if let Some(pair) = page
+                .config
+                .tables
+                .iter()
+                .find(|p| p.convex == revision.table)
+            {
+                wanted.entry(&pair.postgres).or_default().push(&revision.id);
+            }
+        }
+        let mut known = HashMap::new();
+        for (pair, ids) in wanted {
+            for id in &ids {
+                known.insert((pair.to_owned(), (*id).to_owned()), None);
+            }
+            let rows = tx
+                .query(
+                    "SELECT convex_id, pg_key FROM gateway.sync_keys WHERE pair = $1 AND convex_id = ANY($2)",
+                    &[&pair, &ids],
+                )
+                .await?;
+            for row in rows {
+                known.insert((pair.to_owned(), row.get(0)), Some(row.get(1)));
+            }
+        }
+        Ok(Self(known))
+    }
+
+    /// The Postgres key of the row of `pair` that Convex document `convex_id` was synced to.
+    async fn get(
+        &mut self,
+        tx: &Transaction<'_>,
+        pair: &str,
+        convex_id: &str,
+    ) -> Result<Option<String>, String> {
+        let at = (pair.to_owned(), convex_id.to_owned());
+        if let Some(known) = self.0.get(&at) {
+            return Ok(known.clone());
+        }
+        let key = pg_key(tx, pair, convex_id).await?;
+        self.0.insert(at, key.clone());
+        Ok(key)
+    }
+
+    fn set(&mut self, pair: &str, convex_id: &str, key: Option<String>) {
+        self.0.insert((pair.to_owned(), convex_id.to_owned()), key);
+    }
+}
+
+/// Applies the page's revisions in order. Without `careful`, the first row that fails ends it
+/// (answering `None`); with it, each row has its own savepoint and a failing row is recorded.
+async fn apply_all(
+    tx: &Transaction<'_>,
+    page: &Page<'_>,
+    keys: &mut Keys,
+    careful: bool,
+) -> Result<Option<Applied>, tokio_postgres::Error> {
     let mut applied = Applied::default();
-    for revision in revisions {
-        let Some(pair) = config
+    for revision in page.revisions {
+        let Some(pair) = page
+            .config
             .tables
             .iter()
             .find(|p| p.convex == revision.table && p.direction.to_postgres())
@@ -82,7 +186,7 @@ pub async fn apply_page(
             applied.skipped += 1;
             continue;
         };
-        if held.contains(&pair.postgres) {
+        if page.held.contains(&pair.postgres) {
             // A paused pair: kept in order for when it resumes.
             let revision = serde_json::to_string(revision).unwrap_or_default();
             tx.execute(
@@ -93,17 +197,20 @@ pub async fn apply_page(
             applied.held += 1;
             continue;
         }
-        let table = match catalog.table(&pair.postgres) {
+        let table = match page.catalog.table(&pair.postgres) {
             Ok(table) => table,
+            Err(_) if !careful => return Ok(None),
             Err(err) => {
                 record(tx, pair, revision, &err.to_string()).await?;
                 applied.failed += 1;
                 continue;
             }
         };
-        tx.batch_execute("SAVEPOINT sync_row").await?;
-        let sent = sent.filter(|_| pair.direction.to_convex());
-        match apply_one(tx, pair, table, revision, sent).await {
+        if careful {
+            tx.batch_execute("SAVEPOINT sync_row").await?;
+        }
+        let sent = page.sent.filter(|_| pair.direction.to_convex());
+        match apply_one(tx, pair, table, revision, sent, keys).await {
             Ok((outcome, conflict)) => {
                 if let Some(policy) = conflict {
                     *applied
@@ -142,16 +249,18 @@ pub async fn apply_page(
                     applied.newest_ts = Some(applied.newest_ts.unwrap_or(0).max(revision.ts));
                 }
             }
+            Err(_) if !careful => return Ok(None),
             Err(reason) => {
                 tx.batch_execute("ROLLBACK TO SAVEPOINT sync_row").await?;
                 record(tx, pair, revision, &reason).await?;
                 applied.failed += 1;
             }
         }
-        tx.batch_execute("RELEASE SAVEPOINT sync_row").await?;
+        if careful {
+            tx.batch_execute("RELEASE SAVEPOINT sync_row").await?;
+        }
     }
-    schema::store_checkpoint(tx, Way::ToPostgres, checkpoint, applied.written()).await?;
-    Ok(applied)
+    Ok(Some(applied))
 }
 
 enum Outcome {
@@ -172,8 +281,9 @@ async fn apply_one(
     table: &TableInfo,
     revision: &Revision,
     sent: Option<i64>,
+    keys: &mut Keys,
 ) -> Result<(Outcome, Option<&'static str>), String> {
-    let known = pg_key(tx, &pair.postgres, &revision.id).await?;
+    let known = keys.get(tx, &pair.postgres, &revision.id).await?;
     let key = &table.key;
     let mut conflict = None;
     if let (Some(sent), Some(pg_key)) = (sent, &known) {
@@ -189,8 +299,8 @@ async fn apply_one(
         // starts from this revision.
         tx.execute(
             &format!(
-                "SELECT 1 FROM {} WHERE {}::text = $1 FOR UPDATE",
-                table.qualified, key.ident
+                "SELECT 1 FROM {} WHERE {} = $1::text::{} FOR UPDATE",
+                table.qualified, key.ident, key.sql_type
             ),
             &[pg_key],
         )
@@ -220,7 +330,7 @@ async fn apply_one(
             conflict = Some(verdict.policy);
         }
     }
-    let outcome = apply_revision(tx, pair, table, revision, known).await?;
+    let outcome = apply_revision(tx, pair, table, revision, known, keys).await?;
     Ok((outcome, conflict))
 }
 
@@ -231,6 +341,7 @@ async fn apply_revision(
     table: &TableInfo,
     revision: &Revision,
     known: Option<String>,
+    keys: &mut Keys,
 ) -> Result<Outcome, String> {
     let key = &table.key;
     let Some(document) = &revision.document else {
@@ -239,8 +350,8 @@ async fn apply_revision(
         };
         tx.execute(
             &format!(
-                "DELETE FROM {} WHERE {}::text = $1",
-                table.qualified, key.ident
+                "DELETE FROM {} WHERE {} = $1::text::{}",
+                table.qualified, key.ident, key.sql_type
             ),
             &[&pg_key],
         )
@@ -252,9 +363,10 @@ async fn apply_revision(
         )
         .await
         .map_err(|e| e.to_string())?;
+        keys.set(&pair.postgres, &revision.id, None);
         return Ok(Outcome::Deleted);
     };
-    let mut row = row_of(tx, pair, table, document).await?;
+    let mut row = row_of(tx, pair, table, document, keys).await?;
     if let Some(pg_key) = &known {
         // The row keeps its key; if a delete lost a conflict to this update, it comes back.
         row.insert(key.name.clone(), Value::from(pg_key.as_str()));
@@ -290,25 +402,23 @@ async fn apply_revision(
             Ok(Outcome::Updated)
         }
         None => {
+            // The row and its pair of keys in one statement.
             let inserted = tx
                 .query_one(
                     &format!(
-                        "INSERT INTO {t} ({list}) SELECT {list} FROM jsonb_populate_record(NULL::{t}, $1::text::jsonb) \
-                         RETURNING {k}::text",
+                        "WITH row AS (INSERT INTO {t} ({list}) \
+                             SELECT {list} FROM jsonb_populate_record(NULL::{t}, $1::text::jsonb) \
+                             RETURNING {k}::text AS k) \
+                         INSERT INTO gateway.sync_keys (pair, pg_key, convex_id) \
+                         SELECT $2, k, $3 FROM row RETURNING pg_key",
                         t = table.qualified,
                         k = key.ident,
                     ),
-                    &[&row_text],
+                    &[&row_text, &pair.postgres, &revision.id],
                 )
                 .await
                 .map_err(|e| e.to_string())?;
-            let pg_key: String = inserted.get(0);
-            tx.execute(
-                "INSERT INTO gateway.sync_keys (pair, pg_key, convex_id) VALUES ($1, $2, $3)",
-                &[&pair.postgres, &pg_key, &revision.id],
-            )
-            .await
-            .map_err(|e| e.to_string())?;
+            keys.set(&pair.postgres, &revision.id, Some(inserted.get(0)));
             Ok(Outcome::Inserted)
         }
     }
@@ -320,6 +430,7 @@ async fn row_of(
     pair: &TablePair,
     table: &TableInfo,
     document: &Map<String, Value>,
+    keys: &mut Keys,
 ) -> Result<Map<String, Value>, String> {
     let mut row = Map::new();
     for (field, value) in document {
@@ -340,7 +451,7 @@ async fn row_of(
                     .as_str()
                     .ok_or_else(|| format!("`{field}` refers to {target} but is not an id"))?;
                 // The configuration names only synced tables here (`config::parse`).
-                let key = pg_key(tx, target, id).await?;
+                let key = keys.get(tx, target, id).await?;
                 Value::from(key.ok_or_else(|| {
                     format!("`{field}` refers to {id} in {target}, which has no row in Postgres")
                 })?)

@@ -27,6 +27,7 @@ mod replicas;
 mod resilience;
 mod shared_limits;
 mod shared_state;
+mod sync_durability;
 mod sync_relay;
 mod sync_two_way;
 mod table_sync;
