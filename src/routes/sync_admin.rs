@@ -18,12 +18,12 @@ use crate::table_sync::admin::{AdminError, ConflictFilter, ConflictRecord, SyncA
 /// The routes of this module.
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
-        .routes(routes!(status))
-        .routes(routes!(conflicts))
-        .routes(routes!(reapply))
-        .routes(routes!(pause))
-        .routes(routes!(resume))
-        .routes(routes!(resync))
+        .routes(routes!(sync_status))
+        .routes(routes!(sync_conflicts))
+        .routes(routes!(sync_reapply))
+        .routes(routes!(sync_pause))
+        .routes(routes!(sync_resume))
+        .routes(routes!(sync_resync))
 }
 
 impl From<AdminError> for ApiError {
@@ -70,7 +70,7 @@ fn admin<'a>(state: &'a AppState, ctx: &RequestCtx) -> ApiResult<&'a SyncAdmin> 
         (status = 503, description = "Postgres cannot be reached", body = Problem, content_type = "application/problem+json"),
     )
 )]
-async fn status(State(state): State<AppState>, ctx: RequestCtx) -> ApiResult<Json<SyncStatus>> {
+async fn sync_status(State(state): State<AppState>, ctx: RequestCtx) -> ApiResult<Json<SyncStatus>> {
     Ok(Json(admin(&state, &ctx)?.status().await?))
 }
 
@@ -110,7 +110,7 @@ pub struct ConflictList {
         (status = 503, description = "Postgres cannot be reached", body = Problem, content_type = "application/problem+json"),
     )
 )]
-async fn conflicts(
+async fn sync_conflicts(
     State(state): State<AppState>,
     ctx: RequestCtx,
     Query(params): Query<ConflictParams>,
@@ -157,7 +157,7 @@ async fn conflicts(
         (status = 503, description = "Postgres or Convex cannot be reached", body = Problem, content_type = "application/problem+json"),
     )
 )]
-async fn reapply(
+async fn sync_reapply(
     State(state): State<AppState>,
     ctx: RequestCtx,
     ApiPath(seq): ApiPath<i64>,
@@ -207,7 +207,7 @@ async fn control(
         (status = 503, description = "Postgres cannot be reached", body = Problem, content_type = "application/problem+json"),
     )
 )]
-async fn pause(
+async fn sync_pause(
     State(state): State<AppState>,
     ctx: RequestCtx,
     ApiPath(table): ApiPath<String>,
@@ -230,7 +230,7 @@ async fn pause(
         (status = 503, description = "Postgres cannot be reached", body = Problem, content_type = "application/problem+json"),
     )
 )]
-async fn resume(
+async fn sync_resume(
     State(state): State<AppState>,
     ctx: RequestCtx,
     ApiPath(table): ApiPath<String>,
@@ -255,7 +255,7 @@ async fn resume(
         (status = 503, description = "Postgres cannot be reached", body = Problem, content_type = "application/problem+json"),
     )
 )]
-async fn resync(
+async fn sync_resync(
     State(state): State<AppState>,
     ctx: RequestCtx,
     ApiPath(table): ApiPath<String>,

@@ -75,21 +75,6 @@ pub async fn expect_many(
     Ok(())
 }
 
-/// Keeps the fingerprint of a revision the sync is about to cause in Convex.
-pub async fn expect(
-    tx: &impl GenericClient,
-    pair: &str,
-    convex_id: &str,
-    fields: &Map<String, Value>,
-) -> Result<(), tokio_postgres::Error> {
-    tx.execute(
-        "INSERT INTO gateway.sync_echoes (pair, convex_id, fingerprint) VALUES ($1, $2, $3)",
-        &[&pair, &convex_id, &fingerprint(fields)],
-    )
-    .await?;
-    Ok(())
-}
-
 /// Whether a Convex revision is one the sync caused; if so it is forgotten, with the older
 /// expected revisions of the same document.
 pub async fn consume(

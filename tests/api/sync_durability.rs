@@ -140,7 +140,7 @@ async fn ten_thousand_rows_each_way_survive_kill_9_in_backfill_and_live_then_che
     })
     .await;
     gateway.kill_9();
-    let _gateway = GatewayProcess::start(data.path(), &envs).await;
+    let gateway = GatewayProcess::start(data.path(), &envs).await;
     let total = 20_000 - 2 + 600;
     until(
         "every live change on both sides",
@@ -182,6 +182,10 @@ async fn ten_thousand_rows_each_way_survive_kill_9_in_backfill_and_live_then_che
     );
     assert_eq!(db.psql("SELECT count(*) FROM gateway.sync_errors"), "0");
     assert_eq!(db.psql("SELECT count(*) FROM gateway.sync_inflight"), "0");
+    assert!(
+        !gateway.log_text().contains(KEY),
+        "the deploy key is in the log"
+    );
 
     // A difference is found and named.
     db.psql("ALTER TABLE molecules DISABLE TRIGGER gateway_change_log; UPDATE molecules SET weight = 42.42 WHERE name = 'pg-5'; ALTER TABLE molecules ENABLE TRIGGER gateway_change_log;");
@@ -191,4 +195,174 @@ async fn ten_thousand_rows_each_way_survive_kill_9_in_backfill_and_live_then_che
         report.contains("0 only in postgres, 0 only in convex, 1 differ"),
         "{report}"
     );
+}
+
+/// Convex is unreachable for 10 s while Postgres keeps changing: the sync reports the failure,
+/// the changes wait in the feed, and all of them arrive once Convex is back, each once.
+#[tokio::test]
+async fn a_convex_outage_only_delays_postgres_changes_and_none_arrives_twice() {
+    use crate::live::eventually;
+    convex_gateway::http_client::install_crypto_provider();
+    let db = crate::pg::TestDb::create();
+    db.psql(
+        "CREATE TABLE molecules (id bigserial PRIMARY KEY, name text NOT NULL, weight float8);
+         INSERT INTO molecules (name, weight) VALUES ('first', 0);",
+    );
+    crate::pg::install(&db);
+    let backend =
+        tokio::task::spawn_blocking(|| ConvexBackend::start_with(560, &[("EMU_ADMIN_KEY", KEY)]))
+            .await
+            .unwrap();
+    let proxy = crate::resilience::FaultProxy::start(&backend.url).await;
+    let file = tempfile::NamedTempFile::new().unwrap();
+    std::fs::write(
+        file.path(),
+        "[sync]\nidle_poll_max_ms = 100\n[[sync.tables]]\npostgres = \"molecules\"\nconvex = \"things\"\n",
+    )
+    .unwrap();
+    let app = crate::sync_two_way::gateway(&proxy.url, &db, file.path()).await;
+    let names = || async {
+        let mut names: Vec<String> = convex_table(&backend, "things")
+            .await
+            .iter()
+            .filter_map(|d| d["name"].as_str().map(str::to_owned))
+            .collect();
+        names.sort();
+        names
+    };
+    eventually("the first row in Convex", || async {
+        names().await == ["first"]
+    })
+    .await;
+
+    proxy.set_up(false);
+    let admin = app.client_for(&app.token("root", &["admin"]));
+    let started = Instant::now();
+    let (mut written, mut reported) = (0, false);
+    while started.elapsed() < Duration::from_secs(10) || !reported {
+        assert!(
+            started.elapsed() < Duration::from_secs(60),
+            "the outage never showed in /admin/sync"
+        );
+        written += 1;
+        db.psql(&format!(
+            "INSERT INTO molecules (name) VALUES ('during-{written:03}');
+             UPDATE molecules SET weight = {written} WHERE name = 'first';"
+        ));
+        let state: serde_json::Value = admin
+            .get(app.url("/admin/sync"))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        let to_convex = state["tables"]
+            .as_array()
+            .and_then(|t| t.iter().find(|d| d["direction"] == "to_convex"))
+            .cloned()
+            .unwrap_or_default();
+        if to_convex["state"] == "failed" {
+            assert!(to_convex["lastError"].is_string(), "{state}");
+            assert!(to_convex["lagChanges"].as_i64().unwrap() > 0, "{state}");
+            assert!(!state.to_string().contains(KEY));
+            reported = true;
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    // Nothing reached Convex while it was away.
+    assert_eq!(names().await, ["first"]);
+    proxy.set_up(true);
+    let mut expected: Vec<String> = (1..=written).map(|i| format!("during-{i:03}")).collect();
+    expected.push("first".into());
+    expected.sort();
+    let first_weight = || async {
+        convex_table(&backend, "things")
+            .await
+            .into_iter()
+            .find(|d| d["name"] == "first")
+            .map(|d| d["weight"].clone())
+    };
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while names().await != expected || first_weight().await != Some(json!(written)) {
+        assert!(
+            Instant::now() < deadline,
+            "not every change arrived: {:?}",
+            first_weight().await
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    // Each insert arrived once: one document each, written once.
+    let twice: Vec<_> = convex_table(&backend, "things")
+        .await
+        .into_iter()
+        .filter(|d| d["name"] != "first" && d["gwVersion"] != 1)
+        .collect();
+    assert!(twice.is_empty(), "{twice:?}");
+    drop(app);
+}
+
+/// `gateway:syncApply` is internal: without the deploy key it does not exist, for anonymous
+/// callers and for callers with a user's token, directly and through the gateway; the key never
+/// shows in the gateway's answers or logs.
+#[tokio::test]
+async fn the_sync_mutation_refuses_callers_without_the_deploy_key() {
+    convex_gateway::http_client::install_crypto_provider();
+    let backend =
+        tokio::task::spawn_blocking(|| ConvexBackend::start_with(560, &[("EMU_ADMIN_KEY", KEY)]))
+            .await
+            .unwrap();
+    let body = json!({
+        "path": "gateway:syncApply",
+        "args": {"changes": [{"key": "k", "table": "things", "op": "insert", "fields": {"name": "x"}}]},
+        "format": "convex_encoded_json",
+    });
+    let http = reqwest::Client::new();
+    for authorization in [
+        None,
+        Some("Bearer eyJhbGciOiJub25lIn0.e30."),
+        Some("Convex wrong-key"),
+    ] {
+        let mut request = http
+            .post(format!("{}/api/mutation", backend.url))
+            .json(&body);
+        if let Some(value) = authorization {
+            request = request.header("Authorization", value);
+        }
+        let response = request.send().await.unwrap();
+        let status = response.status().as_u16();
+        let text = response.text().await.unwrap();
+        assert!(
+            status == 401 || status == 404 || text.contains("Could not find public function"),
+            "{authorization:?}: {status} {text}"
+        );
+        assert!(!text.contains("\"success\""), "{text}");
+    }
+    assert!(convex_table(&backend, "things").await.is_empty());
+    // Through the gateway, with a user's token: Convex has no such public function.
+    let data = tempfile::tempdir().unwrap();
+    let gateway = GatewayProcess::start(
+        data.path(),
+        &[
+            ("CONVEX_URL", backend.url.as_str()),
+            ("CONVEX_DEPLOYMENT_KEY", KEY),
+        ],
+    )
+    .await;
+    let token = gateway.cli_token(data.path(), "mallory");
+    let response = http
+        .post(gateway.url("/v1/functions/mutation/gateway:syncApply"))
+        .bearer_auth(token)
+        .json(&body["args"])
+        .send()
+        .await
+        .unwrap();
+    let status = response.status().as_u16();
+    let text = response.text().await.unwrap();
+    // The gateway's function policy refuses it before Convex is asked (Convex would answer
+    // that no such public function exists).
+    assert!(status == 403 || status == 404, "{status} {text}");
+    assert!(!text.contains(KEY));
+    assert!(convex_table(&backend, "things").await.is_empty());
+    assert!(!gateway.log_text().contains(KEY));
 }

@@ -167,6 +167,118 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/admin/sync": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * The sync's state (admin): per pair and direction, the state, position, lag, rows applied
+         *     and last error.
+         */
+        get: operations["sync_status"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/admin/sync/conflicts": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** List the sync's conflicts (admin), each with both versions and the winner. */
+        get: operations["sync_conflicts"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/admin/sync/conflicts/{seq}/reapply": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Re-apply a conflict's losing side (admin): its version is written again on its own side,
+         *     as a new change there, and the sync carries it to the other side. Once per conflict.
+         */
+        post: operations["sync_reapply"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/admin/sync/{table}/pause": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Pause a synced table, both ways (admin). Its changes are held, in order, until it resumes. */
+        post: operations["sync_pause"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/admin/sync/{table}/resume": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Resume a paused table (admin): the changes held while it was paused are applied first. */
+        post: operations["sync_resume"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/admin/sync/{table}/resync": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Resync a table (admin): Convex's table as it stands is copied into Postgres again, then the
+         *     Postgres rows Convex lacks into Convex. The running sync does it next; `GET /admin/sync`
+         *     shows the rows applied.
+         */
+        post: operations["sync_resync"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/action": {
         parameters: {
             query?: never;
@@ -707,11 +819,93 @@ export interface components {
                 [key: string]: string;
             };
         };
+        /** @description Conflicts, oldest first. */
+        ConflictList: {
+            items: components["schemas"]["ConflictRecord"][];
+        };
+        /** @description A recorded conflict. */
+        ConflictRecord: {
+            /** Format: int64 */
+            seq: number;
+            /** @description The Postgres table. */
+            table: string;
+            /** @description The row's Postgres key. */
+            pgKey: string;
+            /** @description The document's Convex `_id`. */
+            convexId: string;
+            /** @description `update` (both updated) or `delete` (a delete against an update). */
+            kind: string;
+            /**
+             * @description The rule that decided: `last_modified`, `convex_wins`, `postgres_wins`, `delete_wins`
+             *     or `update_wins`.
+             */
+            policy: string;
+            /** @description `convex` or `postgres`. */
+            winner: string;
+            /** @description Convex's version (`convex_encoded_json`), `null` if it was a delete. */
+            convexVersion?: Record<string, unknown> | null;
+            /** @description Postgres's version (the row), `null` if it was a delete. */
+            postgresVersion?: Record<string, unknown> | null;
+            /**
+             * Format: double
+             * @description Each side's commit time, in milliseconds since the epoch.
+             */
+            convexTime?: number | null;
+            /** Format: double */
+            postgresTime?: number | null;
+            /** @description When it was recorded (RFC 3339). */
+            at: string;
+            /** @description When an admin re-applied the losing side, if so. */
+            reappliedAt?: string | null;
+        };
         /** @description A created service account with its secret, shown only in this response. */
         CreatedClient: {
             id: string;
             roles: string[];
             clientSecret: string;
+        };
+        /** @description One pair in one direction. */
+        DirectionStatus: {
+            /** @description The Postgres table. */
+            table: string;
+            /** @description The Convex table. */
+            convexTable: string;
+            /** @description `to_postgres` or `to_convex`. */
+            direction: string;
+            /**
+             * @description `starting`, `backfilling`, `live`, `paused` or `failed` (the last attempt failed; it is
+             *     retried).
+             */
+            state: string;
+            /**
+             * @description Where the direction has reached: its checkpoint (Convex's cursor, or the change feed's
+             *     position, and the backfill's progress).
+             */
+            position: Record<string, unknown>;
+            /**
+             * Format: double
+             * @description Seconds from the commit of the newest change applied to its arrival; for `to_convex`,
+             *     the age of the oldest change still waiting.
+             */
+            lagSeconds: number;
+            /**
+             * Format: int64
+             * @description Changes waiting to be sent (`to_convex`; Convex's log does not say, so `null` for
+             *     `to_postgres`).
+             */
+            lagChanges?: number | null;
+            /**
+             * Format: int64
+             * @description Rows written on the other side.
+             */
+            applied: number;
+            /** @description The last failure, until a later page succeeds. */
+            lastError?: string | null;
+            /**
+             * Format: int64
+             * @description Rows recorded in `gateway.sync_errors` for this pair and direction.
+             */
+            rowErrors: number;
         };
         /** @description A stored document: its fields plus the system fields `_id`, `_creationTime` and `_version`. */
         DocumentBody: Record<string, unknown> & {
@@ -766,7 +960,7 @@ export interface components {
          * @description A stable, machine-readable error code. Clients branch on this, never on `detail`.
          * @enum {string}
          */
-        ErrorCode: "malformed_json" | "invalid_body" | "reserved_field" | "invalid_table_name" | "invalid_filter" | "invalid_order" | "invalid_limit" | "invalid_cursor" | "invalid_query" | "order_needs_index" | "invalid_header" | "invalid_reference" | "too_many_operations" | "bad_request" | "missing_token" | "malformed_token" | "unsupported_algorithm" | "unknown_key" | "unsupported_header" | "bad_signature" | "token_expired" | "token_not_yet_valid" | "wrong_issuer" | "wrong_audience" | "missing_claim" | "token_in_query" | "invalid_token" | "invalid_client" | "forbidden" | "invalid_grant" | "refresh_token_reused" | "route_not_found" | "table_not_found" | "not_found" | "method_not_allowed" | "not_acceptable" | "conflict" | "idempotency_in_progress" | "idempotency_key_reused" | "transaction_conflict" | "transaction_not_found" | "transaction_expired" | "too_many_transactions" | "rate_limited" | "too_many_watches" | "watch_capacity" | "outbox_entry_not_found" | "outbox_entry_state" | "version_mismatch" | "payload_too_large" | "too_many_documents" | "unsupported_media_type" | "function_error" | "upstream_unauthorized" | "upstream_rejected" | "upstream_not_found" | "upstream_error" | "upstream_unreachable" | "upstream_timeout" | "upstream_unavailable" | "internal" | "convex_not_configured" | "resync_needed" | "change_feed_unavailable" | "table_without_key" | "unknown_field" | "invalid_value" | "not_null_violation" | "check_violation" | "unique_violation" | "foreign_key_violation" | "exclusion_violation" | "database_forbidden" | "rate_limiter_unavailable" | "state_store_unavailable" | "store_unavailable" | "timeout";
+        ErrorCode: "malformed_json" | "invalid_body" | "reserved_field" | "invalid_table_name" | "invalid_filter" | "invalid_order" | "invalid_limit" | "invalid_cursor" | "invalid_query" | "order_needs_index" | "invalid_header" | "invalid_reference" | "too_many_operations" | "bad_request" | "missing_token" | "malformed_token" | "unsupported_algorithm" | "unknown_key" | "unsupported_header" | "bad_signature" | "token_expired" | "token_not_yet_valid" | "wrong_issuer" | "wrong_audience" | "missing_claim" | "token_in_query" | "invalid_token" | "invalid_client" | "forbidden" | "invalid_grant" | "refresh_token_reused" | "route_not_found" | "table_not_found" | "not_found" | "method_not_allowed" | "not_acceptable" | "conflict" | "idempotency_in_progress" | "idempotency_key_reused" | "transaction_conflict" | "transaction_not_found" | "transaction_expired" | "too_many_transactions" | "rate_limited" | "too_many_watches" | "watch_capacity" | "outbox_entry_not_found" | "outbox_entry_state" | "sync_not_configured" | "sync_table_not_found" | "sync_conflict_not_found" | "sync_conflict_state" | "sync_unavailable" | "version_mismatch" | "payload_too_large" | "too_many_documents" | "unsupported_media_type" | "function_error" | "upstream_unauthorized" | "upstream_rejected" | "upstream_not_found" | "upstream_error" | "upstream_unreachable" | "upstream_timeout" | "upstream_unavailable" | "internal" | "convex_not_configured" | "resync_needed" | "change_feed_unavailable" | "table_without_key" | "unknown_field" | "invalid_value" | "not_null_violation" | "check_violation" | "unique_violation" | "foreign_key_violation" | "exclusion_violation" | "database_forbidden" | "rate_limiter_unavailable" | "state_store_unavailable" | "store_unavailable" | "timeout";
         /** @description A Convex function call, exactly as Convex's HTTP API takes it. */
         FunctionRequest: {
             /** @description `module:function`, e.g. `videos:getByTwitchId`. */
@@ -978,6 +1172,25 @@ export interface components {
          * @enum {string}
          */
         Status: "queued" | "delivered" | "dead" | "discarded";
+        /** @description What a control call did. */
+        SyncControl: {
+            /** @description The Postgres table. */
+            table: string;
+            /** @description `paused`, `resumed` or `resync_requested`. */
+            action: string;
+        };
+        /** @description The sync at a glance. */
+        SyncStatus: {
+            /** @description Per pair and direction, in the configuration's order. */
+            tables: components["schemas"]["DirectionStatus"][];
+            /**
+             * Format: int64
+             * @description Conflicts recorded, and how many were re-applied.
+             */
+            conflicts: number;
+            /** Format: int64 */
+            conflictsReapplied: number;
+        };
         /**
          * @description A token request. `grant_type` selects the case:
          *     - `client_credentials`: `client_id` and `client_secret` of a service account;
@@ -1512,6 +1725,292 @@ export interface operations {
             };
             401: components["responses"]["Unauthorized"];
             403: components["responses"]["NotAdmin"];
+        };
+    };
+    sync_status: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The sync's state */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["SyncStatus"];
+                };
+            };
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["NotAdmin"];
+            /** @description No sync is configured */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Postgres cannot be reached */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    sync_conflicts: {
+        parameters: {
+            query?: {
+                /** @description Only this Postgres table's. */
+                table?: string;
+                /** @description Only conflicts after this `seq` (the next page: the last `seq` seen). */
+                after?: number;
+                /** @description At most this many, oldest first (1 to 1000, default 100). */
+                limit?: number;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Conflicts, oldest first */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ConflictList"];
+                };
+            };
+            /** @description Bad limit or after */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["NotAdmin"];
+            /** @description No sync, or the table is not synced */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Postgres cannot be reached */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    sync_reapply: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The conflict's `seq` */
+                seq: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Re-applied */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ConflictRecord"];
+                };
+            };
+            /** @description Not a conflict number */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["NotAdmin"];
+            /** @description No sync, or no such conflict */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Re-applied already, or the losing side cannot take its version */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Postgres or Convex cannot be reached */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    sync_pause: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The Postgres table of a synced pair */
+                table: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Paused */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["SyncControl"];
+                };
+            };
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["NotAdmin"];
+            /** @description No sync, or the table is not synced */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Postgres cannot be reached */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    sync_resume: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The Postgres table of a synced pair */
+                table: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Resumed */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["SyncControl"];
+                };
+            };
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["NotAdmin"];
+            /** @description No sync, or the table is not synced */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Postgres cannot be reached */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    sync_resync: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The Postgres table of a synced pair */
+                table: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Resync requested */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["SyncControl"];
+                };
+            };
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["NotAdmin"];
+            /** @description No sync, or the table is not synced */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Postgres cannot be reached */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
         };
     };
     api_action: {

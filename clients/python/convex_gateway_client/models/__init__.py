@@ -42,7 +42,13 @@ from .change_previous_type_0 import ChangePreviousType0
 from .client_body import ClientBody
 from .commit_response import CommitResponse
 from .commit_response_ids import CommitResponseIds
+from .conflict_list import ConflictList
+from .conflict_record import ConflictRecord
+from .conflict_record_convex_version_type_0 import ConflictRecordConvexVersionType0
+from .conflict_record_postgres_version_type_0 import ConflictRecordPostgresVersionType0
 from .created_client import CreatedClient
+from .direction_status import DirectionStatus
+from .direction_status_position import DirectionStatusPosition
 from .document_body import DocumentBody
 from .entry import Entry
 from .entry_result import EntryResult
@@ -87,6 +93,8 @@ from .revoke_request import RevokeRequest
 from .run_request import RunRequest
 from .run_request_args_type_0 import RunRequestArgsType0
 from .status import Status
+from .sync_control import SyncControl
+from .sync_status import SyncStatus
 from .token_request import TokenRequest
 from .token_request_claims_type_0 import TokenRequestClaimsType0
 from .token_response import TokenResponse
@@ -136,7 +144,13 @@ __all__ = (
     "ClientBody",
     "CommitResponse",
     "CommitResponseIds",
+    "ConflictList",
+    "ConflictRecord",
+    "ConflictRecordConvexVersionType0",
+    "ConflictRecordPostgresVersionType0",
     "CreatedClient",
+    "DirectionStatus",
+    "DirectionStatusPosition",
     "DocumentBody",
     "Entry",
     "EntryResult",
@@ -181,6 +195,8 @@ __all__ = (
     "RunRequest",
     "RunRequestArgsType0",
     "Status",
+    "SyncControl",
+    "SyncStatus",
     "TokenRequest",
     "TokenRequestClaimsType0",
     "TokenResponse",
