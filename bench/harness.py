@@ -46,7 +46,7 @@ functions = { "*" = ["query", "mutation"] }
 """
 SCENARIOS = ["passthrough", "rest-get", "rest-list", "rest-insert", "convex-rest-get",
              "pg-rest-get", "pg-rest-list", "pg-rest-insert", "shared-limit", "replicated", "startup",
-             "watch-fanout", "watch-idle", "watch-multiplex"]
+             "watch-fanout", "watch-idle", "watch-multiplex", "sync-backfill", "sync-steady"]
 
 # Targets from the performance issue, checked against each run.
 TARGETS = {
@@ -60,6 +60,8 @@ TARGETS = {
     "watch-fanout": {"p99_ms_max": 100},
     "watch-idle": {"rss_mb_max": 200},
     "watch-multiplex": {"upstream_subscriptions_max": 1, "reruns_per_change_max": 1},
+    "sync-backfill": {"to_postgres_rows_per_s_min": 2_000, "to_convex_rows_per_s_min": 1_000},
+    "sync-steady": {"to_convex_lag_p99_s_max": 2.0, "to_postgres_lag_p99_s_max": 2.0},
 }
 
 
@@ -687,6 +689,18 @@ def watch_multiplex(h: Harness) -> list[dict]:
     }]
 
 
+def sync_backfill(h: Harness) -> list[dict]:
+    from sync import backfill
+    from watches import start_convex_backend
+    return backfill(h, ROOT, psql, pg_database, start_convex_backend)
+
+
+def sync_steady(h: Harness) -> list[dict]:
+    from sync import steady
+    from watches import start_convex_backend
+    return steady(h, ROOT, psql, pg_database, start_convex_backend)
+
+
 def startup(h: Harness) -> list[dict]:
     runs = []
     for attempt in range(3 if h.smoke else 7):
@@ -769,6 +783,16 @@ def table(rows: list[dict]) -> str:
             lines.append(f"| watch-idle | {r['watches']:,} open watches | | | | | {r['rss_mb']} ({r['rss_anon_mb']}); "
                          f"{r['kb_per_watch']} KB per watch | no watch | | | rss {r['baseline']['rss_mb']} |")
             continue
+        if r["scenario"] == "sync-backfill":
+            lines.append(f"| sync-backfill | {r['rows']:,} rows each way: to Postgres {r['to_postgres_rows_per_s']:,.0f} rows/s, "
+                         f"to Convex {r['to_convex_rows_per_s']:,.0f} rows/s | | | | | | {r['baseline']['name']} "
+                         f"| {r['backend_ceiling_rows_per_s']:,.0f} rows/s | | {r['to_convex_of_ceiling']:.2f}× |")
+            continue
+        if r["scenario"] == "sync-steady":
+            lines.append(f"| sync-steady | {r['changes_per_s_each_way']} changes/s each way for {r['seconds']} s: lag to Convex "
+                         f"p50 {r['to_convex_lag_p50_s']} s / p99 {r['to_convex_lag_p99_s']} s, to Postgres p50 "
+                         f"{r['to_postgres_lag_p50_s']} s / p99 {r['to_postgres_lag_p99_s']} s | | | | | | | | | |")
+            continue
         if r["scenario"].startswith("watch-"):
             extra = (f"{r['upstream_subscriptions']} upstream subscription(s), {r['reruns_per_change']} re-run(s) per change"
                      if "upstream_subscriptions" in r else f"{r['subscribers']:,} subscribers")
@@ -821,7 +845,8 @@ def main() -> int:
             rows += {"passthrough": passthrough, "convex-rest-get": convex_rest_get,
                      "shared-limit": shared_limit, "replicated": replicated, "startup": startup,
                      "watch-fanout": watch_fanout, "watch-idle": watch_idle,
-                     "watch-multiplex": watch_multiplex}[name](h)
+                     "watch-multiplex": watch_multiplex, "sync-backfill": sync_backfill,
+                     "sync-steady": sync_steady}[name](h)
         rest = [s for s in wanted if s.startswith("rest-")]
         if rest:
             log(f"scenarios {', '.join(rest)}")

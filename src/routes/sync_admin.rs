@@ -70,7 +70,10 @@ fn admin<'a>(state: &'a AppState, ctx: &RequestCtx) -> ApiResult<&'a SyncAdmin> 
         (status = 503, description = "Postgres cannot be reached", body = Problem, content_type = "application/problem+json"),
     )
 )]
-async fn sync_status(State(state): State<AppState>, ctx: RequestCtx) -> ApiResult<Json<SyncStatus>> {
+async fn sync_status(
+    State(state): State<AppState>,
+    ctx: RequestCtx,
+) -> ApiResult<Json<SyncStatus>> {
     Ok(Json(admin(&state, &ctx)?.status().await?))
 }
 
