@@ -484,3 +484,45 @@ async fn conflicts_are_settled_by_each_policy_and_recorded() {
     assert_eq!(cw_to_convex["convexTable"], "c");
     drop(app);
 }
+
+/// Two gateways with the same sync: one runs it (the advisory lock), and when it goes away the
+/// other takes over and changes keep flowing.
+#[tokio::test]
+async fn another_replica_takes_the_sync_over_when_the_one_running_it_goes() {
+    convex_gateway::http_client::install_crypto_provider();
+    let db = crate::pg::TestDb::create();
+    db.psql("CREATE TABLE molecules (id bigserial PRIMARY KEY, name text NOT NULL);");
+    crate::pg::install(&db);
+    let backend =
+        tokio::task::spawn_blocking(|| ConvexBackend::start_with(560, &[("EMU_ADMIN_KEY", KEY)]))
+            .await
+            .unwrap();
+    let file = tempfile::NamedTempFile::new().unwrap();
+    std::fs::write(
+        file.path(),
+        "[sync]\nidle_poll_max_ms = 100\n[[sync.tables]]\npostgres = \"molecules\"\nconvex = \"things\"\n",
+    )
+    .unwrap();
+    let first = gateway(&backend.url, &db, file.path()).await;
+    db.psql("INSERT INTO molecules (name) VALUES ('one')");
+    eventually("the first change, through the first replica", || async {
+        joined(&convex_table(&backend, "things").await, "name") == "one"
+    })
+    .await;
+    let second = gateway(&backend.url, &db, file.path()).await;
+    // Only one session holds the sync's lock.
+    assert_eq!(
+        db.psql(
+            "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND objid = 1937337955 \
+             AND granted AND database = (SELECT oid FROM pg_database WHERE datname = current_database())"
+        ),
+        "1"
+    );
+    drop(first);
+    db.psql("INSERT INTO molecules (name) VALUES ('two')");
+    eventually("the next change, through the second replica", || async {
+        joined(&convex_table(&backend, "things").await, "name") == "one,two"
+    })
+    .await;
+    drop(second);
+}

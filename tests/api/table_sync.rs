@@ -9,19 +9,7 @@ use convex_gateway::table_sync::export::{ExportClient, ExportError};
 
 const KEY: &str = "sync-test|deploy-key-0123456789";
 
-async fn apply(backend: &ConvexBackend, ops: Value) -> Vec<Value> {
-    let response: Value = reqwest::Client::new()
-        .post(format!("{}/api/mutation", backend.url))
-        .json(&json!({"path": "gateway:apply", "args": {"ops": ops}, "format": "convex_encoded_json"}))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    assert_eq!(response["status"], "success", "{response}");
-    response["value"]["outcomes"].as_array().unwrap().clone()
-}
+use crate::sync_two_way::apply;
 
 #[tokio::test]
 async fn the_export_reads_a_snapshot_in_pages_then_every_later_revision() {
