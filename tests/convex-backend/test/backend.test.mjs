@@ -64,6 +64,50 @@ for (const errorStatus of ["560", "200"]) {
       await assert.rejects(client.query("videos:create", { twitchId: "x" }), /defined as Mutation/);
     });
 
+    test("gateway:syncApply: deploy key only, in order, once per key, never over a changed document", async () => {
+      const changes = (list) => ({ changes: list });
+      // Without the deploy key, it does not exist.
+      await assert.rejects(
+        client.mutation("gateway:syncApply", changes([{ key: "s:1", table: "things", op: "insert", fields: { v: 1 } }])),
+        /Could not find public function/,
+      );
+      const admin = new ConvexHttpClient(backend.url, { skipConvexDeploymentUrlCheck: true, logger: false });
+      admin.setAdminAuth("any-deploy-key");
+      const first = await admin.mutation("gateway:syncApply", changes([
+        { key: "s:1", table: "things", op: "insert", fields: { v: 1, gone: null } },
+        { key: "s:2", table: "things", op: "insert", fields: { v: 2 } },
+      ]));
+      assert.deepEqual(first.outcomes.map((o) => o.status), ["inserted", "inserted"]);
+      const [a, b] = first.outcomes.map((o) => o.id);
+      // A retry with the same keys answers as the first time and writes nothing.
+      const again = await admin.mutation("gateway:syncApply", changes([
+        { key: "s:1", table: "things", op: "insert", fields: { v: 1 } },
+      ]));
+      assert.deepEqual(again.outcomes, [{ status: "inserted", id: a, replayed: true }]);
+      const next = await admin.mutation("gateway:syncApply", changes([
+        // Applies: the document still holds what was last synced.
+        { key: "s:3", table: "things", op: "update", id: a, fields: { v: 10 }, expect: { v: 1 } },
+        // Nothing to write: the document already holds it.
+        { key: "s:4", table: "things", op: "update", id: a, fields: { v: 10 }, expect: { v: 1 } },
+        // A conflict: b no longer holds v: 1; the batch stops here.
+        { key: "s:5", table: "things", op: "update", id: b, fields: { v: 20 }, expect: { v: 1 } },
+        { key: "s:6", table: "things", op: "delete", id: a, expect: { v: 10 } },
+      ]));
+      assert.deepEqual(next.outcomes.map((o) => o.status), ["updated", "same", "conflict"]);
+      assert.equal(next.outcomes[2].current.v, 2);
+      // Forced (a conflict Postgres won), and a delete of a document that is gone.
+      const forced = await admin.mutation("gateway:syncApply", changes([
+        { key: "s:5", table: "things", op: "update", id: b, fields: { v: 20 }, expect: { v: 1 }, force: true },
+        { key: "s:6", table: "things", op: "delete", id: a, expect: { v: 10 } },
+        { key: "s:7", table: "things", op: "delete", id: a },
+      ]));
+      assert.deepEqual(forced.outcomes.map((o) => o.status), ["updated", "deleted", "missing"]);
+      const doc = await client.query("gateway:get", { table: "things", id: b });
+      assert.equal(doc.v, 20);
+      assert.equal(doc.gwVersion, 2);
+      assert.equal(await client.query("gateway:get", { table: "things", id: a }), null);
+    });
+
     test("requests Convex refuses answer 4xx with its {code, message} body", async () => {
       const post = async (route, body) => {
         const response = await fetch(`${backend.url}${route}`, {
