@@ -12,6 +12,7 @@ use super::config::SyncConfig;
 use super::echo::fingerprint;
 use super::export::ExportClient;
 use super::to_convex::{Ids, row_fields};
+use super::types::row_from_json;
 use crate::store::postgres::PostgresConfig;
 use crate::store::postgres::catalog::Catalog;
 
@@ -122,7 +123,7 @@ pub async fn check(
         for row in &rows {
             let key: String = row.get(0);
             let text: String = row.get(1);
-            let fields: Map<String, Value> = serde_json::from_str(&text).unwrap_or_default();
+            let fields: Map<String, Value> = row_from_json(&text).unwrap_or_default();
             match row_fields(&tx, pair, table, &fields, &mut ids).await? {
                 Ok(fields) => {
                     pg.insert(key, fingerprint(&fields));

@@ -24,7 +24,7 @@ use super::conflicts;
 use super::echo;
 use super::export::ExportClient;
 use super::sync_apply::{Answer, ApplyError, Item, Outcome, sync_apply};
-use super::types::to_convex;
+use super::types::{row_from_json, to_convex};
 use crate::store::postgres::catalog::{Catalog, TableInfo};
 
 /// Changes per `gateway:syncApply` call.
@@ -104,13 +104,7 @@ const SELECT_CHANGES: &str = "SELECT seq, position, tbl, id, op, document::text,
      (extract(epoch FROM committed_at) * 1000)::float8, origin FROM gateway.changes";
 
 fn change_of(row: &tokio_postgres::Row) -> Change {
-    let object = |text: Option<String>| {
-        text.and_then(|t| serde_json::from_str::<Value>(&t).ok())
-            .and_then(|v| match v {
-                Value::Object(map) => Some(map),
-                _ => None,
-            })
-    };
+    let object = |text: Option<String>| text.and_then(|t| row_from_json(&t));
     let op: String = row.get(4);
     Change {
         seq: Some(row.get(0)),
@@ -176,9 +170,7 @@ pub async fn backfill_rows(
             table: pair.postgres.clone(),
             key: row.get(0),
             op: Op::Insert,
-            row: serde_json::from_str::<Value>(&row.get::<_, String>(1))
-                .ok()
-                .and_then(|v| v.as_object().cloned()),
+            row: row_from_json(&row.get::<_, String>(1)),
             previous: None,
             committed_ms: row.get(2),
             origin: None,

@@ -150,6 +150,39 @@ fn convert_to_postgres(kind: &Kind, timestamp: bool, value: &Value) -> Result<Va
     })
 }
 
+/// A row as `to_jsonb` wrote it (`text`), as an object. A number that a float64 does not hold
+/// exactly (a `numeric` with more digits, or a whole number beyond the 64-bit range) is kept as
+/// its text, which [`to_convex`] then refuses for that column, rather than rounded.
+pub fn row_from_json(text: &str) -> Option<Map<String, Value>> {
+    let mut row: Map<String, Value> = serde_json::from_str(text).ok()?;
+    let raw: std::collections::HashMap<String, Box<serde_json::value::RawValue>> =
+        serde_json::from_str(text).ok()?;
+    for (column, value) in raw {
+        let digits = value.get();
+        if let Some(Value::Number(n)) = row.get(&column)
+            && n.is_f64()
+            && !digits.contains(['e', 'E'])
+            && !same_decimal(digits, &n.as_f64().unwrap_or(f64::NAN).to_string())
+        {
+            row.insert(column, Value::String(digits.to_owned()));
+        }
+    }
+    Some(row)
+}
+
+/// Two plain decimals (no exponent) are the same number.
+fn same_decimal(a: &str, b: &str) -> bool {
+    let plain = |s: &str| {
+        let s = s.strip_prefix('+').unwrap_or(s);
+        if s.contains('.') {
+            s.trim_end_matches('0').trim_end_matches('.').to_owned()
+        } else {
+            s.to_owned()
+        }
+    };
+    plain(a) == plain(b)
+}
+
 /// A Postgres column's value (from `to_jsonb` of the row) as a Convex value.
 pub fn to_convex(column: &Column, value: &Value) -> Result<Value, Uncarried> {
     let fail = |reason: String| Uncarried {
@@ -400,6 +433,23 @@ mod tests {
             to_convex(&tstz, &json!("2026-12-02T11:40:00.123+01:00")).unwrap(),
             json!(1_796_208_000_123.0)
         );
+    }
+
+    #[test]
+    fn numbers_a_float64_cannot_hold_are_kept_as_text_and_refused() {
+        let row = row_from_json(
+            r#"{"a": 0.1, "b": 1.50, "c": 0.12345678901234567890, "d": 123456789012345678901234567890, "e": 1e+100, "f": 9007199254740993}"#,
+        )
+        .unwrap();
+        assert_eq!(row["a"], json!(0.1));
+        assert_eq!(row["b"], json!(1.5));
+        assert_eq!(row["c"], json!("0.12345678901234567890"));
+        assert_eq!(row["d"], json!("123456789012345678901234567890"));
+        assert_eq!(row["e"], json!(1e100));
+        assert_eq!(row["f"], json!(9007199254740993_i64));
+        let numeric = column("numeric", Kind::Numeric);
+        let err = to_convex(&numeric, &row["c"]).unwrap_err();
+        assert!(err.reason.contains("0.12345678901234567890"), "{err}");
     }
 
     #[test]
