@@ -345,7 +345,10 @@ fn start_sync(
         !config.postgres.url.expose_secret().is_empty(),
         "GATEWAY_SYNC needs DATABASE_URL (the Postgres database to sync with)"
     );
-    let export = crate::table_sync::export::ExportClient::new(http.clone(), &convex.url, key);
+    // The sync's calls pass a circuit breaker with the request path's settings (its own: the
+    // sync's faults do not fail requests fast, nor the other way round).
+    let export = crate::table_sync::export::ExportClient::new(http.clone(), &convex.url, key)
+        .with_breaker(convex.breaker.clone());
     let metrics = crate::table_sync::metrics::SyncMetrics::register(metrics)
         .context("registering the sync's metrics")?;
     let sync = Arc::new(sync);

@@ -73,12 +73,15 @@ impl ExportError {
     }
 }
 
-/// Reads a deployment's streaming export.
+/// Reads a deployment's streaming export (and carries the sync's other calls, with the deploy
+/// key). With a circuit breaker (`with_breaker`), a failing deployment is not called again until
+/// the breaker lets a probe through; only upstream faults count, never a refusal.
 #[derive(Clone)]
 pub struct ExportClient {
     http: reqwest::Client,
     base: String,
     key: SecretString,
+    breaker: Option<std::sync::Arc<crate::breaker::Breaker>>,
 }
 
 impl std::fmt::Debug for ExportClient {
@@ -121,7 +124,53 @@ impl ExportClient {
             http,
             base: deployment_url.trim_end_matches('/').to_owned(),
             key,
+            breaker: None,
         }
+    }
+
+    /// The same client, through a circuit breaker with these settings.
+    pub fn with_breaker(mut self, config: crate::breaker::BreakerConfig) -> Self {
+        self.breaker = Some(std::sync::Arc::new(crate::breaker::Breaker::new(config)));
+        self
+    }
+
+    /// Sends a request through the breaker (a fast failure while it is open) and answers the
+    /// status and body. Only the deployment's faults count against it: no answer, 429, 502,
+    /// 503, 504; a refusal or a function's error does not.
+    pub(super) async fn call(
+        &self,
+        request: reqwest::RequestBuilder,
+    ) -> Result<(u16, axum::body::Bytes), String> {
+        let ticket = match &self.breaker {
+            Some(breaker) => Some(breaker.acquire().map_err(|wait| {
+                format!(
+                    "the circuit breaker is open after repeated failures; next try in {} s",
+                    wait.as_secs().max(1)
+                )
+            })?),
+            None => None,
+        };
+        let outcome = async {
+            let response = request
+                .send()
+                .await
+                .map_err(|err| err.without_url().to_string())?;
+            let status = response.status().as_u16();
+            let bytes = response
+                .bytes()
+                .await
+                .map_err(|err| err.without_url().to_string())?;
+            Ok((status, bytes))
+        }
+        .await;
+        if let Some(ticket) = ticket {
+            let fault = match &outcome {
+                Err(_) => true,
+                Ok((status, _)) => matches!(status, 429 | 502 | 503 | 504),
+            };
+            ticket.record(fault);
+        }
+        outcome
     }
 
     /// One page of `table` as it stood at `snapshot` (the latest, when `None`), from `cursor`.
@@ -198,17 +247,12 @@ impl ExportClient {
         route: &str,
         body: &Value,
     ) -> Result<T, ExportError> {
-        let response = self
-            .request(route)
-            .json(body)
-            .send()
+        let (status, bytes) = self
+            .call(self.request(route).json(body))
             .await
-            .map_err(|err| ExportError::Unavailable(err.without_url().to_string()))?;
-        let status = response.status();
-        let bytes = response
-            .bytes()
-            .await
-            .map_err(|err| ExportError::Unavailable(err.without_url().to_string()))?;
+            .map_err(ExportError::Unavailable)?;
+        let status = reqwest::StatusCode::from_u16(status)
+            .map_err(|_| ExportError::Malformed(format!("HTTP status {status}")))?;
         if status.is_success() {
             return serde_json::from_slice(&bytes)
                 .map_err(|err| ExportError::Malformed(err.to_string()));

@@ -112,20 +112,13 @@ pub async fn sync_apply(client: &ExportClient, items: &[Item]) -> Result<Vec<Ans
         "args": {"changes": changes},
         "format": "convex_encoded_json",
     });
-    let response = client
-        .request("/api/mutation")
-        .json(&body)
-        .send()
+    let (status, bytes) = client
+        .call(client.request("/api/mutation").json(&body))
         .await
-        .map_err(|err| ApplyError::Unavailable(err.without_url().to_string()))?;
-    let status = response.status().as_u16();
+        .map_err(ApplyError::Unavailable)?;
     if status == 401 || status == 403 {
         return Err(ApplyError::Unauthorized(status));
     }
-    let bytes = response
-        .bytes()
-        .await
-        .map_err(|err| ApplyError::Unavailable(err.without_url().to_string()))?;
     let answer: Value = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
     match (status, answer["status"].as_str()) {
         (200, Some("success")) => outcomes(&answer["value"]["outcomes"], items.len()),

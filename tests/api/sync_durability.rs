@@ -220,7 +220,14 @@ async fn a_convex_outage_only_delays_postgres_changes_and_none_arrives_twice() {
         "[sync]\nidle_poll_max_ms = 100\n[[sync.tables]]\npostgres = \"molecules\"\nconvex = \"things\"\n",
     )
     .unwrap();
-    let app = crate::sync_two_way::gateway(&proxy.url, &db, file.path()).await;
+    // The sync's calls pass a circuit breaker; a short open time keeps the test quick.
+    let app = crate::sync_two_way::gateway_with(&proxy.url, &db, file.path(), |c| {
+        if let Some(convex) = c.convex.as_mut() {
+            convex.breaker.open_for = Duration::from_secs(1);
+            convex.breaker.consecutive = 2;
+        }
+    })
+    .await;
     let names = || async {
         let mut names: Vec<String> = convex_table(&backend, "things")
             .await
@@ -238,8 +245,8 @@ async fn a_convex_outage_only_delays_postgres_changes_and_none_arrives_twice() {
     proxy.set_up(false);
     let admin = app.client_for(&app.token("root", &["admin"]));
     let started = Instant::now();
-    let (mut written, mut reported) = (0, false);
-    while started.elapsed() < Duration::from_secs(10) || !reported {
+    let (mut written, mut reported, mut breaker_opened) = (0, false, false);
+    while started.elapsed() < Duration::from_secs(10) || !reported || !breaker_opened {
         assert!(
             started.elapsed() < Duration::from_secs(60),
             "the outage never showed in /admin/sync"
@@ -264,6 +271,9 @@ async fn a_convex_outage_only_delays_postgres_changes_and_none_arrives_twice() {
             .unwrap_or_default();
         if to_convex["state"] == "failed" {
             assert!(to_convex["lastError"].is_string(), "{state}");
+            breaker_opened |= to_convex["lastError"]
+                .as_str()
+                .is_some_and(|e| e.contains("circuit breaker is open"));
             assert!(to_convex["lagChanges"].as_i64().unwrap() > 0, "{state}");
             assert!(!state.to_string().contains(KEY));
             reported = true;

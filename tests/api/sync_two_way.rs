@@ -77,6 +77,16 @@ pub(crate) async fn gateway(
     db: &crate::pg::TestDb,
     sync: &std::path::Path,
 ) -> TestApp {
+    gateway_with(backend_url, db, sync, |_| {}).await
+}
+
+/// [`gateway`], with more settings.
+pub(crate) async fn gateway_with(
+    backend_url: &str,
+    db: &crate::pg::TestDb,
+    sync: &std::path::Path,
+    more: impl FnOnce(&mut convex_gateway::config::Config),
+) -> TestApp {
     let url = backend_url.to_owned();
     let (sync, db_url) = (sync.to_owned(), db.url.clone());
     crate::helpers::spawn_app_with(move |c| {
@@ -86,6 +96,7 @@ pub(crate) async fn gateway(
         if let Some(convex) = c.convex.as_mut() {
             convex.deploy_key = Some(SecretString::from(KEY));
         }
+        more(c);
     })
     .await
 }
