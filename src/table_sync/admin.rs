@@ -349,17 +349,8 @@ impl SyncAdmin {
                     .filter(|c| !c.generated && version.contains_key(&c.name))
                     .map(|c| c.ident.as_str())
                     .collect();
-                let list = columns.join(", ");
-                let excluded: Vec<String> =
-                    columns.iter().map(|c| format!("EXCLUDED.{c}")).collect();
                 tx.execute(
-                    &format!(
-                        "INSERT INTO {t} ({list}) SELECT {list} FROM jsonb_populate_record(NULL::{t}, $1::text::jsonb) \
-                         ON CONFLICT ({k}) DO UPDATE SET ({list}) = (SELECT {e})",
-                        t = table.qualified,
-                        k = key.ident,
-                        e = excluded.join(", "),
-                    ),
+                    &super::to_postgres::upsert(table, &columns),
                     &[&Value::Object(version.clone()).to_string()],
                 )
                 .await

@@ -387,18 +387,9 @@ async fn apply_revision(
     let row_text = Value::Object(row).to_string();
     match known {
         Some(_) => {
-            tx.execute(
-                &format!(
-                    "INSERT INTO {t} ({list}) SELECT {list} FROM jsonb_populate_record(NULL::{t}, $1::text::jsonb) \
-                     ON CONFLICT ({k}) DO UPDATE SET ({list}) = (SELECT {excluded})",
-                    t = table.qualified,
-                    k = key.ident,
-                    excluded = columns.iter().map(|c| format!("EXCLUDED.{c}")).collect::<Vec<_>>().join(", "),
-                ),
-                &[&row_text],
-            )
-            .await
-            .map_err(|e| e.to_string())?;
+            tx.execute(&upsert(table, &columns), &[&row_text])
+                .await
+                .map_err(|e| e.to_string())?;
             Ok(Outcome::Updated)
         }
         None => {
@@ -422,6 +413,20 @@ async fn apply_revision(
             Ok(Outcome::Inserted)
         }
     }
+}
+
+/// The statement that writes a row object (`$1`, JSON text) into `columns` of `table`, inserting
+/// it or updating the row with its key.
+pub(super) fn upsert(table: &TableInfo, columns: &[&str]) -> String {
+    let list = columns.join(", ");
+    let excluded: Vec<String> = columns.iter().map(|c| format!("EXCLUDED.{c}")).collect();
+    format!(
+        "INSERT INTO {t} ({list}) SELECT {list} FROM jsonb_populate_record(NULL::{t}, $1::text::jsonb) \
+         ON CONFLICT ({k}) DO UPDATE SET ({list}) = (SELECT {e})",
+        t = table.qualified,
+        k = table.key.ident,
+        e = excluded.join(", "),
+    )
 }
 
 /// The document's fields as the row object for `jsonb_populate_record`.
