@@ -7,6 +7,8 @@
 //                             and an optional idempotency key
 //   gateway:syncApply (internal mutation) Postgres changes from the table sync (GATEWAY_SYNC),
 //                             in order, once each, refusing a document that changed meanwhile
+//   gateway:webhook (internal mutation) a verified inbound webhook (GATEWAY_WEBHOOKS), once per
+//                             message id: a mutation of yours, or a table insert or upsert
 //   gateway:purgeIdempotency (internal mutation) forgets idempotency keys older than 7 days;
 //                             `crons.ts` runs it hourly
 //
@@ -467,6 +469,67 @@ export const apply = mutation({
       await ctx.db.insert("gateway_idempotency", { key: idempotencyKey, outcomes, createdAt: now });
     }
     return { outcomes, replayed: false };
+  },
+});
+
+/**
+ * A verified inbound webhook, delivered once per `key` (`webhook:<name>:<message id>`): the
+ * mutation at `mutation` runs with `args` (internal mutations too), or `fields` are inserted
+ * into `table`, or, with `upsertBy`, merged into the document whose field of that name holds
+ * the same value. The key is recorded in the same transaction, so a delivery the gateway
+ * repeats (a lost answer, the outbox after an outage) does nothing the second time.
+ * Internal: only the gateway, with the deploy key, calls it.
+ */
+export const webhook = internalMutation({
+  args: {
+    key: v.string(),
+    mutation: v.optional(v.string()),
+    args: v.optional(v.any()),
+    table: v.optional(v.string()),
+    fields: v.optional(v.any()),
+    upsertBy: v.optional(v.union(v.string(), v.null())),
+  },
+  handler: async (ctx, { key, mutation: path, args, table, fields, upsertBy }) => {
+    const previous = await ctx.db
+      .query("gateway_idempotency")
+      .withIndex("by_key", (q) => q.eq("key", key))
+      .unique();
+    if (previous !== null) return { result: previous.outcomes, replayed: true };
+    let result: any;
+    if (path !== undefined) {
+      result = await ctx.runMutation(makeFunctionReference<"mutation">(path), args ?? {});
+    } else if (table !== undefined) {
+      const doc = checkFields(fields, 0);
+      const now = Date.now();
+      const field = upsertBy ?? undefined;
+      let existing: GenericDocument | null = null;
+      if (field !== undefined) {
+        const value = doc[field];
+        if (value === undefined || value === null) fail("INVALID_DOCUMENT", `the document has no ${field} to upsert by`);
+        const index = await findIndex(ctx.db, table, [field]);
+        existing =
+          index === null
+            ? await ctx.db.query(table).filter((q: any) => q.eq(q.field(field), value)).first()
+            : await ctx.db.query(table).withIndex(index, (q: any) => q.eq(field, value)).first();
+      }
+      if (existing === null) {
+        const id = await ctx.db.insert(table, { ...doc, gwVersion: 1, gwUpdatedTime: now });
+        result = { kind: "inserted", id };
+      } else {
+        const version = typeof existing.gwVersion === "number" ? existing.gwVersion : 0;
+        await ctx.db.replace(existing._id as any, {
+          ...userFields(existing),
+          ...doc,
+          gwVersion: version + 1,
+          gwUpdatedTime: now,
+        });
+        result = { kind: "updated", id: existing._id };
+      }
+    } else {
+      fail("INVALID_DOCUMENT", "a webhook names a mutation or a table");
+    }
+    await ctx.db.insert("gateway_idempotency", { key, outcomes: result ?? null, createdAt: Date.now() });
+    return { result: result ?? null, replayed: false };
   },
 });
 

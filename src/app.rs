@@ -185,6 +185,21 @@ impl Application {
             config.sync_relay.clone(),
             &metrics,
         )?;
+        let webhooks = crate::webhooks::Webhooks::new(crate::webhooks::WebhooksParts {
+            hooks: Arc::clone(&config.webhooks),
+            store: Arc::clone(&store),
+            convex: convex.clone(),
+            outbox: outbox.clone(),
+            idempotency: idempotency.clone(),
+            metrics: crate::webhooks::WebhookMetrics::register(&metrics)
+                .context("registering the webhooks' metrics")?,
+            deploy_key: config
+                .convex
+                .as_ref()
+                .is_some_and(|c| c.deploy_key.is_some()),
+            timeout: config.request_timeout,
+        })
+        .context("GATEWAY_WEBHOOKS")?;
         let state = AppState::new(Parts {
             store,
             convex,
@@ -202,6 +217,7 @@ impl Application {
             live: Arc::clone(&live),
             sync_relay,
             table_sync: sync_admin,
+            webhooks,
         });
         spawn_sweeper(state.downgrade());
         spawn_reloader(state.downgrade());

@@ -144,6 +144,9 @@ pub struct Config {
     /// `GATEWAY_SYNC`: the TOML file whose `[sync]` section pairs Postgres tables
     /// (`DATABASE_URL`) with Convex tables (`CONVEX_URL`, with `CONVEX_DEPLOYMENT_KEY`).
     pub sync_file: Option<PathBuf>,
+    /// `GATEWAY_WEBHOOKS`: the TOML file declaring inbound webhooks (`[webhooks.<name>]`), read
+    /// at start with its `env:` secrets resolved.
+    pub webhooks: std::sync::Arc<[crate::webhooks::config::Webhook]>,
     /// `GATEWAY_STATE_URL` (and `GATEWAY_STATE_POOL_SIZE`): the Postgres database that holds the
     /// gateway's own state (idempotency keys, tokens, signing keys, transactions, the outbox,
     /// the replica list) so that several replicas share it. Without it, the state stays in the
@@ -375,6 +378,15 @@ impl Config {
             sync_file: get("GATEWAY_SYNC")
                 .filter(|v| !v.is_empty())
                 .map(PathBuf::from),
+            webhooks: match get("GATEWAY_WEBHOOKS").filter(|v| !v.is_empty()) {
+                None => std::sync::Arc::from(Vec::new()),
+                Some(path) => crate::webhooks::config::load(std::path::Path::new(&path), get)
+                    .map_err(|err| ConfigError {
+                        var: "GATEWAY_WEBHOOKS",
+                        reason: format!("{err:#}"),
+                    })?
+                    .into(),
+            },
             changes_max_wait: Duration::from_secs(parse_or(
                 &get,
                 "GATEWAY_CHANGES_MAX_WAIT",

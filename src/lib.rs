@@ -59,6 +59,8 @@ pub mod table_sync;
 pub mod telemetry;
 /// Interactive transactions: staged writes and optimistic commit.
 pub mod transactions;
+/// Inbound webhooks: verified, deduped, delivered once.
+pub mod webhooks;
 /// The write path: apply now, or queue in the outbox.
 pub mod writes;
 

@@ -28,6 +28,7 @@ use crate::writes::Receipt;
         (name = "transactions", description = "Atomic batches of writes"),
         (name = "functions", description = "Convex functions: the drop-in passthrough of Convex's HTTP API, and a REST form"),
         (name = "admin", description = "Administration (admin role)"),
+        (name = "webhooks", description = "Inbound webhooks, verified by the provider's signature and delivered once"),
     )
 )]
 pub struct ApiDoc;

@@ -87,12 +87,14 @@ impl Relay {
             idempotency_key: Some(due.idempotency_key.clone()),
             deadline: Some(Instant::now() + self.timeout),
             caller: crate::store::DbCaller::Gateway,
+            // A webhook is delivered to `gateway:webhook`, an internal function.
+            as_deployment: due.kind == Kind::Webhook,
         };
         let result = match due.kind {
             Kind::Apply => apply_encoded(convex, &ctx, due.args.clone())
                 .await
                 .map(outcomes_json),
-            Kind::Mutation => {
+            Kind::Mutation | Kind::Webhook => {
                 convex
                     .call(&ctx, FunctionKind::Mutation, &due.path, due.args.clone())
                     .await

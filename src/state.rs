@@ -19,6 +19,7 @@ use crate::store::SharedStore;
 use crate::store::convex::ConvexClient;
 use crate::sync_relay::SyncRelay;
 use crate::table_sync::admin::SyncAdmin;
+use crate::webhooks::Webhooks;
 use crate::writes::WritePath;
 
 /// Shared, cheaply cloned state for handlers and middleware.
@@ -63,6 +64,8 @@ pub struct Parts {
     pub sync_relay: SyncRelay,
     /// The table sync's admin handle (`GATEWAY_SYNC`).
     pub table_sync: Option<SyncAdmin>,
+    /// Inbound webhooks (`GATEWAY_WEBHOOKS`).
+    pub webhooks: Webhooks,
 }
 
 impl AppState {
@@ -81,6 +84,11 @@ impl AppState {
     /// The table sync's admin handle, when `GATEWAY_SYNC` is set.
     pub fn table_sync(&self) -> Option<&SyncAdmin> {
         self.inner.table_sync.as_ref()
+    }
+
+    /// Inbound webhooks.
+    pub fn webhooks(&self) -> &Webhooks {
+        &self.inner.webhooks
     }
 
     /// The offline outbox, when the gateway fronts Convex with `GATEWAY_OUTBOX` on.

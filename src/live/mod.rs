@@ -457,6 +457,7 @@ fn background(ctx: &StoreCtx, as_caller: bool) -> StoreCtx {
         } else {
             crate::store::DbCaller::Gateway
         },
+        as_deployment: false,
     }
 }
 

@@ -87,11 +87,7 @@ fn entry_from_row(row: &Row<'_>) -> rusqlite::Result<Entry> {
     Ok(Entry {
         outbox_id: row.get(0)?,
         status: Status::parse(&status).unwrap_or(Status::Dead),
-        kind: if kind == "mutation" {
-            Kind::Mutation
-        } else {
-            Kind::Apply
-        },
+        kind: Kind::parse(&kind),
         path: row.get(3)?,
         attempts: row.get(4)?,
         created_at: row.get(5)?,
@@ -349,11 +345,7 @@ impl LocalOutbox {
                 Ok(Some(Due {
                     seq,
                     id,
-                    kind: if kind == "mutation" {
-                        Kind::Mutation
-                    } else {
-                        Kind::Apply
-                    },
+                    kind: Kind::parse(&kind),
                     path,
                     args: serde_json::from_str(&args)?,
                     idempotency_key: key,

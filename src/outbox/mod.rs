@@ -65,6 +65,8 @@ pub enum Kind {
     Apply,
     /// An allow-listed mutation through the passthrough.
     Mutation,
+    /// A verified inbound webhook, through `gateway:webhook` under the deploy key.
+    Webhook,
 }
 
 impl Kind {
@@ -72,6 +74,17 @@ impl Kind {
         match self {
             Self::Apply => "apply",
             Self::Mutation => "mutation",
+            Self::Webhook => "webhook",
+        }
+    }
+
+    /// The kind a stored name stands for (`apply` for anything unknown, as before there were
+    /// more kinds).
+    pub(crate) fn parse(raw: &str) -> Self {
+        match raw {
+            "mutation" => Self::Mutation,
+            "webhook" => Self::Webhook,
+            _ => Self::Apply,
         }
     }
 }

@@ -41,11 +41,7 @@ fn entry_from_row(row: &Row) -> Entry {
     Entry {
         outbox_id: row.get(0),
         status: Status::parse(&status).unwrap_or(Status::Dead),
-        kind: if kind == "mutation" {
-            Kind::Mutation
-        } else {
-            Kind::Apply
-        },
+        kind: Kind::parse(&kind),
         path: row.get(3),
         attempts: u32::try_from(row.get::<_, i32>(4)).unwrap_or(0),
         created_at: row.get(5),
@@ -284,11 +280,7 @@ impl SharedOutbox {
         Ok(Some(Due {
             seq: row.get(0),
             id: row.get(1),
-            kind: if kind == "mutation" {
-                Kind::Mutation
-            } else {
-                Kind::Apply
-            },
+            kind: Kind::parse(&kind),
             path: row.get(3),
             args: row.get(4),
             idempotency_key: row.get(5),

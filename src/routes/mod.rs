@@ -11,6 +11,7 @@ pub mod sync_admin;
 pub mod tables;
 pub mod transactions;
 pub mod watch;
+pub mod webhooks;
 
 use axum::extract::FromRequestParts;
 use axum::http::request::Parts;
@@ -66,6 +67,7 @@ impl FromRequestParts<AppState> for RequestCtx {
                     .map(|k| k.0.clone()),
                 deadline: Some(std::time::Instant::now() + state.config().request_timeout),
                 caller: db_caller,
+                as_deployment: false,
             },
             tx: parts.extensions.get::<TxScope>().cloned(),
         })
@@ -84,4 +86,5 @@ pub fn api() -> OpenApiRouter<AppState> {
         .merge(changes::router())
         .merge(sync::router())
         .merge(sync_admin::router())
+        .merge(webhooks::router())
 }

@@ -40,6 +40,9 @@ pub struct StoreCtx {
     /// Who the database should see as the caller, for stores that enforce their own row
     /// policies (Postgres row-level security).
     pub caller: DbCaller,
+    /// Call Convex as the deployment, with the deploy key (`Authorization: Convex …`): only the
+    /// gateway's own calls of its internal functions (webhook deliveries), never a caller's.
+    pub as_deployment: bool,
 }
 
 /// The caller as a database with its own access rules sees it: the gateway itself (the outbox

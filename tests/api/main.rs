@@ -32,6 +32,7 @@ mod sync_relay;
 mod sync_two_way;
 mod table_sync;
 mod transactions;
+mod webhooks;
 
 /// The shared store behaviour suite, run against the embedded SQLite store.
 mod local_store {

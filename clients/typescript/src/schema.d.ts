@@ -675,6 +675,29 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/webhooks/{name}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Receive a webhook.
+         * @description The webhook `name` is declared in `GATEWAY_WEBHOOKS` with its signature scheme (`standard`
+         *     and Svix/Clerk, `stripe`, `github`, `hmac`), its secrets and its targets. The raw body is
+         *     verified before it is parsed; a message id seen before answers `duplicate` and does nothing.
+         *     No bearer token: the signature is the credential.
+         */
+        post: operations["receive"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
 }
 export type webhooks = Record<string, never>;
 export interface components {
@@ -960,7 +983,7 @@ export interface components {
          * @description A stable, machine-readable error code. Clients branch on this, never on `detail`.
          * @enum {string}
          */
-        ErrorCode: "malformed_json" | "invalid_body" | "reserved_field" | "invalid_table_name" | "invalid_filter" | "invalid_order" | "invalid_limit" | "invalid_cursor" | "invalid_query" | "order_needs_index" | "invalid_header" | "invalid_reference" | "too_many_operations" | "bad_request" | "missing_token" | "malformed_token" | "unsupported_algorithm" | "unknown_key" | "unsupported_header" | "bad_signature" | "token_expired" | "token_not_yet_valid" | "wrong_issuer" | "wrong_audience" | "missing_claim" | "token_in_query" | "invalid_token" | "invalid_client" | "forbidden" | "invalid_grant" | "refresh_token_reused" | "route_not_found" | "table_not_found" | "not_found" | "method_not_allowed" | "not_acceptable" | "conflict" | "idempotency_in_progress" | "idempotency_key_reused" | "transaction_conflict" | "transaction_not_found" | "transaction_expired" | "too_many_transactions" | "rate_limited" | "too_many_watches" | "watch_capacity" | "outbox_entry_not_found" | "outbox_entry_state" | "sync_not_configured" | "sync_table_not_found" | "sync_conflict_not_found" | "sync_conflict_state" | "sync_unavailable" | "version_mismatch" | "payload_too_large" | "too_many_documents" | "unsupported_media_type" | "function_error" | "upstream_unauthorized" | "upstream_rejected" | "upstream_not_found" | "upstream_error" | "upstream_unreachable" | "upstream_timeout" | "upstream_unavailable" | "internal" | "convex_not_configured" | "resync_needed" | "change_feed_unavailable" | "table_without_key" | "unknown_field" | "invalid_value" | "not_null_violation" | "check_violation" | "unique_violation" | "foreign_key_violation" | "exclusion_violation" | "database_forbidden" | "rate_limiter_unavailable" | "state_store_unavailable" | "store_unavailable" | "timeout";
+        ErrorCode: "malformed_json" | "invalid_body" | "reserved_field" | "invalid_table_name" | "invalid_filter" | "invalid_order" | "invalid_limit" | "invalid_cursor" | "invalid_query" | "order_needs_index" | "invalid_header" | "invalid_reference" | "too_many_operations" | "bad_request" | "missing_token" | "malformed_token" | "unsupported_algorithm" | "unknown_key" | "unsupported_header" | "bad_signature" | "token_expired" | "token_not_yet_valid" | "wrong_issuer" | "wrong_audience" | "missing_claim" | "token_in_query" | "invalid_token" | "invalid_client" | "forbidden" | "invalid_grant" | "refresh_token_reused" | "route_not_found" | "table_not_found" | "not_found" | "method_not_allowed" | "not_acceptable" | "conflict" | "idempotency_in_progress" | "idempotency_key_reused" | "transaction_conflict" | "transaction_not_found" | "transaction_expired" | "too_many_transactions" | "rate_limited" | "too_many_watches" | "watch_capacity" | "outbox_entry_not_found" | "outbox_entry_state" | "sync_not_configured" | "sync_table_not_found" | "sync_conflict_not_found" | "sync_conflict_state" | "sync_unavailable" | "webhook_not_found" | "webhook_signature" | "webhook_timestamp" | "webhook_payload" | "webhook_in_flight" | "version_mismatch" | "payload_too_large" | "too_many_documents" | "unsupported_media_type" | "function_error" | "upstream_unauthorized" | "upstream_rejected" | "upstream_not_found" | "upstream_error" | "upstream_unreachable" | "upstream_timeout" | "upstream_unavailable" | "internal" | "convex_not_configured" | "resync_needed" | "change_feed_unavailable" | "table_without_key" | "unknown_field" | "invalid_value" | "not_null_violation" | "check_violation" | "unique_violation" | "foreign_key_violation" | "exclusion_violation" | "database_forbidden" | "rate_limiter_unavailable" | "state_store_unavailable" | "store_unavailable" | "timeout";
         /** @description A Convex function call, exactly as Convex's HTTP API takes it. */
         FunctionRequest: {
             /** @description `module:function`, e.g. `videos:getByTwitchId`. */
@@ -996,7 +1019,7 @@ export interface components {
          * @description What a queued write calls.
          * @enum {string}
          */
-        Kind: "apply" | "mutation";
+        Kind: "apply" | "mutation" | "webhook";
         /** @description One page of a table. */
         ListResponse: {
             /** @description The documents of this page, in the requested order. */
@@ -1242,6 +1265,24 @@ export interface components {
             ageSeconds: number;
             stagedOperations: number;
         };
+        /** @description The answer to a verified delivery. */
+        WebhookReceipt: {
+            status: components["schemas"]["WebhookStatus"];
+            /** @description The webhook's name. */
+            webhook: string;
+            /** @description The provider's message id (or, without one, the body's SHA-256). */
+            id: string;
+            /** @description The event type, when the event names one. */
+            eventType?: string | null;
+            first?: components["schemas"]["WebhookStatus"] | null;
+            /** @description For `queued`: where to follow it (`GET /admin/outbox`). */
+            outboxId?: string | null;
+        };
+        /**
+         * @description What happened to a delivery.
+         * @enum {string}
+         */
+        WebhookStatus: "delivered" | "queued" | "ignored" | "duplicate";
     };
     responses: {
         /** @description Convex refused the document: its schema's validator, or the function, threw (`function_error`) */
@@ -3708,6 +3749,90 @@ export interface operations {
                 };
             };
             503: components["responses"]["StateDown"];
+        };
+    };
+    receive: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The webhook's name in GATEWAY_WEBHOOKS */
+                name: string;
+            };
+            cookie?: never;
+        };
+        /** @description The provider's event, exactly as signed */
+        requestBody: {
+            content: {
+                "application/json": unknown;
+            };
+        };
+        responses: {
+            /** @description Delivered, ignored (no route takes the event type) or a duplicate */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["WebhookReceipt"];
+                };
+            };
+            /** @description Verified and kept in the outbox: Convex cannot be reached now */
+            202: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["WebhookReceipt"];
+                };
+            };
+            /** @description The verified body cannot be delivered as configured (`webhook_payload`) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The signature (`webhook_signature`) or its timestamp (`webhook_timestamp`) is refused */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No such webhook (`webhook_not_found`) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description A delivery with this message id is still running (`webhook_in_flight`) */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The body is over the webhook's `max_body_bytes` */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            422: components["responses"]["DocumentRefused"];
+            503: components["responses"]["Overloaded"];
         };
     };
 }

@@ -107,6 +107,8 @@ pub struct RawResponse {
 /// The client.
 pub struct ConvexClient {
     url: String,
+    /// The deploy key, for the gateway's own calls of internal functions.
+    deploy_key: Option<SecretString>,
     /// `/api/query`, `/api/mutation` and `/api/action`, parsed once.
     routes: [reqwest::Url; 3],
     client: reqwest::Client,
@@ -134,6 +136,7 @@ impl ConvexClient {
         };
         Ok(Self {
             url: config.url.clone(),
+            deploy_key: config.deploy_key.clone(),
             routes: [
                 route(FunctionKind::Query.route())?,
                 route(FunctionKind::Mutation.route())?,
@@ -266,7 +269,17 @@ impl ConvexClient {
         if let Some(id) = &ctx.request_id {
             request = request.header("Convex-Request-Id", id);
         }
-        if let Some(token) = &ctx.identity {
+        if ctx.as_deployment {
+            let key = self.deploy_key.as_ref().ok_or_else(|| {
+                StoreError::Internal(anyhow::anyhow!(
+                    "an internal function needs CONVEX_DEPLOYMENT_KEY"
+                ))
+            })?;
+            request = request.header(
+                reqwest::header::AUTHORIZATION,
+                format!("Convex {}", key.expose_secret()),
+            );
+        } else if let Some(token) = &ctx.identity {
             request = request.bearer_auth(token.expose_secret());
         }
         let response = request.send().await.map_err(transport_error)?;
@@ -340,7 +353,11 @@ impl ConvexClient {
         // Queries are safe to repeat; gateway:apply is when Convex dedupes its idempotency key.
         let retryable = match kind {
             FunctionKind::Query => true,
-            FunctionKind::Mutation => path == "gateway:apply" && ctx.idempotency_key.is_some(),
+            // gateway:webhook dedupes its own key, which every call carries.
+            FunctionKind::Mutation => {
+                (path == "gateway:apply" && ctx.idempotency_key.is_some())
+                    || path == "gateway:webhook"
+            }
             FunctionKind::Action => false,
         };
         match self.call_raw(ctx, kind.route(), &body, retryable).await?.1 {

@@ -32,6 +32,8 @@ export default defineSchema(
       startedAt: v.number(),
       ...gatewayFields,
     }).index("by_user", ["userId"]),
+    // Stripe events kept by the webhook tests, upserted by the event's object id.
+    payments: defineTable(v.any()).index("by_stripeId", ["stripeId"]),
     // Schemaless tables the shared store suite orders by field.
     scores: defineTable(v.any()).index("by_score", ["score"]).index("by_score_name", ["score", "name"]).index("by_name", ["name"]),
     pages: defineTable(v.any()).index("by_bucket", ["bucket"]).index("by_bucket_i", ["bucket", "i"]),

@@ -100,6 +100,8 @@ from .token_request_claims_type_0 import TokenRequestClaimsType0
 from .token_response import TokenResponse
 from .transaction_handle import TransactionHandle
 from .transaction_status import TransactionStatus
+from .webhook_receipt import WebhookReceipt
+from .webhook_status import WebhookStatus
 
 __all__ = (
     "AdminStatus",
@@ -202,4 +204,6 @@ __all__ = (
     "TokenResponse",
     "TransactionHandle",
     "TransactionStatus",
+    "WebhookReceipt",
+    "WebhookStatus",
 )

@@ -81,6 +81,11 @@ class ErrorCode(StrEnum):
     UPSTREAM_UNREACHABLE = "upstream_unreachable"
     VERSION_MISMATCH = "version_mismatch"
     WATCH_CAPACITY = "watch_capacity"
+    WEBHOOK_IN_FLIGHT = "webhook_in_flight"
+    WEBHOOK_NOT_FOUND = "webhook_not_found"
+    WEBHOOK_PAYLOAD = "webhook_payload"
+    WEBHOOK_SIGNATURE = "webhook_signature"
+    WEBHOOK_TIMESTAMP = "webhook_timestamp"
     WRONG_AUDIENCE = "wrong_audience"
     WRONG_ISSUER = "wrong_issuer"
 
