@@ -396,10 +396,16 @@ function checkFields(fields: unknown, op: number): Record<string, any> {
  * A batch of writes, all applied or none (one Convex transaction). `expected` is a version
  * precondition: "exists", or the versions the document may be at. With `idempotencyKey`, the
  * first result is stored and returned again for the same key without applying anything.
+ * With `dryRun` (the gateway's `Prefer: tx=rollback`), every operation runs, the schema's
+ * validation included, and the outcomes are thrown as `{code: "DRY_RUN", outcomes}`: a thrown
+ * error rolls the whole transaction back, so nothing is stored.
  */
 export const apply = mutation({
-  args: { ops: v.array(opValidator), idempotencyKey: v.optional(v.string()) },
-  handler: async (ctx, { ops, idempotencyKey }) => {
+  args: { ops: v.array(opValidator), idempotencyKey: v.optional(v.string()), dryRun: v.optional(v.boolean()) },
+  handler: async (ctx, { ops, idempotencyKey, dryRun }) => {
+    if (dryRun === true && idempotencyKey !== undefined) {
+      fail("INVALID_DOCUMENT", "a dry run takes no idempotency key");
+    }
     if (idempotencyKey !== undefined) {
       const previous = await ctx.db
         .query("gateway_idempotency")
@@ -465,6 +471,7 @@ export const apply = mutation({
         }
       }
     }
+    if (dryRun === true) throw new ConvexError({ code: "DRY_RUN", outcomes });
     if (idempotencyKey !== undefined) {
       await ctx.db.insert("gateway_idempotency", { key: idempotencyKey, outcomes, createdAt: now });
     }

@@ -62,6 +62,7 @@ error_codes! {
     InvalidReference => ("invalid_reference", BAD_REQUEST, "A `$ref` names no earlier operation"),
     TooManyOperations => ("too_many_operations", PAYLOAD_TOO_LARGE, "Too many operations in one transaction"),
     BadRequest => ("bad_request", BAD_REQUEST, "The request is not valid"),
+    PreferenceNotHonoured => ("preference_not_honoured", BAD_REQUEST, "A preference cannot be honoured (Prefer: handling=strict)"),
     MissingToken => ("missing_token", UNAUTHORIZED, "Authentication is required"),
     MalformedToken => ("malformed_token", UNAUTHORIZED, "The token is not a well-formed JWT"),
     UnsupportedAlgorithm => ("unsupported_algorithm", UNAUTHORIZED, "The token's algorithm is not accepted"),

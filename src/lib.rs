@@ -33,6 +33,8 @@ pub mod middleware;
 pub mod openapi;
 /// The offline outbox: writes queued while Convex is unreachable.
 pub mod outbox;
+/// The `Prefer` request header (RFC 7240): dry runs and strict handling.
+pub mod prefer;
 /// Per-caller rate limits, configured per role.
 pub mod ratelimit;
 /// The outbox relay: delivers queued writes to Convex, handed its dependencies.

@@ -95,7 +95,7 @@ impl Metrics {
         let transactions = IntCounterVec::new(
             Opts::new(
                 "gateway_transactions_total",
-                "Interactive transactions ended, by outcome (committed, rolled_back, conflict, expired).",
+                "Interactive transactions ended, by outcome (committed, rolled_back, conflict, expired, queued, dry_run).",
             ),
             &["outcome"],
         )?;

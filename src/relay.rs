@@ -89,6 +89,7 @@ impl Relay {
             caller: crate::store::DbCaller::Gateway,
             // A webhook is delivered to `gateway:webhook`, an internal function.
             as_deployment: due.kind == Kind::Webhook,
+            dry_run: false,
         };
         let result = match due.kind {
             Kind::Apply => apply_encoded(convex, &ctx, due.args.clone())

@@ -67,7 +67,8 @@ impl WritePath {
     /// Every such write carries an idempotency key (the caller's, or one made up here) from its
     /// first attempt on, so whichever attempt reached Convex, `gateway:apply` applies it once.
     pub async fn write(&self, ctx: &RequestCtx, ops: Vec<WriteOp>) -> ApiResult<Written> {
-        let Some(outbox) = &self.outbox else {
+        // A dry run is never queued: it answers what Convex would store now, or that it cannot.
+        let Some(outbox) = self.outbox.as_ref().filter(|_| !ctx.store.dry_run) else {
             return Ok(Written::Applied(self.store.apply(&ctx.store, ops).await?));
         };
         if ops.is_empty() {

@@ -84,7 +84,15 @@ impl Documents {
                 return Err(err);
             }
         };
-        metrics.transactions_ended("committed", 1);
+        // A dry run ends the transaction too: it ran, and was rolled back.
+        metrics.transactions_ended(
+            if ctx.store.dry_run {
+                "dry_run"
+            } else {
+                "committed"
+            },
+            1,
+        );
         let mut ids = BTreeMap::new();
         let mut results = Vec::with_capacity(positions.len());
         for (staged, position) in tx.staged.iter().zip(positions) {

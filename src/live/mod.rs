@@ -458,6 +458,7 @@ fn background(ctx: &StoreCtx, as_caller: bool) -> StoreCtx {
             crate::store::DbCaller::Gateway
         },
         as_deployment: false,
+        dry_run: false,
     }
 }
 

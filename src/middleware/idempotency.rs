@@ -47,7 +47,10 @@ pub(super) async fn idempotency(
     let Some(raw) = request.headers().get(&IDEMPOTENCY_KEY).cloned() else {
         return next.run(request).await;
     };
-    if !covered(request.method(), request.uri().path()) {
+    // A dry run stores nothing, so it consumes no key either.
+    if !covered(request.method(), request.uri().path())
+        || request.extensions().get::<super::DryRun>().is_some()
+    {
         return next.run(request).await;
     }
     let key = match raw.to_str() {

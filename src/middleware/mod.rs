@@ -4,6 +4,7 @@
 mod authenticate;
 mod idempotency;
 mod metrics;
+mod prefer;
 mod problem;
 mod ratelimit;
 mod transaction;
@@ -32,6 +33,7 @@ use crate::config::CorsOrigins;
 use crate::state::AppState;
 
 pub use idempotency::{IDEMPOTENCY_KEY, REPLAYED, ScopedKey};
+pub use prefer::DryRun;
 pub use problem::Verbatim;
 pub(crate) use problem::route_not_found;
 pub use transaction::TRANSACTION_ID;
@@ -114,6 +116,10 @@ pub fn apply(router: Router, state: &AppState) -> Router {
         // Resolve `X-Transaction-Id` on table routes, once the caller is known, so handlers
         // stage their writes in the caller's transaction.
         .layer(from_fn_with_state(state.clone(), transaction::scope))
+        // Read `Prefer` once the transaction scope is known (a staged write cannot be a dry
+        // run): refuse what strict handling cannot honour, and mark dry runs, which consume no
+        // idempotency key below.
+        .layer(axum::middleware::from_fn(prefer::prefer))
         // Replay or refuse repeated writes (`Idempotency-Key`), per caller, so it sits after
         // authentication; it reads the body itself, within GATEWAY_MAX_BODY_BYTES.
         .layer(from_fn_with_state(state.clone(), idempotency::idempotency))
@@ -145,6 +151,7 @@ fn cors(origins: &CorsOrigins) -> Option<CorsLayer> {
             idempotency::IDEMPOTENCY_KEY,
             transaction::TRANSACTION_ID,
             HeaderName::from_static("last-event-id"),
+            HeaderName::from_static("prefer"),
         ])
         .expose_headers([
             idempotency::REPLAYED,
@@ -156,6 +163,7 @@ fn cors(origins: &CorsOrigins) -> Option<CorsLayer> {
             crate::stale::STALE_HEADER,
             header::LOCATION,
             header::RETRY_AFTER,
+            crate::prefer::PREFERENCE_APPLIED,
             REQUEST_ID,
         ])
         .max_age(Duration::from_secs(600));

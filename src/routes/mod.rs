@@ -68,6 +68,11 @@ impl FromRequestParts<AppState> for RequestCtx {
                 deadline: Some(std::time::Instant::now() + state.config().request_timeout),
                 caller: db_caller,
                 as_deployment: false,
+                // Set by the `Prefer` middleware only on routes that honour a dry run.
+                dry_run: parts
+                    .extensions
+                    .get::<crate::middleware::DryRun>()
+                    .is_some(),
             },
             tx: parts.extensions.get::<TxScope>().cloned(),
         })

@@ -205,7 +205,10 @@ async fn list_documents(
     path = "/v1/tables/{table}",
     tag = "tables",
     security(("bearer" = [])),
-    params(("table" = String, Path, description = "Table name, `^[A-Za-z][A-Za-z0-9_]{0,63}$`", example = "videos")),
+    params(
+        ("table" = String, Path, description = "Table name, `^[A-Za-z][A-Za-z0-9_]{0,63}$`", example = "videos"),
+        ("Prefer" = Option<String>, Header, description = "`tx=rollback`: a dry run (checked, authorized and run, answered, nothing stored; `Preference-Applied: tx=rollback` on the answer). `handling=strict`: 400 `preference_not_honoured` for a preference that cannot be honoured"),
+    ),
     request_body(content = InsertBody, description = "A document, or an array of documents", content_type = "application/json"),
     responses(
         (status = 202, response = crate::openapi::Queued),
@@ -328,6 +331,7 @@ async fn get_document(
         ("table" = String, Path, description = "Table name, `^[A-Za-z][A-Za-z0-9_]{0,63}$`", example = "videos"),
         ("id" = String, Path, description = "Document `_id`"),
         ("If-Match" = Option<String>, Header, description = "Apply only if the document's ETag matches (`*`: if it exists)"),
+        ("Prefer" = Option<String>, Header, description = "`tx=rollback`: a dry run (checked, authorized and run, answered, nothing stored; `Preference-Applied: tx=rollback` on the answer). `handling=strict`: 400 `preference_not_honoured` for a preference that cannot be honoured"),
     ),
     request_body(content = Object, description = "A merge patch", content_type = "application/merge-patch+json"),
     responses(
@@ -364,6 +368,7 @@ async fn patch_document(
         ("table" = String, Path, description = "Table name, `^[A-Za-z][A-Za-z0-9_]{0,63}$`", example = "videos"),
         ("id" = String, Path, description = "Document `_id`"),
         ("If-Match" = Option<String>, Header, description = "Apply only if the document's ETag matches (`*`: if it exists)"),
+        ("Prefer" = Option<String>, Header, description = "`tx=rollback`: a dry run (checked, authorized and run, answered, nothing stored; `Preference-Applied: tx=rollback` on the answer). `handling=strict`: 400 `preference_not_honoured` for a preference that cannot be honoured"),
     ),
     request_body(content = Object, description = "The new fields", content_type = "application/json"),
     responses(
@@ -423,6 +428,7 @@ async fn update_document(
         ("table" = String, Path, description = "Table name, `^[A-Za-z][A-Za-z0-9_]{0,63}$`", example = "videos"),
         ("id" = String, Path, description = "Document `_id`"),
         ("If-Match" = Option<String>, Header, description = "Delete only if the document's ETag matches (`*`: if it exists)"),
+        ("Prefer" = Option<String>, Header, description = "`tx=rollback`: a dry run (checked, authorized and run, answered, nothing stored; `Preference-Applied: tx=rollback` on the answer). `handling=strict`: 400 `preference_not_honoured` for a preference that cannot be honoured"),
     ),
     responses(
         (status = 202, response = crate::openapi::Queued),

@@ -69,6 +69,7 @@ pub struct OperationResult {
     path = "/v1/transactions",
     tag = "transactions",
     security(("bearer" = [])),
+    params(("Prefer" = Option<String>, Header, description = "`tx=rollback`: a dry run (checked, authorized and run, answered, nothing stored; `Preference-Applied: tx=rollback` on the answer). `handling=strict`: 400 `preference_not_honoured` for a preference that cannot be honoured")),
     request_body(content = BatchRequest, content_type = "application/json"),
     responses(
         (status = 202, response = crate::openapi::Queued),
@@ -172,7 +173,7 @@ async fn begin(
     path = "/v1/transactions/{id}/commit",
     tag = "transactions",
     security(("bearer" = [])),
-    params(("id" = String, Path, description = "The transaction id")),
+    params(("id" = String, Path, description = "The transaction id"), ("Prefer" = Option<String>, Header, description = "`tx=rollback`: a dry run (checked, authorized and run, answered, nothing stored; `Preference-Applied: tx=rollback` on the answer). `handling=strict`: 400 `preference_not_honoured` for a preference that cannot be honoured")),
     responses(
         (status = 202, response = crate::openapi::Queued),
         (status = 200, description = "Committed", body = CommitResponse),

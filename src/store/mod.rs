@@ -43,6 +43,9 @@ pub struct StoreCtx {
     /// Call Convex as the deployment, with the deploy key (`Authorization: Convex …`): only the
     /// gateway's own calls of its internal functions (webhook deliveries), never a caller's.
     pub as_deployment: bool,
+    /// Run the writes, answer what they would store, and commit nothing (`Prefer: tx=rollback`):
+    /// the SQL stores roll their transaction back; Convex's `gateway:apply` throws its results.
+    pub dry_run: bool,
 }
 
 /// The caller as a database with its own access rules sees it: the gateway itself (the outbox

@@ -12,6 +12,7 @@ mod binary;
 mod changes;
 mod cluster;
 mod convex;
+mod dry_run;
 mod errors;
 mod faults;
 mod functions;

@@ -73,7 +73,7 @@ pub fn behind(config: &mut Config, proxy: &FaultProxy) {
 }
 
 /// A gateway on the Convex adapter behind a fault proxy, with a quick breaker and outbox backoff.
-async fn behind_proxy(configure: impl FnOnce(&mut Config)) -> (TestApp, FaultProxy) {
+pub async fn behind_proxy(configure: impl FnOnce(&mut Config)) -> (TestApp, FaultProxy) {
     let backend = tokio::task::spawn_blocking(|| ConvexBackend::start(560))
         .await
         .unwrap();

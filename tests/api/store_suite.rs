@@ -38,6 +38,7 @@ macro_rules! store_suite {
             batch_limits_and_invalid_operations,
             transactions_read_their_writes_and_commit_atomically,
             concurrent_transactions_conflict_and_scopes_are_private,
+            dry_runs_answer_what_a_write_stores_and_keep_nothing,
         );
     };
     (@cases $spawn:path; $($case:ident),* $(,)?) => {
@@ -1207,4 +1208,209 @@ pub async fn concurrent_transactions_conflict_and_scopes_are_private(app: &TestA
         .await
         .unwrap();
     assert_problem(anonymous, StatusCode::UNAUTHORIZED, "missing_token").await;
+}
+
+/// `Prefer: tx=rollback`: a write, a batch and a commit run as they would, answer what they
+/// would store, and store nothing; no idempotency key is consumed; `Preference-Applied` comes
+/// only with a write that ran as a dry run; `handling=strict` refuses what cannot be honoured.
+pub async fn dry_runs_answer_what_a_write_stores_and_keep_nothing(app: &TestApp) {
+    let dry = |method: Method, path: &str| {
+        app.client
+            .request(method, app.url(path))
+            .header("prefer", "tx=rollback")
+    };
+    let applied = |r: &reqwest::Response| {
+        r.headers()
+            .get("preference-applied")
+            .map(|v| v.to_str().unwrap().to_owned())
+    };
+    let without_system = |doc: &Value| {
+        let mut doc = doc.clone();
+        let object = doc.as_object_mut().unwrap();
+        object.remove("_id");
+        object.remove("_creationTime");
+        doc
+    };
+
+    // An insert: the document it would store, and nothing stored.
+    let molecule = json!({"name": "Water", "status": "liquid"});
+    let response = dry(Method::POST, "/v1/tables/molecules")
+        .json(&molecule)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::CREATED);
+    assert_eq!(applied(&response).as_deref(), Some("tx=rollback"));
+    assert!(
+        response.headers().get("location").is_none(),
+        "nothing is there"
+    );
+    let would: Value = response.json().await.unwrap();
+    assert_eq!(count(app, "molecules").await, 0, "a dry run stores nothing");
+    let real = app.post_json("/v1/tables/molecules", &molecule).await;
+    assert_eq!(real.status(), StatusCode::CREATED);
+    assert!(applied(&real).is_none(), "no preference, nothing applied");
+    let stored: Value = real.json().await.unwrap();
+    assert_eq!(without_system(&would), without_system(&stored));
+    let path = doc_path("molecules", &stored);
+
+    // A patch: the next version, with the ETag it would have; the document stays as it was.
+    let response = dry(Method::PATCH, &path)
+        .json(&json!({"status": "ice"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+    assert_eq!(applied(&response).as_deref(), Some("tx=rollback"));
+    assert_eq!(response.headers()["etag"], "\"2\"");
+    let would: Value = response.json().await.unwrap();
+    let unchanged: Value = app.get(&path).await.json().await.unwrap();
+    assert_eq!(unchanged, stored, "a dry patch changes nothing");
+    let real: Value = app
+        .send_json(Method::PATCH, &path, &json!({"status": "ice"}))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(
+        would, real,
+        "the dry run answered what the write then stored"
+    );
+
+    // A dry run that fails fails as the write would, and says nothing was applied.
+    let stale = dry(Method::DELETE, &path)
+        .header("if-match", "\"1\"")
+        .send()
+        .await
+        .unwrap();
+    assert!(applied(&stale).is_none());
+    assert_problem(stale, StatusCode::PRECONDITION_FAILED, "version_mismatch").await;
+    // A delete: 204, and the document is still there.
+    let response = dry(Method::DELETE, &path).send().await.unwrap();
+    assert_eq!(response.status(), StatusCode::NO_CONTENT);
+    assert_eq!(applied(&response).as_deref(), Some("tx=rollback"));
+    assert_eq!(app.get(&path).await.status(), StatusCode::OK);
+
+    // A batch with references: its results, nothing stored.
+    let batch = json!({"operations": [
+        {"op": "insert", "table": "molecules", "document": {"name": "Ethanol"}},
+        {"op": "insert", "table": "experiments", "document": {"moleculeId": {"$ref": "0"}}},
+        {"op": "delete", "table": "molecules", "id": stored["_id"]},
+    ]});
+    let response = dry(Method::POST, "/v1/transactions")
+        .json(&batch)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+    assert_eq!(applied(&response).as_deref(), Some("tx=rollback"));
+    let results: Value = response.json().await.unwrap();
+    assert_eq!(
+        results["results"][1]["document"]["moleculeId"],
+        results["results"][0]["id"]
+    );
+    assert_eq!(count(app, "molecules").await, 1);
+    assert_eq!(count(app, "experiments").await, 0);
+
+    // A dry run consumes no idempotency key: the real request with the same key runs.
+    let keyed = json!({"name": "Methane"});
+    let response = dry(Method::POST, "/v1/tables/molecules")
+        .header("idempotency-key", "dry-then-real")
+        .json(&keyed)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::CREATED);
+    let response = app
+        .client
+        .post(app.url("/v1/tables/molecules"))
+        .header("idempotency-key", "dry-then-real")
+        .json(&keyed)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::CREATED);
+    assert!(response.headers().get("idempotent-replayed").is_none());
+    assert_eq!(count(app, "molecules").await, 2);
+
+    // An interactive transaction: a staged write cannot be a dry run (strict refuses it, lenient
+    // stages it without Preference-Applied); a dry-run commit answers its results, stores
+    // nothing, and ends the transaction.
+    let begun: Value = app
+        .post_json("/v1/transactions/begin", &json!({}))
+        .await
+        .json()
+        .await
+        .unwrap();
+    let tx = begun["id"].as_str().unwrap().to_owned();
+    let strict = app
+        .client
+        .post(app.url("/v1/tables/molecules"))
+        .header("x-transaction-id", &tx)
+        .header("prefer", "tx=rollback, handling=strict")
+        .json(&json!({"name": "Staged"}))
+        .send()
+        .await
+        .unwrap();
+    assert_problem(strict, StatusCode::BAD_REQUEST, "preference_not_honoured").await;
+    let staged = app
+        .client
+        .post(app.url("/v1/tables/molecules"))
+        .header("x-transaction-id", &tx)
+        .header("prefer", "tx=rollback")
+        .json(&json!({"name": "Staged"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(staged.status(), StatusCode::ACCEPTED);
+    assert!(applied(&staged).is_none(), "staged, not a dry run");
+    let response = dry(Method::POST, &format!("/v1/transactions/{tx}/commit"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+    assert_eq!(applied(&response).as_deref(), Some("tx=rollback"));
+    let committed: Value = response.json().await.unwrap();
+    assert_eq!(committed["results"][0]["document"]["name"], "Staged");
+    assert_eq!(count(app, "molecules").await, 2);
+    let again = app
+        .post_json(&format!("/v1/transactions/{tx}/commit"), &json!({}))
+        .await;
+    assert_problem(again, StatusCode::NOT_FOUND, "transaction_not_found").await;
+
+    // Strict handling: an unknown preference, or a dry run of a route that cannot do one.
+    for (method, path, prefer) in [
+        (
+            Method::POST,
+            "/v1/tables/molecules",
+            "return=minimal, handling=strict",
+        ),
+        (
+            Method::POST,
+            "/v1/transactions/begin",
+            "tx=rollback, handling=strict",
+        ),
+    ] {
+        let refused = app
+            .client
+            .request(method, app.url(path))
+            .header("prefer", prefer)
+            .json(&json!({"name": "Refused"}))
+            .send()
+            .await
+            .unwrap();
+        assert_problem(refused, StatusCode::BAD_REQUEST, "preference_not_honoured").await;
+    }
+    // Lenient (the default) ignores what it does not know, and says it applied nothing.
+    let lenient = app
+        .client
+        .post(app.url("/v1/tables/molecules"))
+        .header("prefer", "return=minimal")
+        .json(&json!({"name": "Kept"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(lenient.status(), StatusCode::CREATED);
+    assert!(applied(&lenient).is_none());
+    assert_eq!(count(app, "molecules").await, 3);
 }

@@ -983,7 +983,7 @@ export interface components {
          * @description A stable, machine-readable error code. Clients branch on this, never on `detail`.
          * @enum {string}
          */
-        ErrorCode: "malformed_json" | "invalid_body" | "reserved_field" | "invalid_table_name" | "invalid_filter" | "invalid_order" | "invalid_limit" | "invalid_cursor" | "invalid_query" | "order_needs_index" | "invalid_header" | "invalid_reference" | "too_many_operations" | "bad_request" | "missing_token" | "malformed_token" | "unsupported_algorithm" | "unknown_key" | "unsupported_header" | "bad_signature" | "token_expired" | "token_not_yet_valid" | "wrong_issuer" | "wrong_audience" | "missing_claim" | "token_in_query" | "invalid_token" | "invalid_client" | "forbidden" | "invalid_grant" | "refresh_token_reused" | "route_not_found" | "table_not_found" | "not_found" | "method_not_allowed" | "not_acceptable" | "conflict" | "idempotency_in_progress" | "idempotency_key_reused" | "transaction_conflict" | "transaction_not_found" | "transaction_expired" | "too_many_transactions" | "rate_limited" | "too_many_watches" | "watch_capacity" | "outbox_entry_not_found" | "outbox_entry_state" | "sync_not_configured" | "sync_table_not_found" | "sync_conflict_not_found" | "sync_conflict_state" | "sync_unavailable" | "webhook_not_found" | "webhook_signature" | "webhook_timestamp" | "webhook_payload" | "webhook_in_flight" | "version_mismatch" | "payload_too_large" | "too_many_documents" | "unsupported_media_type" | "function_error" | "upstream_unauthorized" | "upstream_rejected" | "upstream_not_found" | "upstream_error" | "upstream_unreachable" | "upstream_timeout" | "upstream_unavailable" | "internal" | "convex_not_configured" | "resync_needed" | "change_feed_unavailable" | "table_without_key" | "unknown_field" | "invalid_value" | "not_null_violation" | "check_violation" | "unique_violation" | "foreign_key_violation" | "exclusion_violation" | "database_forbidden" | "rate_limiter_unavailable" | "state_store_unavailable" | "store_unavailable" | "timeout";
+        ErrorCode: "malformed_json" | "invalid_body" | "reserved_field" | "invalid_table_name" | "invalid_filter" | "invalid_order" | "invalid_limit" | "invalid_cursor" | "invalid_query" | "order_needs_index" | "invalid_header" | "invalid_reference" | "too_many_operations" | "bad_request" | "preference_not_honoured" | "missing_token" | "malformed_token" | "unsupported_algorithm" | "unknown_key" | "unsupported_header" | "bad_signature" | "token_expired" | "token_not_yet_valid" | "wrong_issuer" | "wrong_audience" | "missing_claim" | "token_in_query" | "invalid_token" | "invalid_client" | "forbidden" | "invalid_grant" | "refresh_token_reused" | "route_not_found" | "table_not_found" | "not_found" | "method_not_allowed" | "not_acceptable" | "conflict" | "idempotency_in_progress" | "idempotency_key_reused" | "transaction_conflict" | "transaction_not_found" | "transaction_expired" | "too_many_transactions" | "rate_limited" | "too_many_watches" | "watch_capacity" | "outbox_entry_not_found" | "outbox_entry_state" | "sync_not_configured" | "sync_table_not_found" | "sync_conflict_not_found" | "sync_conflict_state" | "sync_unavailable" | "webhook_not_found" | "webhook_signature" | "webhook_timestamp" | "webhook_payload" | "webhook_in_flight" | "version_mismatch" | "payload_too_large" | "too_many_documents" | "unsupported_media_type" | "function_error" | "upstream_unauthorized" | "upstream_rejected" | "upstream_not_found" | "upstream_error" | "upstream_unreachable" | "upstream_timeout" | "upstream_unavailable" | "internal" | "convex_not_configured" | "resync_needed" | "change_feed_unavailable" | "table_without_key" | "unknown_field" | "invalid_value" | "not_null_violation" | "check_violation" | "unique_violation" | "foreign_key_violation" | "exclusion_violation" | "database_forbidden" | "rate_limiter_unavailable" | "state_store_unavailable" | "store_unavailable" | "timeout";
         /** @description A Convex function call, exactly as Convex's HTTP API takes it. */
         FunctionRequest: {
             /** @description `module:function`, e.g. `videos:getByTwitchId`. */
@@ -3188,7 +3188,10 @@ export interface operations {
     insert_documents: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description `tx=rollback`: a dry run (checked, authorized and run, answered, nothing stored; `Preference-Applied: tx=rollback` on the answer). `handling=strict`: 400 `preference_not_honoured` for a preference that cannot be honoured */
+                Prefer?: string | null;
+            };
             path: {
                 /**
                  * @description Table name, `^[A-Za-z][A-Za-z0-9_]{0,63}$`
@@ -3333,6 +3336,8 @@ export interface operations {
             header?: {
                 /** @description Apply only if the document's ETag matches (`*`: if it exists) */
                 "If-Match"?: string | null;
+                /** @description `tx=rollback`: a dry run (checked, authorized and run, answered, nothing stored; `Preference-Applied: tx=rollback` on the answer). `handling=strict`: 400 `preference_not_honoured` for a preference that cannot be honoured */
+                Prefer?: string | null;
             };
             path: {
                 /**
@@ -3405,6 +3410,8 @@ export interface operations {
             header?: {
                 /** @description Delete only if the document's ETag matches (`*`: if it exists) */
                 "If-Match"?: string | null;
+                /** @description `tx=rollback`: a dry run (checked, authorized and run, answered, nothing stored; `Preference-Applied: tx=rollback` on the answer). `handling=strict`: 400 `preference_not_honoured` for a preference that cannot be honoured */
+                Prefer?: string | null;
             };
             path: {
                 /**
@@ -3466,6 +3473,8 @@ export interface operations {
             header?: {
                 /** @description Apply only if the document's ETag matches (`*`: if it exists) */
                 "If-Match"?: string | null;
+                /** @description `tx=rollback`: a dry run (checked, authorized and run, answered, nothing stored; `Preference-Applied: tx=rollback` on the answer). `handling=strict`: 400 `preference_not_honoured` for a preference that cannot be honoured */
+                Prefer?: string | null;
             };
             path: {
                 /**
@@ -3535,7 +3544,10 @@ export interface operations {
     apply_batch: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description `tx=rollback`: a dry run (checked, authorized and run, answered, nothing stored; `Preference-Applied: tx=rollback` on the answer). `handling=strict`: 400 `preference_not_honoured` for a preference that cannot be honoured */
+                Prefer?: string | null;
+            };
             path?: never;
             cookie?: never;
         };
@@ -3641,7 +3653,10 @@ export interface operations {
     commit: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description `tx=rollback`: a dry run (checked, authorized and run, answered, nothing stored; `Preference-Applied: tx=rollback` on the answer). `handling=strict`: 400 `preference_not_honoured` for a preference that cannot be honoured */
+                Prefer?: string | null;
+            };
             path: {
                 /** @description The transaction id */
                 id: string;

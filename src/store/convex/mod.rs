@@ -127,6 +127,9 @@ impl DocumentStore for ConvexStore {
         if ops.is_empty() {
             return Ok(Vec::new());
         }
+        if ctx.dry_run {
+            return self.dry_run(ctx, &ops).await;
+        }
         apply_encoded(
             &self.client,
             ctx,
@@ -137,6 +140,46 @@ impl DocumentStore for ConvexStore {
 
     async fn health(&self) -> Result<(), StoreError> {
         self.client.health().await
+    }
+}
+
+impl ConvexStore {
+    /// `gateway:apply` with `dryRun`: it runs every operation (Convex's schema validation
+    /// included), then throws its outcomes as `{code: "DRY_RUN", outcomes}`, so its transaction
+    /// is rolled back. A success would mean a deployment whose `gateway:apply` ignored the flag
+    /// and committed; that is reported, never passed off as a dry run.
+    async fn dry_run(
+        &self,
+        ctx: &StoreCtx,
+        ops: &[WriteOp],
+    ) -> Result<Vec<WriteOutcome>, StoreError> {
+        let mut args = apply_args(ops, None);
+        args["dryRun"] = Value::Bool(true);
+        let body =
+            json!({ "path": "gateway:apply", "args": args, "format": "convex_encoded_json" });
+        let route = FunctionKind::Mutation.route();
+        match self.client.call_raw(ctx, route, &body, true).await?.1 {
+            UdfResponse::Error {
+                error_message,
+                error_data,
+                ..
+            } => {
+                let data = error_data.map(decode_value);
+                match data.as_ref().filter(|d| d["code"] == "DRY_RUN") {
+                    Some(data) => data
+                        .get("outcomes")
+                        .and_then(Value::as_array)
+                        .ok_or_else(|| malformed("gateway:apply (dry run)"))?
+                        .iter()
+                        .map(outcome)
+                        .collect(),
+                    None => Err(function_error(&error_message, data.as_ref())),
+                }
+            }
+            UdfResponse::Success { .. } => Err(StoreError::Internal(anyhow::anyhow!(
+                "gateway:apply committed a dry run: deploy the current convex/gateway.ts"
+            ))),
+        }
     }
 }
 

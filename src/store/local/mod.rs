@@ -60,6 +60,8 @@ type Reply = oneshot::Sender<JobResult>;
 
 struct WriteJob {
     ops: Vec<WriteOp>,
+    /// Run the operations, answer their outcomes, and roll them back.
+    dry_run: bool,
     reply: Reply,
 }
 
@@ -278,7 +280,7 @@ impl DocumentStore for LocalStore {
 
     async fn apply(
         &self,
-        _: &StoreCtx,
+        ctx: &StoreCtx,
         ops: Vec<WriteOp>,
     ) -> Result<Vec<WriteOutcome>, StoreError> {
         if ops.is_empty() {
@@ -286,7 +288,11 @@ impl DocumentStore for LocalStore {
         }
         let (reply, answer) = oneshot::channel();
         self.writer
-            .send(WriteJob { ops, reply })
+            .send(WriteJob {
+                ops,
+                dry_run: ctx.dry_run,
+                reply,
+            })
             .await
             .map_err(|_| StoreError::Unavailable("the SQLite writer has stopped".into()))?;
         answer.await.map_err(|_| {

@@ -65,7 +65,7 @@ impl Writer {
                 answers.push((job.reply, None));
                 continue;
             }
-            match self.run_job(job.ops) {
+            match self.run_job(job.ops, job.dry_run) {
                 Ok(result) => answers.push((job.reply, Some(result))),
                 Err(err) => {
                     fatal = Some(err);
@@ -102,7 +102,8 @@ impl Writer {
 
     /// Runs one job under a savepoint. The outer error means SQLite failed and the transaction
     /// can no longer be trusted; the inner one is the job's own failure, already rolled back.
-    fn run_job(&mut self, ops: Vec<WriteOp>) -> Result<JobResult, rusqlite::Error> {
+    /// A dry run is rolled back to its savepoint after it succeeded, outcomes in hand.
+    fn run_job(&mut self, ops: Vec<WriteOp>, dry_run: bool) -> Result<JobResult, rusqlite::Error> {
         let saved_clock = self.last_creation_time;
         self.conn.execute_batch("SAVEPOINT job")?;
         let mut outcomes = Vec::with_capacity(ops.len());
@@ -116,7 +117,12 @@ impl Writer {
                 }
             }
         }
-        self.conn.execute_batch("RELEASE job")?;
+        if dry_run {
+            self.last_creation_time = saved_clock;
+            self.conn.execute_batch("ROLLBACK TO job; RELEASE job")?;
+        } else {
+            self.conn.execute_batch("RELEASE job")?;
+        }
         Ok(Ok(outcomes))
     }
 

@@ -618,7 +618,8 @@ impl DocumentStore for PostgresStore {
         let catalog = self.catalog().await;
         let mut conn = self.connection().await?;
         let settings = self.caller_settings(ctx);
-        let (outcomes, trips) = writer::apply(&mut conn, &catalog, settings, ops).await?;
+        let (outcomes, trips) =
+            writer::apply(&mut conn, &catalog, settings, ops, ctx.dry_run).await?;
         self.round_trips.fetch_add(trips, Ordering::Relaxed);
         Ok(outcomes)
     }

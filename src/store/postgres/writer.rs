@@ -23,10 +23,13 @@ pub(crate) async fn apply(
     catalog: &Catalog,
     settings: Option<[String; 3]>,
     ops: Vec<WriteOp>,
+    dry_run: bool,
 ) -> Result<(Vec<WriteOutcome>, u64), StoreError> {
     let mut trips = 0;
-    // A lone insert as the connecting user is one statement: it needs no transaction of its own.
-    if settings.is_none() && ops.len() == 1 && matches!(ops[0], WriteOp::Insert { .. }) {
+    // A lone insert as the connecting user is one statement: it needs no transaction of its own
+    // (unless it is a dry run, which is rolled back).
+    if !dry_run && settings.is_none() && ops.len() == 1 && matches!(ops[0], WriteOp::Insert { .. })
+    {
         let client: &Object = conn;
         let mut outcomes = Vec::with_capacity(1);
         for op in ops {
@@ -89,7 +92,13 @@ pub(crate) async fn apply(
             .map_err(|e| e.at_op(index))?;
         outcomes.push(outcome);
     }
-    tx.commit().await.map_err(|e| map(e, None))?;
+    // A dry run ran every statement, constraints, triggers and row policies included; nothing
+    // of it is kept (sequences excepted: Postgres never gives their numbers back).
+    if dry_run {
+        tx.rollback().await.map_err(|e| map(e, None))?;
+    } else {
+        tx.commit().await.map_err(|e| map(e, None))?;
+    }
     trips += 1;
     Ok((outcomes, trips))
 }

@@ -40,6 +40,7 @@ class ErrorCode(StrEnum):
     OUTBOX_ENTRY_NOT_FOUND = "outbox_entry_not_found"
     OUTBOX_ENTRY_STATE = "outbox_entry_state"
     PAYLOAD_TOO_LARGE = "payload_too_large"
+    PREFERENCE_NOT_HONOURED = "preference_not_honoured"
     RATE_LIMITED = "rate_limited"
     RATE_LIMITER_UNAVAILABLE = "rate_limiter_unavailable"
     REFRESH_TOKEN_REUSED = "refresh_token_reused"

@@ -20,11 +20,15 @@ def _get_kwargs(
     id: str,
     *,
     if_match: None | str | Unset = UNSET,
+    prefer: None | str | Unset = UNSET,
 
 ) -> dict[str, Any]:
     headers: dict[str, Any] = {}
     if not isinstance(if_match, Unset):
         headers["If-Match"] = if_match
+
+    if not isinstance(prefer, Unset):
+        headers["Prefer"] = prefer
 
 
 
@@ -125,6 +129,7 @@ def sync_detailed(
     *,
     client: AuthenticatedClient,
     if_match: None | str | Unset = UNSET,
+    prefer: None | str | Unset = UNSET,
 
 ) -> Response[Any | Problem | Receipt]:
     """ Delete a document.
@@ -133,6 +138,7 @@ def sync_detailed(
         table (str):
         id (str):
         if_match (None | str | Unset):
+        prefer (None | str | Unset):
 
     Raises:
         errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
@@ -147,6 +153,7 @@ def sync_detailed(
         table=table,
 id=id,
 if_match=if_match,
+prefer=prefer,
 
     )
 
@@ -162,6 +169,7 @@ def sync(
     *,
     client: AuthenticatedClient,
     if_match: None | str | Unset = UNSET,
+    prefer: None | str | Unset = UNSET,
 
 ) -> Any | Problem | Receipt | None:
     """ Delete a document.
@@ -170,6 +178,7 @@ def sync(
         table (str):
         id (str):
         if_match (None | str | Unset):
+        prefer (None | str | Unset):
 
     Raises:
         errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
@@ -185,6 +194,7 @@ def sync(
 id=id,
 client=client,
 if_match=if_match,
+prefer=prefer,
 
     ).parsed
 
@@ -194,6 +204,7 @@ async def asyncio_detailed(
     *,
     client: AuthenticatedClient,
     if_match: None | str | Unset = UNSET,
+    prefer: None | str | Unset = UNSET,
 
 ) -> Response[Any | Problem | Receipt]:
     """ Delete a document.
@@ -202,6 +213,7 @@ async def asyncio_detailed(
         table (str):
         id (str):
         if_match (None | str | Unset):
+        prefer (None | str | Unset):
 
     Raises:
         errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
@@ -216,6 +228,7 @@ async def asyncio_detailed(
         table=table,
 id=id,
 if_match=if_match,
+prefer=prefer,
 
     )
 
@@ -231,6 +244,7 @@ async def asyncio(
     *,
     client: AuthenticatedClient,
     if_match: None | str | Unset = UNSET,
+    prefer: None | str | Unset = UNSET,
 
 ) -> Any | Problem | Receipt | None:
     """ Delete a document.
@@ -239,6 +253,7 @@ async def asyncio(
         table (str):
         id (str):
         if_match (None | str | Unset):
+        prefer (None | str | Unset):
 
     Raises:
         errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
@@ -254,5 +269,6 @@ async def asyncio(
 id=id,
 client=client,
 if_match=if_match,
+prefer=prefer,
 
     )).parsed

@@ -12,6 +12,7 @@ from ...models.document_body import DocumentBody
 from ...models.new_document import NewDocument
 from ...models.problem import Problem
 from ...models.receipt import Receipt
+from ...types import UNSET, Unset
 from typing import cast
 
 
@@ -20,9 +21,13 @@ def _get_kwargs(
     table: str,
     *,
     body: list[NewDocument] | NewDocument,
+    prefer: None | str | Unset = UNSET,
 
 ) -> dict[str, Any]:
     headers: dict[str, Any] = {}
+    if not isinstance(prefer, Unset):
+        headers["Prefer"] = prefer
+
 
 
     
@@ -173,12 +178,14 @@ def sync_detailed(
     *,
     client: AuthenticatedClient,
     body: list[NewDocument] | NewDocument,
+    prefer: None | str | Unset = UNSET,
 
 ) -> Response[DocumentBody | list[DocumentBody] | Problem | Receipt]:
     """ Insert one document, or an array of documents atomically.
 
     Args:
         table (str):
+        prefer (None | str | Unset):
         body (list[NewDocument] | NewDocument): A document to insert, or an array of them
             (inserted atomically: all or none). Field names
             must not start with `_`.
@@ -195,6 +202,7 @@ def sync_detailed(
     kwargs = _get_kwargs(
         table=table,
 body=body,
+prefer=prefer,
 
     )
 
@@ -209,12 +217,14 @@ def sync(
     *,
     client: AuthenticatedClient,
     body: list[NewDocument] | NewDocument,
+    prefer: None | str | Unset = UNSET,
 
 ) -> DocumentBody | list[DocumentBody] | Problem | Receipt | None:
     """ Insert one document, or an array of documents atomically.
 
     Args:
         table (str):
+        prefer (None | str | Unset):
         body (list[NewDocument] | NewDocument): A document to insert, or an array of them
             (inserted atomically: all or none). Field names
             must not start with `_`.
@@ -232,6 +242,7 @@ def sync(
         table=table,
 client=client,
 body=body,
+prefer=prefer,
 
     ).parsed
 
@@ -240,12 +251,14 @@ async def asyncio_detailed(
     *,
     client: AuthenticatedClient,
     body: list[NewDocument] | NewDocument,
+    prefer: None | str | Unset = UNSET,
 
 ) -> Response[DocumentBody | list[DocumentBody] | Problem | Receipt]:
     """ Insert one document, or an array of documents atomically.
 
     Args:
         table (str):
+        prefer (None | str | Unset):
         body (list[NewDocument] | NewDocument): A document to insert, or an array of them
             (inserted atomically: all or none). Field names
             must not start with `_`.
@@ -262,6 +275,7 @@ async def asyncio_detailed(
     kwargs = _get_kwargs(
         table=table,
 body=body,
+prefer=prefer,
 
     )
 
@@ -276,12 +290,14 @@ async def asyncio(
     *,
     client: AuthenticatedClient,
     body: list[NewDocument] | NewDocument,
+    prefer: None | str | Unset = UNSET,
 
 ) -> DocumentBody | list[DocumentBody] | Problem | Receipt | None:
     """ Insert one document, or an array of documents atomically.
 
     Args:
         table (str):
+        prefer (None | str | Unset):
         body (list[NewDocument] | NewDocument): A document to insert, or an array of them
             (inserted atomically: all or none). Field names
             must not start with `_`.
@@ -299,5 +315,6 @@ async def asyncio(
         table=table,
 client=client,
 body=body,
+prefer=prefer,
 
     )).parsed

@@ -23,11 +23,15 @@ def _get_kwargs(
     *,
     body: PatchDocumentBody,
     if_match: None | str | Unset = UNSET,
+    prefer: None | str | Unset = UNSET,
 
 ) -> dict[str, Any]:
     headers: dict[str, Any] = {}
     if not isinstance(if_match, Unset):
         headers["If-Match"] = if_match
+
+    if not isinstance(prefer, Unset):
+        headers["Prefer"] = prefer
 
 
 
@@ -149,6 +153,7 @@ def sync_detailed(
     client: AuthenticatedClient,
     body: PatchDocumentBody,
     if_match: None | str | Unset = UNSET,
+    prefer: None | str | Unset = UNSET,
 
 ) -> Response[DocumentBody | Problem | Receipt]:
     """ Update a document with a JSON Merge Patch (RFC 7396): fields in the body are set, `null`
@@ -158,6 +163,7 @@ def sync_detailed(
         table (str):
         id (str):
         if_match (None | str | Unset):
+        prefer (None | str | Unset):
         body (PatchDocumentBody):
 
     Raises:
@@ -174,6 +180,7 @@ def sync_detailed(
 id=id,
 body=body,
 if_match=if_match,
+prefer=prefer,
 
     )
 
@@ -190,6 +197,7 @@ def sync(
     client: AuthenticatedClient,
     body: PatchDocumentBody,
     if_match: None | str | Unset = UNSET,
+    prefer: None | str | Unset = UNSET,
 
 ) -> DocumentBody | Problem | Receipt | None:
     """ Update a document with a JSON Merge Patch (RFC 7396): fields in the body are set, `null`
@@ -199,6 +207,7 @@ def sync(
         table (str):
         id (str):
         if_match (None | str | Unset):
+        prefer (None | str | Unset):
         body (PatchDocumentBody):
 
     Raises:
@@ -216,6 +225,7 @@ id=id,
 client=client,
 body=body,
 if_match=if_match,
+prefer=prefer,
 
     ).parsed
 
@@ -226,6 +236,7 @@ async def asyncio_detailed(
     client: AuthenticatedClient,
     body: PatchDocumentBody,
     if_match: None | str | Unset = UNSET,
+    prefer: None | str | Unset = UNSET,
 
 ) -> Response[DocumentBody | Problem | Receipt]:
     """ Update a document with a JSON Merge Patch (RFC 7396): fields in the body are set, `null`
@@ -235,6 +246,7 @@ async def asyncio_detailed(
         table (str):
         id (str):
         if_match (None | str | Unset):
+        prefer (None | str | Unset):
         body (PatchDocumentBody):
 
     Raises:
@@ -251,6 +263,7 @@ async def asyncio_detailed(
 id=id,
 body=body,
 if_match=if_match,
+prefer=prefer,
 
     )
 
@@ -267,6 +280,7 @@ async def asyncio(
     client: AuthenticatedClient,
     body: PatchDocumentBody,
     if_match: None | str | Unset = UNSET,
+    prefer: None | str | Unset = UNSET,
 
 ) -> DocumentBody | Problem | Receipt | None:
     """ Update a document with a JSON Merge Patch (RFC 7396): fields in the body are set, `null`
@@ -276,6 +290,7 @@ async def asyncio(
         table (str):
         id (str):
         if_match (None | str | Unset):
+        prefer (None | str | Unset):
         body (PatchDocumentBody):
 
     Raises:
@@ -293,5 +308,6 @@ id=id,
 client=client,
 body=body,
 if_match=if_match,
+prefer=prefer,
 
     )).parsed

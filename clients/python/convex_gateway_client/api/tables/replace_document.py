@@ -23,11 +23,15 @@ def _get_kwargs(
     *,
     body: ReplaceDocumentBody,
     if_match: None | str | Unset = UNSET,
+    prefer: None | str | Unset = UNSET,
 
 ) -> dict[str, Any]:
     headers: dict[str, Any] = {}
     if not isinstance(if_match, Unset):
         headers["If-Match"] = if_match
+
+    if not isinstance(prefer, Unset):
+        headers["Prefer"] = prefer
 
 
 
@@ -149,6 +153,7 @@ def sync_detailed(
     client: AuthenticatedClient,
     body: ReplaceDocumentBody,
     if_match: None | str | Unset = UNSET,
+    prefer: None | str | Unset = UNSET,
 
 ) -> Response[DocumentBody | Problem | Receipt]:
     """ Replace a document's fields, keeping its `_id` and `_creationTime`.
@@ -157,6 +162,7 @@ def sync_detailed(
         table (str):
         id (str):
         if_match (None | str | Unset):
+        prefer (None | str | Unset):
         body (ReplaceDocumentBody):
 
     Raises:
@@ -173,6 +179,7 @@ def sync_detailed(
 id=id,
 body=body,
 if_match=if_match,
+prefer=prefer,
 
     )
 
@@ -189,6 +196,7 @@ def sync(
     client: AuthenticatedClient,
     body: ReplaceDocumentBody,
     if_match: None | str | Unset = UNSET,
+    prefer: None | str | Unset = UNSET,
 
 ) -> DocumentBody | Problem | Receipt | None:
     """ Replace a document's fields, keeping its `_id` and `_creationTime`.
@@ -197,6 +205,7 @@ def sync(
         table (str):
         id (str):
         if_match (None | str | Unset):
+        prefer (None | str | Unset):
         body (ReplaceDocumentBody):
 
     Raises:
@@ -214,6 +223,7 @@ id=id,
 client=client,
 body=body,
 if_match=if_match,
+prefer=prefer,
 
     ).parsed
 
@@ -224,6 +234,7 @@ async def asyncio_detailed(
     client: AuthenticatedClient,
     body: ReplaceDocumentBody,
     if_match: None | str | Unset = UNSET,
+    prefer: None | str | Unset = UNSET,
 
 ) -> Response[DocumentBody | Problem | Receipt]:
     """ Replace a document's fields, keeping its `_id` and `_creationTime`.
@@ -232,6 +243,7 @@ async def asyncio_detailed(
         table (str):
         id (str):
         if_match (None | str | Unset):
+        prefer (None | str | Unset):
         body (ReplaceDocumentBody):
 
     Raises:
@@ -248,6 +260,7 @@ async def asyncio_detailed(
 id=id,
 body=body,
 if_match=if_match,
+prefer=prefer,
 
     )
 
@@ -264,6 +277,7 @@ async def asyncio(
     client: AuthenticatedClient,
     body: ReplaceDocumentBody,
     if_match: None | str | Unset = UNSET,
+    prefer: None | str | Unset = UNSET,
 
 ) -> DocumentBody | Problem | Receipt | None:
     """ Replace a document's fields, keeping its `_id` and `_creationTime`.
@@ -272,6 +286,7 @@ async def asyncio(
         table (str):
         id (str):
         if_match (None | str | Unset):
+        prefer (None | str | Unset):
         body (ReplaceDocumentBody):
 
     Raises:
@@ -289,5 +304,6 @@ id=id,
 client=client,
 body=body,
 if_match=if_match,
+prefer=prefer,
 
     )).parsed

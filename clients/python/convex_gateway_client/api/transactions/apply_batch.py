@@ -12,6 +12,7 @@ from ...models.batch_request import BatchRequest
 from ...models.batch_response import BatchResponse
 from ...models.problem import Problem
 from ...models.receipt import Receipt
+from ...types import UNSET, Unset
 from typing import cast
 
 
@@ -19,9 +20,13 @@ from typing import cast
 def _get_kwargs(
     *,
     body: BatchRequest,
+    prefer: None | str | Unset = UNSET,
 
 ) -> dict[str, Any]:
     headers: dict[str, Any] = {}
+    if not isinstance(prefer, Unset):
+        headers["Prefer"] = prefer
+
 
 
     
@@ -146,6 +151,7 @@ def sync_detailed(
     *,
     client: AuthenticatedClient,
     body: BatchRequest,
+    prefer: None | str | Unset = UNSET,
 
 ) -> Response[BatchResponse | Problem | Receipt]:
     """ Apply a batch of operations atomically.
@@ -155,6 +161,7 @@ def sync_detailed(
     400 for an invalid document or `$ref`.
 
     Args:
+        prefer (None | str | Unset):
         body (BatchRequest): A batch of operations, applied all together or not at all.
 
     Raises:
@@ -168,6 +175,7 @@ def sync_detailed(
 
     kwargs = _get_kwargs(
         body=body,
+prefer=prefer,
 
     )
 
@@ -181,6 +189,7 @@ def sync(
     *,
     client: AuthenticatedClient,
     body: BatchRequest,
+    prefer: None | str | Unset = UNSET,
 
 ) -> BatchResponse | Problem | Receipt | None:
     """ Apply a batch of operations atomically.
@@ -190,6 +199,7 @@ def sync(
     400 for an invalid document or `$ref`.
 
     Args:
+        prefer (None | str | Unset):
         body (BatchRequest): A batch of operations, applied all together or not at all.
 
     Raises:
@@ -204,6 +214,7 @@ def sync(
     return sync_detailed(
         client=client,
 body=body,
+prefer=prefer,
 
     ).parsed
 
@@ -211,6 +222,7 @@ async def asyncio_detailed(
     *,
     client: AuthenticatedClient,
     body: BatchRequest,
+    prefer: None | str | Unset = UNSET,
 
 ) -> Response[BatchResponse | Problem | Receipt]:
     """ Apply a batch of operations atomically.
@@ -220,6 +232,7 @@ async def asyncio_detailed(
     400 for an invalid document or `$ref`.
 
     Args:
+        prefer (None | str | Unset):
         body (BatchRequest): A batch of operations, applied all together or not at all.
 
     Raises:
@@ -233,6 +246,7 @@ async def asyncio_detailed(
 
     kwargs = _get_kwargs(
         body=body,
+prefer=prefer,
 
     )
 
@@ -246,6 +260,7 @@ async def asyncio(
     *,
     client: AuthenticatedClient,
     body: BatchRequest,
+    prefer: None | str | Unset = UNSET,
 
 ) -> BatchResponse | Problem | Receipt | None:
     """ Apply a batch of operations atomically.
@@ -255,6 +270,7 @@ async def asyncio(
     400 for an invalid document or `$ref`.
 
     Args:
+        prefer (None | str | Unset):
         body (BatchRequest): A batch of operations, applied all together or not at all.
 
     Raises:
@@ -269,5 +285,6 @@ async def asyncio(
     return (await asyncio_detailed(
         client=client,
 body=body,
+prefer=prefer,
 
     )).parsed

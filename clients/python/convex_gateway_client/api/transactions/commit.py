@@ -11,15 +11,22 @@ from ... import errors
 from ...models.commit_response import CommitResponse
 from ...models.problem import Problem
 from ...models.receipt import Receipt
+from ...types import UNSET, Unset
 from typing import cast
 
 
 
 def _get_kwargs(
     id: str,
+    *,
+    prefer: None | str | Unset = UNSET,
 
 ) -> dict[str, Any]:
-    
+    headers: dict[str, Any] = {}
+    if not isinstance(prefer, Unset):
+        headers["Prefer"] = prefer
+
+
 
     
 
@@ -31,6 +38,7 @@ def _get_kwargs(
     }
 
 
+    _kwargs["headers"] = headers
     return _kwargs
 
 
@@ -125,12 +133,14 @@ def sync_detailed(
     id: str,
     *,
     client: AuthenticatedClient,
+    prefer: None | str | Unset = UNSET,
 
 ) -> Response[CommitResponse | Problem | Receipt]:
     """ Commit an interactive transaction: every staged write, atomically.
 
     Args:
         id (str):
+        prefer (None | str | Unset):
 
     Raises:
         errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
@@ -143,6 +153,7 @@ def sync_detailed(
 
     kwargs = _get_kwargs(
         id=id,
+prefer=prefer,
 
     )
 
@@ -156,12 +167,14 @@ def sync(
     id: str,
     *,
     client: AuthenticatedClient,
+    prefer: None | str | Unset = UNSET,
 
 ) -> CommitResponse | Problem | Receipt | None:
     """ Commit an interactive transaction: every staged write, atomically.
 
     Args:
         id (str):
+        prefer (None | str | Unset):
 
     Raises:
         errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
@@ -175,6 +188,7 @@ def sync(
     return sync_detailed(
         id=id,
 client=client,
+prefer=prefer,
 
     ).parsed
 
@@ -182,12 +196,14 @@ async def asyncio_detailed(
     id: str,
     *,
     client: AuthenticatedClient,
+    prefer: None | str | Unset = UNSET,
 
 ) -> Response[CommitResponse | Problem | Receipt]:
     """ Commit an interactive transaction: every staged write, atomically.
 
     Args:
         id (str):
+        prefer (None | str | Unset):
 
     Raises:
         errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
@@ -200,6 +216,7 @@ async def asyncio_detailed(
 
     kwargs = _get_kwargs(
         id=id,
+prefer=prefer,
 
     )
 
@@ -213,12 +230,14 @@ async def asyncio(
     id: str,
     *,
     client: AuthenticatedClient,
+    prefer: None | str | Unset = UNSET,
 
 ) -> CommitResponse | Problem | Receipt | None:
     """ Commit an interactive transaction: every staged write, atomically.
 
     Args:
         id (str):
+        prefer (None | str | Unset):
 
     Raises:
         errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
@@ -232,5 +251,6 @@ async def asyncio(
     return (await asyncio_detailed(
         id=id,
 client=client,
+prefer=prefer,
 
     )).parsed
