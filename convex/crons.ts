@@ -11,4 +11,11 @@ crons.interval(
   {},
 );
 
+crons.interval(
+  "purge convex-gateway history of long-deleted documents",
+  { hours: 1 },
+  makeFunctionReference<"mutation">("gateway:purgeHistory"),
+  {},
+);
+
 export default crons;

@@ -25,6 +25,9 @@ import {
 } from "convex/server";
 import { ConvexError, v, type Value } from "convex/values";
 
+/** Convex functions read the deployment's environment variables from `process.env`. */
+declare const process: { env: Record<string, string | undefined> };
+
 /** A filter value: what a REST filter literal can be. */
 const literal = v.union(v.string(), v.number(), v.boolean());
 
@@ -392,6 +395,13 @@ function checkFields(fields: unknown, op: number): Record<string, any> {
   return fields as Record<string, any>;
 }
 
+/** Which tables of the batch keep history, who writes, and whether the batch is a revert. */
+const historyValidator = v.object({
+  tables: v.array(v.string()),
+  sub: v.optional(v.string()),
+  revert: v.optional(v.boolean()),
+});
+
 /**
  * A batch of writes, all applied or none (one Convex transaction). `expected` is a version
  * precondition: "exists", or the versions the document may be at. With `idempotencyKey`, the
@@ -401,8 +411,13 @@ function checkFields(fields: unknown, op: number): Record<string, any> {
  * error rolls the whole transaction back, so nothing is stored.
  */
 export const apply = mutation({
-  args: { ops: v.array(opValidator), idempotencyKey: v.optional(v.string()), dryRun: v.optional(v.boolean()) },
-  handler: async (ctx, { ops, idempotencyKey, dryRun }) => {
+  args: {
+    ops: v.array(opValidator),
+    idempotencyKey: v.optional(v.string()),
+    dryRun: v.optional(v.boolean()),
+    history: v.optional(historyValidator),
+  },
+  handler: async (ctx, { ops, idempotencyKey, dryRun, history }) => {
     if (dryRun === true && idempotencyKey !== undefined) {
       fail("INVALID_DOCUMENT", "a dry run takes no idempotency key");
     }
@@ -434,11 +449,26 @@ export const apply = mutation({
       }
       return value;
     };
+    /** Records a version of a document of a table that keeps history. */
+    const keep = async (table: string, op: "insert" | "update" | "delete", doc: GenericDocument | null, deleted?: { id: string; version: number }) => {
+      if (history === undefined || !history.tables.includes(table)) return;
+      await ctx.db.insert("gateway_history", {
+        table,
+        docId: doc !== null ? (doc._id as string) : deleted!.id,
+        version: doc !== null ? (doc.gwVersion as number) : deleted!.version + 1,
+        op: history.revert === true ? "revert" : op,
+        at: now,
+        ...(history.sub === undefined ? {} : { sub: history.sub }),
+        ...(doc === null ? {} : { fields: userFields(doc) }),
+      });
+    };
     for (const [index, op] of ops.entries()) {
       if (op.kind === "insert") {
         const fields = checkFields(withRefs(op.fields, op.refs, index), index);
         const id = await ctx.db.insert(op.table, { ...fields, gwVersion: 1, gwUpdatedTime: now });
-        outcomes.push({ kind: "inserted", doc: await ctx.db.get(id) });
+        const doc = await ctx.db.get(id);
+        outcomes.push({ kind: "inserted", doc });
+        await keep(op.table, "insert", doc);
         continue;
       }
       const id = op.idRef !== undefined ? idOf(op.idRef, index) : op.id;
@@ -458,6 +488,7 @@ export const apply = mutation({
         case "delete":
           await ctx.db.delete(current._id);
           outcomes.push({ kind: "deleted", id });
+          await keep(op.table, "delete", null, { id: current._id as string, version });
           break;
         case "patch":
         case "replace": {
@@ -466,7 +497,9 @@ export const apply = mutation({
               ? mergePatch(userFields(current), checkFields(withRefs(op.patch, op.refs, index), index))
               : checkFields(withRefs(op.fields, op.refs, index), index);
           await ctx.db.replace(current._id, { ...next, gwVersion: version + 1, gwUpdatedTime: now });
-          outcomes.push({ kind: "updated", doc: await ctx.db.get(current._id) });
+          const doc = await ctx.db.get(current._id);
+          outcomes.push({ kind: "updated", doc });
+          await keep(op.table, "update", doc);
           break;
         }
       }
@@ -537,6 +570,71 @@ export const webhook = internalMutation({
     }
     await ctx.db.insert("gateway_idempotency", { key, outcomes: result ?? null, createdAt: Date.now() });
     return { result: result ?? null, replayed: false };
+  },
+});
+
+/**
+ * A document's history, newest first: versions below `before` (all without it), at most
+ * `limit`. The gateway checks its policy (read access, row ownership) before it asks.
+ */
+export const history = query({
+  args: { table: v.string(), id: v.string(), before: v.optional(v.number()), limit: v.number() },
+  handler: async (ctx, { table, id, before, limit }) => {
+    if (!Number.isInteger(limit) || limit < 1 || limit > 1000) {
+      fail("INVALID_LIMIT", "limit must be a whole number from 1 to 1000");
+    }
+    const rows = await ctx.db
+      .query("gateway_history")
+      .withIndex("by_doc", (q: any) =>
+        before === undefined
+          ? q.eq("table", table).eq("docId", id)
+          : q.eq("table", table).eq("docId", id).lt("version", before),
+      )
+      .order("desc")
+      .take(limit + 1);
+    const items = rows.slice(0, limit).map(({ version, op, at, sub, fields }) => ({
+      version,
+      op,
+      at,
+      sub: sub ?? null,
+      fields: fields ?? null,
+    }));
+    return { items, nextCursor: rows.length > limit ? items[items.length - 1].version : null };
+  },
+});
+
+/** How long a deleted document's history is kept: `GATEWAY_HISTORY_TTL` seconds, or 30 days. */
+function historyRetentionMs(): number {
+  const seconds = Number(process.env.GATEWAY_HISTORY_TTL ?? "");
+  return Number.isFinite(seconds) && seconds > 0 ? seconds * 1000 : 30 * 24 * 60 * 60 * 1000;
+}
+
+/**
+ * Forgets the histories of documents deleted longer ago than the retention (the deployment's
+ * `GATEWAY_HISTORY_TTL` environment variable, in seconds; 30 days without it), a batch at a
+ * time. Internal: `crons.ts` runs it hourly.
+ */
+export const purgeHistory = internalMutation({
+  args: { retentionMs: v.optional(v.number()) },
+  handler: async (ctx, { retentionMs }) => {
+    const before = Date.now() - (retentionMs ?? historyRetentionMs());
+    const deletes = await ctx.db
+      .query("gateway_history")
+      .withIndex("by_deleted", (q: any) => q.eq("op", "delete").lt("at", before))
+      .take(100);
+    let deleted = 0;
+    for (const gone of deletes) {
+      const versions = await ctx.db
+        .query("gateway_history")
+        .withIndex("by_doc", (q: any) => q.eq("table", gone.table).eq("docId", gone.docId).lte("version", gone.version))
+        .collect();
+      for (const row of versions) await ctx.db.delete(row._id);
+      deleted += versions.length;
+    }
+    if (deletes.length === 100) {
+      await ctx.scheduler.runAfter(0, makeFunctionReference<"mutation">("gateway:purgeHistory"), { retentionMs });
+    }
+    return { deleted };
   },
 });
 

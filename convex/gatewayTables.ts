@@ -34,4 +34,20 @@ export const gatewayTables = {
   })
     .index("by_key", ["key"])
     .index("by_created", ["createdAt"]),
+  /**
+   * Every version of the documents of tables that keep history (`history = true` in the
+   * gateway's policy), written by gateway:apply in the write's transaction. A delete is one
+   * past the last version, without fields.
+   */
+  gateway_history: defineTable({
+    table: v.string(),
+    docId: v.string(),
+    version: v.number(),
+    op: v.union(v.literal("insert"), v.literal("update"), v.literal("delete"), v.literal("revert")),
+    at: v.number(),
+    sub: v.optional(v.string()),
+    fields: v.optional(v.any()),
+  })
+    .index("by_doc", ["table", "docId", "version"])
+    .index("by_deleted", ["op", "at"]),
 };

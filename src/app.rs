@@ -220,6 +220,9 @@ impl Application {
             webhooks,
         });
         spawn_sweeper(state.downgrade());
+        if !config.history_ttl.is_zero() && !state.auth().policy().history_tables().is_empty() {
+            spawn_history_purge(state.downgrade(), config.history_ttl);
+        }
         spawn_reloader(state.downgrade());
         if state.shared().is_some() {
             spawn_shared_chores(state.downgrade());
@@ -390,6 +393,24 @@ fn spawn_sweeper(weak: WeakState) {
                 state.documents().sweep();
             }
             state.rate_limits().sweep();
+        }
+    });
+}
+
+/// Every minute, forgets the history of documents deleted longer than `ttl` ago
+/// (`GATEWAY_HISTORY_TTL`), until the application is dropped. On Convex the deployment's cron
+/// (`gateway:purgeHistory`) does it instead.
+fn spawn_history_purge(weak: WeakState, ttl: Duration) {
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(Duration::from_secs(60));
+        loop {
+            tick.tick().await;
+            let Some(state) = weak.upgrade() else {
+                break;
+            };
+            if let Err(err) = state.store().purge_history(ttl).await {
+                tracing::warn!(error = %err, "purging old history failed; retrying in a minute");
+            }
         }
     });
 }

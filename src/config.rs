@@ -133,6 +133,8 @@ pub struct Config {
     pub stale_max_age: Duration,
     /// `GATEWAY_CHANGES_RETENTION`: how long the change feed keeps a change.
     pub changes_retention: Duration,
+    /// `GATEWAY_HISTORY_TTL`: how long a deleted document's history is kept (0: for ever).
+    pub history_ttl: Duration,
     /// `GATEWAY_CHANGES_MAX_WAIT`: the longest a `GET /admin/changes?wait=…` is held.
     pub changes_max_wait: Duration,
     /// `GATEWAY_WATCH_*`: live queries over Server-Sent Events.
@@ -363,6 +365,7 @@ impl Config {
                 "GATEWAY_CHANGES_RETENTION",
                 &DEFAULT_CHANGE_RETENTION.as_secs().to_string(),
             )?),
+            history_ttl: Duration::from_secs(parse_or(&get, "GATEWAY_HISTORY_TTL", "2592000")?),
             sqlite_mmap_bytes: parse_or(
                 &get,
                 "GATEWAY_SQLITE_MMAP_BYTES",

@@ -107,6 +107,8 @@ error_codes! {
     WebhookTimestamp => ("webhook_timestamp", UNAUTHORIZED, "The webhook's signed timestamp is missing, too old or in the future"),
     WebhookPayload => ("webhook_payload", BAD_REQUEST, "The verified webhook's body cannot be delivered as configured"),
     WebhookInFlight => ("webhook_in_flight", CONFLICT, "A delivery with this message id is still running"),
+    HistoryNotKept => ("history_not_kept", NOT_FOUND, "The table keeps no history"),
+    VersionNotFound => ("version_not_found", NOT_FOUND, "The document's history has no such version"),
     VersionMismatch => ("version_mismatch", PRECONDITION_FAILED, "The document has changed"),
     PayloadTooLarge => ("payload_too_large", PAYLOAD_TOO_LARGE, "The request body is too large"),
     TooManyDocuments => ("too_many_documents", PAYLOAD_TOO_LARGE, "Too many documents in one request"),
@@ -416,6 +418,7 @@ impl From<StoreError> for ApiError {
             StoreError::Unavailable(_) => (ErrorCode::StoreUnavailable, None),
             StoreError::ResyncNeeded { .. } => (ErrorCode::ResyncNeeded, None),
             StoreError::NoChangeFeed(_) => (ErrorCode::ChangeFeedUnavailable, None),
+            StoreError::NoHistory(_) => (ErrorCode::HistoryNotKept, None),
             StoreError::UnknownTable(_) => (ErrorCode::TableNotFound, None),
             StoreError::TableWithoutKey(_) => (ErrorCode::TableWithoutKey, None),
             StoreError::UnknownField { field, .. } => {

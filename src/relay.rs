@@ -90,6 +90,8 @@ impl Relay {
             // A webhook is delivered to `gateway:webhook`, an internal function.
             as_deployment: due.kind == Kind::Webhook,
             dry_run: false,
+            // Queued writes carry their history scope in their arguments.
+            history: None,
         };
         let result = match due.kind {
             Kind::Apply => apply_encoded(convex, &ctx, due.args.clone())

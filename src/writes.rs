@@ -80,7 +80,7 @@ impl WritePath {
             .get_or_insert_with(|| format!("gw-{}", uuid::Uuid::new_v4()))
             .clone();
         let keys = doc_keys(&ops);
-        let args = crate::store::convex::apply_args(&ops, Some(&key));
+        let args = crate::store::convex::apply_args(&ops, Some(&key), ctx.store.history.as_ref());
         if !outbox.touches_pending(&keys).await {
             match self.store.apply(&store_ctx, ops).await {
                 Ok(outcomes) => return Ok(Written::Applied(outcomes)),

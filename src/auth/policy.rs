@@ -14,7 +14,7 @@ use serde::Deserialize;
 use wildmatch::WildMatch;
 
 use crate::ratelimit::RateSpec;
-use crate::store::TableName;
+use crate::store::{HistoryScope, TableName};
 
 /// The implicit role of every caller with a valid token.
 pub const AUTHENTICATED: &str = "authenticated";
@@ -58,6 +58,9 @@ struct RoleFile {
 #[serde(deny_unknown_fields)]
 struct TableFile {
     owner_field: Option<String>,
+    /// Keep every version written through the gateway (`GET …/{id}/history`, `POST …/revert`).
+    #[serde(default)]
+    history: bool,
 }
 
 /// A service account for the client-credentials grant.
@@ -100,6 +103,8 @@ pub struct Policy {
     roles: BTreeMap<String, Role>,
     rate_limits: BTreeMap<String, RateSpec>,
     owner_fields: BTreeMap<String, String>,
+    /// Tables with `history = true`.
+    history_tables: std::sync::Arc<[String]>,
     clients: Vec<ClientFile>,
     source: String,
 }
@@ -190,6 +195,7 @@ impl Policy {
             })
             .collect();
         let mut owner_fields = BTreeMap::new();
+        let mut history_tables = Vec::new();
         for (table, settings) in file.tables {
             TableName::parse(&table)
                 .map_err(|reason| anyhow::anyhow!("[tables.{table}]: {reason}"))?;
@@ -203,7 +209,10 @@ impl Policy {
                     valid,
                     "[tables.{table}] owner_field `{field}` must be a top-level field name of letters, digits and `_`"
                 );
-                owner_fields.insert(table, field);
+                owner_fields.insert(table.clone(), field);
+            }
+            if settings.history {
+                history_tables.push(table);
             }
         }
         let mut seen = HashSet::new();
@@ -225,6 +234,7 @@ impl Policy {
             roles,
             rate_limits,
             owner_fields,
+            history_tables: history_tables.into(),
             clients: file.clients,
             source: source.to_owned(),
         })
@@ -274,6 +284,25 @@ impl Policy {
     /// The owner field of `table`, if it declares one.
     pub fn owner_field(&self, table: &str) -> Option<&str> {
         self.owner_fields.get(table).map(String::as_str)
+    }
+
+    /// The tables that keep history.
+    pub fn history_tables(&self) -> &[String] {
+        &self.history_tables
+    }
+
+    /// Whether `table` keeps history (`history = true`).
+    pub fn keeps_history(&self, table: &str) -> bool {
+        self.history_tables.iter().any(|t| t == table)
+    }
+
+    /// What a write by `caller` records in the history, when any table keeps one.
+    pub fn history_scope(&self, caller: &crate::auth::MaybeAuthUser) -> Option<HistoryScope> {
+        (!self.history_tables.is_empty()).then(|| HistoryScope {
+            tables: std::sync::Arc::clone(&self.history_tables),
+            sub: caller.0.as_ref().map(|user| user.sub.clone()),
+            revert: false,
+        })
     }
 
     /// Service accounts declared in the file.

@@ -5,9 +5,11 @@
 //! into these calls and their results back into HTTP.
 
 mod batch;
+mod history;
 mod lifecycle;
 
 pub use batch::{BatchRef, DocumentRef, MergePatch, NewDocument, Operation};
+pub use history::{MAX_HISTORY_PAGE, Reverted};
 pub use lifecycle::Committed;
 
 use std::future::Future;

@@ -459,6 +459,7 @@ fn background(ctx: &StoreCtx, as_caller: bool) -> StoreCtx {
         },
         as_deployment: false,
         dry_run: false,
+        history: None,
     }
 }
 

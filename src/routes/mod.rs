@@ -4,6 +4,7 @@
 pub mod auth;
 pub mod changes;
 pub mod functions;
+pub mod history;
 pub mod ops;
 pub mod outbox;
 pub mod sync;
@@ -56,6 +57,7 @@ impl FromRequestParts<AppState> for RequestCtx {
         } else {
             DbCaller::Gateway
         };
+        let history = state.auth().policy().history_scope(&caller);
         Ok(Self {
             caller,
             store: StoreCtx {
@@ -73,6 +75,7 @@ impl FromRequestParts<AppState> for RequestCtx {
                     .extensions
                     .get::<crate::middleware::DryRun>()
                     .is_some(),
+                history,
             },
             tx: parts.extensions.get::<TxScope>().cloned(),
         })
@@ -84,6 +87,7 @@ pub fn api() -> OpenApiRouter<AppState> {
     OpenApiRouter::with_openapi(ApiDoc::openapi())
         .merge(ops::router())
         .merge(tables::router())
+        .merge(history::router())
         .merge(auth::router())
         .merge(functions::router())
         .merge(transactions::router())

@@ -463,7 +463,7 @@ async fn delete_document(
 
 // === helpers ===
 
-fn header_value(value: &str) -> ApiResult<HeaderValue> {
+pub(crate) fn header_value(value: &str) -> ApiResult<HeaderValue> {
     HeaderValue::from_str(value)
         .map_err(|err| ApiError::internal(anyhow::Error::new(err).context("building a header")))
 }
@@ -472,7 +472,7 @@ fn etag(version: u64) -> ApiResult<HeaderValue> {
     header_value(&format!("\"{version}\""))
 }
 
-fn document_response(status: StatusCode, doc: Document) -> ApiResult<Response> {
+pub(crate) fn document_response(status: StatusCode, doc: Document) -> ApiResult<Response> {
     let version = doc.version;
     let json = serde_json::to_string(&DocumentBody::from(doc))
         .map_err(|err| ApiError::internal(err.into()))?;

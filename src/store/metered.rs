@@ -48,6 +48,21 @@ impl DocumentStore for MeteredStore {
         self.inner.adapter()
     }
 
+    async fn history(
+        &self,
+        ctx: &StoreCtx,
+        table: &TableName,
+        id: &str,
+        before: Option<u64>,
+        limit: usize,
+    ) -> Result<crate::store::HistoryPage, StoreError> {
+        self.inner.history(ctx, table, id, before, limit).await
+    }
+
+    async fn purge_history(&self, retention: std::time::Duration) -> Result<u64, StoreError> {
+        self.inner.purge_history(retention).await
+    }
+
     async fn changes(
         &self,
         since: u64,

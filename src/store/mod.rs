@@ -46,6 +46,59 @@ pub struct StoreCtx {
     /// Run the writes, answer what they would store, and commit nothing (`Prefer: tx=rollback`):
     /// the SQL stores roll their transaction back; Convex's `gateway:apply` throws its results.
     pub dry_run: bool,
+    /// Which tables keep their documents' versions, and who writes (see [`HistoryScope`]).
+    pub history: Option<HistoryScope>,
+}
+
+/// The tables that keep history (`history = true` in the policy), the caller's `sub`, and
+/// whether the write puts an earlier version back: every write to such a table records the
+/// version it makes in the same transaction.
+#[derive(Debug, Clone)]
+pub struct HistoryScope {
+    pub tables: Arc<[String]>,
+    pub sub: Option<String>,
+    /// The write is a revert (recorded as `revert`).
+    pub revert: bool,
+}
+
+impl HistoryScope {
+    /// Whether `table` keeps history.
+    pub fn keeps(&self, table: &str) -> bool {
+        self.tables.iter().any(|t| t == table)
+    }
+
+    /// The operation name a write is recorded under.
+    pub fn op_name(&self, op: ChangeOp) -> &'static str {
+        match op {
+            _ if self.revert => "revert",
+            ChangeOp::Insert => "insert",
+            ChangeOp::Update => "update",
+            ChangeOp::Delete => "delete",
+        }
+    }
+}
+
+/// One version of a document in its history.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct HistoryEntry {
+    /// The version this write made (a delete: one past the last version).
+    pub version: u64,
+    /// `insert`, `update`, `delete` or `revert`.
+    pub op: String,
+    /// When, in milliseconds since the Unix epoch.
+    pub at: f64,
+    /// The writer's `sub` (none for the gateway's own writes).
+    pub sub: Option<String>,
+    /// The document's fields at this version; none for a delete.
+    pub fields: Option<Fields>,
+}
+
+/// A page of a document's history, newest first.
+#[derive(Debug, Clone, Default)]
+pub struct HistoryPage {
+    pub items: Vec<HistoryEntry>,
+    /// Where the next (older) page starts.
+    pub next_cursor: Option<String>,
 }
 
 /// The caller as a database with its own access rules sees it: the gateway itself (the outbox
@@ -527,6 +580,9 @@ pub enum StoreError {
     /// The adapter keeps no change log.
     #[error("{0}")]
     NoChangeFeed(String),
+    /// The adapter keeps no history (or, on Postgres, it is not installed).
+    #[error("{0}")]
+    NoHistory(String),
     /// The store serves no table of this name.
     #[error("{0}")]
     UnknownTable(String),
@@ -802,6 +858,26 @@ pub trait DocumentStore: Send + Sync + 'static {
         Err(StoreError::NoChangeFeed(
             "this store adapter keeps no change feed".into(),
         ))
+    }
+
+    /// A document's history (versions kept for a table with `history = true`), newest first,
+    /// versions below `before` when given, at most `limit`.
+    async fn history(
+        &self,
+        _ctx: &StoreCtx,
+        _table: &TableName,
+        _id: &str,
+        _before: Option<u64>,
+        _limit: usize,
+    ) -> Result<HistoryPage, StoreError> {
+        Err(StoreError::NoHistory(
+            "this store adapter keeps no document history".into(),
+        ))
+    }
+
+    /// Forgets the history of documents deleted longer ago than `retention`.
+    async fn purge_history(&self, _retention: std::time::Duration) -> Result<u64, StoreError> {
+        Ok(0)
     }
 
     /// Inserts documents atomically: all of them or none.

@@ -16,6 +16,7 @@ mod dry_run;
 mod errors;
 mod faults;
 mod functions;
+mod history;
 mod idempotency;
 mod layers;
 mod live;

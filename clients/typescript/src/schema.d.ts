@@ -597,6 +597,50 @@ export interface paths {
         patch: operations["patch_document"];
         trace?: never;
     };
+    "/v1/tables/{table}/{id}/history": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * List a document's versions.
+         * @description Newest first, for tables that keep history (`history = true` under `[tables.<name>]` in the
+         *     policy). Needs read access; under row ownership, only the owner's documents. A deleted
+         *     document's history stays readable until `GATEWAY_HISTORY_TTL` after its deletion.
+         */
+        get: operations["list_history"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/tables/{table}/{id}/revert": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Revert a document to an earlier version.
+         * @description Writes version `version`'s fields back as a new version, recorded as `revert`. A write: it
+         *     needs write access, honours `If-Match`, and takes `Prefer: tx=rollback`. A deleted document
+         *     comes back as a new document (`201`, a new `_id`, `Location`).
+         */
+        post: operations["revert"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/transactions": {
         parameters: {
             query?: never;
@@ -983,7 +1027,7 @@ export interface components {
          * @description A stable, machine-readable error code. Clients branch on this, never on `detail`.
          * @enum {string}
          */
-        ErrorCode: "malformed_json" | "invalid_body" | "reserved_field" | "invalid_table_name" | "invalid_filter" | "invalid_order" | "invalid_limit" | "invalid_cursor" | "invalid_query" | "order_needs_index" | "invalid_header" | "invalid_reference" | "too_many_operations" | "bad_request" | "preference_not_honoured" | "missing_token" | "malformed_token" | "unsupported_algorithm" | "unknown_key" | "unsupported_header" | "bad_signature" | "token_expired" | "token_not_yet_valid" | "wrong_issuer" | "wrong_audience" | "missing_claim" | "token_in_query" | "invalid_token" | "invalid_client" | "forbidden" | "invalid_grant" | "refresh_token_reused" | "route_not_found" | "table_not_found" | "not_found" | "method_not_allowed" | "not_acceptable" | "conflict" | "idempotency_in_progress" | "idempotency_key_reused" | "transaction_conflict" | "transaction_not_found" | "transaction_expired" | "too_many_transactions" | "rate_limited" | "too_many_watches" | "watch_capacity" | "outbox_entry_not_found" | "outbox_entry_state" | "sync_not_configured" | "sync_table_not_found" | "sync_conflict_not_found" | "sync_conflict_state" | "sync_unavailable" | "webhook_not_found" | "webhook_signature" | "webhook_timestamp" | "webhook_payload" | "webhook_in_flight" | "version_mismatch" | "payload_too_large" | "too_many_documents" | "unsupported_media_type" | "function_error" | "upstream_unauthorized" | "upstream_rejected" | "upstream_not_found" | "upstream_error" | "upstream_unreachable" | "upstream_timeout" | "upstream_unavailable" | "internal" | "convex_not_configured" | "resync_needed" | "change_feed_unavailable" | "table_without_key" | "unknown_field" | "invalid_value" | "not_null_violation" | "check_violation" | "unique_violation" | "foreign_key_violation" | "exclusion_violation" | "database_forbidden" | "rate_limiter_unavailable" | "state_store_unavailable" | "store_unavailable" | "timeout";
+        ErrorCode: "malformed_json" | "invalid_body" | "reserved_field" | "invalid_table_name" | "invalid_filter" | "invalid_order" | "invalid_limit" | "invalid_cursor" | "invalid_query" | "order_needs_index" | "invalid_header" | "invalid_reference" | "too_many_operations" | "bad_request" | "preference_not_honoured" | "missing_token" | "malformed_token" | "unsupported_algorithm" | "unknown_key" | "unsupported_header" | "bad_signature" | "token_expired" | "token_not_yet_valid" | "wrong_issuer" | "wrong_audience" | "missing_claim" | "token_in_query" | "invalid_token" | "invalid_client" | "forbidden" | "invalid_grant" | "refresh_token_reused" | "route_not_found" | "table_not_found" | "not_found" | "method_not_allowed" | "not_acceptable" | "conflict" | "idempotency_in_progress" | "idempotency_key_reused" | "transaction_conflict" | "transaction_not_found" | "transaction_expired" | "too_many_transactions" | "rate_limited" | "too_many_watches" | "watch_capacity" | "outbox_entry_not_found" | "outbox_entry_state" | "sync_not_configured" | "sync_table_not_found" | "sync_conflict_not_found" | "sync_conflict_state" | "sync_unavailable" | "webhook_not_found" | "webhook_signature" | "webhook_timestamp" | "webhook_payload" | "webhook_in_flight" | "history_not_kept" | "version_not_found" | "version_mismatch" | "payload_too_large" | "too_many_documents" | "unsupported_media_type" | "function_error" | "upstream_unauthorized" | "upstream_rejected" | "upstream_not_found" | "upstream_error" | "upstream_unreachable" | "upstream_timeout" | "upstream_unavailable" | "internal" | "convex_not_configured" | "resync_needed" | "change_feed_unavailable" | "table_without_key" | "unknown_field" | "invalid_value" | "not_null_violation" | "check_violation" | "unique_violation" | "foreign_key_violation" | "exclusion_violation" | "database_forbidden" | "rate_limiter_unavailable" | "state_store_unavailable" | "store_unavailable" | "timeout";
         /** @description A Convex function call, exactly as Convex's HTTP API takes it. */
         FunctionRequest: {
             /** @description `module:function`, e.g. `videos:getByTwitchId`. */
@@ -1004,6 +1048,12 @@ export interface components {
              * @example ok
              */
             status: string;
+        };
+        /** @description A page of a document's history. */
+        HistoryResponse: {
+            items: components["schemas"]["VersionBody"][];
+            /** @description The cursor of the next (older) page, or `null` on the last page. */
+            nextCursor?: string | null;
         };
         /**
          * @description A document to insert, or an array of them (inserted atomically: all or none). Field names
@@ -1181,6 +1231,14 @@ export interface components {
             /** @description Whether it reported within the last 30 seconds. */
             live: boolean;
         };
+        /** @description Which version to write back. */
+        RevertRequest: {
+            /**
+             * Format: int64
+             * @description A version from the document's history (not its deletion).
+             */
+            version: number;
+        };
         /** @description A revocation request (RFC 7009): the refresh token whose family to revoke. */
         RevokeRequest: {
             token: string;
@@ -1264,6 +1322,25 @@ export interface components {
             /** Format: double */
             ageSeconds: number;
             stagedOperations: number;
+        };
+        /** @description One version of a document. */
+        VersionBody: {
+            /**
+             * Format: int64
+             * @description The version this write made; a delete is one past the last version.
+             */
+            version: number;
+            /** @description `insert`, `update`, `delete` or `revert`. */
+            op: string;
+            /**
+             * Format: double
+             * @description When, in milliseconds since the Unix epoch.
+             */
+            at: number;
+            /** @description The writer's `sub` (`null` for the gateway's own writes). */
+            sub?: string | null;
+            /** @description The document's fields at this version (`null` for a delete). */
+            fields?: Record<string, unknown> | null;
         };
         /** @description The answer to a verified delivery. */
         WebhookReceipt: {
@@ -3518,6 +3595,144 @@ export interface operations {
             401: components["responses"]["Unauthorized"];
             403: components["responses"]["PolicyForbids"];
             /** @description No such document or table */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            409: components["responses"]["WriteConflict"];
+            /** @description `If-Match` does not match the current version */
+            412: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            415: components["responses"]["NotJson"];
+            422: components["responses"]["DocumentRefused"];
+            503: components["responses"]["StoreDown"];
+        };
+    };
+    list_history: {
+        parameters: {
+            query?: {
+                /** @description At most this many versions, newest first (1 to 1000, default 100). */
+                limit?: number;
+                /** @description Where the page starts: `nextCursor` of the page before. */
+                cursor?: string;
+            };
+            header?: never;
+            path: {
+                /**
+                 * @description Table name
+                 * @example videos
+                 */
+                table: string;
+                /** @description Document `_id` (also of a deleted document) */
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The versions, newest first */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HistoryResponse"];
+                };
+            };
+            /** @description Bad limit, cursor or table name */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["PolicyForbids"];
+            /** @description No such document, or the table keeps no history (`history_not_kept`) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            503: components["responses"]["StoreDown"];
+        };
+    };
+    revert: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description Revert only if the document's ETag matches */
+                "If-Match"?: string | null;
+                /** @description `tx=rollback`: a dry run (answered, nothing stored). `handling=strict`: 400 for a preference that cannot be honoured */
+                Prefer?: string | null;
+            };
+            path: {
+                /**
+                 * @description Table name
+                 * @example videos
+                 */
+                table: string;
+                /** @description Document `_id` (also of a deleted document) */
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["RevertRequest"];
+            };
+        };
+        responses: {
+            /** @description The document at its new version */
+            200: {
+                headers: {
+                    /** @description The new version */
+                    ETag?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["DocumentBody"];
+                };
+            };
+            /** @description The deleted document, back under a new `_id` */
+            201: {
+                headers: {
+                    /** @description URL of the document */
+                    Location?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["DocumentBody"];
+                };
+            };
+            202: components["responses"]["Queued"];
+            /** @description Bad body or header */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["PolicyForbids"];
+            /** @description No such document or version, or the table keeps no history */
             404: {
                 headers: {
                     [name: string]: unknown;

@@ -22,6 +22,7 @@ use super::{
     Capabilities, DocId, Document, DocumentStore, FilterOp, ListQuery, Literal, Page, Precondition,
     SortDirection, StoreCtx, StoreError, TableName, WriteOp, WriteOutcome,
 };
+use crate::store::{HistoryEntry, HistoryPage, HistoryScope};
 
 /// The fields `convex/gateway.ts` keeps for bookkeeping; hidden from REST documents.
 pub const RESERVED_FIELDS: [&str; 2] = ["gwVersion", "gwUpdatedTime"];
@@ -42,13 +43,43 @@ impl ConvexStore {
 /// The arguments of `gateway:apply` for `ops`. With `idempotency_key`, the mutation dedupes
 /// the key inside its own transaction, so a write is applied once even if it is delivered
 /// again (a retry, or the outbox after the gateway lost track of an earlier attempt).
-pub fn apply_args(ops: &[WriteOp], idempotency_key: Option<&str>) -> Value {
+pub fn apply_args(
+    ops: &[WriteOp],
+    idempotency_key: Option<&str>,
+    history: Option<&HistoryScope>,
+) -> Value {
+    let mut kept: Vec<&str> = Vec::new();
+    if let Some(scope) = history {
+        for op in ops {
+            let table = op_table(op).as_str();
+            if scope.keeps(table) && !kept.contains(&table) {
+                kept.push(table);
+            }
+        }
+    }
     let ops: Vec<Value> = ops.iter().map(op_json).collect();
     let mut args = json!({ "ops": ops });
     if let Some(key) = idempotency_key {
         args["idempotencyKey"] = Value::String(key.to_owned());
     }
+    if let Some(scope) = history.filter(|_| !kept.is_empty()) {
+        let mut history = json!({ "tables": kept, "revert": scope.revert });
+        if let Some(sub) = &scope.sub {
+            history["sub"] = Value::String(sub.clone());
+        }
+        args["history"] = history;
+    }
     args
+}
+
+fn op_table(op: &WriteOp) -> &TableName {
+    match op {
+        WriteOp::Insert { table, .. }
+        | WriteOp::Patch { table, .. }
+        | WriteOp::Replace { table, .. }
+        | WriteOp::Delete { table, .. }
+        | WriteOp::Check { table, .. } => table,
+    }
 }
 
 /// Calls `gateway:apply` with arguments from [`apply_args`].
@@ -119,6 +150,47 @@ impl DocumentStore for ConvexStore {
         document_from(&value)
     }
 
+    async fn history(
+        &self,
+        ctx: &StoreCtx,
+        table: &TableName,
+        id: &str,
+        before: Option<u64>,
+        limit: usize,
+    ) -> Result<HistoryPage, StoreError> {
+        let mut args = json!({ "table": table.as_str(), "id": id, "limit": limit as f64 });
+        if let Some(before) = before {
+            args["before"] = Value::from(before as f64);
+        }
+        let value = self
+            .client
+            .call(ctx, FunctionKind::Query, "gateway:history", args)
+            .await?;
+        let items = value
+            .get("items")
+            .and_then(Value::as_array)
+            .ok_or_else(|| malformed("gateway:history"))?
+            .iter()
+            .map(|item| {
+                Some(HistoryEntry {
+                    version: item.get("version")?.as_f64()? as u64,
+                    op: item.get("op")?.as_str()?.to_owned(),
+                    at: item.get("at")?.as_f64()?,
+                    sub: item.get("sub").and_then(Value::as_str).map(str::to_owned),
+                    fields: item.get("fields").and_then(Value::as_object).cloned(),
+                })
+            })
+            .collect::<Option<Vec<_>>>()
+            .ok_or_else(|| malformed("gateway:history"))?;
+        Ok(HistoryPage {
+            items,
+            next_cursor: value
+                .get("nextCursor")
+                .and_then(Value::as_f64)
+                .map(|v| (v as u64).to_string()),
+        })
+    }
+
     async fn apply(
         &self,
         ctx: &StoreCtx,
@@ -133,7 +205,7 @@ impl DocumentStore for ConvexStore {
         apply_encoded(
             &self.client,
             ctx,
-            apply_args(&ops, ctx.idempotency_key.as_deref()),
+            apply_args(&ops, ctx.idempotency_key.as_deref(), ctx.history.as_ref()),
         )
         .await
     }
@@ -153,7 +225,7 @@ impl ConvexStore {
         ctx: &StoreCtx,
         ops: &[WriteOp],
     ) -> Result<Vec<WriteOutcome>, StoreError> {
-        let mut args = apply_args(ops, None);
+        let mut args = apply_args(ops, None, ctx.history.as_ref());
         args["dryRun"] = Value::Bool(true);
         let body =
             json!({ "path": "gateway:apply", "args": args, "format": "convex_encoded_json" });

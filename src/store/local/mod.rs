@@ -18,6 +18,7 @@
 //! another SQL dialect; `rows` reads documents from rows; `schema` creates the table and indexes.
 
 mod changes;
+mod history;
 mod readers;
 mod rows;
 mod schema;
@@ -62,6 +63,10 @@ struct WriteJob {
     ops: Vec<WriteOp>,
     /// Run the operations, answer their outcomes, and roll them back.
     dry_run: bool,
+    /// Tables whose versions are recorded, and who writes.
+    history: Option<crate::store::HistoryScope>,
+    /// Instead of `ops`: forget the histories of documents deleted before this time (ms).
+    purge_history_before: Option<f64>,
     reply: Reply,
 }
 
@@ -169,6 +174,7 @@ impl LocalStore {
                     change_retention,
                     last_prune: std::time::Instant::now(),
                     committed: committed_tx,
+                    history: None,
                 }
                 .run(rx);
             })
@@ -291,6 +297,8 @@ impl DocumentStore for LocalStore {
             .send(WriteJob {
                 ops,
                 dry_run: ctx.dry_run,
+                history: ctx.history.clone(),
+                purge_history_before: None,
                 reply,
             })
             .await
@@ -298,6 +306,37 @@ impl DocumentStore for LocalStore {
         answer.await.map_err(|_| {
             StoreError::Unavailable("the SQLite writer stopped before answering".into())
         })?
+    }
+
+    async fn history(
+        &self,
+        _: &StoreCtx,
+        table: &TableName,
+        id: &str,
+        before: Option<u64>,
+        limit: usize,
+    ) -> Result<crate::store::HistoryPage, StoreError> {
+        let (table, id) = (table.to_string(), id.to_owned());
+        self.read(move |conn| history::read(conn, &table, &id, before, limit))
+            .await
+    }
+
+    async fn purge_history(&self, retention: std::time::Duration) -> Result<u64, StoreError> {
+        let (reply, answer) = oneshot::channel();
+        self.writer
+            .send(WriteJob {
+                ops: Vec::new(),
+                dry_run: false,
+                history: None,
+                purge_history_before: Some(now_ms() - retention.as_millis() as f64),
+                reply,
+            })
+            .await
+            .map_err(|_| StoreError::Unavailable("the SQLite writer has stopped".into()))?;
+        answer.await.map_err(|_| {
+            StoreError::Unavailable("the SQLite writer stopped before answering".into())
+        })??;
+        Ok(0)
     }
 
     async fn changes(
@@ -384,6 +423,93 @@ mod tests {
                 .unwrap();
         }
         release
+    }
+
+    #[tokio::test]
+    async fn a_deleted_documents_history_is_purged_after_the_retention_and_a_live_one_is_kept() {
+        let dir = tempfile::TempDir::new().unwrap();
+        let store = LocalStore::open(dir.path()).unwrap();
+        let table = TableName::parse("videos").unwrap();
+        let ctx = StoreCtx {
+            history: Some(crate::store::HistoryScope {
+                tables: vec!["videos".to_owned()].into(),
+                sub: Some("worker".into()),
+                revert: false,
+            }),
+            ..StoreCtx::default()
+        };
+        let docs = store
+            .insert(
+                &ctx,
+                &table,
+                vec![fields(json!({"s": "gone"})), fields(json!({"s": "kept"}))],
+            )
+            .await
+            .unwrap();
+        let (gone, kept) = (docs[0].id.clone(), docs[1].id.clone());
+        store
+            .apply(
+                &ctx,
+                vec![WriteOp::Delete {
+                    table: table.clone(),
+                    id: gone.as_str().into(),
+                    precondition: None,
+                }],
+            )
+            .await
+            .unwrap();
+        let count = |id: String| {
+            let store = &store;
+            let table = table.clone();
+            async move {
+                store
+                    .history(&ctx_none(), &table, &id, None, 10)
+                    .await
+                    .unwrap()
+                    .items
+                    .len()
+            }
+        };
+        assert_eq!(
+            (count(gone.clone()).await, count(kept.clone()).await),
+            (2, 1)
+        );
+        // Within the retention nothing goes; past it, the deleted document's versions go.
+        store
+            .purge_history(std::time::Duration::from_secs(3600))
+            .await
+            .unwrap();
+        assert_eq!(
+            (count(gone.clone()).await, count(kept.clone()).await),
+            (2, 1)
+        );
+        store
+            .purge_history(std::time::Duration::ZERO)
+            .await
+            .unwrap();
+        assert_eq!((count(gone).await, count(kept).await), (0, 1));
+        // A dry run records nothing.
+        let dry = StoreCtx {
+            dry_run: true,
+            ..ctx.clone()
+        };
+        store
+            .apply(
+                &dry,
+                vec![WriteOp::Patch {
+                    table: table.clone(),
+                    id: docs[1].id.as_str().into(),
+                    patch: fields(json!({"s": "x"})),
+                    precondition: None,
+                }],
+            )
+            .await
+            .unwrap();
+        assert_eq!(count(docs[1].id.clone()).await, 1);
+    }
+
+    fn ctx_none() -> StoreCtx {
+        StoreCtx::default()
     }
 
     #[tokio::test]

@@ -40,6 +40,19 @@ CREATE TABLE IF NOT EXISTS change_horizon (
     pruned_through INTEGER NOT NULL
 );
 INSERT OR IGNORE INTO change_horizon (one, pruned_through) VALUES (1, 0);
+-- Every version of the documents of tables that keep history (`history = true` in the policy),
+-- written in the write's own transaction; a delete is one past the last version, without a doc.
+CREATE TABLE IF NOT EXISTS history (
+    tbl     TEXT    NOT NULL,
+    id      TEXT    NOT NULL,
+    version INTEGER NOT NULL,
+    op      TEXT    NOT NULL CHECK (op IN ('insert', 'update', 'delete', 'revert')),
+    at      REAL    NOT NULL,
+    sub     TEXT,
+    doc     TEXT    CHECK (doc IS NULL OR json_valid(doc)),
+    PRIMARY KEY (tbl, id, version)
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS history_deletes ON history (at) WHERE op = 'delete';
 ";
 
 /// The schema's version (`PRAGMA user_version`), and the steps that bring an older data folder

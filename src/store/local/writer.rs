@@ -24,6 +24,8 @@ pub(super) struct Writer {
     pub(super) last_prune: std::time::Instant,
     /// Moved on after every commit, so change-feed consumers read at once.
     pub(super) committed: tokio::sync::watch::Sender<u64>,
+    /// The running job's history scope (who writes, which tables keep versions).
+    pub(super) history: Option<crate::store::HistoryScope>,
 }
 
 impl Writer {
@@ -65,7 +67,21 @@ impl Writer {
                 answers.push((job.reply, None));
                 continue;
             }
-            match self.run_job(job.ops, job.dry_run) {
+            self.history = job.history;
+            let result = match job.purge_history_before {
+                Some(before) => super::history::purge(&self.conn, before).map(|purged| {
+                    if purged > 0 {
+                        tracing::info!(
+                            purged,
+                            "forgot the history of documents deleted before GATEWAY_HISTORY_TTL"
+                        );
+                    }
+                    Ok(Vec::new())
+                }),
+                None => self.run_job(job.ops, job.dry_run),
+            };
+            self.history = None;
+            match result {
                 Ok(result) => answers.push((job.reply, Some(result))),
                 Err(err) => {
                     fatal = Some(err);
@@ -290,6 +306,29 @@ impl Writer {
                 ])
             })
             .map_err(internal)?;
+        if let Some(scope) = self.history.as_ref().filter(|s| s.keeps(table.as_str())) {
+            // A delete is recorded one past the document's last version, without fields.
+            let version = match op {
+                ChangeOp::Delete => doc.version + 1,
+                _ => doc.version,
+            };
+            self.conn
+                .prepare_cached(
+                    "INSERT OR REPLACE INTO history (tbl, id, version, op, at, sub, doc) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+                )
+                .and_then(|mut stmt| {
+                    stmt.execute(params![
+                        table.as_str(),
+                        doc.id,
+                        version as i64,
+                        scope.op_name(op),
+                        now_ms(),
+                        scope.sub,
+                        encoded
+                    ])
+                })
+                .map_err(internal)?;
+        }
         Ok(())
     }
 

@@ -219,6 +219,8 @@ pub struct Catalog {
     pub(crate) unservable: HashMap<String, String>,
     /// `convex-gateway postgres install` has run: the `gateway` schema holds the change log.
     pub(crate) feed_installed: bool,
+    /// Whether `gateway.history` and its recording function are installed.
+    pub(crate) history_installed: bool,
     /// The database has the roles that row-level security maps callers to.
     pub(crate) roles_present: bool,
     /// Read from the database (`false` until Postgres has been reached).
@@ -288,6 +290,13 @@ impl Catalog {
             )
             .await?
             .get(0);
+        let history_installed: bool = client
+            .query_one(
+                "SELECT to_regclass('gateway.history') IS NOT NULL AND to_regprocedure('gateway.record_history(text, text, bigint, text, text, jsonb)') IS NOT NULL",
+                &[],
+            )
+            .await?
+            .get(0);
         let roles_present: bool = client
             .query_one(
                 "SELECT count(*) = cardinality($1::text[]) FROM pg_roles WHERE rolname = ANY ($1::text[])",
@@ -338,6 +347,7 @@ impl Catalog {
 
         let mut catalog = Catalog {
             feed_installed,
+            history_installed,
             roles_present,
             loaded: true,
             ..Catalog::default()

@@ -86,6 +86,32 @@ BEGIN
     RETURN NULL;
 END
 $fn$;
+-- Every version of the documents of tables that keep history (`history = true` in the
+-- gateway's policy), recorded by the gateway in the write's own transaction.
+CREATE TABLE IF NOT EXISTS gateway.history (
+    tbl text NOT NULL,
+    id text NOT NULL,
+    version bigint NOT NULL,
+    op text NOT NULL CHECK (op IN ('insert', 'update', 'delete', 'revert')),
+    at timestamptz NOT NULL DEFAULT clock_timestamp(),
+    sub text,
+    doc jsonb,
+    PRIMARY KEY (tbl, id, version)
+);
+CREATE INDEX IF NOT EXISTS history_deletes ON gateway.history (at) WHERE op = 'delete';
+-- A delete (no version given) is recorded one past the document's last recorded version.
+CREATE OR REPLACE FUNCTION gateway.record_history(p_tbl text, p_id text, p_version bigint, p_op text, p_sub text, p_doc jsonb)
+RETURNS void LANGUAGE sql SECURITY DEFINER SET search_path = pg_catalog AS $fn$
+    INSERT INTO gateway.history (tbl, id, version, op, sub, doc)
+    VALUES (p_tbl, p_id,
+            COALESCE(p_version, (SELECT COALESCE(max(version), 0) + 1 FROM gateway.history WHERE tbl = p_tbl AND id = p_id)),
+            p_op, p_sub, p_doc)
+    ON CONFLICT (tbl, id, version) DO UPDATE
+        SET op = EXCLUDED.op, at = EXCLUDED.at, sub = EXCLUDED.sub, doc = EXCLUDED.doc
+$fn$;
+-- Requests run under the caller's role (Supabase's `authenticated`), which calls it.
+GRANT USAGE ON SCHEMA gateway TO PUBLIC;
+GRANT EXECUTE ON FUNCTION gateway.record_history(text, text, bigint, text, text, jsonb) TO PUBLIC;
 CREATE OR REPLACE FUNCTION gateway.bump_version() RETURNS trigger
 LANGUAGE plpgsql SET search_path = pg_catalog AS $fn$
 BEGIN
@@ -160,9 +186,10 @@ pub async fn uninstall(config: &PostgresConfig) -> anyhow::Result<Vec<String>> {
         .await?;
     }
     tx.batch_execute(
-        "DROP TABLE IF EXISTS gateway.feed, gateway.changes CASCADE;
+        "DROP TABLE IF EXISTS gateway.feed, gateway.changes, gateway.history CASCADE;
          DROP FUNCTION IF EXISTS gateway.record_change() CASCADE;
-         DROP FUNCTION IF EXISTS gateway.bump_version() CASCADE;",
+         DROP FUNCTION IF EXISTS gateway.bump_version() CASCADE;
+         DROP FUNCTION IF EXISTS gateway.record_history(text, text, bigint, text, text, jsonb);",
     )
     .await?;
     // Whatever else is in the schema is the shared state's; an empty schema is dropped.

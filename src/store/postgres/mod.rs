@@ -10,6 +10,7 @@ pub mod catalog;
 pub(crate) mod connect;
 mod errors;
 pub mod feed;
+mod history;
 mod sql;
 pub(crate) mod values;
 mod writer;
@@ -618,8 +619,15 @@ impl DocumentStore for PostgresStore {
         let catalog = self.catalog().await;
         let mut conn = self.connection().await?;
         let settings = self.caller_settings(ctx);
-        let (outcomes, trips) =
-            writer::apply(&mut conn, &catalog, settings, ops, ctx.dry_run).await?;
+        let (outcomes, trips) = writer::apply(
+            &mut conn,
+            &catalog,
+            settings,
+            ops,
+            ctx.dry_run,
+            ctx.history.as_ref(),
+        )
+        .await?;
         self.round_trips.fetch_add(trips, Ordering::Relaxed);
         Ok(outcomes)
     }
@@ -658,6 +666,31 @@ impl DocumentStore for PostgresStore {
         self.feed
             .changes(&mut conn, &catalog, since, table, limit)
             .await
+    }
+
+    async fn history(
+        &self,
+        _: &StoreCtx,
+        table: &TableName,
+        id: &str,
+        before: Option<u64>,
+        limit: usize,
+    ) -> Result<crate::store::HistoryPage, StoreError> {
+        if !self.catalog().await.history_installed {
+            return Err(StoreError::NoHistory(
+                "history on Postgres lives beside the change log: run `convex-gateway postgres install`, then send the gateway SIGHUP".into(),
+            ));
+        }
+        let conn = self.connection().await?;
+        history::read(&conn, table.as_str(), id, before, limit).await
+    }
+
+    async fn purge_history(&self, retention: std::time::Duration) -> Result<u64, StoreError> {
+        if !self.catalog().await.history_installed {
+            return Ok(0);
+        }
+        let conn = self.connection().await?;
+        history::purge(&conn, retention).await
     }
 
     async fn change_head(&self) -> Result<u64, StoreError> {

@@ -13,8 +13,8 @@ use super::errors::map;
 use super::values::{key_text, row_object};
 use super::{SET_CALLER, document};
 use crate::store::{
-    DocId, Document, Fields, Precondition, StoreError, TableName, WriteOp, WriteOutcome,
-    merge_patch, resolve_field_refs,
+    ChangeOp, DocId, Document, Fields, HistoryScope, Precondition, StoreError, TableName, WriteOp,
+    WriteOutcome, merge_patch, resolve_field_refs,
 };
 
 /// Applies the operations in one transaction; answers the outcomes and the round trips made.
@@ -24,11 +24,22 @@ pub(crate) async fn apply(
     settings: Option<[String; 3]>,
     ops: Vec<WriteOp>,
     dry_run: bool,
+    history: Option<&HistoryScope>,
 ) -> Result<(Vec<WriteOutcome>, u64), StoreError> {
     let mut trips = 0;
+    let history = history.filter(|scope| ops.iter().any(|op| scope.keeps(op_table(op).as_str())));
+    if history.is_some() && !catalog.history_installed {
+        return Err(StoreError::NoHistory(
+            "history on Postgres lives beside the change log: run `convex-gateway postgres install`, then send the gateway SIGHUP".into(),
+        ));
+    }
     // A lone insert as the connecting user is one statement: it needs no transaction of its own
     // (unless it is a dry run, which is rolled back).
-    if !dry_run && settings.is_none() && ops.len() == 1 && matches!(ops[0], WriteOp::Insert { .. })
+    if !dry_run
+        && history.is_none()
+        && settings.is_none()
+        && ops.len() == 1
+        && matches!(ops[0], WriteOp::Insert { .. })
     {
         let client: &Object = conn;
         let mut outcomes = Vec::with_capacity(1);
@@ -55,6 +66,8 @@ pub(crate) async fn apply(
         "FOR SHARE"
     };
     let mut outcomes = Vec::with_capacity(ops.len());
+    // The table of each outcome, for the history.
+    let mut tables: Vec<TableName> = Vec::with_capacity(ops.len());
     let mut ops = ops.into_iter().peekable();
     while let Some(op) = ops.next() {
         // A run of inserts into one table, with the same fields and no `$ref`s, is one
@@ -82,15 +95,20 @@ pub(crate) async fn apply(
             if run.len() > 1 {
                 let first = outcomes.len();
                 let docs = insert_run(&tx, info, &run, first, &mut trips).await?;
+                tables.extend(std::iter::repeat_n(table.clone(), docs.len()));
                 outcomes.extend(docs.into_iter().map(WriteOutcome::Inserted));
                 continue;
             }
         }
         let index = outcomes.len();
+        tables.push(op_table(&op).clone());
         let outcome = one(&tx, catalog, op, &outcomes, check_lock, &mut trips)
             .await
             .map_err(|e| e.at_op(index))?;
         outcomes.push(outcome);
+    }
+    if let Some(scope) = history {
+        record_history(&tx, scope, &tables, &outcomes, &mut trips).await?;
     }
     // A dry run ran every statement, constraints, triggers and row policies included; nothing
     // of it is kept (sequences excepted: Postgres never gives their numbers back).
@@ -101,6 +119,59 @@ pub(crate) async fn apply(
     }
     trips += 1;
     Ok((outcomes, trips))
+}
+
+/// The table an operation writes.
+fn op_table(op: &WriteOp) -> &TableName {
+    match op {
+        WriteOp::Insert { table, .. }
+        | WriteOp::Patch { table, .. }
+        | WriteOp::Replace { table, .. }
+        | WriteOp::Delete { table, .. }
+        | WriteOp::Check { table, .. } => table,
+    }
+}
+
+/// Records each write to a table that keeps history in `gateway.history`, in the batch's
+/// transaction (`gateway.record_history` is the installer's, so any caller's role may).
+async fn record_history(
+    tx: &deadpool_postgres::Transaction<'_>,
+    scope: &HistoryScope,
+    tables: &[TableName],
+    outcomes: &[WriteOutcome],
+    trips: &mut u64,
+) -> Result<(), StoreError> {
+    let statement = tx
+        .prepare_cached("SELECT gateway.record_history($1, $2, $3, $4, $5, $6)")
+        .await
+        .map_err(|e| map(e, None))?;
+    for (table, outcome) in tables.iter().zip(outcomes) {
+        if !scope.keeps(table.as_str()) {
+            continue;
+        }
+        let (op, version, doc) = match outcome {
+            WriteOutcome::Inserted(doc) => (ChangeOp::Insert, Some(doc.version as i64), Some(doc)),
+            WriteOutcome::Updated(doc) => (ChangeOp::Update, Some(doc.version as i64), Some(doc)),
+            WriteOutcome::Deleted { .. } => (ChangeOp::Delete, None, None),
+            WriteOutcome::Checked(_) => continue,
+        };
+        let fields = doc.map(|d| Value::Object(d.fields.clone()));
+        tx.query(
+            &statement,
+            &[
+                &table.as_str(),
+                &outcome.id(),
+                &version,
+                &scope.op_name(op),
+                &scope.sub,
+                &fields,
+            ],
+        )
+        .await
+        .map_err(|e| map(e, None))?;
+        *trips += 1;
+    }
+    Ok(())
 }
 
 async fn one<C: GenericClient + Sync>(

@@ -59,6 +59,34 @@ for (const errorStatus of ["560", "200"]) {
       assert.equal((await client.mutation("gateway:apply", write)).replayed, false);
     });
 
+    test("history: gateway:apply keeps versions of the tables it is told to; purgeHistory forgets deleted documents' only", async () => {
+      const history = { tables: ["hist_notes"], sub: "alice" };
+      const inserted = await client.mutation("gateway:apply", { ops: [{ kind: "insert", table: "hist_notes", fields: { n: 1 } }, { kind: "insert", table: "hist_other", fields: { n: 1 } }], history });
+      const [gone, other] = inserted.outcomes.map((o) => o.doc._id);
+      const kept = (await client.mutation("gateway:apply", { ops: [{ kind: "insert", table: "hist_notes", fields: { n: 2 } }], history })).outcomes[0].doc._id;
+      await client.mutation("gateway:apply", { ops: [{ kind: "patch", table: "hist_notes", id: gone, patch: { n: 3 } }], history: { ...history, revert: true } });
+      await client.mutation("gateway:apply", { ops: [{ kind: "delete", table: "hist_notes", id: gone }], history });
+      const versions = async (table, id) => (await client.query("gateway:history", { table, id, limit: 10 })).items;
+      assert.deepEqual((await versions("hist_notes", gone)).map((e) => [e.version, e.op, e.sub, e.fields?.n ?? null]), [
+        [3, "delete", "alice", null],
+        [2, "revert", "alice", 3],
+        [1, "insert", "alice", 1],
+      ]);
+      assert.deepEqual(await versions("hist_other", other), [], "a table not named keeps nothing");
+      // A dry run keeps no version.
+      await assert.rejects(
+        client.mutation("gateway:apply", { ops: [{ kind: "patch", table: "hist_notes", id: kept, patch: { n: 9 } }], history, dryRun: true }),
+        (error) => error instanceof ConvexError && error.data.code === "DRY_RUN",
+      );
+      assert.equal((await versions("hist_notes", kept)).length, 1);
+      const admin = new ConvexHttpClient(backend.url, { skipConvexDeploymentUrlCheck: true, logger: false });
+      admin.setAdminAuth("test-admin-key");
+      assert.equal((await admin.mutation("gateway:purgeHistory", {})).deleted, 0, "within the retention nothing goes");
+      assert.equal((await admin.mutation("gateway:purgeHistory", { retentionMs: -1000 })).deleted, 3);
+      assert.deepEqual(await versions("hist_notes", gone), []);
+      assert.equal((await versions("hist_notes", kept)).length, 1, "a live document's history stays");
+    });
+
     test("internal functions are hidden and kinds are enforced", async () => {
       await assert.rejects(client.mutation("videos:purge", {}), /Could not find public function/);
       await assert.rejects(client.query("videos:create", { twitchId: "x" }), /defined as Mutation/);

@@ -58,6 +58,7 @@ from .function_request_args_type_0 import FunctionRequestArgsType0
 from .function_value import FunctionValue
 from .function_value_value import FunctionValueValue
 from .health_status import HealthStatus
+from .history_response import HistoryResponse
 from .jwks_response_200 import JwksResponse200
 from .kind import Kind
 from .list_documents_filters import ListDocumentsFilters
@@ -89,6 +90,7 @@ from .receipt import Receipt
 from .refresh_request import RefreshRequest
 from .replace_document_body import ReplaceDocumentBody
 from .replica import Replica
+from .revert_request import RevertRequest
 from .revoke_request import RevokeRequest
 from .run_request import RunRequest
 from .run_request_args_type_0 import RunRequestArgsType0
@@ -100,6 +102,8 @@ from .token_request_claims_type_0 import TokenRequestClaimsType0
 from .token_response import TokenResponse
 from .transaction_handle import TransactionHandle
 from .transaction_status import TransactionStatus
+from .version_body import VersionBody
+from .version_body_fields_type_0 import VersionBodyFieldsType0
 from .webhook_receipt import WebhookReceipt
 from .webhook_status import WebhookStatus
 
@@ -162,6 +166,7 @@ __all__ = (
     "FunctionValue",
     "FunctionValueValue",
     "HealthStatus",
+    "HistoryResponse",
     "JwksResponse200",
     "Kind",
     "ListDocumentsFilters",
@@ -193,6 +198,7 @@ __all__ = (
     "RefreshRequest",
     "ReplaceDocumentBody",
     "Replica",
+    "RevertRequest",
     "RevokeRequest",
     "RunRequest",
     "RunRequestArgsType0",
@@ -204,6 +210,8 @@ __all__ = (
     "TokenResponse",
     "TransactionHandle",
     "TransactionStatus",
+    "VersionBody",
+    "VersionBodyFieldsType0",
     "WebhookReceipt",
     "WebhookStatus",
 )
