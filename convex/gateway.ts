@@ -9,6 +9,9 @@
 //                             in order, once each, refusing a document that changed meanwhile
 //   gateway:webhook (internal mutation) a verified inbound webhook (GATEWAY_WEBHOOKS), once per
 //                             message id: a mutation of yours, or a table insert or upsert
+//   gateway:history (query)    a document's versions, for tables that keep history
+//   gateway:whoami (query)     the caller's identity as Convex sees it (`convex trust` probes it)
+//   gateway:purgeHistory (internal mutation) forgets long-deleted documents' histories (cron)
 //   gateway:purgeIdempotency (internal mutation) forgets idempotency keys older than 7 days;
 //                             `crons.ts` runs it hourly
 //
@@ -600,6 +603,20 @@ export const history = query({
       fields: fields ?? null,
     }));
     return { items, nextCursor: rows.length > limit ? items[items.length - 1].version : null };
+  },
+});
+
+/**
+ * Who Convex sees calling: the identity of the caller's token (as `auth.config.ts` accepted
+ * it), or null. `convex-gateway convex trust` calls it with a token the gateway minted.
+ */
+export const whoami = query({
+  args: {},
+  handler: async (ctx) => {
+    const identity = await ctx.auth.getUserIdentity();
+    return identity === null
+      ? null
+      : { subject: identity.subject, issuer: identity.issuer, tokenIdentifier: identity.tokenIdentifier };
   },
 });
 

@@ -89,9 +89,14 @@ impl Application {
             ),
             None => None,
         };
-        let auth = Auth::build(&config.auth, &config.data_dir, http, shared.as_ref())
-            .await
-            .context("setting up authentication")?;
+        let auth = Auth::build(
+            &config.auth,
+            &config.data_dir,
+            http.clone(),
+            shared.as_ref(),
+        )
+        .await
+        .context("setting up authentication")?;
         let idempotency = match &shared {
             // A claim outlives its request by a margin; after that, a retry may take it over.
             Some(db) => IdempotencyStore::shared(
@@ -200,6 +205,14 @@ impl Application {
             timeout: config.request_timeout,
         })
         .context("GATEWAY_WEBHOOKS")?;
+        let deployment_env = config.convex.as_ref().and_then(|convex| {
+            let key = convex.deploy_key.clone()?;
+            Some(crate::deployment::env::EnvClient::new(
+                http.clone(),
+                &convex.url,
+                key,
+            ))
+        });
         let state = AppState::new(Parts {
             store,
             convex,
@@ -218,6 +231,7 @@ impl Application {
             sync_relay,
             table_sync: sync_admin,
             webhooks,
+            deployment_env,
         });
         spawn_sweeper(state.downgrade());
         if !config.history_ttl.is_zero() && !state.auth().policy().history_tables().is_empty() {

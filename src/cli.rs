@@ -66,6 +66,39 @@ enum Command {
         #[command(subcommand)]
         action: SyncAction,
     },
+    /// The Convex deployment at CONVEX_URL, through its admin API with CONVEX_DEPLOYMENT_KEY.
+    Convex {
+        #[command(subcommand)]
+        action: ConvexAction,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum ConvexAction {
+    /// The deployment's environment variables.
+    Env {
+        #[command(subcommand)]
+        action: EnvAction,
+    },
+    /// Make Convex accept the identity this gateway mints: print the `auth.config.ts` block,
+    /// set the variables it reads, and prove it with a probe query as a minted identity (exit
+    /// 0 only when Convex saw the probe's identity).
+    Trust,
+}
+
+#[derive(Debug, Subcommand)]
+enum EnvAction {
+    /// List the variables; values are masked unless --reveal.
+    List {
+        #[arg(long)]
+        reveal: bool,
+    },
+    /// Print one variable's value (exit 1 when it is not set).
+    Get { name: String },
+    /// Set a variable; a value of `-` reads it from stdin (kept out of the shell's history).
+    Set { name: String, value: String },
+    /// Unset a variable.
+    Unset { name: String },
 }
 
 #[derive(Debug, Subcommand)]
@@ -222,6 +255,9 @@ pub fn main() -> ExitCode {
             }
             outcome
         }
+        Command::Convex { action } => {
+            with_config(|config| runtime()?.block_on(convex(config, action)))
+        }
         Command::Keys { action } => with_config(|config| {
             runtime()?.block_on(async {
                 let db = state_db(&config).await?.ok_or_else(|| {
@@ -281,6 +317,96 @@ pub fn main() -> ExitCode {
             ExitCode::SUCCESS
         }
     }
+}
+
+/// The deployment's environment-variable client, from `CONVEX_URL` and its deploy key.
+fn env_client(config: &Config) -> anyhow::Result<crate::deployment::env::EnvClient> {
+    let convex = config
+        .convex
+        .as_ref()
+        .ok_or_else(|| anyhow::anyhow!("CONVEX_URL is not set"))?;
+    let key = convex
+        .deploy_key
+        .clone()
+        .ok_or_else(|| anyhow::anyhow!("CONVEX_DEPLOYMENT_KEY is not set"))?;
+    let http = crate::http_client::client(Duration::from_secs(5), Duration::from_secs(30))?;
+    Ok(crate::deployment::env::EnvClient::new(
+        http,
+        &convex.url,
+        key,
+    ))
+}
+
+/// `convex env …` and `convex trust`.
+async fn convex(config: Config, action: ConvexAction) -> anyhow::Result<()> {
+    let env = env_client(&config)?;
+    match action {
+        ConvexAction::Env {
+            action: EnvAction::List { reveal },
+        } => {
+            for (name, value) in env.list().await? {
+                if reveal {
+                    println!("{name}={value}");
+                } else {
+                    println!("{name}=•••••• ({} bytes)", value.len());
+                }
+            }
+        }
+        ConvexAction::Env {
+            action: EnvAction::Get { name },
+        } => match env.get(&name).await? {
+            Some(value) => println!("{value}"),
+            None => anyhow::bail!("{name} is not set"),
+        },
+        ConvexAction::Env {
+            action: EnvAction::Set { name, value },
+        } => {
+            let value = if value == "-" {
+                let mut text = String::new();
+                std::io::Read::read_to_string(&mut std::io::stdin(), &mut text)?;
+                text.trim_end_matches(['\r', '\n']).to_owned()
+            } else {
+                value
+            };
+            env.update(&[(name.clone(), Some(value))]).await?;
+            eprintln!("set {name}");
+        }
+        ConvexAction::Env {
+            action: EnvAction::Unset { name },
+        } => {
+            env.update(&[(name.clone(), None)]).await?;
+            eprintln!("unset {name}");
+        }
+        ConvexAction::Trust => {
+            let http = crate::http_client::client(Duration::from_secs(5), Duration::from_secs(10))?;
+            let shared = state_db(&config).await?;
+            let auth =
+                crate::auth::Auth::build(&config.auth, &config.data_dir, http, shared.as_ref())
+                    .await?;
+            let convex_config = config
+                .convex
+                .as_ref()
+                .ok_or_else(|| anyhow::anyhow!("CONVEX_URL is not set"))?;
+            let client =
+                std::sync::Arc::new(crate::store::convex::ConvexClient::new(convex_config)?);
+            print!("{}", crate::deployment::trust::auth_config(&auth));
+            let report = crate::deployment::trust::trust(&auth, &env, &client).await?;
+            for name in &report.set {
+                eprintln!("set {name}");
+            }
+            for name in &report.unchanged {
+                eprintln!("{name} already set");
+            }
+            match report.probe {
+                Ok(seen) => eprintln!(
+                    "Convex accepts the gateway's identity: the probe ran as {}",
+                    seen["tokenIdentifier"].as_str().unwrap_or_default()
+                ),
+                Err(why) => anyhow::bail!("{why}"),
+            }
+        }
+    }
+    Ok(())
 }
 
 /// Compares both sides of each pair of `GATEWAY_SYNC`.

@@ -13,6 +13,8 @@ pub mod cli;
 pub mod config;
 /// What a domain call knows about its request: caller, store context, transaction.
 pub mod context;
+/// Convex deployment settings: environment variables and `convex trust`.
+pub mod deployment;
 /// The document service: tables, batches and interactive transactions.
 pub mod documents;
 /// `ApiError` and the problem+json error codes.

@@ -6,6 +6,7 @@ use std::sync::{Arc, Weak};
 
 use crate::auth::Auth;
 use crate::config::Config;
+use crate::deployment::env::EnvClient;
 use crate::documents::Documents;
 use crate::functions::Functions;
 use crate::idempotency::IdempotencyStore;
@@ -66,6 +67,8 @@ pub struct Parts {
     pub table_sync: Option<SyncAdmin>,
     /// Inbound webhooks (`GATEWAY_WEBHOOKS`).
     pub webhooks: Webhooks,
+    /// The Convex deployment's environment variables, with a deploy key.
+    pub deployment_env: Option<EnvClient>,
 }
 
 impl AppState {
@@ -84,6 +87,11 @@ impl AppState {
     /// The table sync's admin handle, when `GATEWAY_SYNC` is set.
     pub fn table_sync(&self) -> Option<&SyncAdmin> {
         self.inner.table_sync.as_ref()
+    }
+
+    /// The Convex deployment's environment variables, when it has a deploy key.
+    pub fn deployment_env(&self) -> Option<&EnvClient> {
+        self.inner.deployment_env.as_ref()
     }
 
     /// Inbound webhooks.

@@ -521,6 +521,23 @@ impl Auth {
         }
     }
 
+    /// A token for Convex as the gateway mints them, for `sub` without roles (the probe of
+    /// `convex-gateway convex trust`).
+    pub fn mint_for_convex(&self, sub: &str) -> anyhow::Result<SecretString> {
+        let mut claims = Map::new();
+        claims.insert("sub".into(), Value::from(sub));
+        Ok(SecretString::from(self.signer().sign(
+            claims,
+            &self.config.convex_application_id,
+            self.config.convex_token_ttl,
+        )?))
+    }
+
+    /// The `applicationID` (audience) of the tokens minted for Convex.
+    pub fn convex_application_id(&self) -> &str {
+        &self.config.convex_application_id
+    }
+
     /// The `convex/auth.config.ts` that makes Convex accept the tokens this gateway mints.
     pub fn convex_auth_config(&self) -> String {
         format!(

@@ -3,6 +3,7 @@
 
 pub mod auth;
 pub mod changes;
+pub mod deployment;
 pub mod functions;
 pub mod history;
 pub mod ops;
@@ -96,4 +97,5 @@ pub fn api() -> OpenApiRouter<AppState> {
         .merge(sync::router())
         .merge(sync_admin::router())
         .merge(webhooks::router())
+        .merge(deployment::router())
 }

@@ -12,6 +12,7 @@ mod binary;
 mod changes;
 mod cluster;
 mod convex;
+mod deployment;
 mod dry_run;
 mod errors;
 mod faults;

@@ -11,6 +11,8 @@
 //   GET  /_emu/sync                        open sockets and subscribed queries
 //   GET|POST /api/list_snapshot, /api/document_deltas   the streaming export (export.mjs), for
 //        `Authorization: Convex <deploy key>` only
+//   POST /api/[v1/]update_environment_variables, GET /api/[v1/]list_environment_variables
+//        the deployment's environment variables (env.mjs), deploy key only
 //
 // Environment:
 //   PORT                     port to bind (0 = any; the bound port is printed as `listening on …`)
@@ -30,6 +32,7 @@ import { format as inspectFormat } from "node:util";
 
 import { convexTest } from "convex-test";
 
+import { EnvError, EnvironmentVariables } from "./env.mjs";
 import { ExportError, RevisionLog, cleanJson, exportArgs, stringify } from "./export.mjs";
 import { SyncServer } from "./sync.mjs";
 import { ConvexError, convexToJson, jsonToConvex } from "convex/values";
@@ -70,6 +73,8 @@ let t = convexTest(schema, modules);
 // Every revision, for the streaming export (export.mjs).
 const revisions = new RevisionLog();
 revisions.install();
+// The deployment's environment variables.
+const env = new EnvironmentVariables();
 
 /** The registered function at `module:name`, or null. */
 async function findFunction(udfPath) {
@@ -254,6 +259,7 @@ async function handle(req, res) {
   if (route === "/_emu/reset" && req.method === "POST") {
     t = convexTest(schema, modules);
     revisions.reset();
+    env.reset();
     recorded.length = 0;
     return send(res, 200, { status: "reset" });
   }
@@ -264,10 +270,22 @@ async function handle(req, res) {
   }
   if (route === "/" || route === "/instance_name") return send(res, 200, "This Convex deployment is running. See https://docs.convex.dev/.");
   if (route === "/api/list_snapshot" || route === "/api/document_deltas") return streamingExport(req, res, url, route);
+  const envRoute = route.replace(/^\/api\/v1\//, "/api/");
+  if (envRoute === "/api/list_environment_variables" || envRoute === "/api/update_environment_variables") {
+    return environmentVariables(req, res, envRoute);
+  }
   if (req.method !== "POST") throw new HttpError(404, "NotFound", `No route for ${req.method} ${route}`);
 
   const body = await readJson(req);
   const auth = decodeToken(req.headers.authorization);
+  if (/^bearer /i.test(req.headers.authorization ?? "")) {
+    try {
+      await env.checkToken(req.headers.authorization.slice(7));
+    } catch (error) {
+      if (error instanceof EnvError) throw new HttpError(error.status, error.code, error.message);
+      throw error;
+    }
+  }
   recorded.push({
     route,
     path: body.path ?? route.replace(/^\/api\/run\//, ""),
@@ -327,6 +345,28 @@ async function streamingExport(req, res, url, route) {
     res.end(stringify(result));
   } catch (error) {
     if (error instanceof ExportError) throw new HttpError(error.status, error.code, error.message);
+    throw error;
+  }
+}
+
+/** The environment-variable API, for deploy-key callers only. */
+async function environmentVariables(req, res, route) {
+  const authorization = req.headers.authorization ?? "";
+  recorded.push({ route, path: route, authorization: authorization || null, identity: null, convexClient: req.headers["convex-client"] ?? null, requestId: null, format: null });
+  if (!/^convex /i.test(authorization) || !decodeToken(`Convex ${authorization.slice(7)}`).admin) {
+    throw new HttpError(401, "BadAdminKey", "The provided admin key was invalid for this instance");
+  }
+  try {
+    if (route === "/api/list_environment_variables") {
+      if (req.method !== "GET") throw new HttpError(405, "MethodNotAllowed", "GET only");
+      return send(res, 200, env.list());
+    }
+    if (req.method !== "POST") throw new HttpError(405, "MethodNotAllowed", "POST only");
+    env.update(await readJson(req));
+    res.writeHead(200);
+    return res.end();
+  } catch (error) {
+    if (error instanceof EnvError) throw new HttpError(error.status, error.code, error.message);
     throw error;
   }
 }

@@ -99,6 +99,46 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/admin/convex/env": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** List the deployment's environment variables (admin). */
+        get: operations["list_variables"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/admin/convex/env/{name}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Read one environment variable (admin). */
+        get: operations["get_variable"];
+        /**
+         * Set one environment variable (admin).
+         * @description The answer does not repeat the value. Convex checks the name (a letter or `_` first, then
+         *     letters, digits and `_`, at most 40) and the value (at most 8 KiB), and holds at most 100.
+         */
+        put: operations["set_variable"];
+        post?: never;
+        /** Unset one environment variable (admin). */
+        delete: operations["unset_variable"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/admin/outbox": {
         parameters: {
             query?: never;
@@ -1027,7 +1067,7 @@ export interface components {
          * @description A stable, machine-readable error code. Clients branch on this, never on `detail`.
          * @enum {string}
          */
-        ErrorCode: "malformed_json" | "invalid_body" | "reserved_field" | "invalid_table_name" | "invalid_filter" | "invalid_order" | "invalid_limit" | "invalid_cursor" | "invalid_query" | "order_needs_index" | "invalid_header" | "invalid_reference" | "too_many_operations" | "bad_request" | "preference_not_honoured" | "missing_token" | "malformed_token" | "unsupported_algorithm" | "unknown_key" | "unsupported_header" | "bad_signature" | "token_expired" | "token_not_yet_valid" | "wrong_issuer" | "wrong_audience" | "missing_claim" | "token_in_query" | "invalid_token" | "invalid_client" | "forbidden" | "invalid_grant" | "refresh_token_reused" | "route_not_found" | "table_not_found" | "not_found" | "method_not_allowed" | "not_acceptable" | "conflict" | "idempotency_in_progress" | "idempotency_key_reused" | "transaction_conflict" | "transaction_not_found" | "transaction_expired" | "too_many_transactions" | "rate_limited" | "too_many_watches" | "watch_capacity" | "outbox_entry_not_found" | "outbox_entry_state" | "sync_not_configured" | "sync_table_not_found" | "sync_conflict_not_found" | "sync_conflict_state" | "sync_unavailable" | "webhook_not_found" | "webhook_signature" | "webhook_timestamp" | "webhook_payload" | "webhook_in_flight" | "history_not_kept" | "version_not_found" | "version_mismatch" | "payload_too_large" | "too_many_documents" | "unsupported_media_type" | "function_error" | "upstream_unauthorized" | "upstream_rejected" | "upstream_not_found" | "upstream_error" | "upstream_unreachable" | "upstream_timeout" | "upstream_unavailable" | "internal" | "convex_not_configured" | "resync_needed" | "change_feed_unavailable" | "table_without_key" | "unknown_field" | "invalid_value" | "not_null_violation" | "check_violation" | "unique_violation" | "foreign_key_violation" | "exclusion_violation" | "database_forbidden" | "rate_limiter_unavailable" | "state_store_unavailable" | "store_unavailable" | "timeout";
+        ErrorCode: "malformed_json" | "invalid_body" | "reserved_field" | "invalid_table_name" | "invalid_filter" | "invalid_order" | "invalid_limit" | "invalid_cursor" | "invalid_query" | "order_needs_index" | "invalid_header" | "invalid_reference" | "too_many_operations" | "bad_request" | "preference_not_honoured" | "missing_token" | "malformed_token" | "unsupported_algorithm" | "unknown_key" | "unsupported_header" | "bad_signature" | "token_expired" | "token_not_yet_valid" | "wrong_issuer" | "wrong_audience" | "missing_claim" | "token_in_query" | "invalid_token" | "invalid_client" | "forbidden" | "invalid_grant" | "refresh_token_reused" | "route_not_found" | "table_not_found" | "not_found" | "method_not_allowed" | "not_acceptable" | "conflict" | "idempotency_in_progress" | "idempotency_key_reused" | "transaction_conflict" | "transaction_not_found" | "transaction_expired" | "too_many_transactions" | "rate_limited" | "too_many_watches" | "watch_capacity" | "outbox_entry_not_found" | "outbox_entry_state" | "sync_not_configured" | "sync_table_not_found" | "sync_conflict_not_found" | "sync_conflict_state" | "sync_unavailable" | "webhook_not_found" | "webhook_signature" | "webhook_timestamp" | "webhook_payload" | "webhook_in_flight" | "history_not_kept" | "version_not_found" | "deployment_not_configured" | "env_var_not_found" | "env_var_refused" | "version_mismatch" | "payload_too_large" | "too_many_documents" | "unsupported_media_type" | "function_error" | "upstream_unauthorized" | "upstream_rejected" | "upstream_not_found" | "upstream_error" | "upstream_unreachable" | "upstream_timeout" | "upstream_unavailable" | "internal" | "convex_not_configured" | "resync_needed" | "change_feed_unavailable" | "table_without_key" | "unknown_field" | "invalid_value" | "not_null_violation" | "check_violation" | "unique_violation" | "foreign_key_violation" | "exclusion_violation" | "database_forbidden" | "rate_limiter_unavailable" | "state_store_unavailable" | "store_unavailable" | "timeout";
         /** @description A Convex function call, exactly as Convex's HTTP API takes it. */
         FunctionRequest: {
             /** @description `module:function`, e.g. `videos:getByTwitchId`. */
@@ -1248,6 +1288,11 @@ export interface components {
             args?: Record<string, unknown> | null;
             format?: string | null;
         };
+        /** @description A value to set. */
+        SetVariable: {
+            /** @description At most 8 KiB. */
+            value: string;
+        };
         /**
          * @description Where an entry is.
          * @enum {string}
@@ -1322,6 +1367,20 @@ export interface components {
             /** Format: double */
             ageSeconds: number;
             stagedOperations: number;
+        };
+        /** @description One environment variable. */
+        Variable: {
+            name: string;
+            /** @description The value, with `?reveal=true`; `null` while masked. */
+            value?: string | null;
+            /** @description Whether the value is left out. */
+            masked: boolean;
+            /** @description The value's length in bytes. */
+            length: number;
+        };
+        /** @description The deployment's variables. */
+        Variables: {
+            variables: components["schemas"]["Variable"][];
         };
         /** @description One version of a document. */
         VersionBody: {
@@ -1699,6 +1758,224 @@ export interface operations {
                 };
             };
             503: components["responses"]["StateDown"];
+        };
+    };
+    list_variables: {
+        parameters: {
+            query?: {
+                /** @description Show the values (`true`); otherwise they are masked. */
+                reveal?: boolean;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Every variable, values masked unless `reveal=true` */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Variables"];
+                };
+            };
+            /** @description A bad query string */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["NotAdmin"];
+            /** @description No Convex deployment with a deploy key (`deployment_not_configured`) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Convex refused the deploy key */
+            502: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            503: components["responses"]["Unreachable"];
+        };
+    };
+    get_variable: {
+        parameters: {
+            query?: {
+                /** @description Show the values (`true`); otherwise they are masked. */
+                reveal?: boolean;
+            };
+            header?: never;
+            path: {
+                /** @description The variable's name */
+                name: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The variable, its value masked unless `reveal=true` */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Variable"];
+                };
+            };
+            /** @description A bad query string */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["NotAdmin"];
+            /** @description Not set (`env_var_not_found`), or no deployment (`deployment_not_configured`) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Convex refused the deploy key */
+            502: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            503: components["responses"]["Unreachable"];
+        };
+    };
+    set_variable: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The variable's name */
+                name: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["SetVariable"];
+            };
+        };
+        responses: {
+            /** @description Set */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Variable"];
+                };
+            };
+            /** @description Convex refused the name or value (`env_var_refused`), or a bad body */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["NotAdmin"];
+            /** @description No Convex deployment with a deploy key */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            415: components["responses"]["NotJson"];
+            /** @description Convex refused the deploy key */
+            502: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            503: components["responses"]["Unreachable"];
+        };
+    };
+    unset_variable: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The variable's name */
+                name: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Unset (also when it was not set) */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Convex refused the name (`env_var_refused`) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["NotAdmin"];
+            /** @description No Convex deployment with a deploy key */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Convex refused the deploy key */
+            502: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            503: components["responses"]["Unreachable"];
         };
     };
     admin_list: {

@@ -94,6 +94,7 @@ from .revert_request import RevertRequest
 from .revoke_request import RevokeRequest
 from .run_request import RunRequest
 from .run_request_args_type_0 import RunRequestArgsType0
+from .set_variable import SetVariable
 from .status import Status
 from .sync_control import SyncControl
 from .sync_status import SyncStatus
@@ -102,6 +103,8 @@ from .token_request_claims_type_0 import TokenRequestClaimsType0
 from .token_response import TokenResponse
 from .transaction_handle import TransactionHandle
 from .transaction_status import TransactionStatus
+from .variable import Variable
+from .variables import Variables
 from .version_body import VersionBody
 from .version_body_fields_type_0 import VersionBodyFieldsType0
 from .webhook_receipt import WebhookReceipt
@@ -202,6 +205,7 @@ __all__ = (
     "RevokeRequest",
     "RunRequest",
     "RunRequestArgsType0",
+    "SetVariable",
     "Status",
     "SyncControl",
     "SyncStatus",
@@ -210,6 +214,8 @@ __all__ = (
     "TokenResponse",
     "TransactionHandle",
     "TransactionStatus",
+    "Variable",
+    "Variables",
     "VersionBody",
     "VersionBodyFieldsType0",
     "WebhookReceipt",
