@@ -490,6 +490,17 @@ pub enum WriteOp {
 }
 
 impl WriteOp {
+    /// The table the operation writes.
+    pub fn table(&self) -> &TableName {
+        match self {
+            Self::Insert { table, .. }
+            | Self::Patch { table, .. }
+            | Self::Replace { table, .. }
+            | Self::Delete { table, .. }
+            | Self::Check { table, .. } => table,
+        }
+    }
+
     /// One insert into `table` per document, in order.
     pub fn inserts(table: &TableName, docs: Vec<Fields>) -> Vec<Self> {
         docs.into_iter()

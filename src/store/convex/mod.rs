@@ -51,7 +51,7 @@ pub fn apply_args(
     let mut kept: Vec<&str> = Vec::new();
     if let Some(scope) = history {
         for op in ops {
-            let table = op_table(op).as_str();
+            let table = op.table().as_str();
             if scope.keeps(table) && !kept.contains(&table) {
                 kept.push(table);
             }
@@ -70,16 +70,6 @@ pub fn apply_args(
         args["history"] = history;
     }
     args
-}
-
-fn op_table(op: &WriteOp) -> &TableName {
-    match op {
-        WriteOp::Insert { table, .. }
-        | WriteOp::Patch { table, .. }
-        | WriteOp::Replace { table, .. }
-        | WriteOp::Delete { table, .. }
-        | WriteOp::Check { table, .. } => table,
-    }
 }
 
 /// Calls `gateway:apply` with arguments from [`apply_args`].

@@ -27,7 +27,7 @@ pub(crate) async fn apply(
     history: Option<&HistoryScope>,
 ) -> Result<(Vec<WriteOutcome>, u64), StoreError> {
     let mut trips = 0;
-    let history = history.filter(|scope| ops.iter().any(|op| scope.keeps(op_table(op).as_str())));
+    let history = history.filter(|scope| ops.iter().any(|op| scope.keeps(op.table().as_str())));
     if history.is_some() && !catalog.history_installed {
         return Err(StoreError::NoHistory(
             "history on Postgres lives beside the change log: run `convex-gateway postgres install`, then send the gateway SIGHUP".into(),
@@ -101,7 +101,7 @@ pub(crate) async fn apply(
             }
         }
         let index = outcomes.len();
-        tables.push(op_table(&op).clone());
+        tables.push(op.table().clone());
         let outcome = one(&tx, catalog, op, &outcomes, check_lock, &mut trips)
             .await
             .map_err(|e| e.at_op(index))?;
@@ -119,17 +119,6 @@ pub(crate) async fn apply(
     }
     trips += 1;
     Ok((outcomes, trips))
-}
-
-/// The table an operation writes.
-fn op_table(op: &WriteOp) -> &TableName {
-    match op {
-        WriteOp::Insert { table, .. }
-        | WriteOp::Patch { table, .. }
-        | WriteOp::Replace { table, .. }
-        | WriteOp::Delete { table, .. }
-        | WriteOp::Check { table, .. } => table,
-    }
 }
 
 /// Records each write to a table that keeps history in `gateway.history`, in the batch's

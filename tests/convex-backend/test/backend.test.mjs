@@ -87,6 +87,28 @@ for (const errorStatus of ["560", "200"]) {
       assert.equal((await versions("hist_notes", kept)).length, 1, "a live document's history stays");
     });
 
+    test("gateway:webhook: deploy key only, the target once per key, a table upserted by a field", async () => {
+      const event = { key: "webhook:clerk:msg_1", mutation: "users:upsertFromClerk", args: { data: { id: "user_w1", first_name: "Ada", email_addresses: [] } } };
+      await assert.rejects(client.mutation("gateway:webhook", event), /Could not find public function/);
+      const admin = new ConvexHttpClient(backend.url, { skipConvexDeploymentUrlCheck: true, logger: false });
+      admin.setAdminAuth("test-admin-key");
+      const first = await admin.mutation("gateway:webhook", event);
+      const again = await admin.mutation("gateway:webhook", event);
+      assert.deepEqual([first.replayed, again.replayed], [false, true]);
+      assert.equal(again.result, first.result, "the replay answers the first result");
+      assert.equal((await client.query("users:getByExternalId", { externalId: "user_w1" })).gwVersion, 1, "the mutation ran once");
+      // A target that throws leaves nothing, the key included: a retry runs it again.
+      const bad = { key: "webhook:clerk:msg_2", mutation: "users:upsertFromClerk", args: { data: {} } };
+      await assert.rejects(admin.mutation("gateway:webhook", bad), (error) => error instanceof ConvexError && error.data.code === "INVALID_USER");
+      // Tables: insert, then upsert by a field (found through its index).
+      const upsert = (key, status) => admin.mutation("gateway:webhook", { key, table: "payments", fields: { stripeId: "in_w", status }, upsertBy: "stripeId" });
+      assert.equal((await upsert("webhook:stripe:evt_1", "open")).result.kind, "inserted");
+      assert.equal((await upsert("webhook:stripe:evt_2", "paid")).result.kind, "updated");
+      const rows = (await client.query("gateway:list", { table: "payments", filters: [], order: [], limit: 10, cursor: null })).items.filter((r) => r.stripeId === "in_w");
+      assert.deepEqual(rows.map((r) => [r.status, r.gwVersion]), [["paid", 2]]);
+      await assert.rejects(admin.mutation("gateway:webhook", { key: "webhook:x:1", table: "payments", fields: { _id: "x" } }), (error) => error instanceof ConvexError && error.data.code === "RESERVED_FIELD");
+    });
+
     test("internal functions are hidden and kinds are enforced", async () => {
       await assert.rejects(client.mutation("videos:purge", {}), /Could not find public function/);
       await assert.rejects(client.query("videos:create", { twitchId: "x" }), /defined as Mutation/);
