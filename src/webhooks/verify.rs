@@ -343,6 +343,13 @@ mod tests {
         assert!(verify(&h, &signed, b"Hello, World?", 0).is_err());
         let empty = headers(&[("x-hub-signature-256", "sha256=")]);
         assert!(verify(&h, &empty, b"Hello, World!", 0).is_err());
+        // During a rotation the new secret is listed beside the old one; either passes.
+        let rotating = hook(
+            "github",
+            &["a newer secret", "It's a Secret to Everybody"],
+            "",
+        );
+        assert!(verify(&rotating, &signed, b"Hello, World!", 0).is_ok());
     }
 
     /// Stripe: hex over `{t}.{body}` keyed by the raw secret; any `v1` may match.
@@ -360,6 +367,13 @@ mod tests {
             &format!("t=1700000000,v1={},v1={good},v0=00", "0".repeat(64)),
         )]);
         assert!(verify(&h, &signed, body, 1_700_000_100).is_ok());
+        let rotating = hook("stripe", &["whsec_the_new_one", secret], "");
+        assert!(verify(&rotating, &signed, body, 1_700_000_100).is_ok());
+        let other = hook("stripe", &["whsec_the_new_one"], "");
+        assert!(matches!(
+            verify(&other, &signed, body, 1_700_000_100),
+            Err(Refusal::Signature(_))
+        ));
         assert!(matches!(
             verify(&h, &signed, body, 1_700_000_301),
             Err(Refusal::Timestamp(_))

@@ -109,6 +109,32 @@ for (const errorStatus of ["560", "200"]) {
       await assert.rejects(admin.mutation("gateway:webhook", { key: "webhook:x:1", table: "payments", fields: { _id: "x" } }), (error) => error instanceof ConvexError && error.data.code === "RESERVED_FIELD");
     });
 
+    test("environment variables: Convex's routes, shapes, codes and limits, deploy key only, all or nothing", async () => {
+      const call = (path, init = {}, key = "test-admin-key") =>
+        fetch(`${backend.url}${path}`, { ...init, headers: { "content-type": "application/json", ...(key ? { authorization: `Convex ${key}` } : {}) } });
+      const update = (changes) => call("/api/v1/update_environment_variables", { method: "POST", body: JSON.stringify({ changes }) });
+      const list = async () => (await (await call("/api/list_environment_variables")).json()).environmentVariables;
+      assert.equal((await call("/api/v1/list_environment_variables", {}, null)).status, 401);
+      const set = await update([{ name: "A_KEY", value: "1" }, { name: "B_KEY", value: "2" }]);
+      assert.equal(set.status, 200);
+      assert.equal(await set.text(), "", "an empty body, as Convex answers");
+      assert.deepEqual(await list(), { A_KEY: "1", B_KEY: "2" });
+      const refusal = async (changes, code) => {
+        const answer = await update(changes);
+        assert.equal(answer.status, 400);
+        assert.equal((await answer.json()).code, code);
+      };
+      await refusal([{ name: "C_KEY", value: "3" }, { name: "C_KEY", value: "4" }], "EnvVarNameNotUnique");
+      await refusal([{ name: "D_KEY", value: "x" }, { name: "bad-name", value: "x" }], "EnvironmentVariableNameInvalid");
+      await refusal([{ name: "E".repeat(41), value: "x" }], "EnvironmentVariableNameTooLong");
+      await refusal([{ name: "BIG", value: "x".repeat(8 * 1024 + 1) }], "EnvironmentVariableValueTooLarge");
+      await refusal([{ name: "CONVEX_CLOUD_URL", value: "x" }], "EnvVarNameForbidden");
+      await refusal(Array.from({ length: 99 }, (_, i) => ({ name: `V${i}`, value: "x" })), "EnvVarLimitMet");
+      assert.deepEqual(await list(), { A_KEY: "1", B_KEY: "2" }, "a refused update changes nothing");
+      assert.equal((await update([{ name: "A_KEY" }, { name: "B_KEY", value: null }])).status, 200);
+      assert.deepEqual(await list(), {});
+    });
+
     test("internal functions are hidden and kinds are enforced", async () => {
       await assert.rejects(client.mutation("videos:purge", {}), /Could not find public function/);
       await assert.rejects(client.query("videos:create", { twitchId: "x" }), /defined as Mutation/);
