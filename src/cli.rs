@@ -179,7 +179,13 @@ pub fn main() -> ExitCode {
                 ExitCode::FAILURE
             }
         },
-        Command::Serve => with_config(|config| runtime()?.block_on(serve(config))),
+        Command::Serve => with_config(|config| {
+            let mut builder = tokio::runtime::Builder::new_multi_thread();
+            if let Some(threads) = config.worker_threads {
+                builder.worker_threads(threads);
+            }
+            builder.enable_all().build()?.block_on(serve(config))
+        }),
         Command::Healthcheck { timeout } => with_config(|config| {
             runtime()?.block_on(healthcheck(config.addr, Duration::from_secs(timeout)))
         }),
@@ -504,6 +510,10 @@ fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
 
 async fn serve(config: Config) -> anyhow::Result<()> {
     telemetry::init(config.log_format);
+    tracing::info!(
+        worker_threads = tokio::runtime::Handle::current().metrics().num_workers(),
+        "async runtime started"
+    );
     let app = Application::build(config).await?;
     app.run_until_stopped(shutdown_signal()).await
 }

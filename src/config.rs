@@ -133,6 +133,8 @@ pub struct Config {
     pub stale_max_age: Duration,
     /// `GATEWAY_CHANGES_RETENTION`: how long the change feed keeps a change.
     pub changes_retention: Duration,
+    /// `GATEWAY_WORKER_THREADS`: the async runtime's worker threads (`None`: one per core).
+    pub worker_threads: Option<usize>,
     /// `GATEWAY_HISTORY_TTL`: how long a deleted document's history is kept (0: for ever).
     pub history_ttl: Duration,
     /// `GATEWAY_CHANGES_MAX_WAIT`: the longest a `GET /admin/changes?wait=…` is held.
@@ -366,6 +368,18 @@ impl Config {
                 &DEFAULT_CHANGE_RETENTION.as_secs().to_string(),
             )?),
             history_ttl: Duration::from_secs(parse_or(&get, "GATEWAY_HISTORY_TTL", "2592000")?),
+            worker_threads: match get("GATEWAY_WORKER_THREADS").filter(|v| !v.is_empty()) {
+                None => None,
+                Some(raw) => match raw.parse::<usize>() {
+                    Ok(n) if (1..=256).contains(&n) => Some(n),
+                    _ => {
+                        return Err(ConfigError {
+                            var: "GATEWAY_WORKER_THREADS",
+                            reason: format!("`{raw}` is not a whole number from 1 to 256"),
+                        });
+                    }
+                },
+            },
             sqlite_mmap_bytes: parse_or(
                 &get,
                 "GATEWAY_SQLITE_MMAP_BYTES",

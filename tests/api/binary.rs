@@ -174,6 +174,8 @@ fn a_bad_setting_stops_startup_and_names_the_variable() {
         ("LOG_FORMAT", "yaml"),
         ("GATEWAY_MAX_BODY_BYTES", "big"),
         ("GATEWAY_CORS_ORIGINS", "not an origin"),
+        ("GATEWAY_WORKER_THREADS", "0"),
+        ("GATEWAY_WORKER_THREADS", "many"),
     ] {
         let output = Command::new(binary())
             .arg("serve")
@@ -185,6 +187,26 @@ fn a_bad_setting_stops_startup_and_names_the_variable() {
         assert_eq!(output.status.code(), Some(2), "{var}={value}");
         let stderr = String::from_utf8_lossy(&output.stderr);
         assert!(stderr.contains(var), "{var}: {stderr}");
+    }
+}
+
+#[tokio::test]
+async fn gateway_worker_threads_sets_the_runtime_s_workers() {
+    for threads in [1usize, 3] {
+        let dir = tempfile::TempDir::new().unwrap();
+        let gateway = GatewayProcess::start(
+            &dir.path().join("data"),
+            &[("GATEWAY_WORKER_THREADS", threads.to_string().as_str())],
+        )
+        .await;
+        // The runtime's own count, as the gateway logs it at start.
+        let log = gateway.log_text();
+        let started: Value = log
+            .lines()
+            .filter_map(|line| serde_json::from_str::<Value>(line).ok())
+            .find(|line| line["message"] == "async runtime started")
+            .unwrap_or_else(|| panic!("no start line in {log}"));
+        assert_eq!(started["worker_threads"], threads, "{started}");
     }
 }
 
