@@ -59,7 +59,7 @@ impl DocumentStore for MeteredStore {
         self.inner.history(ctx, table, id, before, limit).await
     }
 
-    async fn purge_history(&self, retention: std::time::Duration) -> Result<u64, StoreError> {
+    async fn purge_history(&self, retention: std::time::Duration) -> Result<(), StoreError> {
         self.inner.purge_history(retention).await
     }
 

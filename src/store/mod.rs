@@ -101,6 +101,20 @@ pub struct HistoryPage {
     pub next_cursor: Option<String>,
 }
 
+impl HistoryPage {
+    /// The page of `limit` entries from a read of up to `limit + 1`: the one more says
+    /// whether an older page follows, starting below the last version kept.
+    pub fn from_read(mut items: Vec<HistoryEntry>, limit: usize) -> Self {
+        let next_cursor = if items.len() > limit {
+            items.truncate(limit);
+            items.last().map(|e| e.version.to_string())
+        } else {
+            None
+        };
+        Self { items, next_cursor }
+    }
+}
+
 /// The caller as a database with its own access rules sees it: the gateway itself (the outbox
 /// relay, sweeps), an anonymous caller, or a verified user with the token's claims.
 #[derive(Debug, Clone, Default)]
@@ -886,9 +900,10 @@ pub trait DocumentStore: Send + Sync + 'static {
         ))
     }
 
-    /// Forgets the history of documents deleted longer ago than `retention`.
-    async fn purge_history(&self, _retention: std::time::Duration) -> Result<u64, StoreError> {
-        Ok(0)
+    /// Forgets the history of documents deleted longer ago than `retention` (the adapter logs
+    /// how much it forgot).
+    async fn purge_history(&self, _retention: std::time::Duration) -> Result<(), StoreError> {
+        Ok(())
     }
 
     /// Inserts documents atomically: all of them or none.

@@ -48,13 +48,7 @@ pub(super) fn read(
             fields,
         });
     }
-    let next_cursor = if items.len() > limit {
-        items.truncate(limit);
-        items.last().map(|e| e.version.to_string())
-    } else {
-        None
-    };
-    Ok(HistoryPage { items, next_cursor })
+    Ok(HistoryPage::from_read(items, limit))
 }
 
 /// Deletes the histories of documents deleted before `before_ms` (milliseconds since the epoch).

@@ -321,7 +321,7 @@ impl DocumentStore for LocalStore {
             .await
     }
 
-    async fn purge_history(&self, retention: std::time::Duration) -> Result<u64, StoreError> {
+    async fn purge_history(&self, retention: std::time::Duration) -> Result<(), StoreError> {
         let (reply, answer) = oneshot::channel();
         self.writer
             .send(WriteJob {
@@ -336,7 +336,7 @@ impl DocumentStore for LocalStore {
         answer.await.map_err(|_| {
             StoreError::Unavailable("the SQLite writer stopped before answering".into())
         })??;
-        Ok(0)
+        Ok(())
     }
 
     async fn changes(

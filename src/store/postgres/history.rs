@@ -27,7 +27,7 @@ pub(super) async fn read(
         .query(&statement, &[&table, &id, &before, &(limit as i64 + 1)])
         .await
         .map_err(|e| map(e, None))?;
-    let mut items: Vec<HistoryEntry> = rows
+    let items: Vec<HistoryEntry> = rows
         .iter()
         .map(|row| {
             let fields: Option<Value> = row.get(4);
@@ -43,13 +43,7 @@ pub(super) async fn read(
             }
         })
         .collect();
-    let next_cursor = if items.len() > limit {
-        items.truncate(limit);
-        items.last().map(|e| e.version.to_string())
-    } else {
-        None
-    };
-    Ok(HistoryPage { items, next_cursor })
+    Ok(HistoryPage::from_read(items, limit))
 }
 
 /// Deletes the histories of documents deleted longer than `retention` ago.

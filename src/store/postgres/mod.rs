@@ -685,12 +685,19 @@ impl DocumentStore for PostgresStore {
         history::read(&conn, table.as_str(), id, before, limit).await
     }
 
-    async fn purge_history(&self, retention: std::time::Duration) -> Result<u64, StoreError> {
+    async fn purge_history(&self, retention: std::time::Duration) -> Result<(), StoreError> {
         if !self.catalog().await.history_installed {
-            return Ok(0);
+            return Ok(());
         }
         let conn = self.connection().await?;
-        history::purge(&conn, retention).await
+        let purged = history::purge(&conn, retention).await?;
+        if purged > 0 {
+            tracing::info!(
+                purged,
+                "forgot the history of documents deleted before GATEWAY_HISTORY_TTL"
+            );
+        }
+        Ok(())
     }
 
     async fn change_head(&self) -> Result<u64, StoreError> {
