@@ -90,22 +90,8 @@ impl Drop for TestDb {
     }
 }
 
-/// Runs SQL with psql against `url`; panics with psql's error when it fails. A statement that
-/// Postgres chose as a deadlock's victim (the test's writes racing the gateway's, which lock
-/// rows in another order) is run again, as Postgres advises, up to three times.
+/// Runs SQL with psql against `url`; panics with psql's error when it fails.
 pub fn psql_at(url: &str, sql: &str) -> String {
-    let mut attempt = 0;
-    loop {
-        attempt += 1;
-        match psql_once(url, sql) {
-            Err(stderr) if attempt < 3 && stderr.contains("deadlock detected") => continue,
-            Err(stderr) => panic!("psql failed: {stderr}\n{sql}"),
-            Ok(out) => return out,
-        }
-    }
-}
-
-fn psql_once(url: &str, sql: &str) -> Result<String, String> {
     let output = Command::new("psql")
         .args([
             "-X",
@@ -121,10 +107,12 @@ fn psql_once(url: &str, sql: &str) -> Result<String, String> {
         ])
         .output()
         .expect("psql runs (scripts/test installs it)");
-    if !output.status.success() {
-        return Err(String::from_utf8_lossy(&output.stderr).into_owned());
-    }
-    Ok(String::from_utf8_lossy(&output.stdout).trim().to_owned())
+    assert!(
+        output.status.success(),
+        "psql failed: {}\n{sql}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    String::from_utf8_lossy(&output.stdout).trim().to_owned()
 }
 
 /// Every field the shared store suite writes, as a jsonb column of each of its tables.
