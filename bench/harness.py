@@ -28,6 +28,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import urllib.error
 import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -50,7 +51,11 @@ SCENARIOS = ["passthrough", "rest-get", "rest-list", "rest-insert", "convex-rest
 
 # Targets from the performance issue, checked against each run.
 TARGETS = {
-    "passthrough@32": {"ratio_min": 0.40, "p99_ms_max": 2.0, "peak_rss_mb_max": 64},
+    # Issue 21: against HAProxy checking the same tokens, in the same run.
+    "passthrough@32": {"ratio_min": 0.8, "p99_over_haproxy_ms_max": 1.0, "peak_rss_mb_max": 64},
+    "passthrough-1w@32": {"per_core_of_haproxy_min": 0.8},
+    "passthrough-1w@128": {"per_core_of_haproxy_min": 0.8, "per_core_of_c32_min": 0.9},
+    "passthrough@128": {"per_core_of_c32_min": 0.9},
     "rest-get": {"rps_min": 20_000},
     "rest-insert": {"rps_min": 5_000},
     "rest-list": {"p99_ms_max": 5.0},
@@ -109,6 +114,22 @@ def wait_http(url: str, deadline_s: float = 30.0, pause: float = 0.002) -> float
         if time.perf_counter() - start > deadline_s:
             raise RuntimeError(f"{url} did not answer 200 within {deadline_s} s")
         time.sleep(pause)
+
+
+def wait_listening(port: int, popen: subprocess.Popen, log_file: Path, deadline_s: float = 30.0) -> None:
+    """Waits until something accepts connections on 127.0.0.1:`port`; fails with the process's
+    log if it exits first."""
+    start = time.perf_counter()
+    while True:
+        if popen.poll() is not None:
+            raise RuntimeError(f"{popen.args[0]} exited: {log_file.read_text()[-2000:]}")
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=1):
+                return
+        except OSError:
+            if time.perf_counter() - start > deadline_s:
+                raise RuntimeError(f"nothing listens on port {port} after {deadline_s} s")
+            time.sleep(0.01)
 
 
 def proc_stats(pid: int) -> dict:
@@ -203,8 +224,10 @@ class Harness:
         full_env.update(env)
         # BENCH_GATEWAY_ENV (a JSON object) adds to every gateway's environment, for A/B runs.
         full_env.update(json.loads(os.environ.get("BENCH_GATEWAY_ENV", "{}")))
+        # BENCH_GATEWAY_BINARY runs another build of the gateway (an A/B of two commits).
+        binary = os.environ.get("BENCH_GATEWAY_BINARY") or str(self.binary("convex-gateway"))
         popen = subprocess.Popen(
-            [str(self.binary("convex-gateway")), "serve"],
+            [binary, "serve"],
             env=full_env,
             cwd=self.tmp,
             stdout=subprocess.DEVNULL,
@@ -213,6 +236,107 @@ class Harness:
         proc = Proc(popen, f"http://127.0.0.1:{port}")
         self.procs.append(proc)
         wait_http(proc.url + "/ready")
+        return proc
+
+    def start_haproxy(self, upstream: str) -> Proc:
+        """HAProxy (Debian's package) in front of `upstream`, one thread, checking each request's
+        bearer token as the gateway does: HS256 pinned (`alg` must say so), the signature, and an
+        `exp` that is present and in the future. A request failing any check gets 401."""
+        port = free_port()
+        host, upstream_port = upstream.removeprefix("http://").split(":")
+        config = self.tmp / "haproxy.cfg"
+        config.write_text(f"""
+global
+    nbthread 1
+    maxconn 4096
+defaults
+    mode http
+    timeout connect 5s
+    timeout client 30s
+    timeout server 30s
+    option http-keep-alive
+frontend gateway
+    bind 127.0.0.1:{port}
+    http-request set-var(txn.bearer) http_auth_bearer
+    http-request set-var(txn.alg) var(txn.bearer),jwt_header_query('$.alg')
+    http-request deny deny_status 401 unless {{ var(txn.alg) -m str HS256 }}
+    http-request deny deny_status 401 unless {{ var(txn.bearer),jwt_verify(txn.alg,"{SECRET}") -m int 1 }}
+    http-request set-var(txn.exp) var(txn.bearer),jwt_payload_query('$.exp','int')
+    http-request deny deny_status 401 unless {{ var(txn.exp) -m found }}
+    http-request set-var(txn.now) date()
+    http-request deny deny_status 401 if {{ var(txn.exp),sub(txn.now) -m int le 0 }}
+    default_backend upstream
+backend upstream
+    http-reuse always
+    server stub {host}:{upstream_port} maxconn 512
+""")
+        binary = shutil.which("haproxy") or "/usr/sbin/haproxy"
+        popen = subprocess.Popen([binary, "-db", "-f", str(config)], stdout=subprocess.DEVNULL,
+                                 stderr=open(self.tmp / "haproxy.log", "w"))
+        proc = Proc(popen, f"http://127.0.0.1:{port}")
+        self.procs.append(proc)
+        wait_listening(port, popen, self.tmp / "haproxy.log")
+        self.check_jwt_refusals(proc.url)
+        return proc
+
+    def check_jwt_refusals(self, url: str) -> None:
+        """The comparison is fair only if HAProxy refuses what the gateway refuses: a forged
+        signature, another algorithm, an expired token, and a token without `exp`."""
+        good = token()
+        forged = good[: good.rfind(".") + 1] + hs256({"sub": "x"}).rsplit(".", 1)[1]
+        expired = hs256({"sub": "bench", "exp": int(time.time()) - 60})
+        no_exp = hs256({"sub": "bench"})
+        head = base64.urlsafe_b64encode(b'{"alg":"none","typ":"JWT"}').rstrip(b"=").decode()
+        unsigned = head + "." + good.split(".")[1] + "."
+        body = {"path": "videos:get", "args": {}}
+        assert request("POST", url + "/api/query", body, good)[0] == 200
+        for name, bad in (("forged", forged), ("expired", expired), ("no exp", no_exp),
+                          ("alg none", unsigned), ("none", None)):
+            try:
+                status = request("POST", url + "/api/query", body, bad)[0]
+            except urllib.error.HTTPError as e:
+                status = e.code
+            if status != 401:
+                raise RuntimeError(f"HAProxy let a {name} token through ({status})")
+
+    def start_nginx(self, upstream: str) -> Proc:
+        """nginx (Debian's package) in front of `upstream` with no auth at all: one worker, one
+        process, upstream keep-alive: the least a proxy does."""
+        port = free_port()
+        prefix = self.tmp / "nginx"
+        prefix.mkdir(exist_ok=True)
+        config = prefix / "nginx.conf"
+        config.write_text(f"""
+daemon off;
+master_process off;
+worker_processes 1;
+pid {prefix}/nginx.pid;
+error_log stderr error;
+events {{ worker_connections 4096; }}
+http {{
+    access_log off;
+    client_body_temp_path {prefix}/body;
+    proxy_temp_path {prefix}/proxy;
+    fastcgi_temp_path {prefix}/fastcgi;
+    uwsgi_temp_path {prefix}/uwsgi;
+    scgi_temp_path {prefix}/scgi;
+    upstream stub {{ server {upstream.removeprefix("http://")}; keepalive 256; }}
+    server {{
+        listen 127.0.0.1:{port};
+        location / {{
+            proxy_pass http://stub;
+            proxy_http_version 1.1;
+            proxy_set_header Connection "";
+        }}
+    }}
+}}
+""")
+        binary = shutil.which("nginx") or "/usr/sbin/nginx"
+        popen = subprocess.Popen([binary, "-p", str(prefix), "-c", str(config), "-e", "stderr"],
+                                 stdout=subprocess.DEVNULL, stderr=open(self.tmp / "nginx.log", "w"))
+        proc = Proc(popen, f"http://127.0.0.1:{port}")
+        self.procs.append(proc)
+        wait_listening(port, popen, self.tmp / "nginx.log")
         return proc
 
     def stop_all(self) -> None:
@@ -273,24 +397,56 @@ def token(sub="bench", roles=None) -> str:
     return hs256(claims)
 
 
+def per_core(result: dict) -> float:
+    """Requests served per CPU-second the process used: its rate on one core."""
+    cpu = result.get("cpu_s_per_1k")
+    return 1000 / cpu if cpu else 0.0
+
+
 def passthrough(h: Harness) -> list[dict]:
-    """The gateway, the stub straight, and the bare forwarder (examples/bare_forwarder.rs, the
-    least a forwarder on the same stack does) in front of the same stub, at each load."""
+    """Convex queries through the gateway (its default worker threads, and one), next to HAProxy
+    checking the same HS256 bearer tokens (one thread), nginx with no auth (one worker), the
+    bare forwarder (examples/bare_forwarder.rs, the least a forwarder on the gateway's stack
+    does) and the stub straight, all in front of the same stub, at 32 and 128 connections.
+    Every proxy's own CPU is measured, so each is also compared per core."""
     stub = h.start_stub()
-    gw = h.start_gateway({"CONVEX_URL": stub.url, "CONVEX_AUTH_MODE": "mint"}, "passthrough")
-    bare = h.start_example("bare_forwarder", stub.url, "0")
+    settings = {"CONVEX_URL": stub.url, "CONVEX_AUTH_MODE": "mint"}
+    gateways = {
+        "passthrough": h.start_gateway(settings, "passthrough"),
+        "passthrough-1w": h.start_gateway({**settings, "GATEWAY_WORKER_THREADS": "1"}, "passthrough-1w"),
+    }
+    others = {
+        "haproxy-jwt": h.start_haproxy(stub.url),
+        "nginx": h.start_nginx(stub.url),
+        "bare-forwarder": h.start_example("bare_forwarder", stub.url, "0"),
+    }
     env = {"BENCH_TOKEN": token()}
     rows = []
+    by_load: dict[int, dict] = {}
     for connections in (32, 128):
         direct = h.wrk(stub.url + "/api/query", "query.lua", connections, env)
-        via = h.wrk(gw.url + "/api/query", "query.lua", connections, env, watch=gw)
-        floor = h.wrk(bare.url + "/api/query", "query.lua", connections, env, watch=bare)
-        via["ratio"] = via["rps"] / direct["rps"] if direct["rps"] else 0.0
-        floor["ratio"] = floor["rps"] / direct["rps"] if direct["rps"] else 0.0
-        gateway_row = row(f"passthrough@{connections}", via, "stub direct", direct)
-        gateway_row["of_bare_forwarder"] = round(via["rps"] / floor["rps"], 3) if floor["rps"] else 0.0
-        rows.append(gateway_row)
-        rows.append(row(f"bare-forwarder@{connections}", floor, "stub direct", direct))
+        runs = {name: h.wrk(proc.url + "/api/query", "query.lua", connections, env, watch=proc)
+                for name, proc in {**others, **gateways}.items()}
+        by_load[connections] = runs
+        haproxy = runs["haproxy-jwt"]
+        for name, result in runs.items():
+            if name == "haproxy-jwt":
+                out = row(f"{name}@{connections}", result, "stub direct", direct)
+            else:
+                result["ratio"] = result["rps"] / haproxy["rps"] if haproxy["rps"] else 0.0
+                out = row(f"{name}@{connections}", result, "haproxy-jwt", haproxy)
+                if per_core(haproxy):
+                    out["per_core_of_haproxy"] = round(per_core(result) / per_core(haproxy), 3)
+                out["p99_over_haproxy_ms"] = round(result["p99_ms"] - haproxy["p99_ms"], 3)
+            out["per_core"] = round(per_core(result))
+            out["of_stub_direct"] = round(result["rps"] / direct["rps"], 3) if direct["rps"] else 0.0
+            if name in gateways and runs["bare-forwarder"]["rps"]:
+                out["of_bare_forwarder"] = round(result["rps"] / runs["bare-forwarder"]["rps"], 3)
+            rows.append(out)
+    for r in rows:
+        name, connections = r["scenario"].rsplit("@", 1)
+        if connections == "128" and per_core(by_load[32][name]):
+            r["per_core_of_c32"] = round(per_core(by_load[128][name]) / per_core(by_load[32][name]), 3)
     return rows
 
 
@@ -859,7 +1015,8 @@ def main() -> int:
         h.stop_all()
 
     order = {name: i for i, name in enumerate(
-        ["passthrough@32", "bare-forwarder@32", "passthrough@128", "bare-forwarder@128", *SCENARIOS[:6],
+        [f"{name}@{c}" for c in (32, 128) for name in
+         ("passthrough", "passthrough-1w", "haproxy-jwt", "nginx", "bare-forwarder")] + [*SCENARIOS[:6],
          "pg-rest-get-rls", *SCENARIOS[6:]])}
     rows.sort(key=lambda r: order.get(r["scenario"], 99))
     verdicts = check(rows)
@@ -893,8 +1050,16 @@ def main() -> int:
                       f"{r.get('extra_cpu_ms_per_request', 0):+} ms CPU per request; "
                       f"{r['state_commits_per_request']} state-store commits and "
                       f"{r['redis_round_trips_per_request']} Redis round trips per request")
-            if "of_bare_forwarder" in r:
-                print(f"- {r['scenario']}: {r['of_bare_forwarder']:.2f}× the bare forwarder's req/s")
+            if "per_core" in r:
+                parts = [f"{r['per_core']:,} req per CPU-second"]
+                if "per_core_of_haproxy" in r:
+                    parts.append(f"{r['per_core_of_haproxy']:.2f}× HAProxy's per core, {r['ratio']:.2f}× its req/s, "
+                                 f"p99 {r['p99_over_haproxy_ms']:+.2f} ms over its")
+                if "per_core_of_c32" in r:
+                    parts.append(f"per core {r['per_core_of_c32']:.2f}× its rate at 32 connections")
+                if "of_bare_forwarder" in r:
+                    parts.append(f"{r['of_bare_forwarder']:.2f}× the bare forwarder's req/s")
+                print(f"- {r['scenario']}: " + "; ".join(parts))
     print(f"\nwritten to {out.relative_to(ROOT)}")
     # The harness ran when every scenario produced numbers and no request failed.
     broken = [r["scenario"] for r in rows if r.get("errors") or (r.get("rps") == 0)

@@ -1,8 +1,8 @@
 //! The client of one Convex deployment: every HTTP call the gateway makes to Convex goes
 //! through it (the table adapter, the function passthrough and the outbox relay share one).
 //!
-//! - One shared `reqwest` client; the caller's identity travels per call in the `StoreCtx`,
-//!   never on the client.
+//! - One shared client (`transport`, hyper-util's); the caller's identity travels per call in
+//!   the `StoreCtx`, never on the client.
 //! - Every call sends `Convex-Client`, `Convex-Request-Id` and an explicit
 //!   `format: convex_encoded_json`, and values are decoded deliberately: `$integer` becomes a
 //!   JSON integer, `$bytes` a base64 string, `$float` (NaN, ±Infinity) a string.
@@ -13,9 +13,9 @@
 
 use std::time::Duration;
 
+use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, Uri, header};
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
-use reqwest::StatusCode;
 use secrecy::{ExposeSecret, SecretString};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
@@ -23,6 +23,8 @@ use serde_json::{Value, json};
 use crate::breaker::{Breaker, BreakerConfig, BreakerState};
 use crate::retry::{Retrier, RetryConfig};
 use crate::store::{StoreCtx, StoreError};
+
+use super::transport::{Answer, Failure, Transport};
 
 /// `Convex-Client`, as the official clients send `npm-<version>`.
 const CLIENT: &str = concat!("convex-gateway-", env!("CARGO_PKG_VERSION"));
@@ -110,8 +112,8 @@ pub struct ConvexClient {
     /// The deploy key, for the gateway's own calls of internal functions.
     deploy_key: Option<SecretString>,
     /// `/api/query`, `/api/mutation` and `/api/action`, parsed once.
-    routes: [reqwest::Url; 3],
-    client: reqwest::Client,
+    routes: [Uri; 3],
+    transport: Transport,
     breaker: Breaker,
     retrier: Retrier,
     /// The bulkhead: calls in flight towards Convex are capped, and overflow is shed at once.
@@ -131,7 +133,8 @@ impl ConvexClient {
     pub fn new(config: &ConvexConfig) -> anyhow::Result<Self> {
         let connect = config.timeout.min(Duration::from_secs(5));
         let route = |path: &str| {
-            reqwest::Url::parse(&format!("{}{path}", config.url))
+            format!("{}{path}", config.url)
+                .parse::<Uri>()
                 .map_err(|err| anyhow::anyhow!("CONVEX_URL {} is not a URL: {err}", config.url))
         };
         Ok(Self {
@@ -142,7 +145,7 @@ impl ConvexClient {
                 route(FunctionKind::Mutation.route())?,
                 route(FunctionKind::Action.route())?,
             ],
-            client: crate::http_client::api_client(connect, config.timeout)?,
+            transport: Transport::new(connect, config.timeout)?,
             breaker: Breaker::new(config.breaker.clone()),
             retrier: Retrier::new(config.retry.clone()),
             bulkhead: tokio::sync::Semaphore::new(config.max_concurrency),
@@ -256,37 +259,49 @@ impl ConvexClient {
         route: &str,
         body: &Value,
     ) -> Result<RawResponse, StoreError> {
-        let url = match self.routes.iter().find(|u| u.path() == route) {
-            Some(url) => url.clone(),
-            None => reqwest::Url::parse(&format!("{}{route}", self.url))
+        let uri = match self.routes.iter().find(|u| u.path() == route) {
+            Some(uri) => uri.clone(),
+            None => format!("{}{route}", self.url)
+                .parse::<Uri>()
                 .map_err(|err| StoreError::Internal(anyhow::anyhow!("a function URL: {err}")))?,
         };
-        let mut request = self
-            .client
-            .post(url)
-            .header("Convex-Client", CLIENT)
-            .json(body);
-        if let Some(id) = &ctx.request_id {
-            request = request.header("Convex-Request-Id", id);
+        let mut headers = HeaderMap::with_capacity(5);
+        headers.insert("convex-client", HeaderValue::from_static(CLIENT));
+        if let Some(id) = &ctx.request_id
+            && let Ok(value) = HeaderValue::from_str(id)
+        {
+            headers.insert("convex-request-id", value);
         }
-        if ctx.as_deployment {
+        let credential = if ctx.as_deployment {
             let key = self.deploy_key.as_ref().ok_or_else(|| {
                 StoreError::Internal(anyhow::anyhow!(
                     "an internal function needs CONVEX_DEPLOYMENT_KEY"
                 ))
             })?;
-            request = request.header(
-                reqwest::header::AUTHORIZATION,
-                format!("Convex {}", key.expose_secret()),
-            );
-        } else if let Some(token) = &ctx.identity {
-            request = request.bearer_auth(token.expose_secret());
+            Some(format!("Convex {}", key.expose_secret()))
+        } else {
+            ctx.identity
+                .as_ref()
+                .map(|token| format!("Bearer {}", token.expose_secret()))
+        };
+        if let Some(credential) = credential {
+            let mut value = HeaderValue::try_from(credential).map_err(|_| {
+                StoreError::Internal(anyhow::anyhow!("a credential that is no header value"))
+            })?;
+            value.set_sensitive(true);
+            headers.insert(header::AUTHORIZATION, value);
         }
-        let response = request.send().await.map_err(transport_error)?;
-        let status = response.status();
+        let body = serde_json::to_vec(body)
+            .map_err(|err| StoreError::Internal(anyhow::anyhow!("a function call body: {err}")))?;
+        let response = self
+            .transport
+            .send(Method::POST, uri, headers, Some(body.into()))
+            .await
+            .map_err(transport_error)?;
+        let status = response.status;
         match status.as_u16() {
             200 | 560 => {
-                let body = response.bytes().await.map_err(transport_error)?;
+                let body = response.body;
                 let peek: Peek = serde_json::from_slice(&body).map_err(|_| {
                     StoreError::Upstream(
                         "Convex sent a body that is not a function response".into(),
@@ -298,14 +313,11 @@ impl ConvexClient {
                     status: peek.status,
                 })
             }
-            401 | 403 => {
-                let message = error_message(response).await;
-                Err(StoreError::UpstreamAuth(message))
-            }
+            401 | 403 => Err(StoreError::UpstreamAuth(error_message(&response))),
             429 | 503 => {
                 let retry_after = response
-                    .headers()
-                    .get(reqwest::header::RETRY_AFTER)
+                    .headers
+                    .get(header::RETRY_AFTER)
                     .and_then(|v| v.to_str().ok())
                     .and_then(|v| v.parse().ok());
                 Err(StoreError::Overloaded {
@@ -318,7 +330,7 @@ impl ConvexClient {
             // format, an unknown route. The caller's input decides this, so it is answered as
             // the caller's error and never counted as an upstream fault.
             400..=499 => {
-                let body = response.bytes().await.map_err(transport_error)?;
+                let body = response.body;
                 let (code, message) = code_and_message(&body);
                 Err(StoreError::UpstreamRejected {
                     status: status.as_u16(),
@@ -331,13 +343,11 @@ impl ConvexClient {
                     body,
                 })
             }
-            _ => {
-                let message = error_message(response).await;
-                Err(StoreError::Upstream(format!(
-                    "Convex answered HTTP {}: {message}",
-                    status.as_u16()
-                )))
-            }
+            _ => Err(StoreError::Upstream(format!(
+                "Convex answered HTTP {}: {}",
+                status.as_u16(),
+                error_message(&response)
+            ))),
         }
     }
 
@@ -375,19 +385,21 @@ impl ConvexClient {
 
     /// Checks that the deployment answers (its root page), outside the breaker and retries.
     pub async fn health(&self) -> Result<(), StoreError> {
+        let uri = format!("{}/", self.url)
+            .parse::<Uri>()
+            .map_err(|err| StoreError::Internal(anyhow::anyhow!("the deployment URL: {err}")))?;
         let response = self
-            .client
-            .get(format!("{}/", self.url))
-            .timeout(Duration::from_secs(3))
-            .send()
+            .transport
+            .with_timeout(Duration::from_secs(3))
+            .send(Method::GET, uri, HeaderMap::new(), None)
             .await
             .map_err(transport_error)?;
-        if response.status().is_success() {
+        if response.status.is_success() {
             Ok(())
         } else {
             Err(StoreError::Unavailable(format!(
                 "Convex answered HTTP {}",
-                response.status().as_u16()
+                response.status.as_u16()
             )))
         }
     }
@@ -517,22 +529,28 @@ fn not_found_summary(data: Option<&Value>) -> String {
     }
 }
 
-fn transport_error(err: reqwest::Error) -> StoreError {
-    if err.is_timeout() {
-        StoreError::UpstreamTimeout("Convex did not answer in time (CONVEX_TIMEOUT)".into())
-    } else if err.is_connect() {
-        StoreError::UpstreamUnreachable("cannot connect to Convex".into())
-    } else if err.is_request() && !err.is_body() && !err.is_decode() {
+fn transport_error(failure: Failure) -> StoreError {
+    match failure {
+        Failure::Timeout => {
+            StoreError::UpstreamTimeout("Convex did not answer in time (CONVEX_TIMEOUT)".into())
+        }
+        Failure::Connect(detail) => {
+            tracing::debug!(error = %detail, "cannot connect to Convex");
+            StoreError::UpstreamUnreachable("cannot connect to Convex".into())
+        }
         // The connection broke before an answer came (reset, closed): no answer is no answer.
-        StoreError::UpstreamUnreachable("the connection to Convex broke before it answered".into())
-    } else {
-        StoreError::Upstream(format!("talking to Convex failed: {err}"))
+        Failure::Broken(detail) => {
+            tracing::debug!(error = %detail, "the connection to Convex broke");
+            StoreError::UpstreamUnreachable(
+                "the connection to Convex broke before it answered".into(),
+            )
+        }
+        Failure::Other(err) => StoreError::Upstream(format!("talking to Convex failed: {err}")),
     }
 }
 
-async fn error_message(response: reqwest::Response) -> String {
-    let body = response.bytes().await.unwrap_or_default();
-    match code_and_message(&body) {
+fn error_message(response: &Answer) -> String {
+    match code_and_message(&response.body) {
         (Some(code), message) => format!("{code}: {message}"),
         (None, message) => message,
     }

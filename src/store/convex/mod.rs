@@ -4,6 +4,7 @@
 //! and decodes their documents; `client` makes the calls.
 
 mod client;
+mod transport;
 
 pub use client::{
     ConvexClient, ConvexConfig, FunctionKind, RawResponse, UdfResponse, UdfStatus, decode_value,
