@@ -3,27 +3,22 @@
 //! token is answered 401 at once and never treated as anonymous. Tokens in the query string are
 //! refused.
 
-use axum::extract::{Request, State};
+use axum::extract::Request;
 use axum::http::header::AUTHORIZATION;
-use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 
 use crate::auth::{AuthError, MaybeAuthUser};
 use crate::error::ApiError;
 use crate::state::AppState;
 
-/// The middleware: verifies `Authorization: Bearer …` when present and records the caller.
-pub(super) async fn authenticate(
-    State(state): State<AppState>,
-    mut request: Request,
-    next: Next,
-) -> Response {
+/// Verifies `Authorization: Bearer …` when present and records the caller; `Err` is the 401.
+pub(super) async fn authenticate(state: &AppState, request: &mut Request) -> Result<(), Response> {
     let token_in_query = request.uri().query().is_some_and(|q| {
         q.split('&')
             .any(|pair| pair.split('=').next() == Some("access_token"))
     });
     if token_in_query {
-        return ApiError::from(AuthError::InQuery).into_response();
+        return Err(ApiError::from(AuthError::InQuery).into_response());
     }
     let caller = match request.headers().get(AUTHORIZATION) {
         None => MaybeAuthUser(None),
@@ -37,7 +32,7 @@ pub(super) async fn authenticate(
                 })
                 .filter(|t| !t.is_empty());
             let Some(token) = token else {
-                return ApiError::from(AuthError::Malformed).into_response();
+                return Err(ApiError::from(AuthError::Malformed).into_response());
             };
             match state.auth().authenticate(token).await {
                 Ok(user) => {
@@ -46,11 +41,11 @@ pub(super) async fn authenticate(
                 }
                 Err(err) => {
                     tracing::info!(reason = %err, "rejected a bearer token");
-                    return ApiError::from(err).into_response();
+                    return Err(ApiError::from(err).into_response());
                 }
             }
         }
     };
     request.extensions_mut().insert(caller);
-    next.run(request).await
+    Ok(())
 }

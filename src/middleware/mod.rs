@@ -1,6 +1,7 @@
 //! The middleware stack every route sits behind: one `ServiceBuilder`, read top (outermost) to
 //! bottom (innermost), each layer commented with why it sits where it does.
 
+mod admit;
 mod authenticate;
 mod idempotency;
 mod metrics;
@@ -66,9 +67,9 @@ pub fn apply(router: Router, state: &AppState) -> Router {
                         .unwrap_or("-");
                     tracing::info_span!(
                         "request",
-                        method = %req.method(),
-                        path = %req.uri().path(),
-                        request_id = %request_id,
+                        method = req.method().as_str(),
+                        path = req.uri().path(),
+                        request_id,
                     )
                 })
                 // One line per request only when asked for (GATEWAY_ACCESS_LOG=on): at the
@@ -104,25 +105,10 @@ pub fn apply(router: Router, state: &AppState) -> Router {
             StatusCode::GATEWAY_TIMEOUT,
             config.request_timeout,
         ))
-        // Verify the bearer token, if any, and record the caller for the handlers. It sits inside
-        // the timeout (a JWKS refetch is bounded) and below tracing and metrics, so 401s are seen.
-        .layer(from_fn_with_state(
-            state.clone(),
-            authenticate::authenticate,
-        ))
-        // Count the request against its caller's role limit, once the caller is known and
-        // before any work is done for it.
-        .layer(from_fn_with_state(state.clone(), ratelimit::rate_limit))
-        // Resolve `X-Transaction-Id` on table routes, once the caller is known, so handlers
-        // stage their writes in the caller's transaction.
-        .layer(from_fn_with_state(state.clone(), transaction::scope))
-        // Read `Prefer` once the transaction scope is known (a staged write cannot be a dry
-        // run): refuse what strict handling cannot honour, and mark dry runs, which consume no
-        // idempotency key below.
-        .layer(axum::middleware::from_fn(prefer::prefer))
-        // Replay or refuse repeated writes (`Idempotency-Key`), per caller, so it sits after
-        // authentication; it reads the body itself, within GATEWAY_MAX_BODY_BYTES.
-        .layer(from_fn_with_state(state.clone(), idempotency::idempotency))
+        // Authentication, the rate limit, the transaction scope, `Prefer` and `Idempotency-Key`,
+        // in that order, as one layer (see `admit`). It sits inside the timeout (a JWKS refetch
+        // is bounded) and below tracing and metrics, so 401s and 429s are seen and counted.
+        .layer(from_fn_with_state(state.clone(), admit::admit))
         // Refuse bodies over the limit, by Content-Length up front or while streaming.
         .layer(RequestBodyLimitLayer::new(config.max_body_bytes));
     router

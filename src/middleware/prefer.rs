@@ -6,8 +6,7 @@
 
 use axum::extract::{MatchedPath, Request};
 use axum::http::{HeaderValue, Method, header};
-use axum::middleware::Next;
-use axum::response::{IntoResponse, Response};
+use axum::response::Response;
 
 use crate::error::{ApiError, ErrorCode};
 use crate::prefer::{PREFERENCE_APPLIED, Prefer};
@@ -32,10 +31,10 @@ fn honours_rollback(method: &Method, path: &str) -> bool {
     }
 }
 
-/// The middleware function.
-pub(super) async fn prefer(mut request: Request, next: Next) -> Response {
+/// Reads `Prefer`: `Ok(true)` marks a dry run; `Err` is the strict refusal.
+pub(super) fn read(request: &mut Request) -> Result<bool, ApiError> {
     if !request.headers().contains_key("prefer") {
-        return next.run(request).await;
+        return Ok(false);
     }
     let prefer = Prefer::parse(request.headers());
     let staged = request.extensions().get::<TxScope>().is_some();
@@ -48,32 +47,36 @@ pub(super) async fn prefer(mut request: Request, next: Next) -> Response {
     let honoured = prefer.rollback && !staged && honours_rollback(&method, &path);
     if prefer.strict {
         if let Some(unknown) = prefer.unknown.first() {
-            return refuse(format!(
+            return Err(refuse(format!(
                 "the preference `{unknown}` is not one this gateway honours (tx=rollback|commit, handling=strict|lenient)"
-            ));
+            )));
         }
         if prefer.rollback && !honoured {
-            return refuse(if staged {
+            return Err(refuse(if staged {
                 "tx=rollback cannot apply to a write staged in an interactive transaction; ask it of the commit".to_owned()
             } else {
                 format!("{method} {path} cannot run as a dry run (tx=rollback)")
-            });
+            }));
         }
     }
     let dry_run = honoured && method != Method::GET && method != Method::HEAD;
     if dry_run {
         request.extensions_mut().insert(DryRun);
     }
-    let mut response = next.run(request).await;
+    Ok(dry_run)
+}
+
+/// Marks a dry run's successful answer (`Preference-Applied`) and drops its `Location`: nothing
+/// was created there.
+pub(super) fn finish(response: &mut Response, dry_run: bool) {
     if dry_run && response.status().is_success() {
         // The write ran and was rolled back: say so, and point at nothing that was not kept.
         let headers = response.headers_mut();
         headers.insert(PREFERENCE_APPLIED, HeaderValue::from_static("tx=rollback"));
         headers.remove(header::LOCATION);
     }
-    response
 }
 
-fn refuse(detail: String) -> Response {
-    ApiError::new(ErrorCode::PreferenceNotHonoured, detail).into_response()
+fn refuse(detail: String) -> ApiError {
+    ApiError::new(ErrorCode::PreferenceNotHonoured, detail)
 }

@@ -5,9 +5,8 @@
 
 use std::net::SocketAddr;
 
-use axum::extract::{ConnectInfo, Request, State};
+use axum::extract::{ConnectInfo, Request};
 use axum::http::{HeaderMap, HeaderName, HeaderValue, header};
-use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 
 use crate::auth::MaybeAuthUser;
@@ -24,15 +23,17 @@ fn exempt(path: &str) -> bool {
     matches!(path, "/health" | "/ready" | "/metrics" | "/openapi.json") || path.starts_with("/docs")
 }
 
-/// The middleware function.
-pub(super) async fn rate_limit(
-    State(state): State<AppState>,
-    request: Request,
-    next: Next,
-) -> Response {
-    let limits = state.rate_limits();
-    if limits.is_empty() || exempt(request.uri().path()) {
-        return next.run(request).await;
+/// Who a request is counted against: its roles and its key (the caller's `sub`, or else its
+/// client address); `None` when no limit applies to it.
+pub(super) struct Subject {
+    roles: Vec<String>,
+    key: String,
+}
+
+/// The request's [`Subject`], read before anything is awaited (a request is not `Sync`).
+pub(super) fn subject(state: &AppState, request: &Request) -> Option<Subject> {
+    if state.rate_limits().is_empty() || exempt(request.uri().path()) {
+        return None;
     }
     let caller = request.extensions().get::<MaybeAuthUser>();
     let roles = caller
@@ -59,8 +60,19 @@ pub(super) async fn rate_limit(
             }
         }
     };
-    match limits.check(&roles, &key).await {
-        Decision::Unlimited => next.run(request).await,
+    Some(Subject { roles, key })
+}
+
+/// Counts the request: `Ok` with the headers to send (none when unlimited), or the refusal.
+pub(super) async fn check(
+    state: &AppState,
+    subject: Option<Subject>,
+) -> Result<Option<RateHeaders>, Response> {
+    let Some(Subject { roles, key }) = subject else {
+        return Ok(None);
+    };
+    match state.rate_limits().check(&roles, &key).await {
+        Decision::Unlimited => Ok(None),
         Decision::Unavailable { fail_closed } => {
             state.metrics().rate_limiter_unavailable(fail_closed);
             if fail_closed {
@@ -72,17 +84,13 @@ pub(super) async fn rate_limit(
                 response
                     .headers_mut()
                     .insert(header::RETRY_AFTER, HeaderValue::from(1));
-                response
+                Err(response)
             } else {
                 // Let through unlimited; no RateLimit-* headers, which would be made up.
-                next.run(request).await
+                Ok(None)
             }
         }
-        Decision::Allowed(headers) => {
-            let mut response = next.run(request).await;
-            set_headers(response.headers_mut(), &headers);
-            response
-        }
+        Decision::Allowed(headers) => Ok(Some(headers)),
         Decision::Limited {
             headers,
             retry_after,
@@ -99,8 +107,15 @@ pub(super) async fn rate_limit(
             response
                 .headers_mut()
                 .insert(header::RETRY_AFTER, HeaderValue::from(secs.max(1)));
-            response
+            Err(response)
         }
+    }
+}
+
+/// Sends the `RateLimit-*` headers of an admitted request on its answer.
+pub(super) fn finish(response: &mut Response, headers: Option<RateHeaders>) {
+    if let Some(headers) = headers {
+        set_headers(response.headers_mut(), &headers);
     }
 }
 
