@@ -1,6 +1,8 @@
 //! Log setup: `tracing` with `RUST_LOG` filtering (default `info`), written as pretty text or
 //! one JSON object per line (`LOG_FORMAT`).
 
+mod fields;
+
 use tracing_subscriber::EnvFilter;
 
 use crate::config::LogFormat;
@@ -14,6 +16,7 @@ pub fn init(format: LogFormat) {
             .json()
             .flatten_event(true)
             .with_current_span(true)
+            .fmt_fields(fields::JsonSpanFields)
             .try_init(),
         // Colours only on a terminal: a log file or a collector gets plain text.
         LogFormat::Pretty => builder
