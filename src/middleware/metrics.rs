@@ -1,8 +1,9 @@
 //! Records `http_requests_total`, `http_request_duration_seconds` and the in-flight gauge for
 //! every request, labelled by the matched route template (never the raw path, which would give
-//! one series per document id).
+//! one series per document id), with each answer's final status: the layer first makes a
+//! plain-text error from below a problem document (`problem::ensure_problem_body`), in the same
+//! layer so a request pays for one middleware, not two.
 
-use std::sync::Arc;
 use std::time::Instant;
 
 use axum::extract::{MatchedPath, Request, State};
@@ -10,7 +11,8 @@ use axum::middleware::Next;
 use axum::response::Response;
 use prometheus::IntGauge;
 
-use crate::metrics::Metrics;
+use super::problem;
+use crate::state::AppState;
 
 /// The `route` label of requests no route matched.
 const UNMATCHED: &str = "unmatched";
@@ -33,11 +35,13 @@ impl Drop for InFlight {
 
 /// The middleware function.
 pub(super) async fn record(
-    State(metrics): State<Arc<Metrics>>,
+    State(state): State<AppState>,
     request: Request,
     next: Next,
 ) -> Response {
+    let metrics = state.metrics();
     let method = request.method().clone();
+    let uri = request.uri().clone();
     let route = request
         .extensions()
         .get::<MatchedPath>()
@@ -45,6 +49,9 @@ pub(super) async fn record(
     let started = Instant::now();
     let _in_flight = InFlight::enter(metrics.in_flight());
     let response = next.run(request).await;
+    // Any error a layer or the router produced as plain text (405, 406, 413, timeouts, panics)
+    // becomes problem+json, so every error has the same shape.
+    let response = problem::ensure_problem_body(&state, &method, &uri, response);
     metrics.observe_http(
         method.as_str(),
         &route,

@@ -10,13 +10,12 @@ mod problem;
 mod ratelimit;
 mod transaction;
 
-use std::sync::Arc;
 use std::time::Duration;
 
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
 use axum::http::{HeaderName, Method, Request, StatusCode, header};
-use axum::middleware::{from_fn_with_state, map_response_with_state};
+use axum::middleware::from_fn_with_state;
 use tower::ServiceBuilder;
 use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::compression::CompressionLayer;
@@ -85,17 +84,10 @@ pub fn apply(router: Router, state: &AppState) -> Router {
         // CORS answers browser preflights before any work is done for them.
         .option_layer(cors(&config.cors_origins))
         // Count and time every answer by route template, with its final status (after every
-        // layer below, compression's 406 included).
-        .layer(from_fn_with_state(
-            Arc::clone(state.metrics()),
-            metrics::record,
-        ))
-        // Turn any error that a layer or the router produced as plain text (405, 406, 413,
-        // timeouts, panics) into problem+json, so every error has the same shape.
-        .layer(map_response_with_state(
-            state.clone(),
-            problem::ensure_problem_body,
-        ))
+        // layer below, compression's 406 included), after turning any error that a layer or
+        // the router produced as plain text (405, 406, 413, timeouts, panics) into
+        // problem+json, so every error has the same shape.
+        .layer(from_fn_with_state(state.clone(), metrics::record))
         // Compress bodies for clients that ask (it answers 406 when no encoding is acceptable).
         .layer(CompressionLayer::new())
         // A panic in a handler becomes a 500 instead of a dropped connection.

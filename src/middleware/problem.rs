@@ -8,8 +8,6 @@ use axum::Json;
 use axum::http::{HeaderValue, Method, StatusCode, Uri, header};
 use axum::response::{IntoResponse, Response};
 
-use axum::extract::State;
-
 use crate::error::{ApiError, ErrorCode, PROBLEM_JSON, Problem};
 use crate::state::AppState;
 
@@ -37,17 +35,12 @@ pub(super) fn panic_response(payload: Box<dyn Any + Send + 'static>) -> Response
 }
 
 /// Rewrites error responses that are not problem documents yet.
-pub(super) async fn ensure_problem_body<B>(
-    State(state): State<AppState>,
-    method: Method,
-    uri: Uri,
-    response: axum::http::Response<B>,
-) -> Response
-where
-    B: http_body::Body<Data = axum::body::Bytes> + Send + 'static,
-    B::Error: Into<axum::BoxError>,
-{
-    let response = response.map(axum::body::Body::new);
+pub(super) fn ensure_problem_body(
+    state: &AppState,
+    method: &Method,
+    uri: &Uri,
+    response: Response,
+) -> Response {
     let status = response.status();
     if !(status.is_client_error() || status.is_server_error())
         || response.extensions().get::<Verbatim>().is_some()
