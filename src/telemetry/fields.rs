@@ -112,27 +112,28 @@ impl<W: fmt::Write> Visit for Visitor<'_, W> {
     }
 }
 
-/// `value` as a JSON string.
+/// `value` as a JSON string. Only ASCII bytes are ever escaped, so the runs between them are
+/// whole UTF-8 sequences and are copied as they are.
 fn string(out: &mut impl fmt::Write, value: &str) -> fmt::Result {
     out.write_char('"')?;
     let mut start = 0;
-    for (at, c) in value.char_indices() {
-        let escaped = match c {
-            '"' => "\\\"",
-            '\\' => "\\\\",
-            '\n' => "\\n",
-            '\r' => "\\r",
-            '\t' => "\\t",
-            c if (c as u32) < 0x20 => "",
+    for (at, &byte) in value.as_bytes().iter().enumerate() {
+        let escaped = match byte {
+            b'"' => "\\\"",
+            b'\\' => "\\\\",
+            b'\n' => "\\n",
+            b'\r' => "\\r",
+            b'\t' => "\\t",
+            0..0x20 => "",
             _ => continue,
         };
         out.write_str(&value[start..at])?;
         if escaped.is_empty() {
-            write!(out, "\\u{:04x}", c as u32)?;
+            write!(out, "\\u{byte:04x}")?;
         } else {
             out.write_str(escaped)?;
         }
-        start = at + c.len_utf8();
+        start = at + 1;
     }
     out.write_str(&value[start..])?;
     out.write_char('"')

@@ -13,6 +13,7 @@
 
 use std::time::Duration;
 
+use axum::body::Bytes;
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, Uri, header};
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
@@ -166,7 +167,7 @@ impl ConvexClient {
         &self,
         ctx: &StoreCtx,
         route: &str,
-        body: &Value,
+        body: &(impl Serialize + ?Sized),
         retryable: bool,
     ) -> Result<(StatusCode, UdfResponse), StoreError> {
         let raw = self.call_bytes(ctx, route, body, retryable).await?;
@@ -182,10 +183,16 @@ impl ConvexClient {
         &self,
         ctx: &StoreCtx,
         route: &str,
-        body: &Value,
+        body: &(impl Serialize + ?Sized),
         retryable: bool,
     ) -> Result<RawResponse, StoreError> {
         self.retrier.record_call();
+        // Serialized once, whatever the retries.
+        let body =
+            Bytes::from(serde_json::to_vec(body).map_err(|err| {
+                StoreError::Internal(anyhow::anyhow!("a function call body: {err}"))
+            })?);
+        let body = &body;
         let mut retry = 0;
         loop {
             let result = self.attempt(ctx, route, body).await;
@@ -228,7 +235,7 @@ impl ConvexClient {
         &self,
         ctx: &StoreCtx,
         route: &str,
-        body: &Value,
+        body: &Bytes,
     ) -> Result<RawResponse, StoreError> {
         // Shed before the breaker: the gateway's own rejection is no upstream fault.
         let _slot = self
@@ -257,7 +264,7 @@ impl ConvexClient {
         &self,
         ctx: &StoreCtx,
         route: &str,
-        body: &Value,
+        body: &Bytes,
     ) -> Result<RawResponse, StoreError> {
         let uri = match self.routes.iter().find(|u| u.path() == route) {
             Some(uri) => uri.clone(),
@@ -291,11 +298,9 @@ impl ConvexClient {
             value.set_sensitive(true);
             headers.insert(header::AUTHORIZATION, value);
         }
-        let body = serde_json::to_vec(body)
-            .map_err(|err| StoreError::Internal(anyhow::anyhow!("a function call body: {err}")))?;
         let response = self
             .transport
-            .send(Method::POST, uri, headers, Some(body.into()))
+            .send(Method::POST, uri, headers, Some(body.clone()))
             .await
             .map_err(transport_error)?;
         let status = response.status;
