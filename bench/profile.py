@@ -8,9 +8,12 @@ It builds the gateway with the `profiling` profile (release, plus line tables), 
 Convex-like stub, starts the gateway under callgrind in front of it (Convex passthrough, minted
 identity, the bench's policy and HS256 tokens: every feature on), warms it up, zeroes the
 counters, sends exactly `--requests` queries over `--connections` keep-alive connections, dumps
-the counters, and prints instructions per request with the functions that cost most (inclusive
-and exclusive). `--env K=V` adds to the gateway's environment, for A/B runs; `--scenario get`
-profiles a read by id on the embedded store instead.
+the counters, and prints instructions per request, the inclusive cost of the main parts, and
+the functions that cost most. `--env K=V` adds to the gateway's environment, for A/B runs.
+`--scenario get` profiles a read by id on the embedded store instead; `bare` the bare forwarder
+and `haproxy` HAProxy with bench/run's jwt_verify configuration, in front of the same stub, for
+what the same requests cost them. Instructions are user space only: the kernel's share of each
+request (the same socket calls for every proxy) is not counted.
 """
 
 from __future__ import annotations
@@ -20,6 +23,7 @@ import http.client
 import json
 import os
 import re
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -28,8 +32,8 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from harness import (POLICY, ROOT, SECRET, free_port, log, request, token, wait_http,  # noqa: E402
-                     wait_listening)
+from harness import (POLICY, ROOT, SECRET, free_port, haproxy_config, log, request,  # noqa: E402
+                     token, wait_http, wait_listening)
 
 BODY = json.dumps({"path": "videos:get", "args": {"id": "jd7a2x3q9r5kqv0b8m1n2p3s4t5u6v7w"}})
 
@@ -142,8 +146,10 @@ def main() -> int:
     parser = argparse.ArgumentParser(description="callgrind instructions per gateway request")
     parser.add_argument("--requests", type=int, default=2000)
     parser.add_argument("--connections", type=int, default=8)
-    parser.add_argument("--scenario", choices=["passthrough", "get", "bare"], default="passthrough",
-                        help="bare: the bare forwarder (examples/bare_forwarder.rs) instead of the gateway")
+    parser.add_argument("--scenario", choices=["passthrough", "get", "bare", "haproxy"],
+                        default="passthrough",
+                        help="bare: the bare forwarder (examples/bare_forwarder.rs) instead of the gateway; "
+                             "haproxy: HAProxy with bench/run's configuration (jwt_verify)")
     parser.add_argument("--top", type=int, default=40)
     parser.add_argument("--env", action="append", default=[], help="K=V for the gateway")
     parser.add_argument("--keep", help="copy the callgrind output here")
@@ -176,6 +182,9 @@ def main() -> int:
     command = [str(target / "convex-gateway"), "serve"]
     if args.scenario == "bare":
         command = [str(target / "examples" / "bare_forwarder"), stub_url, str(port)]
+    elif args.scenario == "haproxy":
+        config = haproxy_config(tmp, port, stub_url)
+        command = [shutil.which("haproxy") or "/usr/sbin/haproxy", "-db", "-f", str(config)]
     gateway = subprocess.Popen(
         ["valgrind", "--tool=callgrind", f"--callgrind-out-file={out_file}", "--dump-instr=no",
          "--trace-children=no", *command],
@@ -183,10 +192,10 @@ def main() -> int:
     url = f"http://127.0.0.1:{port}"
     try:
         wait_listening(port, gateway, tmp / "gateway.log", deadline_s=300)
-        if args.scenario != "bare":
+        if args.scenario == "passthrough" or args.scenario == "get":
             wait_http(url + "/ready", deadline_s=300)
         bearer = token()
-        if args.scenario in ("passthrough", "bare"):
+        if args.scenario != "get":
             path, method, body = "/api/query", "POST", BODY
         else:
             status, doc = request("POST", url + "/v1/tables/items", {"title": "profiled"}, bearer)
