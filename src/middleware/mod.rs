@@ -8,6 +8,7 @@ mod metrics;
 mod prefer;
 mod problem;
 mod ratelimit;
+mod request_id;
 mod transaction;
 
 use std::time::Duration;
@@ -21,7 +22,7 @@ use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::compression::CompressionLayer;
 use tower_http::cors::{AllowOrigin, CorsLayer};
 use tower_http::limit::RequestBodyLimitLayer;
-use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
+use tower_http::request_id::{PropagateRequestIdLayer, SetRequestIdLayer};
 use tower_http::sensitive_headers::{
     SetSensitiveRequestHeadersLayer, SetSensitiveResponseHeadersLayer,
 };
@@ -53,7 +54,10 @@ pub fn apply(router: Router, state: &AppState) -> Router {
         ]))
         .layer(SetSensitiveResponseHeadersLayer::new([header::SET_COOKIE]))
         // Give every request an id (keeping the caller's) before anything logs about it.
-        .layer(SetRequestIdLayer::new(REQUEST_ID, MakeRequestUuid))
+        .layer(SetRequestIdLayer::new(
+            REQUEST_ID,
+            request_id::RandomRequestId,
+        ))
         // One span per request carrying that id; the path is logged without its query string,
         // which may carry cursors or filter values.
         .layer(
