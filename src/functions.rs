@@ -8,7 +8,7 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use axum::body::Bytes;
-use reqwest::StatusCode;
+use axum::http::StatusCode;
 use serde::Serialize;
 use serde_json::{Value, json};
 
@@ -257,7 +257,6 @@ fn authorize(
     Ok(())
 }
 
-/// `args` as Convex takes them: an object, or a one-element array holding one.
 /// The body of a call to Convex's HTTP API; `/api/run/…` takes no path (it is in the URL).
 #[derive(Serialize)]
 struct Call<'a> {
@@ -267,6 +266,7 @@ struct Call<'a> {
     format: &'a str,
 }
 
+/// `args` as Convex takes them: an object, or a one-element array holding one.
 fn single_args(args: Option<Value>) -> ApiResult<Value> {
     match args {
         None => Ok(json!({})),

@@ -1,5 +1,7 @@
-//! Outbound HTTP clients (JWKS fetches now, Convex later): reqwest over rustls with the *ring*
-//! crypto provider (no aws-lc-rs to build), with timeouts always set.
+//! Outbound HTTP clients other than Convex function calls (those go through
+//! `store::convex::transport`): JWKS fetches, the deployment's env-var API and the CLI's calls.
+//! reqwest over rustls with the *ring* crypto provider (no aws-lc-rs to build), with timeouts
+//! always set.
 
 use std::time::Duration;
 
@@ -12,22 +14,11 @@ pub fn install_crypto_provider() {
 
 /// A client with connect and overall timeouts, for one upstream.
 pub fn client(connect_timeout: Duration, timeout: Duration) -> anyhow::Result<reqwest::Client> {
-    Ok(builder(connect_timeout, timeout).build()?)
-}
-
-/// The same for an API that never redirects (Convex): redirects are not followed, so a caller's
-/// token can never be carried to another host, and no redirect bookkeeping is paid per call.
-pub fn api_client(connect_timeout: Duration, timeout: Duration) -> anyhow::Result<reqwest::Client> {
-    Ok(builder(connect_timeout, timeout)
-        .redirect(reqwest::redirect::Policy::none())
-        .build()?)
-}
-
-fn builder(connect_timeout: Duration, timeout: Duration) -> reqwest::ClientBuilder {
     install_crypto_provider();
-    reqwest::Client::builder()
+    Ok(reqwest::Client::builder()
         .user_agent(concat!("convex-gateway/", env!("CARGO_PKG_VERSION")))
         .connect_timeout(connect_timeout)
         .timeout(timeout)
         .pool_idle_timeout(Duration::from_secs(90))
+        .build()?)
 }

@@ -170,7 +170,18 @@ mod tests {
         }
     }
 
-    fn lines(buffer: &Buffer) -> Vec<serde_json::Value> {
+    /// The JSON lines `log` writes under the JSON log format's subscriber (as `telemetry::init`
+    /// builds it).
+    fn logged(log: impl FnOnce()) -> Vec<serde_json::Value> {
+        let buffer = Buffer::default();
+        let subscriber = tracing_subscriber::fmt()
+            .json()
+            .flatten_event(true)
+            .with_current_span(true)
+            .fmt_fields(JsonSpanFields)
+            .with_writer(buffer.clone())
+            .finish();
+        tracing::subscriber::with_default(subscriber, log);
         let bytes = buffer.0.lock().unwrap().clone();
         String::from_utf8(bytes)
             .unwrap()
@@ -181,16 +192,8 @@ mod tests {
 
     #[test]
     fn span_fields_reach_each_event_as_the_json_format_writes_them() {
-        let buffer = Buffer::default();
-        let subscriber = tracing_subscriber::fmt()
-            .json()
-            .flatten_event(true)
-            .with_current_span(true)
-            .fmt_fields(JsonSpanFields)
-            .with_writer(buffer.clone())
-            .finish();
         let awkward = "quote \" backslash \\ newline \n tab \t bell \u{7} é ✓";
-        tracing::subscriber::with_default(subscriber, || {
+        let lines = logged(|| {
             let span = tracing::info_span!(
                 "request",
                 method = "GET",
@@ -208,7 +211,6 @@ mod tests {
             span.record("later", "recorded");
             tracing::info!("second");
         });
-        let lines = lines(&buffer);
         assert_eq!(lines.len(), 2, "{lines:?}");
         let first = &lines[0]["span"];
         assert_eq!(first["method"], "GET");
@@ -227,21 +229,13 @@ mod tests {
 
     #[test]
     fn a_span_with_no_fields_is_an_empty_object_and_takes_fields_later() {
-        let buffer = Buffer::default();
-        let subscriber = tracing_subscriber::fmt()
-            .json()
-            .with_current_span(true)
-            .fmt_fields(JsonSpanFields)
-            .with_writer(buffer.clone())
-            .finish();
-        tracing::subscriber::with_default(subscriber, || {
+        let lines = logged(|| {
             let span = tracing::info_span!("bare", late = tracing::field::Empty);
             let _entered = span.enter();
             tracing::info!("before");
             span.record("late", 7_u64);
             tracing::info!("after");
         });
-        let lines = lines(&buffer);
         assert_eq!(lines[0]["span"]["name"], "bare");
         assert!(lines[0]["span"].get("late").is_none());
         assert_eq!(lines[1]["span"]["late"], 7);

@@ -53,6 +53,7 @@ impl Transport {
     /// A pooled client (idle connections kept 90 s) that connects within `connect_timeout` and
     /// gives up on a call after `timeout`.
     pub(super) fn new(connect_timeout: Duration, timeout: Duration) -> anyhow::Result<Self> {
+        // The process-wide provider too, for the other rustls clients (the WebSocket to Convex).
         crate::http_client::install_crypto_provider();
         let provider = std::sync::Arc::new(rustls::crypto::ring::default_provider());
         let tls = rustls::ClientConfig::builder_with_provider(provider)
